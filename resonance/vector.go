@@ -1,0 +1,136 @@
+package resonance
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// minMagnitude is the L2 magnitude below which Dot treats a vector as zero
+// (SPEC D8).
+const minMagnitude = 1e-6
+
+// Normalize returns a new slice holding v scaled to unit L2 norm (SPEC D8).
+// v itself is not modified.
+//
+// Normalize never returns NaN: a vector whose magnitude is 0 stays zero, and
+// so does one whose magnitude is not finite because it holds NaN or ±Inf
+// (EncodeEmbedding refuses such vectors anyway). Either way the result is a
+// zero slice of len(v). A nil or empty v gives nil.
+//
+// The magnitude is accumulated in float64, so vectors of denormal or very
+// large float32 values still normalise to norm 1 instead of underflowing to
+// zero or overflowing to +Inf.
+func Normalize(v []float32) []float32 {
+	if len(v) == 0 {
+		return nil
+	}
+	out := make([]float32, len(v))
+	var sum float64
+	for _, x := range v {
+		sum += float64(x) * float64(x)
+	}
+	mag := math.Sqrt(sum)
+	if mag == 0 || math.IsInf(mag, 0) || math.IsNaN(mag) {
+		return out
+	}
+	for i, x := range v {
+		out[i] = float32(float64(x) / mag)
+	}
+	return out
+}
+
+// Dot returns the dot product of a and b (SPEC D8), or 0 when the L2
+// magnitude of either is below 1e-6, so that a missing (zero) embedding is
+// never similar to anything.
+//
+// If the lengths differ, only the first min(len(a), len(b)) elements of each
+// are used, for the product and for the magnitudes alike. Sums are
+// accumulated in float64. NaN or ±Inf elements propagate into the result.
+func Dot(a, b []float32) float32 {
+	n := min(len(a), len(b))
+	a, b = a[:n], b[:n]
+	var dot, na, nb float64
+	for i := range a {
+		x, y := float64(a[i]), float64(b[i])
+		dot += x * y
+		na += x * x
+		nb += y * y
+	}
+	if math.Sqrt(na) < minMagnitude || math.Sqrt(nb) < minMagnitude {
+		return 0
+	}
+	return float32(dot)
+}
+
+// EncodeEmbedding returns v as raw little-endian IEEE 754 float32 bytes,
+// 4 per element, the nodes.embedding column format (SPEC D1). Every bit is
+// kept, including -0 and denormals, so DecodeEmbedding gives back exactly v.
+//
+// It returns an error naming the first element that is NaN or ±Inf, for
+// example "embedding[17] is NaN". A nil or empty v gives nil, nil.
+func EncodeEmbedding(v []float32) ([]byte, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		bits := math.Float32bits(x)
+		if !finite32(bits) {
+			return nil, nonFiniteError(i, bits)
+		}
+		binary.LittleEndian.PutUint32(b[4*i:], bits)
+	}
+	return b, nil
+}
+
+// DecodeEmbedding is the inverse of EncodeEmbedding: it reads b as raw
+// little-endian float32 values and returns a new slice.
+//
+// It returns an error when len(b) is not a multiple of 4 ("embedding blob is
+// 10 bytes, not a multiple of 4") and when a value is NaN or ±Inf
+// ("embedding[17] is NaN"): the store never writes those, so such a blob is
+// corrupt. A nil or empty b gives nil, nil.
+func DecodeEmbedding(b []byte) ([]float32, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if len(b)%4 != 0 {
+		return nil, fmt.Errorf("embedding blob is %d bytes, not a multiple of 4", len(b))
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		bits := binary.LittleEndian.Uint32(b[4*i:])
+		if !finite32(bits) {
+			return nil, nonFiniteError(i, bits)
+		}
+		v[i] = math.Float32frombits(bits)
+	}
+	return v, nil
+}
+
+// float32 bit layout: sign 1 bit, exponent 8 bits, mantissa 23 bits.
+const (
+	f32Sign     = 1 << 31
+	f32Exponent = 0xff << 23
+	f32Mantissa = 1<<23 - 1
+)
+
+// finite32 reports whether the float32 with these bits is neither NaN nor
+// ±Inf (both have an all-ones exponent).
+func finite32(bits uint32) bool {
+	return bits&f32Exponent != f32Exponent
+}
+
+// nonFiniteError describes element i, whose bits are NaN or ±Inf.
+func nonFiniteError(i int, bits uint32) error {
+	what := "NaN"
+	switch {
+	case bits&f32Mantissa != 0:
+	case bits&f32Sign != 0:
+		what = "-Inf"
+	default:
+		what = "+Inf"
+	}
+	return fmt.Errorf("embedding[%d] is %s", i, what)
+}
