@@ -1,0 +1,187 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+func init() {
+	register(&command{
+		name:    "init",
+		summary: "Create the database (and its directory) if needed, apply migrations, print health.",
+		run:     runInit,
+	})
+	register(&command{
+		name:    "migrate",
+		args:    "up|status",
+		summary: "Apply pending migrations (up) or list every migration and whether it is applied (status).",
+		run:     runMigrate,
+	})
+	register(&command{
+		name:    "health",
+		summary: "Check the connection settings (rules C1-C9) and run a write/read probe. Exit 1 when unhealthy.",
+		run:     runHealth,
+	})
+	register(&command{
+		name:    "checkpoint",
+		summary: "Run a TRUNCATE checkpoint of the WAL and report busy, log and checkpointed frames.",
+		run:     runCheckpoint,
+	})
+}
+
+// openStore opens the database of e; create allows creating it.
+func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
+	return resonance.Open(e.ctx, e.dbPath, o)
+}
+
+func runInit(e *env, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	s, err := openStore(e, resonance.Options{Create: true})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	h, herr := s.Health(e.ctx)
+	if err := printHealth(e, s.Path(), h); err != nil {
+		return err
+	}
+	if herr != nil {
+		return checkFailed{herr}
+	}
+	return s.Close()
+}
+
+func runMigrate(e *env, fs *flag.FlagSet) error {
+	if fs.NArg() != 1 || (fs.Arg(0) != "up" && fs.Arg(0) != "status") {
+		return usagef("want `migrate up` or `migrate status`")
+	}
+	o := resonance.Options{}
+	if fs.Arg(0) == "status" {
+		// status must not migrate: a read-only store refuses pending
+		// migrations, so read the versions through the status call only.
+		return migrateStatus(e)
+	}
+	s, err := openStore(e, o)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ms, err := s.Migrations(e.ctx)
+	if err != nil {
+		return err
+	}
+	if err := printMigrations(e, ms); err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+func migrateStatus(e *env) error {
+	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, resonance.Options{})
+	if err != nil {
+		return err
+	}
+	if err := printMigrations(e, ms); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if !m.Known {
+			return checkFailed{fmt.Errorf("unknown migration %s", m.Version)}
+		}
+	}
+	return nil
+}
+
+func printMigrations(e *env, ms []resonance.MigrationStatus) error {
+	if e.json {
+		return writeJSON(e.stdout, map[string]any{"migrations": ms})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTATE\tFILE")
+	for _, m := range ms {
+		state := "pending"
+		switch {
+		case !m.Known:
+			state = "UNKNOWN (newer release?)"
+		case m.Applied:
+			state = "applied"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Version, state, m.File)
+	}
+	return tw.Flush()
+}
+
+func runHealth(e *env, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	s, err := openStore(e, resonance.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	h, herr := s.Health(e.ctx)
+	if err := printHealth(e, s.Path(), h); err != nil {
+		return err
+	}
+	if herr != nil {
+		return checkFailed{herr}
+	}
+	return s.Close()
+}
+
+func printHealth(e *env, path string, h resonance.Health) error {
+	if e.json {
+		return writeJSON(e.stdout, struct {
+			DB string `json:"db"`
+			resonance.Health
+		}{path, h})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "database\t%s\n", path)
+	fmt.Fprintf(tw, "status\t%s\n", h.Status)
+	fmt.Fprintf(tw, "journal_mode\t%s\n", h.JournalMode)
+	fmt.Fprintf(tw, "busy_timeout\t%d ms\n", h.BusyTimeout)
+	fmt.Fprintf(tw, "synchronous\t%d\n", h.Synchronous)
+	fmt.Fprintf(tw, "mmap_size\t%d\n", h.MmapSize)
+	fmt.Fprintf(tw, "temp_store\t%d\n", h.TempStore)
+	fmt.Fprintf(tw, "foreign_keys\t%d\n", h.ForeignKeys)
+	fmt.Fprintf(tw, "write probe\t%s\n", h.WriteProbe)
+	for _, p := range h.Problems {
+		fmt.Fprintf(tw, "problem\t%s\n", p)
+	}
+	return tw.Flush()
+}
+
+func runCheckpoint(e *env, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	s, err := openStore(e, resonance.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	cp, err := s.Checkpoint(e.ctx)
+	if err != nil {
+		return err
+	}
+	if e.json {
+		if err := writeJSON(e.stdout, cp); err != nil {
+			return err
+		}
+	} else {
+		state := "complete"
+		if cp.Busy {
+			state = "partial (busy: readers or writers were using the WAL)"
+		}
+		fmt.Fprintf(e.stdout, "checkpoint %s: %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
+			state, cp.Checkpointed, cp.LogFrames, cp.WALBytes, cp.Duration.Round(1000))
+	}
+	return s.Close()
+}

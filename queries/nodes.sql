@@ -1,0 +1,62 @@
+-- name: UpsertNode :exec
+INSERT INTO nodes (id, type, title, domain, layer, embedding, hash, summary, meta, date)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    type = excluded.type,
+    title = excluded.title,
+    domain = excluded.domain,
+    layer = excluded.layer,
+    embedding = excluded.embedding,
+    hash = excluded.hash,
+    summary = excluded.summary,
+    meta = excluded.meta,
+    date = excluded.date;
+
+-- name: GetNode :one
+SELECT id, type, title, domain, layer, embedding, hash, summary, meta, date
+FROM nodes
+WHERE id = ?;
+
+-- name: ListNodes :many
+SELECT id, type, title, domain, layer, embedding, hash, summary, meta, date
+FROM nodes
+WHERE (sqlc.narg(domain) IS NULL OR domain = sqlc.narg(domain))
+  AND (sqlc.narg(type) IS NULL OR type = sqlc.narg(type))
+ORDER BY rowid
+LIMIT sqlc.arg(limit) OFFSET sqlc.arg(offset);
+
+-- name: ListNodesWithoutEmbedding :many
+SELECT id, type, title, domain, layer, hash, summary, meta, date
+FROM nodes
+WHERE (sqlc.narg(domain) IS NULL OR domain = sqlc.narg(domain))
+  AND (sqlc.narg(type) IS NULL OR type = sqlc.narg(type))
+ORDER BY rowid
+LIMIT sqlc.arg(limit) OFFSET sqlc.arg(offset);
+
+-- name: GetNodeHash :one
+SELECT hash FROM nodes WHERE id = ?;
+
+-- name: GetNodeMeta :one
+SELECT meta FROM nodes WHERE id = ?;
+
+-- name: UpdateNodeMeta :execrows
+UPDATE nodes SET meta = ? WHERE id = ?;
+
+-- name: UpdateNodeDate :execrows
+UPDATE nodes SET date = ? WHERE id = ?;
+
+-- name: ListLexicon :many
+SELECT id, title, summary, meta
+FROM nodes
+WHERE domain = 'lexicon' AND type = 'concept'
+ORDER BY id;
+
+-- name: CountNodes :one
+SELECT count(*) FROM nodes;
+
+-- name: CountVectors :one
+SELECT count(*) FROM nodes WHERE embedding IS NOT NULL AND length(embedding) > 0;
+
+-- name: CountSemanticTokens :one
+SELECT count(*) FROM nodes
+WHERE json_valid(meta) AND json_type(meta, '$.semantic_tokens') IS NOT NULL;

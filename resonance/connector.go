@@ -1,0 +1,291 @@
+package resonance
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// connector opens hardened connections to one database file. database/sql
+// calls Connect for every connection it adds to a pool, so every connection,
+// not just the first, carries the same settings (C7).
+type connector struct {
+	path    string // absolute path of the database file
+	dsn     string
+	opts    Options
+	pragmas []pragma
+	check   readback
+	drv     *sqlite3.SQLiteDriver
+}
+
+var _ driver.Connector = (*connector)(nil)
+
+// newConnector validates nothing: callers pass Options that went through
+// withDefaults.
+func newConnector(path string, o Options, txlock string) (*connector, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: open %q: %w", path, err)
+	}
+	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o)}
+	c.check = newReadback(c.pragmas)
+	c.dsn = buildDSN(abs, o, txlock)
+	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.harden}
+	return c, nil
+}
+
+// buildDSN makes a file: URI for go-sqlite3. The path is escaped by net/url,
+// so '?' and '#' in file names are safe. mode=rw keeps SQLite from creating a
+// missing file unless Options.Create asked for it.
+func buildDSN(abs string, o Options, txlock string) string {
+	q := url.Values{}
+	if o.Create {
+		q.Set("mode", "rwc")
+	} else {
+		q.Set("mode", "rw")
+	}
+	// The driver runs PRAGMA busy_timeout as the very first statement of
+	// every connection it opens; the hook repeats and verifies it.
+	q.Set("_busy_timeout", strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10))
+	q.Set("_txlock", txlock)
+	q.Set("_stmt_cache_size", "64")
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Connect opens one connection and hardens it.
+func (c *connector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := c.drv.Open(c.dsn)
+	if err != nil {
+		return nil, c.openError(err)
+	}
+	return conn, nil
+}
+
+// Driver returns the underlying go-sqlite3 driver.
+func (c *connector) Driver() driver.Driver { return c.drv }
+
+func (c *connector) trace(stmt string) {
+	if c.opts.TraceConnect != nil {
+		c.opts.TraceConnect(stmt)
+	}
+}
+
+// harden applies the required settings to a freshly opened connection and
+// reads each one back. Any error fails the connection: the driver closes it
+// and database/sql never hands it out.
+func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
+	exec := func(stmt string) error {
+		c.trace(stmt)
+		_, err := conn.Exec(stmt, nil)
+		return err
+	}
+	// C1: busy_timeout before anything that could take a lock.
+	busy := c.pragmas[0]
+	if err := exec("PRAGMA busy_timeout = " + busy.value); err != nil {
+		return fmt.Errorf("C1 busy_timeout: %w", err)
+	}
+	// C2: read journal_mode; switch to WAL only when it is not WAL already,
+	// so opening a WAL database never needs the write lock.
+	mode, err := queryString(conn, "PRAGMA journal_mode", c.trace)
+	if err != nil {
+		return fmt.Errorf("C2 journal_mode: %w", err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		mode, err = queryString(conn, "PRAGMA journal_mode = WAL", c.trace)
+		if err != nil {
+			return fmt.Errorf("C2 journal_mode = WAL: %w", err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			return fmt.Errorf("C2 journal_mode: asked for wal, SQLite answered %q", mode)
+		}
+	}
+	var set strings.Builder
+	for _, p := range c.pragmas[1:] {
+		fmt.Fprintf(&set, "PRAGMA %s = %s;", p.name, p.value)
+	}
+	if err := exec(set.String()); err != nil {
+		return fmt.Errorf("applying pragmas: %w", err)
+	}
+	got := make([]string, len(c.pragmas))
+	vals, err := queryRow(conn, c.check.combined, len(c.check.combinedIdx), c.trace)
+	if err != nil {
+		return fmt.Errorf("reading pragmas back: %w", err)
+	}
+	for j, i := range c.check.combinedIdx {
+		got[i] = vals[j]
+	}
+	for _, i := range c.check.single {
+		if got[i], err = queryString(conn, "PRAGMA "+c.pragmas[i].name, c.trace); err != nil {
+			return fmt.Errorf("reading %s back: %w", c.pragmas[i].name, err)
+		}
+	}
+	for i, p := range c.pragmas {
+		if got[i] != p.expect {
+			return fmt.Errorf("%s %s: set %s, read back %q", p.rule, p.name, p.value, got[i])
+		}
+	}
+	return nil
+}
+
+// queryString runs a statement that returns one text value.
+func queryString(conn *sqlite3.SQLiteConn, stmt string, trace func(string)) (string, error) {
+	row, err := queryRow(conn, stmt, 1, trace)
+	if err != nil {
+		return "", err
+	}
+	return row[0], nil
+}
+
+// queryRow runs stmt on a raw driver connection and returns the first row's
+// first n columns as text.
+func queryRow(conn *sqlite3.SQLiteConn, stmt string, n int, trace func(string)) ([]string, error) {
+	trace(stmt)
+	rows, err := conn.Query(stmt, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	vals := make([]driver.Value, len(rows.Columns()))
+	if err := rows.Next(vals); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s returned no row", stmt)
+		}
+		return nil, err
+	}
+	if len(vals) < n {
+		return nil, fmt.Errorf("%s returned %d columns, want %d", stmt, len(vals), n)
+	}
+	out := make([]string, n)
+	for i := range out {
+		switch v := vals[i].(type) {
+		case []byte:
+			out[i] = string(v)
+		case string:
+			out[i] = v
+		case int64:
+			out[i] = strconv.FormatInt(v, 10)
+		case nil:
+			out[i] = ""
+		default:
+			out[i] = fmt.Sprint(v)
+		}
+	}
+	return out, nil
+}
+
+// openError turns a failure to open or harden a connection into an error
+// that names the file, the cause and the fix.
+func (c *connector) openError(err error) error {
+	code, ext, ok := sqliteCode(err)
+	dir := filepath.Dir(c.path)
+	switch {
+	case ok && code == sqlite3.ErrCantOpen:
+		if _, statErr := os.Stat(c.path); errors.Is(statErr, os.ErrNotExist) {
+			if !c.opts.Create {
+				return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", c.path, os.ErrNotExist, c.path)
+			}
+			if dirWritable(dir) != nil {
+				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is not writable by uid %d; chmod u+w %s or choose another path", c.path, err, dir, os.Geteuid(), dir)
+			}
+		}
+		if derr := dirWritable(dir); derr != nil {
+			return c.readonlyTrap(err, dir)
+		}
+		return fmt.Errorf("resonance: open %q: %w: check that the file is readable and writable by uid %d", c.path, err, os.Geteuid())
+	case ok && code == sqlite3.ErrReadonly:
+		// SQLITE_READONLY_CANTINIT (1288) and _DIRECTORY (1544), or plain
+		// READONLY while WAL recovery runs: the connection could not create
+		// or write -shm/-wal.
+		if derr := dirWritable(dir); derr != nil {
+			return c.readonlyTrap(err, dir)
+		}
+		_ = ext
+		return fmt.Errorf("resonance: open %q: %w: %w: the database or its %s-shm/%s-wal files are not writable by uid %d; every connection, even a reader, needs write access to them in WAL mode; run `resonance doctor --db %s`", c.path, ErrReadOnly, err, filepath.Base(c.path), filepath.Base(c.path), os.Geteuid(), c.path)
+	case ok && (code == sqlite3.ErrBusy || code == sqlite3.ErrLocked):
+		return fmt.Errorf("resonance: open %q: %w: %w: another connection held a lock for longer than the busy timeout (%v); find the long transaction or raise Options.BusyTimeout", c.path, ErrBusy, err, c.opts.BusyTimeout)
+	case ok && code == sqlite3.ErrNotADB:
+		return fmt.Errorf("resonance: open %q: %w: the file is not a SQLite database", c.path, err)
+	}
+	return fmt.Errorf("resonance: open %q: %w", c.path, classify(err))
+}
+
+// readonlyTrap explains the WAL readonly trap (W2): a process that cannot
+// write the directory can read a WAL database only while another process
+// keeps -shm alive; once the last one closes, -shm is gone and cannot be
+// created again.
+func (c *connector) readonlyTrap(err error, dir string) error {
+	return fmt.Errorf("resonance: open %q: %w: %w: directory %q is not writable by uid %d: WAL needs to create %s-shm and %s-wal there (readers too, once no other process holds the database open); chmod u+w %s, or give this user's group write access to it",
+		c.path, ErrReadOnly, err, dir, os.Geteuid(), filepath.Base(c.path), filepath.Base(c.path), dir)
+}
+
+// dirWritable reports whether the current user may create and remove files
+// in dir (write and search permission), as the kernel would decide it.
+func dirWritable(dir string) error {
+	return syscall.Access(dir, 0x2|0x1) // W_OK|X_OK
+}
+
+// Connect returns a pool of hardened connections to the database at path:
+// every connection database/sql ever opens in it runs busy_timeout first,
+// is in WAL mode, and carries the settings of RequiredPragmas, each read
+// back (rules C1–C8). With o.ReadOnly every connection is query_only and
+// writes fail with ErrReadOnly.
+//
+// Connect refuses bad Options before touching the disk (C11) and a missing
+// file unless o.Create is set (C10). It opens one connection before it
+// returns, so a database that cannot be opened fails here.
+func Connect(ctx context.Context, path string, o Options) (*sql.DB, error) {
+	o, err := o.withDefaults(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareFile(path, o); err != nil {
+		return nil, err
+	}
+	txlock := "immediate"
+	if o.ReadOnly {
+		txlock = "deferred" // query_only connections cannot BEGIN IMMEDIATE
+	}
+	c, err := newConnector(path, o, txlock)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(c)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// prepareFile checks that path exists, or creates its directory when
+// o.Create allows it. Directories are created without world write access.
+func prepareFile(path string, o Options) error {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("resonance: open %q: %w", path, err)
+	case !o.Create:
+		return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", path, os.ErrNotExist, path)
+	case o.ReadOnly:
+		return fmt.Errorf("resonance: open %q: %w: a read-only store cannot create the database: open it read-write once (resonance init --db %s)", path, os.ErrNotExist, path)
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("resonance: create %q: %w", dir, err)
+	}
+	return nil
+}

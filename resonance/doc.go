@@ -1,0 +1,56 @@
+// Package resonance owns a SQLite database holding a Resonance Graph: nodes
+// with optional embeddings, typed edges between them, and an audit history
+// of every change. Its core is connection management that holds on every
+// connection, across goroutines and processes.
+//
+// # Connections
+//
+// Every connection the package hands out, including each one database/sql
+// opens later in a pool, is hardened by a connector before it is used:
+// busy_timeout first (default 5s), journal_mode WAL (set only when the file
+// is not in WAL already), synchronous NORMAL, mmap_size 0, temp_store
+// MEMORY, foreign_keys ON, each read back. A connection whose settings do
+// not read back is closed and never handed out. RequiredPragmas lists them
+// with their reasons; Connect returns such a pool for callers that want only
+// the connector, and CheckHealth verifies one.
+//
+// Read-only is behavioural: files are always opened read-write (a WAL reader
+// must be able to write the -shm file) and PRAGMA query_only refuses writes
+// with ErrReadOnly.
+//
+// # Transactions
+//
+// A Store has one writer connection and a pool of query_only readers.
+// Store.Tx runs a function in a transaction that begins IMMEDIATE, so a
+// second writer waits for the lock (up to the busy timeout) instead of
+// failing on a lock upgrade that busy_timeout cannot help with. It commits
+// when the function returns nil and rolls back on an error, a panic (which
+// continues) or a cancelled context. Store.Read runs a function on one
+// consistent snapshot on a reader connection; many Reads run beside the
+// writer. The function gets a *Tx, never a *sql.Tx, so it cannot end the
+// transaction itself; Tx.Queries gives the generated queries bound to it.
+// Calling Tx inside Tx on the same store returns ErrNestedTx.
+//
+// # Concurrency
+//
+// Open one Store per database file per process and share it between
+// goroutines. Several processes may open the same file: SQLite's locks
+// serialise writers, busy_timeout makes them wait for each other, and
+// migrations are applied exactly once. A transaction open longer than half
+// the busy timeout is logged and counted (Store.Metrics), because it makes
+// other writers wait.
+//
+// With synchronous = NORMAL in WAL mode a committed transaction survives a
+// crash of the process, but a power loss or OS crash may drop the newest
+// commits (never corrupt the database). Use PRAGMA synchronous = FULL on
+// your own connection if that matters more than write speed.
+//
+// # Errors
+//
+// Errors are wrapped around a few sentinels, tested with errors.Is:
+// ErrNotFound, ErrReadOnly, ErrBusy, ErrSchemaMismatch, ErrNestedTx,
+// ErrClosed, ErrInvalid, ErrCheckpointsDisabled, ErrLeakedConnections.
+// Driver errors are translated from SQLite's result codes in one place, and
+// stay in the chain for errors.As. Messages read
+// "resonance: <op> <file>: <cause>" and, for setup problems, say what to do.
+package resonance

@@ -1,0 +1,78 @@
+package resonance
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// Sentinel errors. Every error the package returns wraps at most one of
+// these, so callers branch with errors.Is; the driver's own error stays in
+// the chain for errors.As.
+var (
+	// ErrNotFound: the node, edge or row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrReadOnly: a write was attempted through a read-only store or
+	// connection (PRAGMA query_only), or the file itself cannot be written.
+	ErrReadOnly = errors.New("read-only")
+	// ErrBusy: the database stayed locked by another connection for longer
+	// than the busy timeout. It wraps the driver's SQLITE_BUSY or
+	// SQLITE_LOCKED error.
+	ErrBusy = errors.New("database is busy")
+	// ErrSchemaMismatch: the database holds migration versions this binary
+	// does not know (it was migrated by a newer release), or a read-only
+	// store found migrations still to apply.
+	ErrSchemaMismatch = errors.New("schema mismatch")
+	// ErrNestedTx: Tx or Read was called inside the function of a Tx or
+	// Read on the same store. SQLite has one writer; the nested call would
+	// wait for itself forever, and committing it separately would break
+	// the outer transaction's atomicity.
+	ErrNestedTx = errors.New("nested transaction")
+	// ErrClosed: the store has been closed.
+	ErrClosed = errors.New("store is closed")
+	// ErrInvalid: the input was refused before anything was written
+	// (an empty id, meta that is not a JSON object, a NaN in an embedding…).
+	ErrInvalid = errors.New("invalid input")
+	// ErrCheckpointsDisabled: Checkpoint was called on a store whose
+	// checkpoints belong to an external replicator (Options.ExternalCheckpoints).
+	ErrCheckpointsDisabled = errors.New("checkpoints are left to an external replicator")
+	// ErrLeakedConnections: Close found connections still checked out.
+	ErrLeakedConnections = errors.New("connections still checked out")
+)
+
+// classify translates a driver error into one that also wraps the matching
+// sentinel. It decides on the SQLite result codes, never on message text.
+// nil stays nil, and errors that already carry a sentinel are returned as is.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code {
+	case sqlite3.ErrBusy, sqlite3.ErrLocked:
+		if errors.Is(err, ErrBusy) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	case sqlite3.ErrReadonly:
+		if errors.Is(err, ErrReadOnly) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	}
+	return err
+}
+
+// sqliteCode returns the primary and extended result codes of a driver
+// error, and false when err carries none.
+func sqliteCode(err error) (sqlite3.ErrNo, sqlite3.ErrNoExtended, bool) {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return 0, 0, false
+	}
+	return se.Code, se.ExtendedCode, true
+}

@@ -1,0 +1,142 @@
+package resonance
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// Health is the report of CheckHealth (C9).
+type Health struct {
+	// Status is "healthy" when every setting is right and the write/read
+	// probe passed (or was skipped on a read-only connection), else "unhealthy".
+	Status      string `json:"status"`
+	JournalMode string `json:"journal_mode"`
+	BusyTimeout int64  `json:"busy_timeout_ms"` // milliseconds
+	MmapSize    int64  `json:"mmap_size"`
+	Synchronous int64  `json:"synchronous"` // 1 = NORMAL
+	TempStore   int64  `json:"temp_store"`  // 2 = MEMORY
+	ForeignKeys int64  `json:"foreign_keys"`
+	QueryOnly   bool   `json:"query_only"`
+	// WriteProbe is "ok", or says why the probe was skipped or failed.
+	WriteProbe string `json:"write_probe"`
+	// Problems names each rule that is off, e.g. "C4 mmap_size is 1048576, want 0".
+	Problems []string      `json:"problems,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Healthy reports whether Status is "healthy".
+func (h Health) Healthy() bool { return h.Status == "healthy" }
+
+// CheckHealth checks one connection of db (C9): it reads journal_mode,
+// mmap_size, busy_timeout, synchronous, temp_store and foreign_keys, and,
+// unless the connection is query_only, writes a row to a _health table
+// (which keeps its 10 newest rows) and reads it back. It returns the report
+// and, when anything is off, an error naming every rule that is.
+func CheckHealth(ctx context.Context, db *sql.DB) (Health, error) {
+	start := time.Now()
+	h := Health{Status: "unhealthy"}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return h, fmt.Errorf("resonance: health: %w", classify(err))
+	}
+	defer conn.Close()
+	var queryOnly int64
+	err = conn.QueryRowContext(ctx, `SELECT
+		(SELECT * FROM pragma_journal_mode), (SELECT * FROM pragma_busy_timeout),
+		(SELECT * FROM pragma_synchronous), (SELECT * FROM pragma_temp_store),
+		(SELECT * FROM pragma_foreign_keys), (SELECT * FROM pragma_query_only)`).Scan(
+		&h.JournalMode, &h.BusyTimeout, &h.Synchronous, &h.TempStore, &h.ForeignKeys, &queryOnly)
+	if err == nil {
+		err = conn.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&h.MmapSize)
+	}
+	if err != nil {
+		return h, fmt.Errorf("resonance: health: reading pragmas: %w", classify(err))
+	}
+	h.QueryOnly = queryOnly == 1
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			h.Problems = append(h.Problems, fmt.Sprintf(format, args...))
+		}
+	}
+	check(h.BusyTimeout > 0, "C1 busy_timeout is %d ms, want > 0 (default 5000)", h.BusyTimeout)
+	check(strings.EqualFold(h.JournalMode, "wal"), "C2 journal_mode is %q, want wal", h.JournalMode)
+	check(h.Synchronous == 1, "C3 synchronous is %d, want 1 (NORMAL)", h.Synchronous)
+	check(h.MmapSize == 0, "C4 mmap_size is %d, want 0", h.MmapSize)
+	check(h.TempStore == 2, "C5 temp_store is %d, want 2 (MEMORY)", h.TempStore)
+	check(h.ForeignKeys == 1, "C6 foreign_keys is %d, want 1 (ON)", h.ForeignKeys)
+	h.JournalMode = strings.ToLower(h.JournalMode)
+
+	if h.QueryOnly {
+		h.WriteProbe = "skipped: read-only connection (query_only)"
+	} else if err := writeProbe(ctx, conn); err != nil {
+		h.WriteProbe = "failed: " + err.Error()
+		h.Problems = append(h.Problems, "C9 write/read probe failed: "+classify(err).Error())
+	} else {
+		h.WriteProbe = "ok"
+	}
+	h.Duration = time.Since(start)
+	if len(h.Problems) > 0 {
+		return h, fmt.Errorf("resonance: health: unhealthy: %s", strings.Join(h.Problems, "; "))
+	}
+	h.Status = "healthy"
+	return h, nil
+}
+
+// writeProbe writes a row to _health, reads it back and trims the table to
+// its 10 newest rows, in one transaction.
+func writeProbe(ctx context.Context, conn *sql.Conn) (err error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ignoreTxDone(tx.Rollback()))
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS _health (
+		id INTEGER PRIMARY KEY AUTOINCREMENT, checked_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	stamp := time.Now().UTC().Format(time.RFC3339Nano)
+	res, err := tx.ExecContext(ctx, `INSERT INTO _health (checked_at) VALUES (?)`, stamp)
+	if err != nil {
+		return err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	var got string
+	if err := tx.QueryRowContext(ctx, `SELECT checked_at FROM _health WHERE id = ?`, id).Scan(&got); err != nil {
+		return err
+	}
+	if got != stamp {
+		return fmt.Errorf("wrote %q, read back %q", stamp, got)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM _health WHERE id <= ?`, id-10); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func ignoreTxDone(err error) error {
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
+
+// fileSize returns the size of the file at path, 0 when it does not exist.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}

@@ -1,0 +1,318 @@
+package resonance
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/amacneil/dbmate/v2/pkg/dbmate"
+
+	"github.com/resonance-graph/resonancedb/schema"
+)
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn have in common for reads.
+type querier interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}
+
+// createMigrationsDD creates dbmate's own table, so `dbmate status` and the library
+// agree on what is applied. Its definition matches dbmate's sqlite driver.
+const (
+	createMigrationsDD = `CREATE TABLE IF NOT EXISTS "schema_migrations" (version varchar(128) primary key)`
+)
+
+// migrationFile matches dbmate's migration file names: VERSION_name.sql.
+var migrationFile = regexp.MustCompile(`^(\d+).*\.sql$`)
+
+// MigrationStatus is one migration known to the binary or recorded in the
+// database.
+type MigrationStatus struct {
+	Version string `json:"version"`
+	File    string `json:"file,omitempty"` // empty for a version only the database knows
+	Applied bool   `json:"applied"`
+	Known   bool   `json:"known"` // false: recorded in the database, unknown to this binary
+}
+
+// migrations lists the migration files of fsys in version order.
+func migrations(fsys fs.FS) ([]dbmate.Migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("resonance: reading migrations: %w", err)
+	}
+	var ms []dbmate.Migration
+	for _, e := range entries {
+		m := migrationFile.FindStringSubmatch(e.Name())
+		if e.IsDir() || m == nil {
+			continue
+		}
+		ms = append(ms, dbmate.Migration{FileName: m[0], FilePath: m[0], FS: fsys, Version: m[1]})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].FileName < ms[j].FileName })
+	return ms, nil
+}
+
+func (s *Store) migrationFS() fs.FS {
+	if s.opts.Migrations != nil {
+		return s.opts.Migrations
+	}
+	return schema.FS
+}
+
+// appliedVersions reads dbmate's table through q; a database without the
+// table has applied nothing.
+func appliedVersions(ctx context.Context, q querier) ([]string, error) {
+	var exists bool
+	err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')`).Scan(&exists)
+	if err != nil || !exists {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT version FROM "schema_migrations" ORDER BY version`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var vs []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return vs, rows.Err()
+}
+
+// Migrations reports every migration the binary knows and every version the
+// database records, in version order.
+func (s *Store) Migrations(ctx context.Context) ([]MigrationStatus, error) {
+	ms, err := migrations(s.migrationFS())
+	if err != nil {
+		return nil, err
+	}
+	applied, err := appliedVersions(ctx, s.readers)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: migration status %q: %w", s.path, classify(err))
+	}
+	return migrationStatus(ms, applied), nil
+}
+
+func migrationStatus(ms []dbmate.Migration, applied []string) []MigrationStatus {
+	var out []MigrationStatus
+	known := map[string]bool{}
+	for _, m := range ms {
+		known[m.Version] = true
+		out = append(out, MigrationStatus{Version: m.Version, File: m.FileName, Applied: slices.Contains(applied, m.Version), Known: true})
+	}
+	for _, v := range applied {
+		if !known[v] {
+			out = append(out, MigrationStatus{Version: v, Applied: true})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	return out
+}
+
+// unknownVersions returns the applied versions this binary has no file for.
+func unknownVersions(ms []dbmate.Migration, applied []string) []string {
+	var unknown []string
+	for _, v := range applied {
+		if !slices.ContainsFunc(ms, func(m dbmate.Migration) bool { return m.Version == v }) {
+			unknown = append(unknown, v)
+		}
+	}
+	return unknown
+}
+
+// migrate brings the database to the newest embedded version.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations(s.migrationFS())
+	if err != nil {
+		return err
+	}
+	applied, err := appliedVersions(ctx, s.writer)
+	if err != nil {
+		return fmt.Errorf("resonance: open %q: reading schema_migrations: %w", s.path, classify(err))
+	}
+	if err := s.checkKnown(ms, applied); err != nil {
+		return err
+	}
+	var pending []dbmate.Migration
+	for _, m := range ms {
+		if !slices.Contains(applied, m.Version) {
+			pending = append(pending, m)
+		}
+	}
+	if len(pending) == 0 {
+		return nil
+	}
+	if s.opts.ReadOnly {
+		return fmt.Errorf("resonance: open %q: %w: %d migration(s) not applied yet (first: %s); a read-only store applies none: open it read-write once, e.g. `resonance migrate up --db %s`", s.path, ErrSchemaMismatch, len(pending), pending[0].FileName, s.path)
+	}
+	if len(applied) > 0 && s.opts.BackupKeep > 0 {
+		if err := s.preMigrationBackup(ctx, applied[len(applied)-1]); err != nil {
+			return err
+		}
+	}
+	for _, m := range pending {
+		if err := s.applyMigration(ctx, ms, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkKnown refuses a database that records versions the binary does not
+// have (M4).
+func (s *Store) checkKnown(ms []dbmate.Migration, applied []string) error {
+	if unknown := unknownVersions(ms, applied); len(unknown) > 0 {
+		newest := "none"
+		if len(ms) > 0 {
+			newest = ms[len(ms)-1].Version
+		}
+		return fmt.Errorf("resonance: open %q: %w: the database records migration(s) %s that this binary does not know (its newest is %s); it was migrated by a newer release: upgrade resonance, or restore a backup from before that migration. Nothing was changed",
+			s.path, ErrSchemaMismatch, strings.Join(unknown, ", "), newest)
+	}
+	return nil
+}
+
+// applyMigration applies one migration inside its own BEGIN IMMEDIATE
+// transaction. It re-reads the applied versions under the write lock, so a
+// process that lost the race finds the work done and skips it (M2); a
+// failing statement rolls the whole migration back (M3).
+func (s *Store) applyMigration(ctx context.Context, all []dbmate.Migration, m dbmate.Migration) (err error) {
+	parsed, err := m.Parse()
+	if err != nil {
+		return fmt.Errorf("resonance: migration %s: %w", m.FileName, err)
+	}
+	if !parsed.UpOptions.Transaction() {
+		return fmt.Errorf("resonance: migration %s: transaction:false is not supported: every migration runs in one transaction so that a failure changes nothing", m.FileName)
+	}
+	start := time.Now()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("resonance: migrate %q: begin: %w", s.path, classify(err))
+	}
+	defer func() {
+		if err != nil {
+			if rerr := tx.Rollback(); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("resonance: migrate %q: rollback: %w", s.path, rerr))
+			}
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, createMigrationsDD); err != nil {
+		return fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
+	}
+	applied, err := appliedVersions(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
+	}
+	if err := s.checkKnown(all, applied); err != nil {
+		return err
+	}
+	if slices.Contains(applied, m.Version) {
+		return tx.Commit() // another process applied it while we waited
+	}
+	if _, err := tx.ExecContext(ctx, parsed.Up); err != nil {
+		return fmt.Errorf("resonance: migrate %q: migration %s failed, database left at its previous version: %w", s.path, m.FileName, classify(err))
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO "schema_migrations" (version) VALUES (?)`, m.Version); err != nil {
+		return fmt.Errorf("resonance: migrate %q: recording %s: %w", s.path, m.Version, classify(err))
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("resonance: migrate %q: commit %s: %w", s.path, m.FileName, classify(err))
+	}
+	s.opts.Logger.Info("resonance: migration applied", "db", s.path, "file", m.FileName, "took", time.Since(start))
+	return nil
+}
+
+// preMigrationBackup writes a consistent copy of the database before it is
+// migrated (M6) and keeps the newest BackupKeep copies.
+func (s *Store) preMigrationBackup(ctx context.Context, version string) error {
+	dir := s.opts.BackupDir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(s.path), "backups")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("resonance: pre-migration backup of %q: %w", s.path, err)
+	}
+	base := strings.TrimSuffix(filepath.Base(s.path), filepath.Ext(s.path))
+	name := fmt.Sprintf("%s-%s-v%s.db", base, time.Now().UTC().Format("20060102T150405.000000000Z"), version)
+	dest := filepath.Join(dir, name)
+	if err := vacuumInto(ctx, s.writer, dest); err != nil {
+		return fmt.Errorf("resonance: pre-migration backup of %q to %q: %w; nothing was migrated", s.path, dest, err)
+	}
+	s.opts.Logger.Info("resonance: pre-migration backup written", "db", s.path, "backup", dest)
+	return pruneBackups(dir, base+"-", s.opts.BackupKeep)
+}
+
+// pruneBackups removes all but the newest keep files in dir whose names
+// start with prefix and end in .db. Names carry a UTC timestamp, so name
+// order is age order.
+func pruneBackups(dir, prefix string, keep int) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("resonance: pruning backups in %q: %w", dir, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasPrefix(e.Name(), prefix) && strings.HasSuffix(e.Name(), ".db") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for len(names) > keep {
+		if err := os.Remove(filepath.Join(dir, names[0])); err != nil {
+			return fmt.Errorf("resonance: pruning backups in %q: %w", dir, err)
+		}
+		names = names[1:]
+	}
+	return nil
+}
+
+// vacuumInto writes a consistent, compacted copy of the database to dest,
+// which must not exist. VACUUM INTO reads one snapshot, so writers in other
+// connections keep going while it runs.
+func vacuumInto(ctx context.Context, pool *sql.DB, dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("%q already exists: choose a new file name", dest)
+	}
+	if _, err := pool.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// MigrationStatusOf reports the migrations of the database at path, as
+// Store.Migrations does, without opening a store and without changing the
+// database: nothing is applied, even when migrations are pending.
+func MigrationStatusOf(ctx context.Context, path string, o Options) ([]MigrationStatus, error) {
+	o.ReadOnly, o.Create = true, false
+	db, err := Connect(ctx, path, o)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	fsys := o.Migrations
+	if fsys == nil {
+		fsys = schema.FS
+	}
+	ms, err := migrations(fsys)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: migration status %q: %w", path, classify(err))
+	}
+	return migrationStatus(ms, applied), nil
+}

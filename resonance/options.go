@@ -1,0 +1,107 @@
+package resonance
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// DefaultBusyTimeout is how long a connection waits for a lock held by
+// another connection before it gives up with ErrBusy.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Options configure Connect and Open. The zero value is the documented
+// default for every field; Options are validated when the database is
+// opened and cannot be changed afterwards.
+type Options struct {
+	// BusyTimeout is how long a connection waits for a lock before it
+	// fails with ErrBusy. Zero means DefaultBusyTimeout (5s); negative is
+	// refused. It is the first setting applied to every connection (C1).
+	BusyTimeout time.Duration
+
+	// ReadOnly makes every connection behaviourally read-only: the file is
+	// opened read-write (WAL readers need to write -shm) and
+	// PRAGMA query_only is set, so writes fail with ErrReadOnly (C8).
+	// A read-only Open applies no migrations.
+	ReadOnly bool
+
+	// Create creates the database file and its directory when they do not
+	// exist. Without it, opening a missing path fails (C10).
+	Create bool
+
+	// Logger receives background events: long transactions, checkpoint
+	// results, migrations applied, backups written. nil discards them.
+	// The library returns errors; it never logs them.
+	Logger *slog.Logger
+
+	// MaxReaders is the size of the store's pool of read-only connections
+	// used by Store.Read. Zero means max(4, 2×GOMAXPROCS).
+	MaxReaders int
+
+	// ExternalCheckpoints leaves checkpointing to an outside replicator such
+	// as Litestream: every connection runs with wal_autocheckpoint = 0 and
+	// Store.Checkpoint refuses with ErrCheckpointsDisabled (W5). A
+	// checkpoint by the application would break the replication stream.
+	ExternalCheckpoints bool
+
+	// BackupDir is where Open writes a consistent copy of a database that
+	// holds data before migrating it (M6). Empty means "backups" beside the
+	// database file. The newest BackupKeep copies are kept.
+	BackupDir string
+
+	// BackupKeep is how many pre-migration backups are kept. Zero means 7;
+	// negative disables pre-migration backups.
+	BackupKeep int
+
+	// Migrations replaces the embedded schema/ migrations, in dbmate's
+	// format (VERSION_name.sql files with -- migrate:up and -- migrate:down)
+	// at the root of the FS. nil means the embedded schema.
+	Migrations fs.FS
+
+	// TraceConnect, when set, is called with each statement the connector
+	// runs while hardening a new connection, in order. It exists for
+	// diagnostics and for tests that prove the order of the settings.
+	TraceConnect func(stmt string)
+}
+
+// withDefaults validates o and fills in the defaults. path is the database
+// path as given; errors name the field that is wrong and touch nothing on disk.
+func (o Options) withDefaults(path string) (Options, error) {
+	if strings.TrimSpace(path) == "" {
+		return o, errors.New("resonance: open: empty database path: pass a file path such as .resonance/resonance.db")
+	}
+	if strings.HasPrefix(path, ":memory:") || strings.Contains(path, "mode=memory") {
+		return o, fmt.Errorf("resonance: open %q: in-memory databases are not supported: every pooled connection would get its own empty database; use a file", path)
+	}
+	if o.BusyTimeout < 0 {
+		return o, fmt.Errorf("resonance: open %q: Options.BusyTimeout is %v: it must be zero (the default, %v) or positive", path, o.BusyTimeout, DefaultBusyTimeout)
+	}
+	if o.BusyTimeout == 0 {
+		o.BusyTimeout = DefaultBusyTimeout
+	}
+	if o.BusyTimeout > 0 && o.BusyTimeout < time.Millisecond {
+		return o, fmt.Errorf("resonance: open %q: Options.BusyTimeout is %v: SQLite counts in milliseconds; use at least 1ms", path, o.BusyTimeout)
+	}
+	if o.MaxReaders < 0 {
+		return o, fmt.Errorf("resonance: open %q: Options.MaxReaders is %d: it must be zero (the default) or positive", path, o.MaxReaders)
+	}
+	if o.MaxReaders == 0 {
+		o.MaxReaders = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if o.BackupKeep == 0 {
+		o.BackupKeep = 7
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return o, fmt.Errorf("resonance: open %q: the path is a directory: name the database file inside it, e.g. %q", path, strings.TrimRight(path, "/")+"/resonance.db")
+	}
+	return o, nil
+}

@@ -1,0 +1,223 @@
+package resonance
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Store is an open Resonance Graph database: one writer connection for
+// write transactions and a pool of query_only connections for reads, all
+// hardened by the connector. A Store is safe for concurrent use; open one
+// per database file per process and share it.
+type Store struct {
+	path    string // absolute path of the database file
+	opts    Options
+	writer  *sql.DB // one connection; transactions begin IMMEDIATE
+	readers *sql.DB // query_only connections; transactions begin DEFERRED
+
+	holder    atomic.Int64 // goroutine id holding the write transaction, 0 when none
+	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Metrics are counters a store keeps while it is open.
+type Metrics struct {
+	// LongTransactions counts transactions that stayed open longer than half
+	// the busy timeout (W8): each one could make other writers time out.
+	LongTransactions int64
+}
+
+// Open opens the Resonance Graph database at path, the seed's ResonanceDB.
+//
+// It refuses bad Options before touching the disk (C11), a missing file
+// unless o.Create is set (C10), then opens the writer and reader pools,
+// applies the pending migrations from the embedded schema (M1), each in its
+// own IMMEDIATE transaction so concurrent openers apply each exactly once
+// (M2) and a failing one leaves the previous version intact (M3), and runs
+// PRAGMA optimize=0x10002 (W6). Before migrating a database that already
+// holds data it writes a backup beside it (M6).
+//
+// A database holding migration versions this binary does not know is
+// refused with ErrSchemaMismatch and left untouched (M4). A read-only store
+// applies nothing and refuses a database with pending migrations with
+// ErrSchemaMismatch.
+func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	o, err := o.withDefaults(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareFile(path, o); err != nil {
+		return nil, err
+	}
+	s := &Store{opts: o}
+	if s.writer, s.readers, s.path, err = openPools(ctx, path, o); err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.closePools()
+		return nil, err
+	}
+	if !o.ReadOnly {
+		if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+			s.closePools()
+			return nil, fmt.Errorf("resonance: open %q: PRAGMA optimize: %w", s.path, classify(err))
+		}
+	}
+	return s, nil
+}
+
+// openPools opens the writer pool (one connection) and the reader pool.
+func openPools(ctx context.Context, path string, o Options) (writer, readers *sql.DB, abs string, err error) {
+	wo := o
+	txlock := "immediate"
+	if o.ReadOnly {
+		txlock = "deferred"
+	}
+	wc, err := newConnector(path, wo, txlock)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	writer = sql.OpenDB(wc)
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxIdleTime(0)
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, nil, "", err
+	}
+	ro := o
+	ro.ReadOnly = true
+	ro.Create = false
+	rc, err := newConnector(path, ro, "deferred")
+	if err != nil {
+		writer.Close()
+		return nil, nil, "", err
+	}
+	readers = sql.OpenDB(rc)
+	readers.SetMaxOpenConns(o.MaxReaders)
+	readers.SetMaxIdleConns(o.MaxReaders)
+	return writer, readers, wc.path, nil
+}
+
+// Path returns the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// DB returns the writer pool, for raw access (the seed's getRawDb). Its one
+// connection is hardened like every other; statements on it wait for any
+// running Tx. Do not change its pool settings or run PRAGMAs on it: use
+// Options instead.
+func (s *Store) DB() *sql.DB { return s.writer }
+
+// ReadDB returns the pool of query_only connections that Read uses.
+func (s *Store) ReadDB() *sql.DB { return s.readers }
+
+// Options returns the options the store was opened with, defaults filled in.
+func (s *Store) Options() Options { return s.opts }
+
+// Metrics returns the store's counters.
+func (s *Store) Metrics() Metrics {
+	return Metrics{LongTransactions: s.longTx.Load()}
+}
+
+// Health checks the writer connection's settings and performs a write/read
+// probe (C9); see CheckHealth.
+func (s *Store) Health(ctx context.Context) (Health, error) {
+	if s.closed.Load() {
+		return Health{}, fmt.Errorf("resonance: health %q: %w", s.path, ErrClosed)
+	}
+	return CheckHealth(ctx, s.writer)
+}
+
+// Close runs PRAGMA optimize on the writer, closes every connection and
+// leaves a database that passes integrity_check (W6). When connections were
+// still checked out (an unfinished Rows, a leaked Conn or ExplicitTx), Close
+// still closes the store and returns an error wrapping ErrLeakedConnections
+// that says how many (O4). Closing twice returns the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		var errs []error
+		leaked := s.writer.Stats().InUse
+		if s.readers != nil {
+			leaked += s.readers.Stats().InUse
+		}
+		if leaked > 0 {
+			errs = append(errs, fmt.Errorf("resonance: close %q: %w: %d connection(s) were still in use (unclosed Rows, Conn or ExplicitTx)", s.path, ErrLeakedConnections, leaked))
+		} else if !s.opts.ReadOnly {
+			ctx, cancel := context.WithTimeout(context.Background(), s.opts.BusyTimeout)
+			if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize"); err != nil {
+				errs = append(errs, fmt.Errorf("resonance: close %q: PRAGMA optimize: %w", s.path, classify(err)))
+			}
+			cancel()
+		}
+		if err := s.closePools(); err != nil {
+			errs = append(errs, err)
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// closePools closes the reader pool first, so that the writer is the last
+// connection: SQLite then checkpoints and removes the WAL on its close.
+func (s *Store) closePools() error {
+	var errs []error
+	if s.readers != nil {
+		if err := s.readers.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("resonance: close %q readers: %w", s.path, err))
+		}
+	}
+	if err := s.writer.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("resonance: close %q writer: %w", s.path, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Checkpoint is the result of a WAL checkpoint (W5).
+type Checkpoint struct {
+	// Busy is true when the checkpoint could not run to completion because
+	// readers or writers were using the WAL; the result is partial.
+	Busy bool `json:"busy"`
+	// LogFrames is the number of frames in the WAL before the checkpoint.
+	LogFrames int64 `json:"log_frames"`
+	// Checkpointed is the number of those frames copied into the database.
+	Checkpointed int64 `json:"checkpointed_frames"`
+	// WALBytes is the size of the -wal file afterwards: 0 after a complete
+	// TRUNCATE checkpoint.
+	WALBytes int64 `json:"wal_bytes"`
+	// Duration is how long the checkpoint took.
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Checkpoint runs PRAGMA wal_checkpoint(TRUNCATE) on the writer and reports
+// its result. A busy checkpoint is not an error: Busy is set and the frame
+// counts say how far it got. On a store opened with ExternalCheckpoints it
+// returns ErrCheckpointsDisabled and does nothing.
+func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	if s.opts.ExternalCheckpoints {
+		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w (Options.ExternalCheckpoints)", s.path, ErrCheckpointsDisabled)
+	}
+	if s.closed.Load() {
+		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, ErrClosed)
+	}
+	start := time.Now()
+	var busy int64
+	var cp Checkpoint
+	err := s.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &cp.LogFrames, &cp.Checkpointed)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, classify(err))
+	}
+	cp.Busy = busy != 0
+	cp.Duration = time.Since(start)
+	cp.WALBytes = fileSize(s.path + "-wal")
+	s.opts.Logger.Info("resonance: checkpoint", "db", s.path, "busy", cp.Busy, "log_frames", cp.LogFrames,
+		"checkpointed", cp.Checkpointed, "wal_bytes", cp.WALBytes, "took", cp.Duration)
+	return cp, nil
+}
