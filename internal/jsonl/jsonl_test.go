@@ -1,0 +1,243 @@
+package jsonl_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/resonance-graph/resonancedb/internal/jsonl"
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+// float32Bits compares float32 values bit for bit (so -0 differs from 0).
+var float32Bits = cmp.Comparer(func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) })
+
+func TestParseLine_Valid(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want jsonl.Record
+	}{
+		{"blank", "  \t\r", jsonl.Record{}},
+		{"empty", "", jsonl.Record{}},
+		{"node defaults", `{"kind":"node","id":"a","type":"doc"}`,
+			jsonl.Record{Kind: "node", Node: resonance.Node{ID: "a", Type: "doc", Domain: "knowledge", Layer: "experience"}}},
+		{"node full", `{"kind":"node","id":"a","type":"doc","title":"T","domain":"lexicon","layer":"l","embedding":[0.5,-0,1e-45],"hash":"h","summary":"s","meta":{ "x" : [1, {"y":null}] },"date":"2026-01-02"}`,
+			jsonl.Record{Kind: "node", Node: resonance.Node{ID: "a", Type: "doc", Title: "T", Domain: "lexicon", Layer: "l",
+				Embedding: []float32{0.5, float32(math.Copysign(0, -1)), math.SmallestNonzeroFloat32}, Hash: "h", Summary: "s",
+				Meta: json.RawMessage(`{"x":[1,{"y":null}]}`), Date: "2026-01-02"}}},
+		{"nulls are absent", `{"kind":"node","id":"a","type":"doc","title":null,"domain":null,"embedding":null,"meta":null}`,
+			jsonl.Record{Kind: "node", Node: resonance.Node{ID: "a", Type: "doc", Domain: "knowledge", Layer: "experience"}}},
+		{"empty embedding", `{"kind":"node","id":"a","type":"doc","embedding":[]}`,
+			jsonl.Record{Kind: "node", Node: resonance.Node{ID: "a", Type: "doc", Domain: "knowledge", Layer: "experience"}}},
+		{"edge defaults", `{"kind":"edge","source":"a","target":"b"}`,
+			jsonl.Record{Kind: "edge", Edge: resonance.Edge{Source: "a", Target: "b", Type: "related_to", Confidence: 1, Veracity: 1}}},
+		{"edge full", `{"kind":"edge","source":"a","target":"b","type":"cites","confidence":0,"veracity":0.25,"context_source":"x.md"}`,
+			jsonl.Record{Kind: "edge", Edge: resonance.Edge{Source: "a", Target: "b", Type: "cites", Confidence: 0, Veracity: 0.25, ContextSource: "x.md"}}},
+		{"trailing CR and spaces", "  {\"kind\":\"edge\",\"source\":\"a\",\"target\":\"b\"}\r",
+			jsonl.Record{Kind: "edge", Edge: resonance.Edge{Source: "a", Target: "b", Type: "related_to", Confidence: 1, Veracity: 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := jsonl.ParseLine([]byte(tt.line))
+			if err != nil {
+				t.Fatalf("ParseLine(%s): %v", tt.line, err)
+			}
+			if diff := cmp.Diff(tt.want, got, float32Bits); diff != "" {
+				t.Errorf("ParseLine(%s) (-want +got):\n%s", tt.line, diff)
+			}
+		})
+	}
+}
+
+func TestParseLine_Invalid(t *testing.T) {
+	tests := []struct {
+		name, line, field, msg string
+	}{
+		{"not an object", `[1,2]`, "", "want a JSON object"},
+		{"broken JSON", `{"kind":"node",`, "", "not valid JSON"},
+		{"trailing data", `{"kind":"edge","source":"a","target":"b"} {}`, "", "unexpected data"},
+		{"trailing comma", `{"kind":"edge","source":"a","target":"b",}`, "", "not valid JSON"},
+		{"no kind", `{"id":"a"}`, "kind", "missing"},
+		{"kind not a string", `{"kind":1}`, "kind", "want a string"},
+		{"unknown kind", `{"kind":"vertex","id":"a"}`, "kind", `unknown kind "vertex"`},
+		{"unknown field", `{"kind":"node","id":"a","type":"t","colour":"red"}`, "colour", "unknown field"},
+		{"case matters", `{"kind":"node","ID":"a","type":"t"}`, "ID", "unknown field"},
+		{"edge field on node", `{"kind":"node","id":"a","type":"t","source":"x"}`, "source", "unknown field"},
+		{"duplicate key", `{"kind":"node","id":"a","id":"b","type":"t"}`, "id", "given twice"},
+		{"empty id", `{"kind":"node","id":"","type":"t"}`, "id", "missing or empty"},
+		{"no type", `{"kind":"node","id":"a"}`, "type", "needs a type"},
+		{"id a number", `{"kind":"node","id":7,"type":"t"}`, "id", "want a string, got a number"},
+		{"title an object", `{"kind":"node","id":"a","type":"t","title":{}}`, "title", "want a string, got an object"},
+		{"embedding a string", `{"kind":"node","id":"a","type":"t","embedding":"0.1"}`, "embedding", "want an array"},
+		{"embedding of strings", `{"kind":"node","id":"a","type":"t","embedding":["x"]}`, "embedding", "float32"},
+		{"embedding NaN", `{"kind":"node","id":"a","type":"t","embedding":[0.1,NaN]}`, "embedding", "NaN"},
+		{"embedding overflows float32", `{"kind":"node","id":"a","type":"t","embedding":[1e39]}`, "embedding", "does not fit"},
+		{"meta an array", `{"kind":"node","id":"a","type":"t","meta":[1]}`, "meta", "want a JSON object, got an array"},
+		{"meta a string", `{"kind":"node","id":"a","type":"t","meta":"{}"}`, "meta", "want a JSON object, got a string"},
+		{"edge no source", `{"kind":"edge","target":"b"}`, "source", "missing or empty"},
+		{"edge no target", `{"kind":"edge","source":"a"}`, "target", "missing or empty"},
+		{"confidence a string", `{"kind":"edge","source":"a","target":"b","confidence":"1"}`, "confidence", "want a number"},
+		{"veracity overflows", `{"kind":"edge","source":"a","target":"b","veracity":1e999}`, "veracity", "does not fit"},
+		{"confidence Infinity", `{"kind":"edge","source":"a","target":"b","confidence":Infinity}`, "confidence", "not JSON numbers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := jsonl.ParseLine([]byte(tt.line))
+			if err == nil {
+				t.Fatalf("ParseLine(%s) = %+v, want an error", tt.line, rec)
+			}
+			var pe *jsonl.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseLine(%s) error %T %v, want *jsonl.Error", tt.line, err, err)
+			}
+			if pe.Field != tt.field {
+				t.Errorf("ParseLine(%s) error field %q, want %q (%v)", tt.line, pe.Field, tt.field, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("ParseLine(%s) error %q, want it to contain %q", tt.line, err, tt.msg)
+			}
+			if tt.field != "" && !strings.Contains(err.Error(), `field "`+tt.field+`"`) {
+				t.Errorf("error %q does not name the field %q", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestScanner_NamesLine(t *testing.T) {
+	in := "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\"}\n\n   \n{\"kind\":\"edge\",\"source\":\"a\",\"target\":\"a\"}\n{\"kind\":\"edge\",\"source\":\"a\"}\n"
+	sc := jsonl.NewScanner(strings.NewReader(in))
+	var kinds []string
+	for sc.Scan() {
+		kinds = append(kinds, sc.Record().Kind)
+	}
+	if diff := cmp.Diff([]string{"node", "edge"}, kinds); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	err := sc.Err()
+	if err == nil || !strings.HasPrefix(err.Error(), `line 5: field "target"`) {
+		t.Fatalf("Err() = %v, want line 5, field target", err)
+	}
+}
+
+func TestScanner_LongLine(t *testing.T) {
+	in := "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\"}\n" + strings.Repeat(" ", jsonl.MaxLineBytes+1) + "\n"
+	sc := jsonl.NewScanner(strings.NewReader(in))
+	for sc.Scan() {
+	}
+	if err := sc.Err(); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("Err() = %v, want line 2 too long", err)
+	}
+}
+
+func TestWriter_RoundTrip(t *testing.T) {
+	recs := []jsonl.Record{
+		{Kind: "node", Node: resonance.Node{ID: "a<b>&", Type: "doc", Title: "ünïcode \u2028", Domain: "knowledge", Layer: "experience",
+			Embedding: []float32{1, -0.333333343, float32(math.Copysign(0, -1)), math.MaxFloat32, math.SmallestNonzeroFloat32},
+			Meta:      json.RawMessage(`{"html":"<b>&amp;</b>","n":1.5e300}`), Date: "d"}},
+		{Kind: "edge", Edge: resonance.Edge{Source: "a", Target: "b", Type: "t", Confidence: 0.1 + 0.2, Veracity: 0, ContextSource: "c"}},
+	}
+	var buf bytes.Buffer
+	w := jsonl.NewWriter(&buf)
+	for _, r := range recs {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	sc := jsonl.NewScanner(&buf)
+	var got []jsonl.Record
+	for sc.Scan() {
+		got = append(got, sc.Record())
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(recs, got, float32Bits); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+// FuzzParseLine: ParseLine never panics; an error is a *jsonl.Error; a
+// parsed record writes as one line that parses back to the same record,
+// and writing it again gives the same bytes. ParseLine never modifies its
+// input.
+func FuzzParseLine(f *testing.F) {
+	seeds := []string{
+		``, ` `, `{}`, `[]`, `null`, `{"kind":"node"}`,
+		`{"kind":"node","id":"a","type":"doc"}`,
+		`{"kind":"node","id":"a","type":"doc","title":"T","domain":"lexicon","layer":"l","embedding":[0.5,-0,1e-45,3.4028235e38],"hash":"h","summary":"s","meta":{"aliases":["x"],"definition":"d"},"date":"2026-01-02"}`,
+		`{"kind":"node","id":"a","type":"doc","meta":{ "a" : "<&>\u2028" , "b":[1,2,{"c":null}]}}`,
+		`{"kind":"node","id":"a","type":"doc","meta":[1]}`,
+		`{"kind":"node","id":"a","type":"doc","embedding":[NaN]}`,
+		`{"kind":"node","id":"a","type":"doc","embedding":[1e39]}`,
+		`{"kind":"node","id":"\ud800","type":"\xff"}`,
+		`{"kind":"node","id":"a","id":"b","type":"t"}`,
+		`{"kind":"edge","source":"a","target":"b"}`,
+		`{"kind":"edge","source":"a","target":"b","type":"cites","confidence":0.3,"veracity":-1e-300,"context_source":"x"}`,
+		`{"kind":"edge","source":"a","target":"b","confidence":1e999}`,
+		`{"kind":"edge","source":"a","target":"b","Confidence":1}`,
+		`{"kind":"edge","source":"a","target":"b"}{}`,
+		"{\"kind\":\"edge\",\"source\":\"a\",\"target\":\"b\"}\r",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		orig := bytes.Clone(line)
+		rec, err := jsonl.ParseLine(line)
+		if !bytes.Equal(orig, line) {
+			t.Fatalf("ParseLine modified its input")
+		}
+		if err != nil {
+			var pe *jsonl.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %T %v is not a *jsonl.Error", err, err)
+			}
+			if rec.Kind != "" {
+				t.Fatalf("error %v with a %s record", err, rec.Kind)
+			}
+			return
+		}
+		if rec.Blank() {
+			return
+		}
+		var buf bytes.Buffer
+		w := jsonl.NewWriter(&buf)
+		if err := w.Write(rec); err != nil {
+			t.Fatalf("Write(%+v): %v", rec, err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		out := buf.Bytes()
+		if bytes.Count(out, []byte("\n")) != 1 || out[len(out)-1] != '\n' {
+			t.Fatalf("Write gave %q, want one line", out)
+		}
+		again, err := jsonl.ParseLine(out[:len(out)-1])
+		if err != nil {
+			t.Fatalf("re-parsing %q (from %q): %v", out, line, err)
+		}
+		if diff := cmp.Diff(rec, again, float32Bits); diff != "" {
+			t.Fatalf("re-parse of %q differs (-first +second):\n%s", out, diff)
+		}
+		var buf2 bytes.Buffer
+		w2 := jsonl.NewWriter(&buf2)
+		if err := w2.Write(again); err != nil {
+			t.Fatal(err)
+		}
+		if err := w2.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(out, buf2.Bytes()) {
+			t.Fatalf("writing twice differs:\n%q\n%q", out, buf2.Bytes())
+		}
+	})
+}
