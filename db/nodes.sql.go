@@ -23,9 +23,13 @@ func (q *Queries) CountNodes(ctx context.Context) (int64, error) {
 
 const countSemanticTokens = `-- name: CountSemanticTokens :one
 SELECT count(*) FROM nodes
-WHERE json_valid(meta) AND json_type(meta, '$.semantic_tokens') IS NOT NULL
+WHERE (CASE WHEN json_valid(meta) THEN json_type(meta, '$.semantic_tokens') END) IS NOT NULL
 `
 
+// CountSemanticTokens counts nodes whose meta object has a semantic_tokens
+// key, whatever its value (json_type answers 'null' for a JSON null, SQL
+// NULL only for a missing key). CASE guarantees json_type never sees text
+// that is not JSON, which would be an error.
 func (q *Queries) CountSemanticTokens(ctx context.Context) (int64, error) {
 	row := q.db.QueryRowContext(ctx, countSemanticTokens)
 	var count int64
@@ -81,6 +85,17 @@ func (q *Queries) GetNode(ctx context.Context, id string) (GetNodeRow, error) {
 	return i, err
 }
 
+const getNodeDate = `-- name: GetNodeDate :one
+SELECT date FROM nodes WHERE id = ?
+`
+
+func (q *Queries) GetNodeDate(ctx context.Context, id string) (sql.NullString, error) {
+	row := q.db.QueryRowContext(ctx, getNodeDate, id)
+	var date sql.NullString
+	err := row.Scan(&date)
+	return date, err
+}
+
 const getNodeHash = `-- name: GetNodeHash :one
 SELECT hash FROM nodes WHERE id = ?
 `
@@ -101,6 +116,37 @@ func (q *Queries) GetNodeMeta(ctx context.Context, id string) (sql.NullString, e
 	var meta sql.NullString
 	err := row.Scan(&meta)
 	return meta, err
+}
+
+const graphStats = `-- name: GraphStats :one
+SELECT
+    (SELECT count(*) FROM nodes) AS nodes,
+    (SELECT count(*) FROM edges) AS edges,
+    (SELECT count(*) FROM nodes WHERE length(embedding) > 0) AS vectors,
+    (SELECT count(*) FROM nodes
+     WHERE (CASE WHEN json_valid(meta) THEN json_type(meta, '$.semantic_tokens') END) IS NOT NULL) AS semantic_tokens
+`
+
+type GraphStatsRow struct {
+	Nodes          int64
+	Edges          int64
+	Vectors        int64
+	SemanticTokens int64
+}
+
+// GraphStats reads every count of Stats in one statement, so they come
+// from one snapshot without a transaction. (The file sizes are PRAGMAs,
+// which sqlc cannot parse: resonance/stats.go reads them.)
+func (q *Queries) GraphStats(ctx context.Context) (GraphStatsRow, error) {
+	row := q.db.QueryRowContext(ctx, graphStats)
+	var i GraphStatsRow
+	err := row.Scan(
+		&i.Nodes,
+		&i.Edges,
+		&i.Vectors,
+		&i.SemanticTokens,
+	)
+	return i, err
 }
 
 const listLexicon = `-- name: ListLexicon :many

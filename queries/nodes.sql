@@ -39,6 +39,9 @@ SELECT hash FROM nodes WHERE id = ?;
 -- name: GetNodeMeta :one
 SELECT meta FROM nodes WHERE id = ?;
 
+-- name: GetNodeDate :one
+SELECT date FROM nodes WHERE id = ?;
+
 -- name: UpdateNodeMeta :execrows
 UPDATE nodes SET meta = ? WHERE id = ?;
 
@@ -57,6 +60,21 @@ SELECT count(*) FROM nodes;
 -- name: CountVectors :one
 SELECT count(*) FROM nodes WHERE embedding IS NOT NULL AND length(embedding) > 0;
 
+-- CountSemanticTokens counts nodes whose meta object has a semantic_tokens
+-- key, whatever its value (json_type answers 'null' for a JSON null, SQL
+-- NULL only for a missing key). CASE guarantees json_type never sees text
+-- that is not JSON, which would be an error.
 -- name: CountSemanticTokens :one
 SELECT count(*) FROM nodes
-WHERE json_valid(meta) AND json_type(meta, '$.semantic_tokens') IS NOT NULL;
+WHERE (CASE WHEN json_valid(meta) THEN json_type(meta, '$.semantic_tokens') END) IS NOT NULL;
+
+-- GraphStats reads every count of Stats in one statement, so they come
+-- from one snapshot without a transaction. (The file sizes are PRAGMAs,
+-- which sqlc cannot parse: resonance/stats.go reads them.)
+-- name: GraphStats :one
+SELECT
+    (SELECT count(*) FROM nodes) AS nodes,
+    (SELECT count(*) FROM edges) AS edges,
+    (SELECT count(*) FROM nodes WHERE length(embedding) > 0) AS vectors,
+    (SELECT count(*) FROM nodes
+     WHERE (CASE WHEN json_valid(meta) THEN json_type(meta, '$.semantic_tokens') END) IS NOT NULL) AS semantic_tokens;

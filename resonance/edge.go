@@ -1,0 +1,212 @@
+package resonance
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+
+	"github.com/resonance-graph/resonancedb/db"
+)
+
+// InsertEdge adds the edge source → target of type typ (empty: DefaultEdgeType)
+// with confidence and veracity 1, unless an edge with that key exists
+// already, in which case it is left as it is (D2, INSERT OR IGNORE). Either
+// way it adds exactly one history row ("edge", "source|target|type") with
+// action "insert", or "insert_ignored" when the edge existed, in the
+// caller's transaction. The nodes need not exist.
+//
+// An empty source, target or type is refused with an error wrapping
+// ErrInvalid that names the edge, before any SQL runs (D9). In a Read
+// transaction it fails with ErrReadOnly.
+func (t *Tx) InsertEdge(ctx context.Context, source, target, typ string) error {
+	e := Edge{Source: source, Target: target, Type: typ}
+	if err := prepareEdge("insert edge", &e, false); err != nil {
+		return err
+	}
+	return t.insertEdge(ctx, &e)
+}
+
+// InsertEdge is Tx.InsertEdge in a write transaction of its own. Bad input
+// is refused with ErrInvalid before the transaction begins.
+func (s *Store) InsertEdge(ctx context.Context, source, target, typ string) error {
+	e := Edge{Source: source, Target: target, Type: typ}
+	if err := prepareEdge("insert edge", &e, false); err != nil {
+		return err
+	}
+	return s.Tx(ctx, func(t *Tx) error { return t.insertEdge(ctx, &e) })
+}
+
+func (t *Tx) insertEdge(ctx context.Context, e *Edge) error {
+	q := t.Queries()
+	n, err := q.InsertEdge(ctx, db.InsertEdgeParams{Source: e.Source, Target: e.Target, Type: e.Type})
+	if err != nil {
+		return fmt.Errorf("resonance: insert edge %s: %w", edgeName(e), classify(err))
+	}
+	action := actionInsert
+	if n == 0 {
+		action = actionInsertIgnored
+	}
+	var buf [256]byte
+	h := edgeJSON(buf[:0], e, false)
+	if err := insertHistory(ctx, q, entityEdge, edgeEntityID(e.Source, e.Target, e.Type), action,
+		sql.NullString{}, sql.NullString{String: string(h), Valid: true}); err != nil {
+		return fmt.Errorf("resonance: insert edge %s: history: %w", edgeName(e), classify(err))
+	}
+	return nil
+}
+
+// UpsertSemanticEdge inserts e, or updates the confidence, veracity and
+// context source of the edge with e's (Source, Target, Type) key (D3), and
+// adds one history row ("edge", "source|target|type", "upsert") holding the
+// edge as JSON, in the caller's transaction.
+//
+// Zero values take the defaults: an empty Type is DefaultEdgeType, and a
+// Confidence or Veracity of 0 is stored as 1, because Go cannot tell "not
+// set" from 0 and an edge held with zero confidence carries no information
+// (delete it instead). An empty ContextSource is stored as NULL.
+//
+// An empty source, target or type, or a NaN or ±Inf confidence or veracity,
+// is refused with an error wrapping ErrInvalid that names the edge, before
+// any SQL runs (D9). In a Read transaction it fails with ErrReadOnly.
+func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
+	if err := prepareEdge("upsert edge", &e, true); err != nil {
+		return err
+	}
+	return t.upsertSemanticEdge(ctx, &e)
+}
+
+// UpsertSemanticEdge is Tx.UpsertSemanticEdge in a write transaction of its
+// own. Bad input is refused with ErrInvalid before the transaction begins.
+func (s *Store) UpsertSemanticEdge(ctx context.Context, e Edge) error {
+	if err := prepareEdge("upsert edge", &e, true); err != nil {
+		return err
+	}
+	return s.Tx(ctx, func(t *Tx) error { return t.upsertSemanticEdge(ctx, &e) })
+}
+
+func (t *Tx) upsertSemanticEdge(ctx context.Context, e *Edge) error {
+	q := t.Queries()
+	err := q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
+		Source:        e.Source,
+		Target:        e.Target,
+		Type:          e.Type,
+		Confidence:    e.Confidence,
+		Veracity:      e.Veracity,
+		ContextSource: nullString(e.ContextSource),
+	})
+	if err != nil {
+		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(e), classify(err))
+	}
+	var buf [320]byte
+	h := edgeJSON(buf[:0], e, true)
+	if err := insertHistory(ctx, q, entityEdge, edgeEntityID(e.Source, e.Target, e.Type), actionUpsert,
+		sql.NullString{}, sql.NullString{String: string(h), Valid: true}); err != nil {
+		return fmt.Errorf("resonance: upsert edge %s: history: %w", edgeName(e), classify(err))
+	}
+	return nil
+}
+
+// prepareEdge applies the defaults to e and validates it. semantic also
+// checks and defaults confidence and veracity.
+func prepareEdge(op string, e *Edge, semantic bool) error {
+	if e.Type == "" {
+		e.Type = DefaultEdgeType
+	}
+	if semantic {
+		if e.Confidence == 0 {
+			e.Confidence = 1
+		}
+		if e.Veracity == 0 {
+			e.Veracity = 1
+		}
+	}
+	var problem string
+	switch {
+	case blank(e.Source):
+		problem = "source is empty"
+	case blank(e.Target):
+		problem = "target is empty"
+	case blank(e.Type):
+		problem = "type is blank"
+	case semantic && !finite(e.Confidence):
+		problem = fmt.Sprintf("confidence is %v", e.Confidence)
+	case semantic && !finite(e.Veracity):
+		problem = fmt.Sprintf("veracity is %v", e.Veracity)
+	default:
+		return nil
+	}
+	return fmt.Errorf("resonance: %s %s: %w: %s", op, edgeName(e), ErrInvalid, problem)
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// edgeName names an edge in an error: "a" -> "b" [related_to].
+func edgeName(e *Edge) string {
+	return fmt.Sprintf("%q -> %q [%s]", e.Source, e.Target, e.Type)
+}
+
+// OutgoingEdges returns the edges whose source is id, ordered by target and
+// type; an empty, non-nil slice when there are none (also when no node has
+// this id: edges do not require their nodes).
+func (t *Tx) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
+	return outgoingEdges(ctx, t.Queries(), id)
+}
+
+// OutgoingEdges is Tx.OutgoingEdges on a read-only connection; the single
+// SELECT is one consistent snapshot. It returns ErrClosed on a closed store.
+func (s *Store) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
+	q, err := s.readQueries("outgoing edges")
+	if err != nil {
+		return nil, err
+	}
+	return outgoingEdges(ctx, q, id)
+}
+
+func outgoingEdges(ctx context.Context, q *db.Queries, id string) ([]Edge, error) {
+	rows, err := q.OutgoingEdges(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, classify(err))
+	}
+	return edgesFromRows(rows), nil
+}
+
+// IncomingEdges returns the edges whose target is id, ordered by source and
+// type; an empty, non-nil slice when there are none.
+func (t *Tx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
+	return incomingEdges(ctx, t.Queries(), id)
+}
+
+// IncomingEdges is Tx.IncomingEdges on a read-only connection; the single
+// SELECT is one consistent snapshot. It returns ErrClosed on a closed store.
+func (s *Store) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
+	q, err := s.readQueries("incoming edges")
+	if err != nil {
+		return nil, err
+	}
+	return incomingEdges(ctx, q, id)
+}
+
+func incomingEdges(ctx context.Context, q *db.Queries, id string) ([]Edge, error) {
+	rows, err := q.IncomingEdges(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: incoming edges of %q: %w", id, classify(err))
+	}
+	return edgesFromRows(rows), nil
+}
+
+func edgesFromRows(rows []db.Edge) []Edge {
+	out := make([]Edge, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		out[i] = Edge{
+			Source:        r.Source,
+			Target:        r.Target,
+			Type:          r.Type,
+			Confidence:    r.Confidence,
+			Veracity:      r.Veracity,
+			ContextSource: r.ContextSource.String,
+		}
+	}
+	return out
+}

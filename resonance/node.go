@@ -1,0 +1,399 @@
+package resonance
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/resonance-graph/resonancedb/db"
+)
+
+// UpsertNode inserts n, or replaces every column of the node with n's id
+// (D1), and adds one history row ("node", id, "upsert") holding the node as
+// JSON with its embedding as {"dim":N,"sha256":"…"}, in the caller's
+// transaction. An empty Domain is stored as DefaultDomain, an empty Layer
+// as DefaultLayer; empty Title, Hash, Summary, Date and Meta (or a JSON null
+// Meta) are stored as NULL and read back as empty. Meta is stored as the
+// exact text given.
+//
+// Bad input is refused with an error wrapping ErrInvalid that names the node,
+// before any SQL runs (D9): an empty id or type, Meta that is not a JSON
+// object, NaN or ±Inf in Embedding. In a Read transaction it fails with
+// ErrReadOnly. On any error the caller should return it from its Tx
+// function, so that the transaction rolls back.
+func (t *Tx) UpsertNode(ctx context.Context, n Node) error {
+	w, err := prepareNode(&n)
+	if err != nil {
+		return err
+	}
+	return t.upsertNode(ctx, &w)
+}
+
+// UpsertNode is Tx.UpsertNode in a write transaction of its own: the node
+// and its history row are written together or not at all. Bad input is
+// refused with ErrInvalid before the transaction begins.
+func (s *Store) UpsertNode(ctx context.Context, n Node) error {
+	w, err := prepareNode(&n)
+	if err != nil {
+		return err
+	}
+	return s.Tx(ctx, func(t *Tx) error { return t.upsertNode(ctx, &w) })
+}
+
+// nodeWrite is a validated node, ready for the two statements of an upsert.
+type nodeWrite struct {
+	params  db.UpsertNodeParams
+	history string
+}
+
+func prepareNode(n *Node) (nodeWrite, error) {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("resonance: upsert node %s: %w: %s", nodeName(n), ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	if blank(n.ID) {
+		return nodeWrite{}, invalid("id is empty")
+	}
+	if blank(n.Type) {
+		return nodeWrite{}, invalid("type is empty")
+	}
+	meta, err := checkMeta(n.Meta)
+	if err != nil {
+		return nodeWrite{}, invalid("%v", err)
+	}
+	blob, err := EncodeEmbedding(n.Embedding)
+	if err != nil {
+		return nodeWrite{}, invalid("%v", err)
+	}
+	domain, layer := n.Domain, n.Layer
+	if domain == "" {
+		domain = DefaultDomain
+	}
+	if layer == "" {
+		layer = DefaultLayer
+	}
+	var buf [768]byte
+	h := nodeJSON(buf[:0], n, domain, layer, blob, meta)
+	return nodeWrite{
+		params: db.UpsertNodeParams{
+			ID:        n.ID,
+			Type:      n.Type,
+			Title:     nullString(n.Title),
+			Domain:    domain,
+			Layer:     layer,
+			Embedding: blob,
+			Hash:      nullString(n.Hash),
+			Summary:   nullString(n.Summary),
+			Meta:      sql.NullString{String: string(meta), Valid: meta != nil},
+			Date:      nullString(n.Date),
+		},
+		history: string(h),
+	}, nil
+}
+
+func (t *Tx) upsertNode(ctx context.Context, w *nodeWrite) error {
+	q := t.Queries()
+	if err := q.UpsertNode(ctx, w.params); err != nil {
+		return fmt.Errorf("resonance: upsert node %q: %w", w.params.ID, classify(err))
+	}
+	if err := insertHistory(ctx, q, entityNode, w.params.ID, actionUpsert, sql.NullString{}, sql.NullString{String: w.history, Valid: true}); err != nil {
+		return fmt.Errorf("resonance: upsert node %q: history: %w", w.params.ID, classify(err))
+	}
+	return nil
+}
+
+// GetNode returns the node with this id. It returns an error wrapping
+// ErrNotFound, naming the id, when there is none, and one wrapping
+// ErrInvalid when its stored embedding is corrupt (a length that is not a
+// multiple of 4, or NaN or ±Inf values).
+func (t *Tx) GetNode(ctx context.Context, id string) (Node, error) {
+	return getNode(ctx, t.Queries(), id)
+}
+
+// GetNode is Tx.GetNode on a read-only connection. The single SELECT
+// reads one consistent snapshot, so it needs no transaction of its own.
+// It returns ErrNotFound, ErrInvalid (corrupt embedding) or ErrClosed.
+func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
+	q, err := s.readQueries("get node")
+	if err != nil {
+		return Node{}, err
+	}
+	return getNode(ctx, q, id)
+}
+
+func getNode(ctx context.Context, q *db.Queries, id string) (Node, error) {
+	r, err := q.GetNode(ctx, id)
+	if err != nil {
+		return Node{}, notFound("get node", id, err)
+	}
+	return nodeFromRow(&r, "get node")
+}
+
+// GetNodes returns the nodes that match f in rowid order (the order they
+// were first inserted), skipping f.Offset of them and returning at most
+// f.Limit (0: all). Empty Domain and Type do not filter. With
+// f.SkipEmbedding the embedding column is not read and every Embedding is
+// nil, for metadata scans. The result is an empty, non-nil slice when
+// nothing matches.
+//
+// A negative Limit or Offset is refused with ErrInvalid. A node whose
+// stored embedding is corrupt fails the call with ErrInvalid naming it.
+func (t *Tx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
+	return getNodes(ctx, t.Queries(), f)
+}
+
+// GetNodes is Tx.GetNodes on a read-only connection; the single SELECT is
+// one consistent snapshot. It returns ErrInvalid or ErrClosed.
+func (s *Store) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
+	q, err := s.readQueries("get nodes")
+	if err != nil {
+		return nil, err
+	}
+	return getNodes(ctx, q, f)
+}
+
+func checkFilter(f NodeFilter) error {
+	if f.Limit < 0 || f.Offset < 0 {
+		return fmt.Errorf("resonance: get nodes: %w: NodeFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
+	}
+	return nil
+}
+
+func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) {
+	if err := checkFilter(f); err != nil {
+		return nil, err
+	}
+	var domain, typ any
+	if f.Domain != "" {
+		domain = f.Domain
+	}
+	if f.Type != "" {
+		typ = f.Type
+	}
+	limit := int64(f.Limit)
+	if limit == 0 {
+		limit = -1 // SQLite: no limit
+	}
+	if f.SkipEmbedding {
+		rows, err := q.ListNodesWithoutEmbedding(ctx, db.ListNodesWithoutEmbeddingParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
+		if err != nil {
+			return nil, fmt.Errorf("resonance: get nodes: %w", classify(err))
+		}
+		nodes := make([]Node, len(rows))
+		for i := range rows {
+			r := &rows[i]
+			nodes[i] = Node{
+				ID: r.ID, Type: r.Type, Title: r.Title.String, Domain: r.Domain, Layer: r.Layer,
+				Hash: r.Hash.String, Summary: r.Summary.String, Meta: rawMeta(r.Meta), Date: r.Date.String,
+			}
+		}
+		return nodes, nil
+	}
+	rows, err := q.ListNodes(ctx, db.ListNodesParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
+	if err != nil {
+		return nil, fmt.Errorf("resonance: get nodes: %w", classify(err))
+	}
+	nodes := make([]Node, len(rows))
+	for i := range rows {
+		r := (*db.GetNodeRow)(&rows[i])
+		if nodes[i], err = nodeFromRow(r, "get nodes"); err != nil {
+			return nil, err
+		}
+	}
+	return nodes, nil
+}
+
+// nodeFromRow maps a row to a Node, decoding the embedding.
+func nodeFromRow(r *db.GetNodeRow, op string) (Node, error) {
+	n := Node{
+		ID: r.ID, Type: r.Type, Title: r.Title.String, Domain: r.Domain, Layer: r.Layer,
+		Hash: r.Hash.String, Summary: r.Summary.String, Meta: rawMeta(r.Meta), Date: r.Date.String,
+	}
+	if len(r.Embedding) > 0 {
+		v, err := DecodeEmbedding(r.Embedding)
+		if err != nil {
+			return Node{}, fmt.Errorf("resonance: %s: node %q: %w: stored embedding is corrupt: %w", op, r.ID, ErrInvalid, err)
+		}
+		n.Embedding = v
+	}
+	return n, nil
+}
+
+// NodeHash returns the hash column of the node with this id ("" when it has
+// none), or an error wrapping ErrNotFound when there is no such node.
+func (t *Tx) NodeHash(ctx context.Context, id string) (string, error) {
+	return nodeHash(ctx, t.Queries(), id)
+}
+
+// NodeHash is Tx.NodeHash on a read-only connection. It returns
+// ErrNotFound or ErrClosed.
+func (s *Store) NodeHash(ctx context.Context, id string) (string, error) {
+	q, err := s.readQueries("node hash")
+	if err != nil {
+		return "", err
+	}
+	return nodeHash(ctx, q, id)
+}
+
+func nodeHash(ctx context.Context, q *db.Queries, id string) (string, error) {
+	h, err := q.GetNodeHash(ctx, id)
+	if err != nil {
+		return "", notFound("node hash", id, err)
+	}
+	return h.String, nil
+}
+
+// UpdateNodeMeta replaces the meta of the node with this id and adds one
+// history row ("node", id, "update_meta") whose old_value and new_value
+// are the previous and the new meta text (NULL when empty).
+//
+// meta must be a JSON object; empty or JSON null clears it (NULL). Anything
+// else, or an empty id, is refused with ErrInvalid before any SQL runs. A
+// missing node returns ErrNotFound and writes nothing.
+func (t *Tx) UpdateNodeMeta(ctx context.Context, id string, meta json.RawMessage) error {
+	m, err := prepareMeta(id, meta)
+	if err != nil {
+		return err
+	}
+	return t.updateNodeMeta(ctx, id, m)
+}
+
+// UpdateNodeMeta is Tx.UpdateNodeMeta in a write transaction of its own.
+func (s *Store) UpdateNodeMeta(ctx context.Context, id string, meta json.RawMessage) error {
+	m, err := prepareMeta(id, meta)
+	if err != nil {
+		return err
+	}
+	return s.Tx(ctx, func(t *Tx) error { return t.updateNodeMeta(ctx, id, m) })
+}
+
+func prepareMeta(id string, meta json.RawMessage) (sql.NullString, error) {
+	if blank(id) {
+		return sql.NullString{}, fmt.Errorf("resonance: update node meta: %w: id is empty", ErrInvalid)
+	}
+	m, err := checkMeta(meta)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("resonance: update node meta %q: %w: %w", id, ErrInvalid, err)
+	}
+	return sql.NullString{String: string(m), Valid: m != nil}, nil
+}
+
+func (t *Tx) updateNodeMeta(ctx context.Context, id string, meta sql.NullString) error {
+	q := t.Queries()
+	old, err := q.GetNodeMeta(ctx, id)
+	if err != nil {
+		return notFound("update node meta", id, err)
+	}
+	if _, err := q.UpdateNodeMeta(ctx, db.UpdateNodeMetaParams{Meta: meta, ID: id}); err != nil {
+		return fmt.Errorf("resonance: update node meta %q: %w", id, classify(err))
+	}
+	if err := insertHistory(ctx, q, entityNode, id, actionUpdateMeta, old, meta); err != nil {
+		return fmt.Errorf("resonance: update node meta %q: history: %w", id, classify(err))
+	}
+	return nil
+}
+
+// UpdateNodeDate sets the date of the node with this id ("" clears it) and
+// adds one history row ("node", id, "update_date") with the old and new
+// date. An empty id is refused with ErrInvalid; a missing node returns
+// ErrNotFound and writes nothing.
+func (t *Tx) UpdateNodeDate(ctx context.Context, id, date string) error {
+	if blank(id) {
+		return fmt.Errorf("resonance: update node date: %w: id is empty", ErrInvalid)
+	}
+	q := t.Queries()
+	old, err := q.GetNodeDate(ctx, id)
+	if err != nil {
+		return notFound("update node date", id, err)
+	}
+	d := nullString(date)
+	if _, err := q.UpdateNodeDate(ctx, db.UpdateNodeDateParams{Date: d, ID: id}); err != nil {
+		return fmt.Errorf("resonance: update node date %q: %w", id, classify(err))
+	}
+	if err := insertHistory(ctx, q, entityNode, id, actionUpdateDate, old, d); err != nil {
+		return fmt.Errorf("resonance: update node date %q: history: %w", id, classify(err))
+	}
+	return nil
+}
+
+// UpdateNodeDate is Tx.UpdateNodeDate in a write transaction of its own.
+func (s *Store) UpdateNodeDate(ctx context.Context, id, date string) error {
+	if blank(id) {
+		return fmt.Errorf("resonance: update node date: %w: id is empty", ErrInvalid)
+	}
+	return s.Tx(ctx, func(t *Tx) error { return t.UpdateNodeDate(ctx, id, date) })
+}
+
+// readQueries returns the generated queries bound to the pool of read-only
+// connections. A single SELECT is its own consistent snapshot, so one-query
+// reads skip the BEGIN and COMMIT of Store.Read (half the cost of a GetNode).
+func (s *Store) readQueries(op string) (*db.Queries, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+	}
+	return db.New(s.readers), nil
+}
+
+// checkMeta validates meta for the nodes.meta column: nil (NULL) when it is
+// empty, blank or JSON null; meta itself when it is a JSON object; an error
+// saying what it is otherwise.
+func checkMeta(meta json.RawMessage) ([]byte, error) {
+	t := bytes.TrimLeft(meta, " \t\r\n")
+	if len(t) == 0 {
+		return nil, nil
+	}
+	if t[0] == '{' {
+		if !json.Valid(meta) {
+			return nil, errors.New("meta is not valid JSON")
+		}
+		return meta, nil
+	}
+	if !json.Valid(meta) {
+		return nil, errors.New("meta is not valid JSON")
+	}
+	kind := "number"
+	switch t[0] {
+	case 'n':
+		return nil, nil // JSON null: no meta
+	case '[':
+		kind = "array"
+	case '"':
+		kind = "string"
+	case 't', 'f':
+		kind = "boolean"
+	}
+	return nil, fmt.Errorf("meta is a JSON %s, not an object", kind)
+}
+
+// rawMeta maps the meta column to Node.Meta: nil for NULL or empty text.
+func rawMeta(m sql.NullString) json.RawMessage {
+	if !m.Valid || m.String == "" {
+		return nil
+	}
+	return json.RawMessage(m.String)
+}
+
+// nodeName names a node in an error: its id, or what else it has when the
+// id is empty.
+func nodeName(n *Node) string {
+	if !blank(n.ID) {
+		return fmt.Sprintf("%q", n.ID)
+	}
+	return fmt.Sprintf("with empty id (type %q, title %q)", n.Type, n.Title)
+}
+
+// notFound turns sql.ErrNoRows into an error wrapping ErrNotFound that
+// names the node; other errors are classified.
+func notFound(op, id string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("resonance: %s %q: %w: no node with this id", op, id, ErrNotFound)
+	}
+	return fmt.Errorf("resonance: %s %q: %w", op, id, classify(err))
+}
+
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
