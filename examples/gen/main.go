@@ -1,0 +1,36 @@
+// Command gen writes the example Resonance Graph (see package examples) as
+// JSON Lines. `go generate ./examples` runs it to refresh graph.jsonl.
+//
+// Usage:
+//
+//	go run ./examples/gen [-o FILE]
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/resonance-graph/resonancedb/examples"
+)
+
+func main() {
+	out := flag.String("o", "-", "output file (- for stdout)")
+	flag.Parse()
+	var buf bytes.Buffer
+	if err := examples.Generate(&buf); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+	var err error
+	if *out == "-" {
+		_, err = os.Stdout.Write(buf.Bytes())
+	} else {
+		err = os.WriteFile(*out, buf.Bytes(), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
