@@ -1,0 +1,140 @@
+package resonance
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// Maintenance statements are PRAGMAs and VACUUM, which sqlc does not
+// compile; they run on the writer connection (or a reader for checks), never
+// inside a transaction.
+
+// Vacuum rebuilds the database file, returning free pages to the file
+// system (O1). It runs on the writer connection, so this process's write
+// transactions wait for it, and it needs the write lock, so other processes'
+// writers wait too (up to their busy timeout). It returns ErrReadOnly on a
+// read-only store, ErrBusy if the lock stayed taken past the busy timeout,
+// ErrNestedTx when called inside this goroutine's Tx, ErrClosed on a closed
+// store.
+func (s *Store) Vacuum(ctx context.Context) error {
+	return s.maintain(ctx, "vacuum", "VACUUM")
+}
+
+// Analyze gathers the statistics the query planner uses (ANALYZE). Errors
+// as for Vacuum.
+func (s *Store) Analyze(ctx context.Context) error {
+	return s.maintain(ctx, "analyze", "ANALYZE")
+}
+
+// Optimize runs PRAGMA optimize, which analyzes the tables whose statistics
+// look stale; cheap enough to run often (Close runs it too). Errors as for
+// Vacuum.
+func (s *Store) Optimize(ctx context.Context) error {
+	return s.maintain(ctx, "optimize", "PRAGMA optimize")
+}
+
+func (s *Store) maintain(ctx context.Context, op, stmt string) error {
+	if err := s.writerFree(op); err != nil {
+		return err
+	}
+	if _, err := s.writer.ExecContext(ctx, stmt); err != nil {
+		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
+	}
+	return nil
+}
+
+// writerFree refuses use of the writer pool by the goroutine that holds it
+// in a Tx: the call would wait for itself forever.
+func (s *Store) writerFree(op string) error {
+	if s.closed.Load() {
+		return fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+	}
+	if s.holder.Load() == goid() {
+		return fmt.Errorf("resonance: %s %q: %w: called inside this goroutine's Tx, whose connection it needs; call it after the Tx returns", op, s.path, ErrNestedTx)
+	}
+	return nil
+}
+
+// IntegrityCheck runs PRAGMA integrity_check on a read-only connection and
+// returns the problems it reports, an empty slice for a sound database.
+// Problems are not an error, and neither is damage so bad that SQLite stops
+// the check with SQLITE_CORRUPT or SQLITE_NOTADB: that is returned as the
+// last problem. The error is for failing to run the check (ErrClosed,
+// ErrBusy…).
+func (s *Store) IntegrityCheck(ctx context.Context) ([]string, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("resonance: integrity check %q: %w", s.path, ErrClosed)
+	}
+	problems, err := integrityCheck(ctx, s.readers)
+	if err != nil {
+		if code, _, ok := sqliteCode(err); ok && (code == sqlite3.ErrCorrupt || code == sqlite3.ErrNotADB) {
+			// Damage bad enough to stop the check is its finding.
+			return append(problems, err.Error()), nil
+		}
+		return nil, fmt.Errorf("resonance: integrity check %q: %w", s.path, classify(err))
+	}
+	return problems, nil
+}
+
+func integrityCheck(ctx context.Context, q querier) ([]string, error) {
+	problems := []string{}
+	rows, err := q.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return problems, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return problems, err
+		}
+		if p != "ok" {
+			problems = append(problems, p)
+		}
+	}
+	return problems, rows.Err()
+}
+
+// autoVacuumIncremental is PRAGMA auto_vacuum's value for INCREMENTAL.
+const autoVacuumIncremental = 2
+
+// IncrementalVacuum returns up to pages free pages to the file system (all
+// of them when pages is 0). It works only on a database whose auto_vacuum
+// is INCREMENTAL; on any other it returns an error wrapping ErrInvalid
+// that says how to switch (PRAGMA auto_vacuum = INCREMENTAL, then VACUUM,
+// which rewrites the file once). A negative pages is refused with
+// ErrInvalid. Other errors as for Vacuum.
+func (s *Store) IncrementalVacuum(ctx context.Context, pages int) error {
+	const op = "incremental vacuum"
+	if pages < 0 {
+		return fmt.Errorf("resonance: %s %q: %w: pages is %d; pass 0 for every free page", op, s.path, ErrInvalid, pages)
+	}
+	if err := s.writerFree(op); err != nil {
+		return err
+	}
+	var mode int
+	if err := s.writer.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
+	}
+	if mode != autoVacuumIncremental {
+		names := map[int]string{0: "NONE", 1: "FULL"}
+		return fmt.Errorf("resonance: %s %q: %w: auto_vacuum is %s, not INCREMENTAL; enable it once with PRAGMA auto_vacuum = INCREMENTAL followed by VACUUM (which rewrites the whole file), or use Vacuum",
+			op, s.path, ErrInvalid, names[mode])
+	}
+	// Each step of the statement frees one page: Exec would step once, so
+	// the rows are drained.
+	rows, err := s.writer.QueryContext(ctx, "PRAGMA incremental_vacuum("+strconv.Itoa(pages)+")")
+	if err != nil {
+		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
+	}
+	return nil
+}
