@@ -279,19 +279,6 @@ func pruneBackups(dir, prefix string, keep int) error {
 	return nil
 }
 
-// vacuumInto writes a consistent, compacted copy of the database to dest,
-// which must not exist. VACUUM INTO reads one snapshot, so writers in other
-// connections keep going while it runs.
-func vacuumInto(ctx context.Context, pool *sql.DB, dest string) error {
-	if _, err := os.Stat(dest); err == nil {
-		return fmt.Errorf("%q already exists: choose a new file name", dest)
-	}
-	if _, err := pool.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
-		return classify(err)
-	}
-	return nil
-}
-
 // MigrationStatusOf reports the migrations of the database at path, as
 // Store.Migrations does, without opening a store and without changing the
 // database: nothing is applied, even when migrations are pending.
