@@ -207,10 +207,10 @@ func parseNode(obj map[string]json.RawMessage) (resonance.Node, error) {
 			return resonance.Node{}, err
 		}
 	}
-	if n.ID == "" {
+	if blank(n.ID) {
 		return resonance.Node{}, &Error{Field: "id", Err: errors.New("missing or empty: every node needs an id")}
 	}
-	if n.Type == "" {
+	if blank(n.Type) {
 		return resonance.Node{}, &Error{Field: "type", Err: fmt.Errorf("missing or empty: node %q needs a type", n.ID)}
 	}
 	if n.Domain == "" {
@@ -262,14 +262,16 @@ func parseEdge(obj map[string]json.RawMessage) (resonance.Edge, error) {
 			return resonance.Edge{}, err
 		}
 	}
-	if e.Source == "" {
+	if blank(e.Source) {
 		return resonance.Edge{}, &Error{Field: "source", Err: errors.New("missing or empty: every edge needs a source node id")}
 	}
-	if e.Target == "" {
+	if blank(e.Target) {
 		return resonance.Edge{}, &Error{Field: "target", Err: fmt.Errorf("missing or empty: edge from %q needs a target node id", e.Source)}
 	}
 	if e.Type == "" {
 		e.Type = resonance.DefaultEdgeType
+	} else if blank(e.Type) {
+		return resonance.Edge{}, &Error{Field: "type", Err: errors.New("blank: give an edge type or leave it out for related_to")}
 	}
 	for _, f := range []struct {
 		name string
@@ -308,6 +310,10 @@ func str(obj map[string]json.RawMessage, name string, dst *string) error {
 	}
 	return nil
 }
+
+// blank reports whether s is empty or only white space, which the store
+// refuses as an id or type.
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
 

@@ -71,6 +71,8 @@ func TestParseLine_Invalid(t *testing.T) {
 		{"edge field on node", `{"kind":"node","id":"a","type":"t","source":"x"}`, "source", "unknown field"},
 		{"duplicate key", `{"kind":"node","id":"a","id":"b","type":"t"}`, "id", "given twice"},
 		{"empty id", `{"kind":"node","id":"","type":"t"}`, "id", "missing or empty"},
+		{"blank id", `{"kind":"node","id":" \t","type":"t"}`, "id", "missing or empty"},
+		{"blank edge type", `{"kind":"edge","source":"a","target":"b","type":" "}`, "type", "blank"},
 		{"no type", `{"kind":"node","id":"a"}`, "type", "needs a type"},
 		{"id a number", `{"kind":"node","id":7,"type":"t"}`, "id", "want a string, got a number"},
 		{"title an object", `{"kind":"node","id":"a","type":"t","title":{}}`, "title", "want a string, got an object"},
