@@ -1,0 +1,482 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/resonance-graph/resonancedb/examples"
+	"github.com/resonance-graph/resonancedb/internal/jsonl"
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+const formatHelp = `
+Format (JSON Lines, one object a line; blank lines are skipped):
+  {"kind":"node","id":"…","type":"…","title":"…","domain":"…","layer":"…","embedding":[…],"hash":"…","summary":"…","meta":{…},"date":"…"}
+  {"kind":"edge","source":"…","target":"…","type":"…","confidence":1,"veracity":1,"context_source":"…"}
+Absent fields take the defaults: domain knowledge, layer experience, edge type
+related_to, confidence and veracity 1 (the store also keeps 0 as 1). Unknown
+kinds and fields, wrong types, meta that is not an object and NaN are errors
+naming the line and the field.`
+
+func init() {
+	register(&command{
+		name: "import",
+		args: "FILE|-",
+		summary: "Import nodes and edges from a JSON Lines file (- for stdin), in batches of short transactions.\n\n" +
+			"Each batch of --batch lines is parsed completely before its transaction begins, so a bad\n" +
+			"line writes nothing of its batch; earlier batches stay committed, and the error names the\n" +
+			"line and the --skip that resumes after the last committed line. Nodes are upserted (D1),\n" +
+			"edges upserted with their confidence, veracity and context (D3); importing twice is harmless.\n" +
+			formatHelp,
+		flags: func(fs *flag.FlagSet) {
+			fs.Int("batch", 1000, "lines per transaction")
+			fs.Int("skip", 0, "skip the first `N` lines of the input (to resume a failed import)")
+			progressFlag(fs)
+		},
+		run: runImport,
+	})
+	register(&command{
+		name: "export",
+		args: "[FILE|-]",
+		summary: "Export every node, then every edge, as JSON Lines to FILE or stdout (the import format).\n\n" +
+			"The export reads one consistent snapshot while writers go on. FILE is written to a temporary\n" +
+			"file and renamed into place when complete; an existing FILE is refused unless --force.\n" +
+			formatHelp,
+		flags: func(fs *flag.FlagSet) {
+			fs.Bool("force", false, "overwrite FILE if it exists")
+			fs.Int("page", 1000, "nodes read per query")
+			progressFlag(fs)
+		},
+		run: runExport,
+	})
+}
+
+func intFlag(fs *flag.FlagSet, name string) int {
+	return fs.Lookup(name).Value.(flag.Getter).Get().(int)
+}
+
+func boolFlag(fs *flag.FlagSet, name string) bool {
+	return fs.Lookup(name).Value.(flag.Getter).Get().(bool)
+}
+
+func stringFlag(fs *flag.FlagSet, name string) string {
+	return fs.Lookup(name).Value.String()
+}
+
+// importResult is what import prints.
+type importResult struct {
+	DB       string        `json:"db"`
+	File     string        `json:"file"`
+	Lines    int64         `json:"lines"`   // lines read, skipped ones included
+	Skipped  int64         `json:"skipped"` // lines skipped with --skip
+	Nodes    int64         `json:"nodes"`
+	Edges    int64         `json:"edges"`
+	Batches  int64         `json:"batches"`
+	Duration time.Duration `json:"duration_ns"`
+	// CommittedLines is the number of the last line whose batch is
+	// committed; --skip CommittedLines resumes after it.
+	CommittedLines int64  `json:"committed_lines"`
+	Error          string `json:"error,omitempty"`
+	FailedLine     int64  `json:"failed_line,omitempty"`
+	Resume         string `json:"resume,omitempty"`
+}
+
+// importError is an import that stopped at a line.
+type importError struct {
+	line       int64 // the bad line (0: not a line's fault)
+	batchStart int64 // first line of the batch that was not written
+	batchEnd   int64 // last line read of it
+	committed  int64 // last line committed
+	skip       int64
+	err        error
+}
+
+func (e *importError) Error() string { return e.err.Error() }
+func (e *importError) Unwrap() error { return e.err }
+
+func runImport(e *env, fs *flag.FlagSet) error {
+	if fs.NArg() != 1 {
+		return usagef("want one FILE, or - for stdin")
+	}
+	batch, skip := intFlag(fs, "batch"), intFlag(fs, "skip")
+	if batch < 1 {
+		return usagef("--batch is %d: want at least 1", batch)
+	}
+	if skip < 0 {
+		return usagef("--skip is %d: want 0 or more", skip)
+	}
+	prog, err := newProgress(e, stringFlag(fs, "progress"))
+	if err != nil {
+		return err
+	}
+	name := fs.Arg(0)
+	in := e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("resonance: import: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	s, err := openStore(e, resonance.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res := importResult{DB: s.Path(), File: name}
+	ierr := importStream(e.ctx, s, in, int64(skip), batch, prog, &res)
+	prog.clear()
+	res.Duration = prog.elapsed()
+	if ierr != nil {
+		msg := importFailure(e, &res, ierr)
+		if e.json {
+			writeJSON(e.stdout, res)
+		}
+		fmt.Fprintln(e.stderr, msg)
+		return checkFailed{ierr}
+	}
+	if err := printImport(e, res); err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// importFailure fills the failure fields of res and returns the message:
+// what went wrong, what was not written, what is committed, how to resume.
+func importFailure(e *env, res *importResult, err error) string {
+	var ie *importError
+	if !errors.As(err, &ie) {
+		res.Error = err.Error()
+		return err.Error()
+	}
+	res.FailedLine = ie.line
+	res.CommittedLines = ie.committed
+	var b strings.Builder
+	fmt.Fprintf(&b, "resonance: import %q: %v", res.File, ie.err)
+	if ie.batchEnd >= ie.batchStart && ie.batchStart > 0 {
+		fmt.Fprintf(&b, "; nothing of its batch (lines %d–%d) was written", ie.batchStart, ie.batchEnd)
+	}
+	if ie.committed > ie.skip {
+		fmt.Fprintf(&b, "; lines %d–%d are committed (%d nodes, %d edges)", ie.skip+1, ie.committed, res.Nodes, res.Edges)
+	} else {
+		b.WriteString("; this run committed nothing")
+	}
+	res.Resume = fmt.Sprintf("resonance import --db %s --skip %d %s", shellQuote(e.dbPath), ie.committed, shellQuote(res.File))
+	if ie.line > 0 {
+		fmt.Fprintf(&b, "; fix line %d and resume with: %s", ie.line, res.Resume)
+	} else {
+		fmt.Fprintf(&b, "; resume with: %s", res.Resume)
+	}
+	res.Error = b.String()
+	return res.Error
+}
+
+// lineRecord is a parsed line waiting for its batch's transaction.
+type lineRecord struct {
+	line int64
+	rec  jsonl.Record
+}
+
+// importStream imports r into s: it skips the first skip lines, then
+// reads batches of batch lines, parses each batch completely, and writes it
+// in one transaction. res is updated as batches commit.
+func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int64, batch int, prog *progress, res *importResult) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), jsonl.MaxLineBytes)
+	var line int64
+	for line < skip && sc.Scan() {
+		line++
+	}
+	res.Lines, res.Skipped, res.CommittedLines = line, line, line
+	recs := make([]lineRecord, 0, batch)
+	for {
+		recs = recs[:0]
+		start, eof := line+1, false
+		for range batch {
+			if !sc.Scan() {
+				eof = true
+				break
+			}
+			line++
+			rec, err := jsonl.ParseLine(sc.Bytes())
+			if err != nil {
+				var pe *jsonl.Error
+				if errors.As(err, &pe) {
+					pe.Line = int(line)
+				}
+				// The batch would have run to start+batch-1: none of it is written.
+				return &importError{line: line, batchStart: start, batchEnd: start + int64(batch) - 1, committed: res.CommittedLines, skip: skip, err: err}
+			}
+			if !rec.Blank() {
+				recs = append(recs, lineRecord{line, rec})
+			}
+		}
+		if eof {
+			if err := sc.Err(); err != nil {
+				if errors.Is(err, bufio.ErrTooLong) {
+					err = fmt.Errorf("line %d: longer than %d bytes", line+1, jsonl.MaxLineBytes)
+					return &importError{line: line + 1, batchStart: start, batchEnd: line + 1, committed: res.CommittedLines, skip: skip, err: err}
+				}
+				return &importError{batchStart: start, batchEnd: line, committed: res.CommittedLines, skip: skip, err: fmt.Errorf("reading after line %d: %w", line, err)}
+			}
+		}
+		if len(recs) > 0 {
+			var nodes, edges int64
+			var failed int64
+			err := s.Tx(ctx, func(tx *resonance.Tx) error {
+				for _, lr := range recs {
+					var err error
+					switch lr.rec.Kind {
+					case jsonl.KindNode:
+						err = tx.UpsertNode(ctx, lr.rec.Node)
+						nodes++
+					case jsonl.KindEdge:
+						err = tx.UpsertSemanticEdge(ctx, lr.rec.Edge)
+						edges++
+					}
+					if err != nil {
+						failed = lr.line
+						return fmt.Errorf("line %d: %w", lr.line, err)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return &importError{line: failed, batchStart: start, batchEnd: line, committed: res.CommittedLines, skip: skip, err: err}
+			}
+			res.Nodes += nodes
+			res.Edges += edges
+			res.Batches++
+		}
+		res.Lines, res.CommittedLines = line, line
+		n := line - skip
+		prog.draw(fmt.Sprintf("import: %s lines, %s nodes, %s edges, %s lines/s",
+			thousands(n), thousands(res.Nodes), thousands(res.Edges), thousands(int64(prog.rate(n)))), eof)
+		if eof {
+			return nil
+		}
+	}
+}
+
+func printImport(e *env, res importResult) error {
+	if e.json {
+		return writeJSON(e.stdout, res)
+	}
+	n := res.Lines - res.Skipped
+	fmt.Fprintf(e.stdout, "imported %s nodes and %s edges from %s lines of %s into %s in %v (%s lines/s, %d transactions)\n",
+		thousands(res.Nodes), thousands(res.Edges), thousands(n), res.File, res.DB,
+		res.Duration.Round(time.Millisecond), thousands(int64(float64(n)/max(res.Duration.Seconds(), 1e-9))), res.Batches)
+	if res.Skipped > 0 {
+		fmt.Fprintf(e.stdout, "skipped the first %s lines (--skip)\n", thousands(res.Skipped))
+	}
+	return nil
+}
+
+// exampleResult says what init --example did.
+type exampleResult struct {
+	Imported bool   `json:"imported"`
+	Nodes    int64  `json:"nodes"`
+	Edges    int64  `json:"edges"`
+	Note     string `json:"note,omitempty"`
+}
+
+// importExample imports the bundled example graph in one transaction,
+// unless its first node is there already (so init --example is idempotent
+// and adds no history rows the second time).
+func importExample(ctx context.Context, s *resonance.Store) (exampleResult, error) {
+	var r exampleResult
+	err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		if _, err := tx.GetNode(ctx, examples.FirstNodeID); err == nil {
+			r.Note = "the example graph is already imported"
+			return nil
+		} else if !errors.Is(err, resonance.ErrNotFound) {
+			return err
+		}
+		sc := jsonl.NewScanner(bytes.NewReader(examples.Graph))
+		for sc.Scan() {
+			rec := sc.Record()
+			var err error
+			switch rec.Kind {
+			case jsonl.KindNode:
+				err = tx.UpsertNode(ctx, rec.Node)
+				r.Nodes++
+			case jsonl.KindEdge:
+				err = tx.UpsertSemanticEdge(ctx, rec.Edge)
+				r.Edges++
+			}
+			if err != nil {
+				return fmt.Errorf("example graph line %d: %w", sc.Line(), err)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("example graph: %w", err)
+		}
+		r.Imported = true
+		return nil
+	})
+	if err != nil {
+		return exampleResult{}, fmt.Errorf("resonance: init --example %q: %w", s.Path(), err)
+	}
+	return r, nil
+}
+
+// exportResult is what export prints when it writes to a file.
+type exportResult struct {
+	DB       string        `json:"db"`
+	File     string        `json:"file"`
+	Nodes    int64         `json:"nodes"`
+	Edges    int64         `json:"edges"`
+	Bytes    int64         `json:"bytes"`
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// edgesQuery lists every edge in key order. No generated query lists all
+// edges (OutgoingEdges per node would miss edges whose source node does
+// not exist, which the store allows), so export runs it through the Tx.
+const edgesQuery = `SELECT source, target, type, confidence, veracity, coalesce(context_source, '') FROM edges ORDER BY source, target, type`
+
+func runExport(e *env, fs *flag.FlagSet) error {
+	if fs.NArg() > 1 {
+		return usagef("want at most one FILE (default -, stdout)")
+	}
+	page := intFlag(fs, "page")
+	if page < 1 {
+		return usagef("--page is %d: want at least 1", page)
+	}
+	prog, err := newProgress(e, stringFlag(fs, "progress"))
+	if err != nil {
+		return err
+	}
+	name := "-"
+	if fs.NArg() == 1 {
+		name = fs.Arg(0)
+	}
+	s, err := openStore(e, resonance.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	var out io.Writer = e.stdout
+	var tmp *os.File
+	if name != "-" {
+		if _, err := os.Stat(name); err == nil && !boolFlag(fs, "force") {
+			return fmt.Errorf("resonance: export: %q exists: choose another file or pass --force to overwrite it", name)
+		}
+		tmp, err = os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+		if err != nil {
+			return fmt.Errorf("resonance: export: %w", err)
+		}
+		defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+		defer tmp.Close()
+		out = tmp
+	}
+	cw := &countingWriter{w: out}
+	w := jsonl.NewWriter(cw)
+	res := exportResult{DB: s.Path(), File: name}
+	draw := func(force bool) {
+		prog.draw(fmt.Sprintf("export: %s nodes, %s edges, %s", thousands(res.Nodes), thousands(res.Edges), humanBytes(cw.n)), force)
+	}
+	err = s.Read(e.ctx, func(tx *resonance.Tx) error {
+		for off := 0; ; off += page {
+			nodes, err := tx.GetNodes(e.ctx, resonance.NodeFilter{Limit: page, Offset: off})
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if err := w.WriteNode(n); err != nil {
+					return err
+				}
+				res.Nodes++
+			}
+			draw(false)
+			if len(nodes) < page {
+				break
+			}
+		}
+		rows, err := tx.QueryContext(e.ctx, edgesQuery)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ed resonance.Edge
+			if err := rows.Scan(&ed.Source, &ed.Target, &ed.Type, &ed.Confidence, &ed.Veracity, &ed.ContextSource); err != nil {
+				return err
+			}
+			if err := w.WriteEdge(ed); err != nil {
+				return err
+			}
+			res.Edges++
+			if res.Edges%1000 == 0 {
+				draw(false)
+			}
+		}
+		return rows.Err()
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	draw(true)
+	prog.clear()
+	if err != nil {
+		return fmt.Errorf("resonance: export %q: %w", s.Path(), err)
+	}
+	if tmp != nil {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("resonance: export: %w", err)
+		}
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("resonance: export: %w", err)
+		}
+		if err := os.Rename(tmp.Name(), name); err != nil {
+			return fmt.Errorf("resonance: export: %w", err)
+		}
+	}
+	res.Bytes, res.Duration = cw.n, prog.elapsed()
+	if name == "-" {
+		// stdout carries the data: the summary must not mix into it.
+		if isTerminal(e.stderr) {
+			fmt.Fprintf(e.stderr, "exported %s nodes and %s edges\n", thousands(res.Nodes), thousands(res.Edges))
+		}
+	} else if e.json {
+		if err := writeJSON(e.stdout, res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "exported %s nodes and %s edges from %s to %s (%s) in %v\n",
+			thousands(res.Nodes), thousands(res.Edges), res.DB, name, humanBytes(res.Bytes), res.Duration.Round(time.Millisecond))
+	}
+	return s.Close()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resonance-graph/resonancedb/examples"
+)
+
+// lines writes n JSONL lines: every fifth an edge between the two nodes
+// before it, the others node "n%06d" of their line number. bad, when not 0,
+// is replaced by a node without an id.
+func lines(t *testing.T, n, bad int) string {
+	t.Helper()
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		switch {
+		case i == bad:
+			fmt.Fprintf(&b, `{"kind":"node","type":"t","title":"no id on line %d"}`+"\n", i)
+		case i%5 == 0:
+			fmt.Fprintf(&b, `{"kind":"edge","source":"n%06d","target":"n%06d","type":"next","confidence":0.5}`+"\n", i-1, i-2)
+		default:
+			fmt.Fprintf(&b, `{"kind":"node","id":"n%06d","type":"t","title":"node %d","meta":{"line":%d}}`+"\n", i, i, i)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// present counts the nodes and edges of lines [from, to] in the database.
+func present(t *testing.T, db string, from, to int) (nodes, edges int64) {
+	t.Helper()
+	nodes = count(t, db, `SELECT count(*) FROM nodes WHERE id BETWEEN ? AND ?`, fmt.Sprintf("n%06d", from), fmt.Sprintf("n%06d", to))
+	edges = count(t, db, `SELECT count(*) FROM edges WHERE source BETWEEN ? AND ?`, fmt.Sprintf("n%06d", from-1), fmt.Sprintf("n%06d", to-1))
+	return nodes, edges
+}
+
+// TestImport_100000Lines: a bad line 50,001 is named, nothing of its batch
+// is written, the 50,000 lines before it are; resuming with the --skip the
+// error names imports the rest, every row present.
+func TestImport_100000Lines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports 100,000 lines")
+	}
+	db := newDB(t)
+	bad := lines(t, 100000, 50001)
+	r := mustCLI(t, 1, "", "--db", db, "import", bad)
+	for _, want := range []string{`line 50001: field "id"`, "nothing of its batch (lines 50001–51000) was written",
+		"lines 1–50000 are committed", "--skip 50000 " + bad} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if n, e := present(t, db, 1, 50000); n != 40000 || e != 10000 {
+		t.Errorf("lines 1–50000: %d nodes, %d edges present, want 40000, 10000", n, e)
+	}
+	if n, e := present(t, db, 50001, 100000); n != 0 || e != 0 {
+		t.Errorf("lines 50001–100000: %d nodes, %d edges written, want none", n, e)
+	}
+	if h := count(t, db, `SELECT count(*) FROM history`); h != 50000 {
+		t.Errorf("%d history rows, want 50000", h)
+	}
+
+	good := lines(t, 100000, 0)
+	var res importResult
+	decode(t, mustCLI(t, 0, "", "--db", db, "import", "--skip", "50000", good, "--json"), &res)
+	if res.Nodes != 40000 || res.Edges != 10000 || res.Skipped != 50000 || res.Lines != 100000 || res.Batches != 50 {
+		t.Errorf("resumed import: %+v", res)
+	}
+	if n, e := present(t, db, 1, 100000); n != 80000 || e != 20000 {
+		t.Errorf("after resuming: %d nodes, %d edges, want 80000, 20000", n, e)
+	}
+	if n := count(t, db, `SELECT count(*) FROM nodes`); n != 80000 {
+		t.Errorf("%d nodes in all, want 80000", n)
+	}
+}
+
+func TestImport_BadLineMidBatch(t *testing.T) {
+	db := newDB(t)
+	in := lines(t, 2500, 1700)
+	r := mustCLI(t, 1, "", "--db", db, "import", in, "--batch", "1000")
+	for _, want := range []string{"line 1700", "nothing of its batch (lines 1001–2000) was written", "lines 1–1000 are committed (800 nodes, 200 edges)", "--skip 1000"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if n, e := present(t, db, 1, 1000); n != 800 || e != 200 {
+		t.Errorf("lines 1–1000: %d nodes, %d edges, want 800, 200", n, e)
+	}
+	if n, e := present(t, db, 1001, 2500); n != 0 || e != 0 {
+		t.Errorf("lines 1001–2500: %d nodes, %d edges written, want none", n, e)
+	}
+
+	var res importResult
+	decode(t, mustCLI(t, 1, "", "--db", db, "import", in, "--batch", "1000", "--skip", "1000", "--json"), &res)
+	if res.FailedLine != 1700 || res.CommittedLines != 1000 || !strings.Contains(res.Resume, "--skip 1000") || !strings.Contains(res.Error, "this run committed nothing") {
+		t.Errorf("import --json failure: %+v", res)
+	}
+}
+
+func TestImport_FirstBatchBad(t *testing.T) {
+	db := newDB(t)
+	r := mustCLI(t, 1, "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\"}\n\n{\"kind\":\"node\",\"id\":\"b\",\"type\":\"t\",\"meta\":[1]}\n", "--db", db, "import", "-")
+	if !strings.Contains(r.stderr, `line 3: field "meta": want a JSON object, got an array`) || !strings.Contains(r.stderr, "this run committed nothing") {
+		t.Errorf("stderr: %s", r.stderr)
+	}
+	if n := count(t, db, `SELECT count(*) FROM nodes`); n != 0 {
+		t.Errorf("%d nodes written", n)
+	}
+}
+
+func TestImport_Stdin(t *testing.T) {
+	db := newDB(t)
+	in := "\n{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\"}\n  \n{\"kind\":\"edge\",\"source\":\"a\",\"target\":\"b\"}\n"
+	r := mustCLI(t, 0, in, "--db", db, "import", "-", "--progress", "always", "--batch", "2")
+	if !strings.Contains(r.stdout, "imported 1 nodes and 1 edges from 4 lines") {
+		t.Errorf("stdout: %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "\rimport: 4 lines, 1 nodes, 1 edges") {
+		t.Errorf("--progress always drew no progress: %q", r.stderr)
+	}
+	if n := count(t, db, `SELECT count(*) FROM edges WHERE confidence = 1 AND veracity = 1 AND type = 'related_to'`); n != 1 {
+		t.Errorf("edge defaults not applied")
+	}
+	// Importing the same lines again changes nothing but history.
+	mustCLI(t, 0, in, "--db", db, "import", "-")
+	if n := count(t, db, `SELECT count(*) FROM nodes`) + count(t, db, `SELECT count(*) FROM edges`); n != 2 {
+		t.Errorf("%d rows after importing twice, want 2", n)
+	}
+	if q := mustCLI(t, 0, in, "--db", db, "import", "-"); q.stderr != "" {
+		t.Errorf("import drew progress on a non-terminal stderr: %q", q.stderr)
+	}
+}
+
+func TestImport_MissingFile(t *testing.T) {
+	db := newDB(t)
+	r := mustCLI(t, 1, "", "--db", db, "import", filepath.Join(t.TempDir(), "nope.jsonl"))
+	if !strings.Contains(r.stderr, "nope.jsonl") {
+		t.Errorf("stderr %q does not name the file", r.stderr)
+	}
+}
+
+// TestExport_RoundTrip: import → export → import → export gives the same
+// bytes, and the data of the example graph line for line.
+func TestExport_RoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.db")
+	mustCLI(t, 0, "", "--db", a, "init", "--example")
+	// An edge whose source node does not exist must survive too.
+	mustCLI(t, 0, `{"kind":"edge","source":"ghost","target":"lexicon-node","type":"haunts","confidence":0.25,"veracity":0.5,"context_source":"x"}`+"\n", "--db", a, "import", "-")
+
+	first := filepath.Join(dir, "first.jsonl")
+	var res exportResult
+	decode(t, mustCLI(t, 0, "", "--db", a, "export", first, "--json"), &res)
+	if res.Nodes < 200 || res.Edges < 200 || res.Bytes == 0 || res.File != first {
+		t.Errorf("export --json: %+v", res)
+	}
+	b := filepath.Join(dir, "b.db")
+	mustCLI(t, 0, "", "--db", b, "init")
+	mustCLI(t, 0, "", "--db", b, "import", first)
+	second := mustCLI(t, 0, "", "--db", b, "export")
+	firstBytes, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.stdout != string(firstBytes) {
+		t.Fatalf("export after a round trip differs from the first export")
+	}
+	if second.stderr != "" {
+		t.Errorf("export to stdout printed on a non-terminal stderr: %q", second.stderr)
+	}
+	// The same lines as the example graph, plus the ghost edge.
+	want := strings.Split(strings.TrimSpace(string(examples.Graph)), "\n")
+	got := strings.Split(strings.TrimSpace(second.stdout), "\n")
+	if len(got) != len(want)+1 {
+		t.Fatalf("export has %d lines, want %d", len(got), len(want)+1)
+	}
+	set := map[string]bool{}
+	for _, l := range got {
+		set[l] = true
+	}
+	for i, l := range want {
+		if !set[l] {
+			t.Fatalf("example line %d is not exported as it was:\n%.300s", i+1, l)
+		}
+	}
+	if !bytes.HasPrefix(firstBytes, []byte(`{"kind":"node"`)) || !strings.Contains(second.stdout, `"source":"ghost"`) {
+		t.Errorf("export does not start with nodes, or lost the ghost edge")
+	}
+
+	r := mustCLI(t, 1, "", "--db", a, "export", first)
+	if !strings.Contains(r.stderr, "--force") {
+		t.Errorf("export over an existing file: %q", r.stderr)
+	}
+	mustCLI(t, 0, "", "--db", a, "export", first, "--force")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
