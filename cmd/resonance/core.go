@@ -10,9 +10,15 @@ import (
 
 func init() {
 	register(&command{
-		name:    "init",
-		summary: "Create the database (and its directory) if needed, apply migrations, print health.",
-		run:     runInit,
+		name: "init",
+		summary: "Create the database (and its directory) if needed, apply migrations, print health and stats.\n\n" +
+			"With --example it also imports the bundled example graph (a few hundred nodes with\n" +
+			"embeddings, and their edges) in one transaction, unless it is there already, so running\n" +
+			"it twice changes nothing.",
+		flags: func(fs *flag.FlagSet) {
+			fs.Bool("example", false, "import the bundled example graph")
+		},
+		run: runInit,
 	})
 	register(&command{
 		name:    "migrate",
@@ -46,9 +52,43 @@ func runInit(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	defer s.Close()
+	var ex *exampleResult
+	if boolFlag(fs, "example") {
+		r, err := importExample(e.ctx, s)
+		if err != nil {
+			return err
+		}
+		ex = &r
+	}
 	h, herr := s.Health(e.ctx)
-	if err := printHealth(e, s.Path(), h); err != nil {
+	st, err := s.Stats(e.ctx)
+	if err != nil {
 		return err
+	}
+	if e.json {
+		if err := writeJSON(e.stdout, struct {
+			DB string `json:"db"`
+			resonance.Health
+			Stats   resonance.Stats `json:"stats"`
+			Example *exampleResult  `json:"example,omitempty"`
+		}{s.Path(), h, st, ex}); err != nil {
+			return err
+		}
+	} else {
+		if ex != nil {
+			if ex.Imported {
+				fmt.Fprintf(e.stdout, "imported the example graph: %d nodes, %d edges\n\n", ex.Nodes, ex.Edges)
+			} else {
+				fmt.Fprintf(e.stdout, "%s; nothing imported\n\n", ex.Note)
+			}
+		}
+		if err := printHealth(e, s.Path(), h); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout)
+		if err := printStats(e, "", st); err != nil {
+			return err
+		}
 	}
 	if herr != nil {
 		return checkFailed{herr}
