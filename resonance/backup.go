@@ -138,14 +138,9 @@ func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func
 	if err := finishCopy(tmp); err != nil {
 		return err
 	}
-	// Link, unlike rename, refuses to replace a dest created meanwhile.
-	if err := os.Link(tmp, abs); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%w: the destination was created while the backup ran; nothing was overwritten", fs.ErrExist)
-		}
+	if err := publish(tmp, abs); err != nil {
 		return err
 	}
-	os.Remove(tmp)
 	syncDir(dir)
 	if progress != nil {
 		size := fileSize(abs)
@@ -184,6 +179,23 @@ func finishCopy(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// publish gives the finished copy tmp its name dest. A hard link, unlike a
+// rename, refuses to replace a dest created while the backup ran; on file
+// systems without hard links it falls back to checking, then renaming.
+func publish(tmp, dest string) error {
+	err := os.Link(tmp, dest)
+	switch {
+	case err == nil:
+		return os.Remove(tmp)
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("%w: the destination was created while the backup ran; nothing was overwritten", fs.ErrExist)
+	}
+	if _, serr := os.Lstat(dest); serr == nil {
+		return fmt.Errorf("%w: the destination was created while the backup ran; nothing was overwritten", fs.ErrExist)
+	}
+	return os.Rename(tmp, dest)
 }
 
 // syncDir makes a new directory entry durable; errors are ignored, as some

@@ -21,8 +21,8 @@ import (
 // exact text given.
 //
 // Bad input is refused with an error wrapping ErrInvalid that names the node,
-// before any SQL runs (D9): an empty id or type, Meta that is not a JSON
-// object, NaN or ±Inf in Embedding. In a Read transaction it fails with
+// before any SQL runs (D9): an empty (or all white space) id or type, Meta
+// that is not a JSON object, NaN or ±Inf in Embedding. In a Read transaction it fails with
 // ErrReadOnly. On any error the caller should return it from its Tx
 // function, so that the transaction rolls back.
 func (t *Tx) UpsertNode(ctx context.Context, n Node) error {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -441,4 +442,56 @@ func TestTx_GraphWritesRollBackTogether(t *testing.T) {
 	if !errors.Is(err, resonance.ErrReadOnly) {
 		t.Errorf("UpsertNode in Read = %v, want ErrReadOnly", err)
 	}
+}
+
+// FuzzUpsertNode feeds arbitrary ids, titles and meta to UpsertNode: it
+// either refuses them with ErrInvalid and writes nothing, or stores them
+// so that meta reads back byte for byte and the history row is JSON
+// holding the title as encoding/json would write it.
+func FuzzUpsertNode(f *testing.F) {
+	f.Add("a", "title", `{"a":1}`)
+	f.Add("", "no id", "")
+	f.Add("b", "\x00\x1f\"\\\u2028\xff", `{"nested":{"x":[1,2,{"y":null}]}}`)
+	f.Add("c", "", `[1]`)
+	f.Add("d", "t", `null`)
+	f.Add("e", "t", ` {"k":"v"} `)
+	f.Add("f", "t", `{"a":`)
+	ctx := context.Background()
+	s, err := resonance.Open(ctx, filepath.Join(f.TempDir(), "fuzz.db"), resonance.Options{Create: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	f.Fuzz(func(t *testing.T, id, title, meta string) {
+		before := historyRows(t, s)
+		n := resonance.Node{ID: id, Type: "doc", Title: title, Meta: json.RawMessage(meta)}
+		err := s.UpsertNode(ctx, n)
+		if err != nil {
+			if !errors.Is(err, resonance.ErrInvalid) {
+				t.Fatalf("UpsertNode(%q, %q, %q) = %v, want nil or ErrInvalid", id, title, meta, err)
+			}
+			if got := historyRows(t, s); got != before {
+				t.Fatalf("refused input wrote %d history rows", got-before)
+			}
+			return
+		}
+		got, err := s.GetNode(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimSpace(meta) != "" && strings.TrimSpace(meta) != "null" && string(got.Meta) != meta {
+			t.Errorf("meta %q read back as %q", meta, got.Meta)
+		}
+		h := lastHistory(t, s)
+		var rec struct{ Title string }
+		if err := json.Unmarshal([]byte(*h.New), &rec); err != nil {
+			t.Fatalf("history is not JSON: %v\n%s", err, *h.New)
+		}
+		var want string
+		b, _ := json.Marshal(title)
+		json.Unmarshal(b, &want)
+		if rec.Title != want {
+			t.Errorf("history title %q, want %q", rec.Title, want)
+		}
+	})
 }
