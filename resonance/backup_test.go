@@ -119,8 +119,8 @@ func TestStore_Backup(t *testing.T) {
 		}
 	})
 	t.Run("RefusesTheDatabaseItself", func(t *testing.T) {
-		if err := s.Backup(ctx, s.Path()); err == nil {
-			t.Fatal("Backup onto the database itself succeeded")
+		if err := s.Backup(ctx, s.Path()); !errors.Is(err, resonance.ErrInvalid) {
+			t.Fatalf("Backup onto the database itself = %v, want ErrInvalid", err)
 		}
 	})
 	t.Run("MissingDirectory", func(t *testing.T) {
