@@ -55,7 +55,7 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./resonance/...
 
 fuzz:
-	@for pkg in ./resonance; do \
+	@for pkg in ./resonance ./resonance/jsonl; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$f"; \
 			$(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/resonance-graph/resonancedb/examples"
-	"github.com/resonance-graph/resonancedb/internal/jsonl"
+	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
 	"github.com/resonance-graph/resonancedb/resonance"
+	"github.com/resonance-graph/resonancedb/resonance/jsonl"
 )
 
 const formatHelp = `
@@ -296,13 +296,13 @@ type exampleResult struct {
 func importExample(ctx context.Context, s *resonance.Store) (exampleResult, error) {
 	var r exampleResult
 	err := s.Tx(ctx, func(tx *resonance.Tx) error {
-		if _, err := tx.GetNode(ctx, examples.FirstNodeID); err == nil {
+		if _, err := tx.GetNode(ctx, example.FirstNodeID); err == nil {
 			r.Note = "the example graph is already imported"
 			return nil
 		} else if !errors.Is(err, resonance.ErrNotFound) {
 			return err
 		}
-		sc := jsonl.NewScanner(bytes.NewReader(examples.Graph))
+		sc := jsonl.NewScanner(bytes.NewReader(example.Graph))
 		for sc.Scan() {
 			rec := sc.Record()
 			var err error

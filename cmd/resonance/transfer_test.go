@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/resonance-graph/resonancedb/examples"
+	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
 )
 
 // lines writes n JSONL lines: every fifth an edge between the two nodes
@@ -177,7 +177,7 @@ func TestExport_RoundTrip(t *testing.T) {
 		t.Errorf("export to stdout printed on a non-terminal stderr: %q", second.stderr)
 	}
 	// The same lines as the example graph, plus the ghost edge.
-	want := strings.Split(strings.TrimSpace(string(examples.Graph)), "\n")
+	want := strings.Split(strings.TrimSpace(string(example.Graph)), "\n")
 	got := strings.Split(strings.TrimSpace(second.stdout), "\n")
 	if len(got) != len(want)+1 {
 		t.Fatalf("export has %d lines, want %d", len(got), len(want)+1)

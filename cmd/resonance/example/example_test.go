@@ -1,32 +1,32 @@
-package examples_test
+package example_test
 
 import (
 	"bytes"
 	"math"
 	"testing"
 
-	"github.com/resonance-graph/resonancedb/examples"
-	"github.com/resonance-graph/resonancedb/internal/jsonl"
+	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
+	"github.com/resonance-graph/resonancedb/resonance/jsonl"
 )
 
 // TestGraph_MatchesGenerator fails when graph.jsonl is not what the
-// generator writes: run `go generate ./examples` and commit the result.
+// generator writes: run `go generate ./cmd/resonance/example` and commit the result.
 func TestGraph_MatchesGenerator(t *testing.T) {
 	var buf bytes.Buffer
-	if err := examples.Generate(&buf); err != nil {
+	if err := example.Generate(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(buf.Bytes(), examples.Graph) {
-		t.Fatalf("examples/graph.jsonl (%d bytes) differs from the generator's output (%d bytes): run `go generate ./examples` and commit it",
-			len(examples.Graph), buf.Len())
+	if !bytes.Equal(buf.Bytes(), example.Graph) {
+		t.Fatalf("cmd/resonance/example/graph.jsonl (%d bytes) differs from the generator's output (%d bytes): run `go generate ./cmd/resonance/example` and commit it",
+			len(example.Graph), buf.Len())
 	}
-	if len(examples.Graph) > 3<<20 {
-		t.Errorf("graph.jsonl is %d bytes; keep it under 3 MiB", len(examples.Graph))
+	if len(example.Graph) > 3<<20 {
+		t.Errorf("graph.jsonl is %d bytes; keep it under 3 MiB", len(example.Graph))
 	}
 }
 
 func TestGraph_Shape(t *testing.T) {
-	sc := jsonl.NewScanner(bytes.NewReader(examples.Graph))
+	sc := jsonl.NewScanner(bytes.NewReader(example.Graph))
 	ids := map[string]bool{}
 	domains := map[string]int{}
 	var edges, lexicon, tokens int
@@ -47,8 +47,8 @@ func TestGraph_Shape(t *testing.T) {
 			}
 			ids[n.ID] = true
 			domains[n.Domain]++
-			if len(n.Embedding) != examples.Dim {
-				t.Errorf("node %q: embedding has %d values, want %d", n.ID, len(n.Embedding), examples.Dim)
+			if len(n.Embedding) != example.Dim {
+				t.Errorf("node %q: embedding has %d values, want %d", n.ID, len(n.Embedding), example.Dim)
 			}
 			var sum float64
 			for _, x := range n.Embedding {
@@ -76,8 +76,8 @@ func TestGraph_Shape(t *testing.T) {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if first != examples.FirstNodeID {
-		t.Errorf("first node is %q, want examples.FirstNodeID %q", first, examples.FirstNodeID)
+	if first != example.FirstNodeID {
+		t.Errorf("first node is %q, want example.FirstNodeID %q", first, example.FirstNodeID)
 	}
 	if len(ids) < 200 || edges < len(ids) || len(domains) < 3 || lexicon < 10 || tokens < 20 {
 		t.Errorf("graph too small: %d nodes in %d domains (%v), %d edges, %d lexicon concepts, %d with semantic_tokens",

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/resonance-graph/resonancedb/internal/jsonl"
 	"github.com/resonance-graph/resonancedb/resonance"
+	"github.com/resonance-graph/resonancedb/resonance/jsonl"
 )
 
 // float32Bits compares float32 values bit for bit (so -0 differs from 0).

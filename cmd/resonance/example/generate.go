@@ -1,4 +1,4 @@
-package examples
+package example
 
 import (
 	"crypto/sha256"
@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/resonance-graph/resonancedb/internal/jsonl"
 	"github.com/resonance-graph/resonancedb/resonance"
+	"github.com/resonance-graph/resonancedb/resonance/jsonl"
 )
 
 // Dim is the length of every embedding in the example graph.
@@ -227,7 +227,7 @@ func (g *gen) build() {
 // hash of its content.
 func (g *gen) addNode(n resonance.Node, v []float64) {
 	if _, dup := g.vec[n.ID]; dup {
-		panic("examples: duplicate node id " + n.ID)
+		panic("example: duplicate node id " + n.ID)
 	}
 	g.vec[n.ID] = v
 	n.Embedding = normalise(v)

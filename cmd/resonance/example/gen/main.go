@@ -1,9 +1,9 @@
-// Command gen writes the example Resonance Graph (see package examples) as
-// JSON Lines. `go generate ./examples` runs it to refresh graph.jsonl.
+// Command gen writes the example Resonance Graph (see package example) as
+// JSON Lines. `go generate ./cmd/resonance/example` runs it to refresh graph.jsonl.
 //
 // Usage:
 //
-//	go run ./examples/gen [-o FILE]
+//	go run ./cmd/resonance/example/gen [-o FILE]
 package main
 
 import (
@@ -12,14 +12,14 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/resonance-graph/resonancedb/examples"
+	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
 )
 
 func main() {
 	out := flag.String("o", "-", "output file (- for stdout)")
 	flag.Parse()
 	var buf bytes.Buffer
-	if err := examples.Generate(&buf); err != nil {
+	if err := example.Generate(&buf); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
