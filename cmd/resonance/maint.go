@@ -42,9 +42,9 @@ func init() {
 	})
 	register(&command{
 		name: "integrity",
-		summary: "Run PRAGMA integrity_check on a read-only connection. Exit 1 and list the problems when the\n" +
-			"database is damaged; restore it from a backup (resonance backup, or the pre-migration copies\n" +
-			"in backups/ beside it).",
+		summary: "Run PRAGMA integrity_check on a read-only connection; exit 1 listing the problems.\n\n" +
+			"A damaged database is best restored from a backup: a `resonance backup` copy, or the\n" +
+			"pre-migration copies in backups/ beside it.",
 		run: runIntegrity,
 	})
 	register(&command{

@@ -23,7 +23,7 @@ Format (JSON Lines, one object a line; blank lines are skipped):
   {"kind":"node","id":"…","type":"…","title":"…","domain":"…","layer":"…","embedding":[…],"hash":"…","summary":"…","meta":{…},"date":"…"}
   {"kind":"edge","source":"…","target":"…","type":"…","confidence":1,"veracity":1,"context_source":"…"}
 Absent fields take the defaults: domain knowledge, layer experience, edge type
-related_to, confidence and veracity 1 (the store also keeps 0 as 1). Unknown
+related_to, confidence and veracity 1 (the store writes a 0 as 1 too). Unknown
 kinds and fields, wrong types, meta that is not an object and NaN are errors
 naming the line and the field.`
 
@@ -49,7 +49,8 @@ func init() {
 		args: "[FILE|-]",
 		summary: "Export every node, then every edge, as JSON Lines to FILE or stdout (the import format).\n\n" +
 			"The export reads one consistent snapshot while writers go on. FILE is written to a temporary\n" +
-			"file and renamed into place when complete; an existing FILE is refused unless --force.\n" +
+			"file and renamed into place when complete; an existing FILE is refused unless --force. With\n" +
+			"FILE a summary (or with --json a JSON object) goes to stdout; with -, stdout holds only the data.\n" +
 			formatHelp,
 		flags: func(fs *flag.FlagSet) {
 			fs.Bool("force", false, "overwrite FILE if it exists")
