@@ -25,7 +25,7 @@ type connector struct {
 	dsn     string
 	opts    Options
 	pragmas []pragma
-	check   readback
+	plan    hardenPlan
 	drv     *sqlite3.SQLiteDriver
 }
 
@@ -39,7 +39,7 @@ func newConnector(path string, o Options, txlock string) (*connector, error) {
 		return nil, fmt.Errorf("resonance: open %q: %w", path, err)
 	}
 	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o)}
-	c.check = newReadback(c.pragmas)
+	c.plan = newHardenPlan(c.pragmas)
 	c.dsn = buildDSN(abs, o, txlock)
 	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.harden}
 	return c, nil
@@ -47,7 +47,9 @@ func newConnector(path string, o Options, txlock string) (*connector, error) {
 
 // buildDSN makes a file: URI for go-sqlite3. The path is escaped by net/url,
 // so '?' and '#' in file names are safe. mode=rw keeps SQLite from creating a
-// missing file unless Options.Create asked for it.
+// missing file unless Options.Create asked for it. The settings with a DSN
+// parameter are applied by the driver's Open: busy_timeout is the very first
+// statement it runs on every connection (C1).
 func buildDSN(abs string, o Options, txlock string) string {
 	q := url.Values{}
 	if o.Create {
@@ -55,9 +57,11 @@ func buildDSN(abs string, o Options, txlock string) string {
 	} else {
 		q.Set("mode", "rw")
 	}
-	// The driver runs PRAGMA busy_timeout as the very first statement of
-	// every connection it opens; the hook repeats and verifies it.
-	q.Set("_busy_timeout", strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10))
+	for _, p := range requiredPragmas(o) {
+		if p.dsn != "" {
+			q.Set(p.dsn, p.dsnValue())
+		}
+	}
 	q.Set("_txlock", txlock)
 	q.Set("_stmt_cache_size", "64")
 	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
@@ -85,16 +89,19 @@ func (c *connector) trace(stmt string) {
 // harden applies the required settings to a freshly opened connection and
 // reads each one back. Any error fails the connection: the driver closes it
 // and database/sql never hands it out.
+//
+// The driver's Open has already run busy_timeout (first, C1) and
+// synchronous from the DSN. The hook then runs, each statement traced:
+// busy_timeout again, which also answers with the value in effect; a read of
+// journal_mode, and a switch to WAL only when it is not WAL yet (C2); one
+// exec setting the remaining pragmas; one PRAGMA per setting to read it back
+// (mmap_size and wal_autocheckpoint are set by that same statement, which
+// answers with the value in effect). A plan built once per connector holds
+// every statement, so nothing is formatted here.
 func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
-	exec := func(stmt string) error {
-		c.trace(stmt)
-		_, err := conn.Exec(stmt, nil)
+	// C1: busy_timeout is in effect before anything that could take a lock.
+	if err := c.verify(conn, 0); err != nil {
 		return err
-	}
-	// C1: busy_timeout before anything that could take a lock.
-	busy := c.pragmas[0]
-	if err := exec("PRAGMA busy_timeout = " + busy.value); err != nil {
-		return fmt.Errorf("C1 busy_timeout: %w", err)
 	}
 	// C2: read journal_mode; switch to WAL only when it is not WAL already,
 	// so opening a WAL database never needs the write lock.
@@ -111,30 +118,30 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 			return fmt.Errorf("C2 journal_mode: asked for wal, SQLite answered %q", mode)
 		}
 	}
-	var set strings.Builder
-	for _, p := range c.pragmas[1:] {
-		fmt.Fprintf(&set, "PRAGMA %s = %s;", p.name, p.value)
+	if c.plan.set != "" {
+		c.trace(c.plan.set)
+		if _, err := conn.Exec(c.plan.set, nil); err != nil {
+			return fmt.Errorf("applying pragmas: %w", err)
+		}
 	}
-	if err := exec(set.String()); err != nil {
-		return fmt.Errorf("applying pragmas: %w", err)
+	for i := 1; i < len(c.pragmas); i++ {
+		if err := c.verify(conn, i); err != nil {
+			return err
+		}
 	}
-	got := make([]string, len(c.pragmas))
-	vals, err := queryRow(conn, c.check.combined, len(c.check.combinedIdx), c.trace)
+	return nil
+}
+
+// verify runs the read-back statement of pragma i and compares its answer
+// with the value the setting must have.
+func (c *connector) verify(conn *sqlite3.SQLiteConn, i int) error {
+	p := &c.pragmas[i]
+	got, err := queryString(conn, c.plan.check[i], c.trace)
 	if err != nil {
-		return fmt.Errorf("reading pragmas back: %w", err)
+		return fmt.Errorf("%s %s: reading it back: %w", p.rule, p.name, err)
 	}
-	for j, i := range c.check.combinedIdx {
-		got[i] = vals[j]
-	}
-	for _, i := range c.check.single {
-		if got[i], err = queryString(conn, "PRAGMA "+c.pragmas[i].name, c.trace); err != nil {
-			return fmt.Errorf("reading %s back: %w", c.pragmas[i].name, err)
-		}
-	}
-	for i, p := range c.pragmas {
-		if got[i] != p.expect {
-			return fmt.Errorf("%s %s: set %s, read back %q", p.rule, p.name, p.value, got[i])
-		}
+	if got != p.expect {
+		return fmt.Errorf("%s %s: set %s, read back %q", p.rule, p.name, p.value, got)
 	}
 	return nil
 }

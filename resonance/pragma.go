@@ -1,7 +1,6 @@
 package resonance
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 )
@@ -14,13 +13,13 @@ type pragma struct {
 	value  string // value to set
 	expect string // value PRAGMA name must return afterwards
 	reason string
-}
-
-// readableAsFunction reports whether SQLite offers the pragma as a
-// table-valued function (pragma_NAME), so several can be read in one SELECT.
-// mmap_size and wal_autocheckpoint are not among them.
-func (p pragma) readableAsFunction() bool {
-	return p.name != "mmap_size" && p.name != "wal_autocheckpoint"
+	// dsn is the go-sqlite3 DSN parameter that applies the setting inside
+	// the driver's Open, before the connect hook runs; empty when the hook
+	// sets it. The hook reads every setting back either way.
+	dsn string
+	// answers is true when "PRAGMA name = value" itself returns the value
+	// in effect, so one statement both sets and reads back.
+	answers bool
 }
 
 // requiredPragmas returns the settings the connector applies to every new
@@ -31,54 +30,65 @@ func requiredPragmas(o Options) []pragma {
 	ms := strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10)
 	ps := []pragma{
 		{"C1", "busy_timeout", ms, ms,
-			"wait for locks instead of failing with SQLITE_BUSY; set before anything can take a lock"},
+			"wait for locks instead of failing with SQLITE_BUSY; set before anything can take a lock",
+			"_busy_timeout", true},
 		{"C3", "synchronous", "NORMAL", "1",
-			"in WAL mode NORMAL is durable against crashes of the process and avoids an fsync per commit"},
+			"in WAL mode NORMAL is durable against crashes of the process and avoids an fsync per commit",
+			"_synchronous", false},
 		{"C4", "mmap_size", "0", "0",
-			"no memory-mapped I/O: an I/O error on a mapped page kills the process instead of returning an error"},
+			"no memory-mapped I/O: an I/O error on a mapped page kills the process instead of returning an error",
+			"", true},
 		{"C5", "temp_store", "MEMORY", "2",
-			"temporary tables and indices live in memory, not in files beside the database"},
+			"temporary tables and indices live in memory, not in files beside the database",
+			"", false},
 		{"C6", "foreign_keys", "ON", "1",
-			"foreign key constraints are enforced"},
+			"foreign key constraints are enforced",
+			"", false},
 	}
 	if o.ExternalCheckpoints {
 		ps = append(ps, pragma{"W5", "wal_autocheckpoint", "0", "0",
-			"an external replicator (Litestream) owns checkpoints"})
+			"an external replicator (Litestream) owns checkpoints", "", true})
 	}
 	if o.ReadOnly {
 		ps = append(ps, pragma{"C8", "query_only", "ON", "1",
-			"behavioural read-only: the file stays writable for -shm, writes are refused"})
+			"behavioural read-only: the file stays writable for -shm, writes are refused", "", false})
 	}
 	return ps
 }
 
-// readback is how the connector reads the pragmas back: one SELECT over
-// the table-valued pragma functions, then one PRAGMA statement for each
-// setting that has no such function.
-type readback struct {
-	combined    string // SELECT (SELECT * FROM pragma_a), …
-	combinedIdx []int  // index in the pragma list of each column of combined
-	single      []int  // index of each pragma read with its own statement
+// hardenPlan is the statements the connect hook runs, built once per
+// connector so that opening a connection formats nothing.
+//
+// Every setting is read back with a plain PRAGMA statement: the
+// table-valued pragma_NAME functions would read several in one SELECT, but
+// each of them declares a virtual table (parsing a CREATE TABLE) on every
+// new connection, which cost more than the whole rest of the hook.
+type hardenPlan struct {
+	// set applies, in one multi-statement exec, the settings that neither
+	// the DSN nor their own read-back statement applies.
+	set string
+	// check[i] sets (answers) or reads pragma i; its single value must be
+	// pragmas[i].expect.
+	check []string
 }
 
-func newReadback(ps []pragma) readback {
-	var rb readback
-	var b strings.Builder
+func newHardenPlan(ps []pragma) hardenPlan {
+	var hp hardenPlan
+	var set strings.Builder
+	hp.check = make([]string, len(ps))
 	for i, p := range ps {
-		if !p.readableAsFunction() {
-			rb.single = append(rb.single, i)
-			continue
+		switch {
+		case p.answers:
+			hp.check[i] = "PRAGMA " + p.name + " = " + p.value
+		default:
+			hp.check[i] = "PRAGMA " + p.name
 		}
-		if len(rb.combinedIdx) == 0 {
-			b.WriteString("SELECT ")
-		} else {
-			b.WriteString(", ")
+		if p.dsn == "" && !p.answers {
+			set.WriteString("PRAGMA " + p.name + " = " + p.value + ";")
 		}
-		fmt.Fprintf(&b, "(SELECT * FROM pragma_%s)", p.name)
-		rb.combinedIdx = append(rb.combinedIdx, i)
 	}
-	rb.combined = b.String()
-	return rb
+	hp.set = set.String()
+	return hp
 }
 
 // PragmaSetting describes one setting the connector enforces on every
@@ -105,3 +115,7 @@ func RequiredPragmas(o Options) []PragmaSetting {
 	}
 	return out
 }
+
+// dsnValue is the value of p's DSN parameter: go-sqlite3 takes the same
+// words as the PRAGMA.
+func (p pragma) dsnValue() string { return p.value }

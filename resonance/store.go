@@ -20,7 +20,8 @@ type Store struct {
 	writer  *sql.DB // one connection; transactions begin IMMEDIATE
 	readers *sql.DB // query_only connections; transactions begin DEFERRED
 
-	holder    atomic.Int64 // goroutine id holding the write transaction, 0 when none
+	holder    atomic.Int64 // goid() of the goroutine holding the write transaction, 0 when none
+	holderNum atomic.Int64 // numeric id of that goroutine when it holds an ExplicitTx, else 0
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
 	closed    atomic.Bool
 	closeOnce sync.Once

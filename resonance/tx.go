@@ -87,7 +87,7 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn func(*Tx) error) (err error) {
-	t, done, err := s.begin(ctx, pool, readOnly, writer)
+	t, done, err := s.begin(ctx, pool, readOnly, writer, false)
 	if err != nil {
 		return err
 	}
@@ -113,15 +113,16 @@ func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn
 }
 
 // begin starts a transaction on pool and returns it with a function that
-// must be called once the transaction has ended.
-func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer bool) (*Tx, func(), error) {
+// must be called once the transaction has ended. explicit marks an
+// ExplicitTx, whose end may come from another goroutine.
+func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, explicit bool) (*Tx, func(), error) {
 	if s.closed.Load() {
 		return nil, nil, fmt.Errorf("resonance: begin %q: %w", s.path, ErrClosed)
 	}
 	var gid int64
 	if writer {
 		gid = goid()
-		if s.holder.Load() == gid {
+		if s.holder.Load() == gid && s.holdsExplicit(gid) {
 			return nil, nil, fmt.Errorf("resonance: begin %q: %w: Tx or Begin called while this goroutine already holds the store's write transaction; pass the *Tx down instead", s.path, ErrNestedTx)
 		}
 	}
@@ -131,6 +132,9 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer bool) 
 	}
 	if writer {
 		s.holder.Store(gid)
+		if explicit {
+			s.holderNum.Store(stackGoid())
+		}
 	}
 	start := time.Now()
 	timer := time.AfterFunc(s.opts.BusyTimeout/2, func() {
@@ -141,10 +145,21 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer bool) 
 	done := func() {
 		timer.Stop()
 		if writer {
+			s.holderNum.Store(0)
 			s.holder.Store(0)
 		}
 	}
 	return &Tx{tx: tx, store: s, readOnly: readOnly}, done, nil
+}
+
+// holdsExplicit is called when the write transaction is held by a goroutine
+// with identity gid, the caller's. That settles it for a Tx, which cannot
+// outlive its goroutine. An ExplicitTx can: its goroutine may have handed it
+// on and exited, and the runtime may have given its descriptor to the
+// caller; the numeric goroutine id tells them apart.
+func (s *Store) holdsExplicit(gid int64) bool {
+	num := s.holderNum.Load()
+	return num == 0 || num == stackGoid()
 }
 
 func (s *Store) endError(op string, ctx context.Context, err error) error {
@@ -168,7 +183,7 @@ type ExplicitTx struct {
 // Begin starts an explicit write transaction (the seed's beginTransaction).
 // Prefer Store.Tx, which cannot leak the writer.
 func (s *Store) Begin(ctx context.Context) (*ExplicitTx, error) {
-	t, done, err := s.begin(ctx, s.writer, s.opts.ReadOnly, true)
+	t, done, err := s.begin(ctx, s.writer, s.opts.ReadOnly, true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -201,9 +216,10 @@ func (e *ExplicitTx) release() {
 	}
 }
 
-// goid returns the current goroutine's id. It is used only to refuse a
-// nested write transaction, which would otherwise wait for itself forever.
-func goid() int64 {
+// stackGoid returns the calling goroutine's numeric id, read from the
+// header of its stack trace. It costs microseconds (the runtime formats the
+// whole stack): goid is the cheap identity used on every transaction.
+func stackGoid() int64 {
 	var buf [64]byte
 	b := buf[:runtime.Stack(buf[:], false)]
 	const prefix = "goroutine "
