@@ -209,13 +209,28 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, ErrClosed)
 	}
 	start := time.Now()
-	var busy int64
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, classify(err))
+	}
+	defer conn.Close()
+	// A complete TRUNCATE checkpoint resets the WAL and then reports 0 log
+	// and 0 checkpointed frames. A PASSIVE checkpoint first counts the
+	// frames in the WAL (and copies what it can without waiting).
+	var busy, passiveLog, passiveDone int64
 	var cp Checkpoint
-	err := s.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &cp.LogFrames, &cp.Checkpointed)
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &passiveLog, &passiveDone)
+	if err == nil {
+		err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &cp.LogFrames, &cp.Checkpointed)
+	}
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, classify(err))
 	}
 	cp.Busy = busy != 0
+	if !cp.Busy { // every frame, including any written in between, is in the database now
+		cp.LogFrames = max(cp.LogFrames, passiveLog)
+		cp.Checkpointed = cp.LogFrames
+	}
 	cp.Duration = time.Since(start)
 	cp.WALBytes = fileSize(s.path + "-wal")
 	s.opts.Logger.Info("resonance: checkpoint", "db", s.path, "busy", cp.Busy, "log_frames", cp.LogFrames,
