@@ -67,8 +67,15 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	if !o.ReadOnly {
 		if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
-			s.closePools()
-			return nil, fmt.Errorf("resonance: open %q: PRAGMA optimize: %w", s.path, classify(err))
+			if err := classify(err); !errors.Is(err, ErrBusy) {
+				s.closePools()
+				return nil, fmt.Errorf("resonance: open %q: PRAGMA optimize: %w", s.path, err)
+			}
+			// W6: PRAGMA optimize always takes the write lock. When another
+			// connection holds it past the busy timeout, the store is still
+			// usable: skip the optimisation instead of failing the open.
+			o.Logger.Warn("resonance: PRAGMA optimize at open skipped: another connection held the write lock past the busy timeout",
+				"db", s.path, "busy_timeout", o.BusyTimeout)
 		}
 	}
 	return s, nil
