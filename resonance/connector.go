@@ -74,6 +74,9 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, c.openError(err)
 	}
+	if sc, ok := conn.(*sqlite3.SQLiteConn); ok {
+		return classifiedConn{sc}, nil // C8: errors of raw pools wrap the sentinels
+	}
 	return conn, nil
 }
 
