@@ -159,8 +159,14 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("resonance: open %q: %w: %d migration(s) not applied yet (first: %s); a read-only store applies none: open it read-write once, e.g. `resonance migrate up --db %s`", s.path, ErrSchemaMismatch, len(pending), pending[0].FileName, s.path)
 	}
 	if len(applied) > 0 && s.opts.BackupKeep > 0 {
-		if err := s.preMigrationBackup(ctx, applied[len(applied)-1]); err != nil {
-			return err
+		data, err := holdsData(ctx, s.writer)
+		if err != nil {
+			return fmt.Errorf("resonance: open %q: looking for data to back up: %w", s.path, classify(err))
+		}
+		if data {
+			if err := s.preMigrationBackup(ctx, applied[len(applied)-1]); err != nil {
+				return err
+			}
 		}
 	}
 	for _, m := range pending {
@@ -169,6 +175,38 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// holdsData reports whether a table other than the bookkeeping ones
+// (schema_migrations, _health and SQLite's own) has a row. Only such a
+// database gets a pre-migration backup (M6): one that a concurrent opener
+// is migrating for the first time has applied versions but nothing to keep.
+func holdsData(ctx context.Context, q querier) (bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'table'
+		AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT IN ('schema_migrations', '_health')`)
+	if err != nil {
+		return false, err
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return false, err
+		}
+		tables = append(tables, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	for _, t := range tables {
+		var data bool
+		if err := q.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM "`+strings.ReplaceAll(t, `"`, `""`)+`")`).Scan(&data); err != nil || data {
+			return data, err
+		}
+	}
+	return false, nil
 }
 
 // checkKnown refuses a database that records versions the binary does not
