@@ -1,0 +1,584 @@
+// Package bench runs the performance workloads of SPEC section P (and issue
+// 5) against the resonance library and, in the same process, against a
+// baseline: plain database/sql and go-sqlite3 with prepared statements,
+// running the same statements on the same schema and writing the same rows.
+//
+// Workloads, each measured on a fresh database in every repetition:
+//
+//	W1     bulk ingest: nodes with a 384-float embedding, meta JSON and a history
+//	       row, 3 edges per node each with its history row, 1,000 nodes per
+//	       transaction (nodes/s)
+//	W2     autocommit: node upserts, one transaction each (upserts/s)
+//	W3a    metadata scan of every node without its embedding (ms per scan)
+//	W3b    get node by id, for every id (µs/op)
+//	W3c    outgoing edges of every node (µs/op)
+//	W4     per-request connection: open, harden, one count query, close, while
+//	       another connection keeps the database open (µs/op)
+//	W4pool the same query through a long-lived pool (µs/op)
+//	W5     mixed load: one writer upserting in short transactions, readers doing
+//	       W3b lookups (reads/s, with writes/s, read latency percentiles idle
+//	       and under load, and busy errors, which must be 0)
+//
+// Every figure is the median of Config.Reps repetitions; the library and the
+// baseline alternate which goes first. Statements run with a context that is
+// never cancelled (go-sqlite3 starts a goroutine per statement for one that
+// can be); Run's own context stops the run between steps.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+// Config sizes a run. Zero fields take the full-size defaults, or the
+// --quick ones when Quick is set.
+type Config struct {
+	// Dir is where the fresh databases are created (each is removed after
+	// use). Empty means a temporary directory, removed afterwards.
+	Dir string
+	// Quick shrinks every workload so the whole run takes well under a
+	// minute.
+	Quick bool
+	// Reps is how many times each workload runs on each side; the figure
+	// is the median. Default 3.
+	Reps int
+
+	Nodes        int           // W1 nodes: 20,000 (quick 2,000)
+	Batch        int           // W1 nodes per transaction: 1,000
+	EdgesPerNode int           // W1 edges per node: 3
+	Upserts      int           // W2 upserts: 2,000 (quick 500)
+	Scans        int           // W3a scans: 20 (quick 5)
+	Connects     int           // W4 connections: 1,000 (quick 200)
+	PoolQueries  int           // W4pool queries: 20,000 (quick 5,000)
+	Mixed        time.Duration // W5 duration under load: 10s (quick 2s)
+	MixedIdle    time.Duration // W5 idle phase (readers only): a quarter of Mixed
+	Readers      int           // W5 readers: 4
+
+	// Progress, when set, is called with a short description of each step.
+	Progress func(step string)
+}
+
+func (c Config) withDefaults() Config {
+	def := func(v *int, full, quick int) {
+		if *v <= 0 {
+			*v = full
+			if c.Quick {
+				*v = quick
+			}
+		}
+	}
+	def(&c.Reps, 3, 3)
+	def(&c.Nodes, 20000, 2000)
+	def(&c.Batch, 1000, 1000)
+	def(&c.EdgesPerNode, 3, 3)
+	def(&c.Upserts, 2000, 500)
+	def(&c.Scans, 20, 5)
+	def(&c.Connects, 1000, 200)
+	def(&c.PoolQueries, 20000, 5000)
+	def(&c.Readers, 4, 4)
+	if c.Mixed <= 0 {
+		c.Mixed = 10 * time.Second
+		if c.Quick {
+			c.Mixed = 2 * time.Second
+		}
+	}
+	if c.MixedIdle <= 0 {
+		c.MixedIdle = max(c.Mixed/4, 100*time.Millisecond)
+	}
+	return c
+}
+
+// Workload is one line of the report. Ratio is Resonance ÷ Baseline: above
+// 1 is better when HigherIsBetter (a rate), below 1 otherwise (a time).
+type Workload struct {
+	Name           string
+	Unit           string
+	Resonance      float64
+	Baseline       float64
+	Ratio          float64
+	HigherIsBetter bool
+	// Target is the issue's target for Resonance; HasTarget says whether
+	// there is one. TargetMet is whether the median meets it (for W5: no
+	// busy error on either side).
+	Target    float64
+	HasTarget bool
+	TargetMet bool
+	// Runs and BaselineRuns are the figure of each repetition.
+	Runs, BaselineRuns []float64
+	// Extra carries the workload's other figures, in order (W1 memory and
+	// file size, W5 writes, latencies and busy errors).
+	Extra []Extra
+}
+
+// Extra is a named figure of a workload.
+type Extra struct {
+	Key   string
+	Value float64
+}
+
+// Get returns the extra figure named key, and whether there is one.
+func (w Workload) Get(key string) (float64, bool) {
+	for _, e := range w.Extra {
+		if e.Key == key {
+			return e.Value, true
+		}
+	}
+	return 0, false
+}
+
+// MarshalJSON writes the workload as one flat object: name, unit,
+// resonance, baseline, ratio, then the rest, then the extras.
+func (w Workload) MarshalJSON() ([]byte, error) {
+	b := []byte(`{"name":`)
+	b = strconv.AppendQuote(b, w.Name)
+	b = append(b, `,"unit":`...)
+	b = strconv.AppendQuote(b, w.Unit)
+	num := func(key string, v float64) {
+		b = append(b, ',', '"')
+		b = append(b, key...)
+		b = append(b, '"', ':')
+		b = appendNumber(b, v)
+	}
+	num("resonance", w.Resonance)
+	num("baseline", w.Baseline)
+	num("ratio", w.Ratio)
+	b = append(b, `,"higher_is_better":`...)
+	b = strconv.AppendBool(b, w.HigherIsBetter)
+	if w.HasTarget {
+		num("target", w.Target)
+	}
+	b = append(b, `,"target_met":`...)
+	b = strconv.AppendBool(b, w.TargetMet)
+	for _, e := range w.Extra {
+		num(e.Key, e.Value)
+	}
+	runs := func(key string, rs []float64) {
+		b = append(b, `,"`...)
+		b = append(b, key...)
+		b = append(b, `":[`...)
+		for i, r := range rs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendNumber(b, r)
+		}
+		b = append(b, ']')
+	}
+	runs("resonance_runs", w.Runs)
+	runs("baseline_runs", w.BaselineRuns)
+	return append(b, '}'), nil
+}
+
+// appendNumber writes v with at most 4 decimals, and non-finite values
+// (which JSON cannot hold) as 0.
+func appendNumber(b []byte, v float64) []byte {
+	if v != v || v > 1e300 || v < -1e300 {
+		return append(b, '0')
+	}
+	return strconv.AppendFloat(b, roundTo(v, 4), 'f', -1, 64)
+}
+
+func roundTo(v float64, decimals int) float64 {
+	p := 1.0
+	for range decimals {
+		p *= 10
+	}
+	if v >= 0 {
+		return float64(int64(v*p+0.5)) / p
+	}
+	return -float64(int64(-v*p+0.5)) / p
+}
+
+// Report is the result of Run.
+type Report struct {
+	Workloads []Workload `json:"workloads"`
+	// Env describes the run; it is not part of the JSON report.
+	Env Env `json:"-"`
+}
+
+// Env describes where and how the run happened.
+type Env struct {
+	GoVersion     string
+	GOMAXPROCS    int
+	NumCPU        int
+	SQLiteVersion string
+	Quick         bool
+	Reps          int
+	Nodes         int
+	Duration      time.Duration
+	// MemoryMethod says how W1's peak memory was measured.
+	MemoryMethod string
+}
+
+// JSON returns the report as {"workloads":[…]}.
+func (r *Report) JSON() ([]byte, error) { return json.Marshal(r) }
+
+// Workload returns the workload named name, and whether the report has it.
+func (r *Report) Workload(name string) (Workload, bool) {
+	for _, w := range r.Workloads {
+		if w.Name == name {
+			return w, true
+		}
+	}
+	return Workload{}, false
+}
+
+// Names lists the workloads in report order.
+var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W4", "W4pool", "W5"}
+
+// side is one of the two implementations measured.
+type side int
+
+const (
+	lib side = iota
+	base
+)
+
+func (s side) String() string {
+	if s == lib {
+		return "resonance"
+	}
+	return "baseline"
+}
+
+// sample is what one repetition of one side measured, by figure name.
+type sample map[string]float64
+
+// Run runs every workload cfg.Reps times on each side and returns the
+// medians.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.withDefaults()
+	start := time.Now()
+	dir := cfg.Dir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "resonance-bench-")
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("bench: --db-dir: %w", err)
+	}
+	r := &runner{cfg: cfg, dir: dir, data: newData(cfg.Nodes, cfg.EdgesPerNode)}
+	samples := [2][]sample{}
+	for rep := range cfg.Reps {
+		order := []side{lib, base}
+		if rep%2 == 1 {
+			order = []side{base, lib}
+		}
+		for _, sd := range order {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			s, err := r.repetition(ctx, rep, sd)
+			if err != nil {
+				return nil, fmt.Errorf("bench: repetition %d, %s: %w", rep+1, sd, err)
+			}
+			samples[sd] = append(samples[sd], s)
+		}
+	}
+	rep := &Report{Env: Env{
+		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+		SQLiteVersion: sqliteVersion(), Quick: cfg.Quick, Reps: cfg.Reps, Nodes: cfg.Nodes,
+		Duration: time.Since(start), MemoryMethod: memoryMethod(),
+	}}
+	for _, spec := range specs {
+		rep.Workloads = append(rep.Workloads, spec.summarize(samples[lib], samples[base]))
+	}
+	return rep, nil
+}
+
+// runner holds what every repetition shares.
+type runner struct {
+	cfg  Config
+	dir  string
+	data *data
+	seq  int
+}
+
+func (r *runner) progress(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		r.cfg.Progress(fmt.Sprintf(format, args...))
+	}
+}
+
+// freshPath returns the path of a database that does not exist yet.
+func (r *runner) freshPath(name string, sd side) string {
+	r.seq++
+	return filepath.Join(r.dir, fmt.Sprintf("%s-%03d-%s.db", name, r.seq, sd))
+}
+
+func removeDB(path string) {
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		os.Remove(path + suffix)
+	}
+	os.RemoveAll(filepath.Join(filepath.Dir(path), "backups"))
+}
+
+// repetition runs every workload once on side sd, each on a fresh database
+// (W3 and W5 on the database W1 filled).
+func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, error) {
+	s := sample{}
+	r.progress("rep %d/%d %s: W1 ingest %d nodes", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
+	var w workloads
+	if sd == lib {
+		w = &libWorkloads{r: r}
+	} else {
+		w = &baseWorkloads{r: r}
+	}
+	path := r.freshPath("w1", sd)
+	defer removeDB(path)
+	if err := w.open(path); err != nil {
+		return nil, err
+	}
+	defer w.close()
+	mem := startMemory()
+	t0 := time.Now()
+	if err := w.ingest(); err != nil {
+		return nil, fmt.Errorf("W1: %w", err)
+	}
+	el := time.Since(t0)
+	peakRSS, peakHeap := mem.stop()
+	s["W1"] = float64(r.cfg.Nodes) / el.Seconds()
+	s["peak_rss_mib"] = peakRSS
+	s["peak_heap_mib"] = peakHeap
+	size, err := w.checkpointSize()
+	if err != nil {
+		return nil, fmt.Errorf("W1: size: %w", err)
+	}
+	s["db_mib"] = size
+	if err := w.verify(); err != nil {
+		return nil, fmt.Errorf("W1: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	r.progress("rep %d/%d %s: W3a scan ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Scans)
+	t0 = time.Now()
+	for range r.cfg.Scans {
+		n, err := w.scan()
+		if err != nil {
+			return nil, fmt.Errorf("W3a: %w", err)
+		}
+		if n != r.cfg.Nodes {
+			return nil, fmt.Errorf("W3a: scan returned %d nodes, want %d", n, r.cfg.Nodes)
+		}
+	}
+	s["W3a"] = msPer(time.Since(t0), r.cfg.Scans)
+
+	r.progress("rep %d/%d %s: W3b get node ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
+	t0 = time.Now()
+	for _, i := range r.data.perm {
+		if err := w.get(i); err != nil {
+			return nil, fmt.Errorf("W3b: %w", err)
+		}
+	}
+	s["W3b"] = usPer(time.Since(t0), r.cfg.Nodes)
+
+	r.progress("rep %d/%d %s: W3c outgoing edges ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
+	t0 = time.Now()
+	edges := 0
+	for _, i := range r.data.perm {
+		n, err := w.outgoing(i)
+		if err != nil {
+			return nil, fmt.Errorf("W3c: %w", err)
+		}
+		edges += n
+	}
+	s["W3c"] = usPer(time.Since(t0), r.cfg.Nodes)
+	if edges != r.data.edgeCount() {
+		return nil, fmt.Errorf("W3c: %d outgoing edges in all, want %d", edges, r.data.edgeCount())
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	r.progress("rep %d/%d %s: W5 mixed load %v", rep+1, r.cfg.Reps, sd, r.cfg.Mixed)
+	m, err := runMixed(ctx, r.cfg, r.data, w)
+	if err != nil {
+		return nil, fmt.Errorf("W5: %w", err)
+	}
+	s["W5"] = m.readsPerSec
+	s["writes_per_s"] = m.writesPerSec
+	s["p50_load_us"] = m.p50Load
+	s["p99_load_us"] = m.p99Load
+	s["p99_idle_us"] = m.p99Idle
+	s["p50_idle_us"] = m.p50Idle
+	s["busy_errors"] = float64(m.busy)
+	if err := w.close(); err != nil {
+		return nil, fmt.Errorf("close: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	r.progress("rep %d/%d %s: W2 autocommit ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Upserts)
+	if s["W2"], err = r.autocommit(sd); err != nil {
+		return nil, fmt.Errorf("W2: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	r.progress("rep %d/%d %s: W4 connections ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Connects)
+	if s["W4"], s["W4pool"], err = r.connections(ctx, sd); err != nil {
+		return nil, fmt.Errorf("W4: %w", err)
+	}
+	return s, nil
+}
+
+// autocommit is W2 on a fresh database: upserts/s.
+func (r *runner) autocommit(sd side) (float64, error) {
+	var w workloads
+	if sd == lib {
+		w = &libWorkloads{r: r}
+	} else {
+		w = &baseWorkloads{r: r}
+	}
+	path := r.freshPath("w2", sd)
+	defer removeDB(path)
+	if err := w.open(path); err != nil {
+		return 0, err
+	}
+	defer w.close()
+	t0 := time.Now()
+	for i := range r.cfg.Upserts {
+		if err := w.upsertOne(i); err != nil {
+			return 0, err
+		}
+	}
+	el := time.Since(t0)
+	return float64(r.cfg.Upserts) / el.Seconds(), w.close()
+}
+
+// workloads is one side's implementation of the statements.
+type workloads interface {
+	open(path string) error
+	close() error
+	ingest() error                    // W1
+	checkpointSize() (float64, error) // checkpoint, then the file size in MiB
+	verify() error                    // the rows W1 wrote are all there
+	scan() (int, error)               // W3a, the number of nodes
+	get(i int) error                  // W3b
+	outgoing(i int) (int, error)      // W3c, the number of edges
+	upsertOne(i int) error            // W2 and W5's writer: one node, one transaction
+	read(i int) error                 // W5's readers: W3b, busy errors returned as errBusy
+}
+
+// errBusy marks a busy error seen by W5, counted rather than failing the run.
+var errBusy = errors.New("busy")
+
+// isBusy reports whether err is SQLite's BUSY or LOCKED.
+func isBusy(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+}
+
+func msPer(d time.Duration, n int) float64 { return d.Seconds() * 1e3 / float64(n) }
+func usPer(d time.Duration, n int) float64 { return d.Seconds() * 1e6 / float64(n) }
+
+// spec describes how a workload's samples become a report line.
+type spec struct {
+	name, unit     string
+	higherIsBetter bool
+	target         float64 // 0: none
+	extras         []string
+}
+
+var specs = []spec{
+	{"W1", "nodes/s", true, 19000, []string{"peak_rss_mib", "peak_heap_mib", "db_mib"}},
+	{"W2", "upserts/s", true, 11000, nil},
+	{"W3a", "ms/scan", false, 25, nil},
+	{"W3b", "µs/op", false, 6, nil},
+	{"W3c", "µs/op", false, 3.5, nil},
+	{"W4", "µs/op", false, 70, nil},
+	{"W4pool", "µs/op", false, 5, nil},
+	{"W5", "reads/s", true, 0, []string{"writes_per_s", "p50_idle_us", "p99_idle_us", "p50_load_us", "p99_load_us", "busy_errors"}},
+}
+
+func (sp spec) summarize(libs, bases []sample) Workload {
+	w := Workload{Name: sp.name, Unit: sp.unit, HigherIsBetter: sp.higherIsBetter}
+	for _, s := range libs {
+		w.Runs = append(w.Runs, s[sp.name])
+	}
+	for _, s := range bases {
+		w.BaselineRuns = append(w.BaselineRuns, s[sp.name])
+	}
+	w.Resonance, w.Baseline = median(w.Runs), median(w.BaselineRuns)
+	if w.Baseline != 0 {
+		w.Ratio = w.Resonance / w.Baseline
+	}
+	if sp.target > 0 {
+		w.Target, w.HasTarget = sp.target, true
+		if sp.higherIsBetter {
+			w.TargetMet = w.Resonance >= sp.target
+		} else {
+			w.TargetMet = w.Resonance <= sp.target
+		}
+	}
+	for _, key := range sp.extras {
+		w.Extra = append(w.Extra, Extra{key, median(pick(libs, key))})
+		w.Extra = append(w.Extra, Extra{"baseline_" + key, median(pick(bases, key))})
+	}
+	if sp.name == "W5" {
+		// Busy errors are summed over the repetitions, not a median: the
+		// requirement is none at all.
+		for i := range w.Extra {
+			switch w.Extra[i].Key {
+			case "busy_errors":
+				w.Extra[i].Value = sum(pick(libs, "busy_errors"))
+			case "baseline_busy_errors":
+				w.Extra[i].Value = sum(pick(bases, "busy_errors"))
+			}
+		}
+		busy, _ := w.Get("busy_errors")
+		w.TargetMet = busy == 0
+	}
+	return w
+}
+
+func pick(ss []sample, key string) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = s[key]
+	}
+	return out
+}
+
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func sum(vs []float64) float64 {
+	t := 0.0
+	for _, v := range vs {
+		t += v
+	}
+	return t
+}
+
+func sqliteVersion() string {
+	v, _, _ := sqlite3.Version()
+	return v
+}

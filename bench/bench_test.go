@@ -1,0 +1,88 @@
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/resonance-graph/resonancedb/bench"
+)
+
+// TestRun runs every workload at a tiny size and checks that the results
+// are sane. It asserts nothing about speed.
+func TestRun(t *testing.T) {
+	dir := t.TempDir()
+	var steps []string
+	cfg := bench.Config{
+		Dir: dir, Reps: 1, Nodes: 50, Batch: 20, Upserts: 20, Scans: 2, Connects: 5, PoolQueries: 20,
+		Mixed: 200 * time.Millisecond, MixedIdle: 50 * time.Millisecond, Readers: 2,
+		Progress: func(s string) { steps = append(steps, s) },
+	}
+	rep, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) == 0 {
+		t.Error("no progress reported")
+	}
+	for _, name := range bench.Names {
+		w, ok := rep.Workload(name)
+		if !ok {
+			t.Errorf("%s missing from the report", name)
+			continue
+		}
+		if w.Resonance <= 0 || w.Baseline <= 0 || w.Ratio <= 0 {
+			t.Errorf("%s: resonance %v, baseline %v, ratio %v: want positive figures", name, w.Resonance, w.Baseline, w.Ratio)
+		}
+		if len(w.Runs) != 1 || len(w.BaselineRuns) != 1 {
+			t.Errorf("%s: %d and %d runs, want 1 each", name, len(w.Runs), len(w.BaselineRuns))
+		}
+	}
+	w5, _ := rep.Workload("W5")
+	for _, key := range []string{"busy_errors", "baseline_busy_errors"} {
+		if v, ok := w5.Get(key); !ok || v != 0 {
+			t.Errorf("W5 %s = %v (present %v), want 0", key, v, ok)
+		}
+	}
+	for _, key := range []string{"writes_per_s", "p99_idle_us", "p99_load_us"} {
+		if v, ok := w5.Get(key); !ok || v <= 0 {
+			t.Errorf("W5 %s = %v (present %v), want positive", key, v, ok)
+		}
+	}
+	w1, _ := rep.Workload("W1")
+	for _, key := range []string{"peak_rss_mib", "peak_heap_mib", "db_mib", "baseline_db_mib"} {
+		if v, ok := w1.Get(key); !ok || v <= 0 {
+			t.Errorf("W1 %s = %v (present %v), want positive", key, v, ok)
+		}
+	}
+
+	b, err := rep.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Workloads []map[string]any `json:"workloads"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, b)
+	}
+	var names []string
+	for _, w := range doc.Workloads {
+		names = append(names, w["name"].(string))
+		for _, key := range []string{"unit", "resonance", "baseline", "ratio"} {
+			if _, ok := w[key]; !ok {
+				t.Errorf("%v has no %q", w["name"], key)
+			}
+		}
+	}
+	if !slices.Equal(names, bench.Names) {
+		t.Errorf("JSON workloads %v, want %v", names, bench.Names)
+	}
+	for _, key := range []string{"busy_errors", "p99_idle_us", "p99_load_us"} {
+		if _, ok := doc.Workloads[len(doc.Workloads)-1][key]; !ok {
+			t.Errorf("W5 JSON has no %q", key)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/resonance-graph/resonancedb/bench"
+)
+
+func init() {
+	register(&command{
+		name: "bench",
+		summary: "Benchmark the library against plain database/sql + go-sqlite3 on the workloads of SPEC P.\n\n" +
+			"Runs W1 bulk ingest, W2 autocommit upserts, W3a metadata scan, W3b get node, W3c outgoing\n" +
+			"edges, W4 per-request connections (and W4pool through a long-lived pool) and W5 mixed load,\n" +
+			"each on a fresh database, through the library and through a baseline that runs the same\n" +
+			"statements with prepared statements in the same process. Each figure is the median of the\n" +
+			"repetitions; ratio is resonance ÷ baseline. --db is not used: the databases are created in\n" +
+			"--db-dir (default a temporary directory, removed afterwards). Exits 1 when W5 saw a busy error.",
+		flags: func(fs *flag.FlagSet) {
+			fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
+			fs.String("db-dir", "", "directory for the benchmark databases (default a temporary directory)")
+			fs.Int("reps", 3, "repetitions of each workload; each figure is their median")
+			progressFlag(fs)
+		},
+		run: runBench,
+	})
+}
+
+func runBench(e *env, fs *flag.FlagSet) error {
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	reps := intFlag(fs, "reps")
+	if reps < 1 {
+		return usagef("--reps is %d: want at least 1", reps)
+	}
+	p, err := newProgress(e, stringFlag(fs, "progress"))
+	if err != nil {
+		return err
+	}
+	cfg := bench.Config{
+		Dir:   stringFlag(fs, "db-dir"),
+		Quick: boolFlag(fs, "quick"),
+		Reps:  reps,
+		Progress: func(step string) {
+			p.draw(fmt.Sprintf("bench %s  %s", p.elapsed().Round(1e9), step), true)
+		},
+	}
+	rep, err := bench.Run(e.ctx, cfg)
+	p.clear()
+	if err != nil {
+		return err
+	}
+	if e.json {
+		b, err := rep.JSON()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s\n", b)
+	} else {
+		printBench(e.stdout, rep)
+	}
+	if w5, ok := rep.Workload("W5"); ok {
+		if busy, _ := w5.Get("busy_errors"); busy > 0 {
+			if !e.json {
+				fmt.Fprintf(e.stderr, "resonance bench: W5 saw %v busy errors through the library; there must be none\n", busy)
+			}
+			return checkFailed{fmt.Errorf("W5: %v busy errors", busy)}
+		}
+	}
+	return nil
+}
+
+// printBench writes the report as a table and notes.
+func printBench(w io.Writer, rep *bench.Report) {
+	env := rep.Env
+	mode := "full"
+	if env.Quick {
+		mode = "quick"
+	}
+	fmt.Fprintf(w, "resonance bench (%s): %s, GOMAXPROCS %d of %d CPUs, SQLite %s, %d nodes, median of %d repetitions, %v\n\n",
+		mode, env.GoVersion, env.GOMAXPROCS, env.NumCPU, env.SQLiteVersion, env.Nodes, env.Reps, env.Duration.Round(1e8))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tunit\tresonance\tbaseline\tratio\tvs baseline\ttarget\tmet\t")
+	for _, wl := range rep.Workloads {
+		target, met := "—", "—"
+		if wl.HasTarget {
+			op := "≤"
+			if wl.HigherIsBetter {
+				op = "≥"
+			}
+			target = op + " " + figure(wl.Target)
+		}
+		if wl.HasTarget || wl.Name == "W5" {
+			met = "no"
+			if wl.TargetMet {
+				met = "yes"
+			}
+		}
+		if wl.Name == "W5" {
+			target = "0 busy"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n", wl.Name, wl.Unit, figure(wl.Resonance), figure(wl.Baseline),
+			wl.Ratio, versus(wl), target, met)
+	}
+	tw.Flush()
+	if w1, ok := rep.Workload("W1"); ok {
+		g := func(k string) string { v, _ := w1.Get(k); return fmt.Sprintf("%.1f", v) }
+		fmt.Fprintf(w, "\nW1 peak memory: RSS %s MiB (baseline %s), Go heap %s MiB (baseline %s)\n",
+			g("peak_rss_mib"), g("baseline_peak_rss_mib"), g("peak_heap_mib"), g("baseline_peak_heap_mib"))
+		fmt.Fprintf(w, "W1 database size, checkpointed: %s MiB (baseline %s)\n", g("db_mib"), g("baseline_db_mib"))
+	}
+	if w5, ok := rep.Workload("W5"); ok {
+		g := func(k string) string { v, _ := w5.Get(k); return figure(v) }
+		fmt.Fprintf(w, "W5 writes/s %s (baseline %s); read latency µs p50/p99 idle %s/%s, under load %s/%s (baseline idle %s/%s, load %s/%s); busy errors %s (baseline %s)\n",
+			g("writes_per_s"), g("baseline_writes_per_s"),
+			g("p50_idle_us"), g("p99_idle_us"), g("p50_load_us"), g("p99_load_us"),
+			g("baseline_p50_idle_us"), g("baseline_p99_idle_us"), g("baseline_p50_load_us"), g("baseline_p99_load_us"),
+			g("busy_errors"), g("baseline_busy_errors"))
+	}
+	fmt.Fprintf(w, "\nratio = resonance ÷ baseline; targets from issue 5. %s.\n", env.MemoryMethod)
+}
+
+// figure formats v with thousands separators, and decimals below 100.
+func figure(v float64) string {
+	switch {
+	case v == 0:
+		return "0"
+	case math.Abs(v) < 10:
+		return fmt.Sprintf("%.2f", v)
+	case math.Abs(v) < 100:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return thousands(int64(math.Round(v)))
+}
+
+// versus says how the library compares with the baseline.
+func versus(wl bench.Workload) string {
+	if wl.Resonance <= 0 || wl.Baseline <= 0 {
+		return "—"
+	}
+	speed := wl.Ratio // how many times faster
+	if !wl.HigherIsBetter {
+		speed = 1 / wl.Ratio
+	}
+	if speed >= 1 {
+		return fmt.Sprintf("%.2f× faster", speed)
+	}
+	return strings.TrimSpace(fmt.Sprintf("%.0f%% slower", (1/speed-1)*100))
+}
