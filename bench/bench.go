@@ -33,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"time"
@@ -345,7 +346,7 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 	defer w.close()
 	mem := startMemory()
 	t0 := time.Now()
-	if err := w.ingest(); err != nil {
+	if err := labeled("W1", sd, w.ingest); err != nil {
 		return nil, fmt.Errorf("W1: %w", err)
 	}
 	el := time.Since(t0)
@@ -353,6 +354,7 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 	s["W1"] = float64(r.cfg.Nodes) / el.Seconds()
 	s["peak_rss_mib"] = peakRSS
 	s["peak_heap_mib"] = peakHeap
+	var err error
 	size, err := w.checkpointSize()
 	if err != nil {
 		return nil, fmt.Errorf("W1: size: %w", err)
@@ -367,35 +369,53 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 
 	r.progress("rep %d/%d %s: W3a scan ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Scans)
 	t0 = time.Now()
-	for range r.cfg.Scans {
-		n, err := w.scan()
-		if err != nil {
-			return nil, fmt.Errorf("W3a: %w", err)
+	err = labeled("W3a", sd, func() error {
+		for range r.cfg.Scans {
+			n, err := w.scan()
+			if err != nil {
+				return err
+			}
+			if n != r.cfg.Nodes {
+				return fmt.Errorf("scan returned %d nodes, want %d", n, r.cfg.Nodes)
+			}
 		}
-		if n != r.cfg.Nodes {
-			return nil, fmt.Errorf("W3a: scan returned %d nodes, want %d", n, r.cfg.Nodes)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("W3a: %w", err)
 	}
 	s["W3a"] = msPer(time.Since(t0), r.cfg.Scans)
 
 	r.progress("rep %d/%d %s: W3b get node ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
 	t0 = time.Now()
-	for _, i := range r.data.perm {
-		if err := w.get(i); err != nil {
-			return nil, fmt.Errorf("W3b: %w", err)
+	err = labeled("W3b", sd, func() error {
+		for _, i := range r.data.perm {
+			if err := w.get(i); err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("W3b: %w", err)
 	}
 	s["W3b"] = usPer(time.Since(t0), r.cfg.Nodes)
 
 	r.progress("rep %d/%d %s: W3c outgoing edges ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
 	t0 = time.Now()
 	edges := 0
-	for _, i := range r.data.perm {
-		n, err := w.outgoing(i)
-		if err != nil {
-			return nil, fmt.Errorf("W3c: %w", err)
+	err = labeled("W3c", sd, func() error {
+		for _, i := range r.data.perm {
+			n, err := w.outgoing(i)
+			if err != nil {
+				return err
+			}
+			edges += n
 		}
-		edges += n
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("W3c: %w", err)
 	}
 	s["W3c"] = usPer(time.Since(t0), r.cfg.Nodes)
 	if edges != r.data.edgeCount() {
@@ -406,7 +426,11 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 	}
 
 	r.progress("rep %d/%d %s: W5 mixed load %v", rep+1, r.cfg.Reps, sd, r.cfg.Mixed)
-	m, err := runMixed(ctx, r.cfg, r.data, w)
+	var m mixedResult
+	err = labeled("W5", sd, func() (err error) {
+		m, err = runMixed(ctx, r.cfg, r.data, w)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("W5: %w", err)
 	}
@@ -425,7 +449,11 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 	}
 
 	r.progress("rep %d/%d %s: W2 autocommit ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Upserts)
-	if s["W2"], err = r.autocommit(sd); err != nil {
+	err = labeled("W2", sd, func() (err error) {
+		s["W2"], err = r.autocommit(sd)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("W2: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -433,7 +461,11 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 	}
 
 	r.progress("rep %d/%d %s: W4 connections ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Connects)
-	if s["W4"], s["W4pool"], err = r.connections(ctx, sd); err != nil {
+	err = labeled("W4", sd, func() (err error) {
+		s["W4"], s["W4pool"], err = r.connections(ctx, sd)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("W4: %w", err)
 	}
 	return s, nil
@@ -581,4 +613,15 @@ func sum(vs []float64) float64 {
 func sqliteVersion() string {
 	v, _, _ := sqlite3.Version()
 	return v
+}
+
+// labeled runs fn with the pprof labels workload=name and side=sd, so a CPU
+// profile of a run (resonance bench --cpuprofile) can be cut per workload:
+// go tool pprof -tagfocus workload=W1 -tagfocus side=resonance.
+func labeled(name string, sd side, fn func() error) error {
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("workload", name, "side", sd.String()), func(context.Context) {
+		err = fn()
+	})
+	return err
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 
@@ -25,6 +27,7 @@ func init() {
 			fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
 			fs.String("db-dir", "", "directory for the benchmark databases (default a temporary directory)")
 			fs.Int("reps", 3, "repetitions of each workload; each figure is their median")
+			fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=W1… and side=resonance|baseline (go tool pprof -tagfocus)")
 			progressFlag(fs)
 		},
 		run: runBench,
@@ -50,6 +53,17 @@ func runBench(e *env, fs *flag.FlagSet) error {
 		Progress: func(step string) {
 			p.draw(fmt.Sprintf("bench %s  %s", p.elapsed().Round(1e9), step), true)
 		},
+	}
+	if path := stringFlag(fs, "cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := bench.Run(e.ctx, cfg)
 	p.clear()
