@@ -12,7 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -21,12 +23,20 @@ import (
 // calls Connect for every connection it adds to a pool, so every connection,
 // not just the first, carries the same settings (C7).
 type connector struct {
-	path    string // absolute path of the database file
+	path string // absolute path of the database file
+	opts Options
+	*connPlan
+	drv *sqlite3.SQLiteDriver
+}
+
+// connPlan is what a connector derives from the path and the options that
+// shape a connection: the DSN and the statements of the connect hook. It is
+// immutable, and cached, so that opening a connection per request (W4)
+// does not rebuild it every time.
+type connPlan struct {
 	dsn     string
-	opts    Options
 	pragmas []pragma
 	plan    hardenPlan
-	drv     *sqlite3.SQLiteDriver
 }
 
 var _ driver.Connector = (*connector)(nil)
@@ -34,15 +44,51 @@ var _ driver.Connector = (*connector)(nil)
 // newConnector validates nothing: callers pass Options that went through
 // withDefaults.
 func newConnector(path string, o Options, txlock string) (*connector, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("resonance: open %q: %w", path, err)
+	abs := path
+	if !filepath.IsAbs(abs) { // relative to the working directory, which may change: never cached
+		var err error
+		if abs, err = filepath.Abs(path); err != nil {
+			return nil, fmt.Errorf("resonance: open %q: %w", path, err)
+		}
 	}
-	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o)}
-	c.plan = newHardenPlan(c.pragmas)
-	c.dsn = buildDSN(abs, o, txlock)
+	abs = filepath.Clean(abs)
+	c := &connector{path: abs, opts: o, connPlan: plans.get(abs, o, txlock)}
 	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.harden}
 	return c, nil
+}
+
+// planKey is everything a connPlan depends on.
+type planKey struct {
+	abs                        string
+	busy                       time.Duration
+	create, readOnly, external bool
+	txlock                     string
+}
+
+// planCache keeps the plans of the last few databases opened.
+type planCache struct {
+	mu   sync.Mutex
+	keys [8]planKey
+	vals [8]*connPlan
+	next int
+}
+
+var plans planCache
+
+func (pc *planCache) get(abs string, o Options, txlock string) *connPlan {
+	k := planKey{abs, o.BusyTimeout, o.Create, o.ReadOnly, o.ExternalCheckpoints, txlock}
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	for i, v := range pc.vals {
+		if v != nil && pc.keys[i] == k {
+			return v
+		}
+	}
+	p := &connPlan{dsn: buildDSN(abs, o, txlock), pragmas: requiredPragmas(o)}
+	p.plan = newHardenPlan(p.pragmas)
+	pc.keys[pc.next], pc.vals[pc.next] = k, p
+	pc.next = (pc.next + 1) % len(pc.vals)
+	return p
 }
 
 // buildDSN makes a file: URI for go-sqlite3. The path is escaped by net/url,
