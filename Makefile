@@ -51,8 +51,10 @@ conformance: $(DBMATE)
 # test is what CI runs: vet and format, generated code, unit and conformance tests.
 test: lint check-generated unit conformance
 
+# bench: Go benchmarks of the hot paths in benchstat's format (make bench > new.txt;
+# benchstat old.txt new.txt); BENCH= picks a -bench regexp, COUNT= runs (default 6).
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=5 ./resonance/...
+	$(GO) test -run='^$$' -bench='$(or $(BENCH),.)' -benchmem -count=$(or $(COUNT),6) -timeout=60m ./resonance/...
 
 fuzz:
 	@for pkg in ./resonance ./resonance/jsonl; do \
