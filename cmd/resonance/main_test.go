@@ -78,7 +78,7 @@ func count(t *testing.T, path, query string, args ...any) int64 {
 func TestHelp_ListsEveryCommand(t *testing.T) {
 	r := mustCLI(t, 0, "", "help")
 	want := []string{"init", "migrate", "health", "stats", "checkpoint", "vacuum", "analyze", "optimize",
-		"integrity", "backup", "import", "export"}
+		"integrity", "backup", "doctor", "import", "export"}
 	for _, name := range want {
 		if !strings.Contains(r.stdout, "\n  "+name+" ") {
 			t.Errorf("help does not list %q:\n%s", name, r.stdout)
@@ -130,6 +130,7 @@ func TestRun_UsageErrorsExit2(t *testing.T) {
 		{"--db", db, "import", "--progress", "sometimes", "a"},
 		{"--db", db, "export", "a", "b"},
 		{"--db", db, "backup"},
+		{"--db", db, "doctor", "a", "b"},
 		{"--db", db, "vacuum", "--pages", "3"},
 	}
 	for _, args := range tests {

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/resonance-graph/resonancedb/conformance"
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+func init() {
+	register(&command{
+		name: "doctor",
+		args: "[PATH]",
+		summary: "Diagnose the database for the current user: exit 1 naming each problem and its fix, 0 when healthy.\n\n" +
+			"It first looks at the files without opening them (W1): write and search permission on the\n" +
+			"directory (SQLite creates and removes -wal and -shm there, readers too), read and write on the\n" +
+			"database, -shm and -wal, and files or a directory that any user may write. Then, if the file\n" +
+			"can be read, it opens it read-only (nothing is written, no migration applied) and checks the\n" +
+			"schema version (M1, M4), the connection settings (C1-C9), integrity_check (O1), the page and\n" +
+			"free-list counts, and the size of -wal (W5). PATH, when given, replaces --db.\n\n" +
+			"--conformance runs the conformance package's non-destructive checks on the file instead:\n" +
+			"several pooled connections held at once, each setting read back, busy_timeout first, writes\n" +
+			"refused on read-only connections, schema, integrity and foreign keys.",
+		flags: func(fs *flag.FlagSet) {
+			fs.Bool("conformance", false, "run the conformance suite's non-destructive checks on the database")
+			fs.Int64("wal-warn", 64<<20, "warn when -wal is larger than `BYTES`")
+		},
+		run: runDoctor,
+	})
+}
+
+// check is one line of the doctor's report.
+type check struct {
+	Rule   string `json:"rule"`   // SPEC rule, e.g. "W1"
+	Status string `json:"status"` // ok, warn, fail or skip
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+type doctorReport struct {
+	DB     string  `json:"db"`
+	OK     bool    `json:"ok"`
+	Checks []check `json:"checks"`
+}
+
+func (r *doctorReport) add(rule, status, detail, fix string) {
+	r.Checks = append(r.Checks, check{Rule: rule, Status: status, Detail: detail, Fix: fix})
+}
+
+func runDoctor(e *env, fs *flag.FlagSet) error {
+	if fs.NArg() > 1 {
+		return usagef("want at most one PATH (default --db)")
+	}
+	path := e.dbPath
+	if fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	if strings.TrimSpace(path) == "" {
+		return usagef("empty database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	var r doctorReport
+	if boolFlag(fs, "conformance") {
+		r = conformanceReport(e.ctx, abs)
+	} else {
+		r = diagnose(e.ctx, abs, fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64))
+	}
+	r.OK = true
+	for _, c := range r.Checks {
+		if c.Status == "fail" {
+			r.OK = false
+		}
+	}
+	if e.json {
+		if err := writeJSON(e.stdout, r); err != nil {
+			return err
+		}
+	} else {
+		printDoctor(e, r)
+	}
+	if !r.OK {
+		var n int
+		for _, c := range r.Checks {
+			if c.Status != "fail" {
+				continue
+			}
+			n++
+			if e.json { // stdout is JSON: say each problem on stderr
+				fmt.Fprintf(e.stderr, "resonance: doctor %q: %s %s; fix: %s\n", r.DB, c.Rule, c.Detail, c.Fix)
+			}
+		}
+		if !e.json {
+			fmt.Fprintf(e.stderr, "resonance: doctor %q: %d problem(s), each listed above with its fix\n", r.DB, n)
+		}
+		return checkFailed{errors.New("doctor found problems")}
+	}
+	return nil
+}
+
+// conformanceReport runs conformance.CheckDatabase and maps its results.
+func conformanceReport(ctx context.Context, path string) doctorReport {
+	cr := conformance.CheckDatabase(ctx, path)
+	r := doctorReport{DB: cr.Path}
+	for _, res := range cr.Results {
+		status := "fail"
+		switch {
+		case res.Skipped:
+			status = "skip"
+		case res.OK:
+			status = "ok"
+		}
+		r.add(res.Rule, status, res.Detail, res.Fix)
+	}
+	return r
+}
+
+// diagnose looks at the files first, then opens the database read-only if
+// it can be read at all.
+func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
+	r := doctorReport{DB: path}
+	dir := filepath.Dir(path)
+
+	findings := conformance.CheckPermissions(path)
+	if len(findings) == 0 {
+		r.add("W1", "ok", fmt.Sprintf("uid %d may write and search %s and read and write the database, -wal and -shm", os.Geteuid(), dir), "")
+	}
+	for _, f := range findings {
+		r.add(f.Rule, "fail", f.Path+": "+f.Problem, f.Fix)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.IsDir() {
+		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see W1)", "")
+		return r
+	}
+	if f, err := os.Open(path); err != nil {
+		r.add("C10", "skip", fmt.Sprintf("the database was not opened: uid %d cannot read it (see W1)", os.Geteuid()), "")
+		return r
+	} else {
+		f.Close()
+	}
+	if wal, err := os.Stat(path + "-wal"); err == nil {
+		if wal.Size() > walWarn {
+			r.add("W5", "warn", fmt.Sprintf("-wal is %s: checkpoints are not keeping up (a long-running reader blocks them, or checkpoints are left to a replicator)", humanBytes(wal.Size())),
+				"resonance checkpoint --db "+shellQuote(path)+"; look for readers that stay open for long")
+		} else {
+			r.add("W5", "ok", fmt.Sprintf("-wal is %s", humanBytes(wal.Size())), "")
+		}
+	} else if errors.Is(err, fs.ErrNotExist) {
+		r.add("W5", "ok", "no -wal file: no process has the database open, or the last one checkpointed it on close", "")
+	}
+
+	ms, err := resonance.MigrationStatusOf(ctx, path, resonance.Options{})
+	if err != nil {
+		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+		return r
+	}
+	schemaOK := schemaChecks(&r, ms, path)
+
+	if !schemaOK {
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see M1/M4)", "")
+		return r
+	}
+	s, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
+	if err != nil {
+		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+		return r
+	}
+	defer s.Close()
+	if h, err := s.Health(ctx); err != nil {
+		r.add("C9", "fail", err.Error(), "every connection resonance opens is hardened: a setting that is off was changed by a modified build")
+	} else {
+		r.add("C9", "ok", fmt.Sprintf("connection settings: journal_mode %s, busy_timeout %d ms, synchronous %d, mmap_size %d, temp_store %d, foreign_keys %d",
+			h.JournalMode, h.BusyTimeout, h.Synchronous, h.MmapSize, h.TempStore, h.ForeignKeys), "")
+	}
+	var pageSize, pages, free, autoVacuum int64
+	err = s.ReadDB().QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size()), (SELECT page_count FROM pragma_page_count()),
+		(SELECT freelist_count FROM pragma_freelist_count()), (SELECT auto_vacuum FROM pragma_auto_vacuum())`).Scan(&pageSize, &pages, &free, &autoVacuum)
+	if err != nil {
+		r.add("O1", "fail", "reading page counts: "+err.Error(), "run `resonance integrity`; restore a backup if it reports problems")
+	} else {
+		detail := fmt.Sprintf("page_size %d, %d pages (%s), %d free, auto_vacuum %s", pageSize, pages, humanBytes(pages*pageSize), free,
+			map[int64]string{0: "NONE", 1: "FULL", 2: "INCREMENTAL"}[autoVacuum])
+		if pages > 100 && free*4 > pages {
+			r.add("O1", "warn", detail+": more than a quarter of the file is free pages", "resonance vacuum --db "+shellQuote(path))
+		} else {
+			r.add("O1", "ok", detail, "")
+		}
+	}
+	problems, err := s.IntegrityCheck(ctx)
+	switch {
+	case err != nil:
+		r.add("O1", "fail", "integrity_check could not run: "+err.Error(), "retry when no other process holds a long write transaction")
+	case len(problems) > 0:
+		r.add("O1", "fail", fmt.Sprintf("integrity_check: %d problem(s): %s", len(problems), strings.Join(first(problems, 5), "; ")),
+			"restore the newest good backup (backups/ beside the database, or a `resonance backup` copy)")
+	default:
+		r.add("O1", "ok", "integrity_check: ok", "")
+	}
+	if err := s.Close(); err != nil {
+		r.add("O4", "fail", err.Error(), "")
+	}
+	return r
+}
+
+// schemaChecks reports the migration state; it returns whether the schema
+// is current (every known migration applied, none unknown).
+func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) bool {
+	var unknown, pending []string
+	newest := "none"
+	for _, m := range ms {
+		switch {
+		case !m.Known:
+			unknown = append(unknown, m.Version)
+		case !m.Applied:
+			pending = append(pending, m.Version)
+		default:
+			newest = m.Version
+		}
+	}
+	if len(unknown) > 0 {
+		r.add("M4", "fail", fmt.Sprintf("schema mismatch: the database records version(s) %s that this binary does not know", strings.Join(unknown, ", ")),
+			"upgrade resonance to the release that migrated it, or restore a backup from before; `resonance migrate status` lists the versions")
+	}
+	if len(pending) > 0 {
+		r.add("M1", "fail", fmt.Sprintf("%d migration(s) pending: %s (newest applied: %s)", len(pending), strings.Join(pending, ", "), newest),
+			"resonance migrate up --db "+shellQuote(path)+" (it writes a backup first when the database holds data)")
+	}
+	if len(unknown) == 0 && len(pending) == 0 {
+		r.add("M1", "ok", fmt.Sprintf("schema version %s: all %d migrations applied", newest, len(ms)), "")
+		return true
+	}
+	return false
+}
+
+// openFix is the advice for a database that cannot be opened.
+func openFix(err error, path string) string {
+	switch {
+	case errors.Is(err, resonance.ErrReadOnly):
+		return "fix the W1 permission findings above (the error says which file or directory)"
+	case errors.Is(err, resonance.ErrSchemaMismatch):
+		return "resonance migrate status --db " + shellQuote(path)
+	case errors.Is(err, resonance.ErrBusy):
+		return "another process holds a lock: find the long transaction (W8), or retry"
+	}
+	return "follow the advice in the error; resonance integrity --db " + shellQuote(path) + " if the file may be damaged"
+}
+
+func first(s []string, n int) []string {
+	if len(s) > n {
+		return append(s[:n:n], fmt.Sprintf("… %d more", len(s)-n))
+	}
+	return s
+}
+
+func printDoctor(e *env, r doctorReport) {
+	fmt.Fprintf(e.stdout, "database %s\n\n", r.DB)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, c := range r.Checks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.ToUpper(c.Status), c.Rule, c.Detail)
+		if c.Fix != "" && c.Status != "ok" {
+			fmt.Fprintf(tw, "\t\tfix: %s\n", c.Fix)
+		}
+	}
+	tw.Flush()
+	if r.OK {
+		fmt.Fprintln(e.stdout, "\nno problems found")
+	} else {
+		fmt.Fprintln(e.stdout, "\nproblems found: apply the fixes above and run `resonance doctor` again")
+	}
+}
