@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,8 +283,36 @@ func (c *connector) openError(err error) error {
 // keeps -shm alive; once the last one closes, -shm is gone and cannot be
 // created again.
 func (c *connector) readonlyTrap(err error, dir string) error {
-	return fmt.Errorf("resonance: open %q: %w: %w: directory %q is not writable by uid %d: WAL needs to create %s-shm and %s-wal there (readers too, once no other process holds the database open); chmod u+w %s, or give this user's group write access to it",
-		c.path, ErrReadOnly, err, dir, os.Geteuid(), filepath.Base(c.path), filepath.Base(c.path), dir)
+	return fmt.Errorf("resonance: open %q: %w: %w: directory %q is not writable by uid %d: WAL needs to create %s-shm and %s-wal there (readers too, once no other process holds the database open); %s",
+		c.path, ErrReadOnly, err, dir, os.Geteuid(), filepath.Base(c.path), filepath.Base(c.path), dirFix(dir))
+}
+
+// dirFix says how to give the current user write and search permission on
+// dir, by who owns it: chmod u+wx helps only the directory's owner.
+func dirFix(dir string) string {
+	uid := os.Geteuid()
+	fi, err := os.Stat(dir)
+	st, ok := statT(fi, err)
+	switch {
+	case !ok || int(st.Uid) == uid:
+		return fmt.Sprintf("chmod u+wx %s", dir)
+	case int(st.Gid) == os.Getegid() || inGroups(int(st.Gid)):
+		return fmt.Sprintf("chmod g+wx %s (it belongs to your group %d)", dir, st.Gid)
+	}
+	return fmt.Sprintf("it belongs to uid %d: give uid %d write access to it (a group both users share, then chgrp that group and chmod g+wx %s), or keep the database in a directory every user of it can write", st.Uid, uid, dir)
+}
+
+func statT(fi os.FileInfo, err error) (*syscall.Stat_t, bool) {
+	if err != nil {
+		return nil, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return st, ok
+}
+
+func inGroups(gid int) bool {
+	gs, err := os.Getgroups()
+	return err == nil && slices.Contains(gs, gid)
 }
 
 // dirWritable reports whether the current user may create and remove files
