@@ -23,6 +23,7 @@ type Store struct {
 	holder    atomic.Int64 // goid() of the goroutine holding the write transaction, 0 when none
 	holderNum atomic.Int64 // numeric id of that goroutine when it holds an ExplicitTx, else 0
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
+	watches   sync.Pool    // of *txWatch, reused by transactions
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error

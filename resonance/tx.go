@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/resonance-graph/resonancedb/db"
@@ -22,6 +23,8 @@ type Tx struct {
 	store    *Store
 	queries  *db.Queries
 	readOnly bool
+	writer   bool     // holds the store's writer (Store.holder)
+	watch    *txWatch // nil once the transaction has ended
 }
 
 var _ db.DBTX = (*Tx)(nil)
@@ -87,18 +90,24 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn func(*Tx) error) (err error) {
-	t, done, err := s.begin(ctx, pool, readOnly, writer, false)
+	t, err := s.begin(ctx, pool, readOnly, writer, false)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = t.tx.Rollback()
-			done()
+			t.end()
 			panic(p)
 		}
 	}()
 	err = fn(t)
+	if err == nil && ctx.Err() != nil {
+		// T1: never commit once ctx is done. database/sql checks its own
+		// context derived from ctx, which may learn of the cancellation a
+		// moment after fn has.
+		err = fmt.Errorf("resonance: commit %q: %w", s.path, ctx.Err())
+	}
 	if err == nil {
 		if cerr := t.tx.Commit(); cerr != nil {
 			err = s.endError("commit", ctx, cerr)
@@ -108,27 +117,27 @@ func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn
 	} else if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = errors.Join(err, ctx.Err())
 	}
-	done()
+	t.end()
 	return err
 }
 
-// begin starts a transaction on pool and returns it with a function that
-// must be called once the transaction has ended. explicit marks an
-// ExplicitTx, whose end may come from another goroutine.
-func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, explicit bool) (*Tx, func(), error) {
+// begin starts a transaction on pool; Tx.end must be called once it has
+// ended. explicit marks an ExplicitTx, whose end may come from another
+// goroutine.
+func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, explicit bool) (*Tx, error) {
 	if s.closed.Load() {
-		return nil, nil, fmt.Errorf("resonance: begin %q: %w", s.path, ErrClosed)
+		return nil, fmt.Errorf("resonance: begin %q: %w", s.path, ErrClosed)
 	}
 	var gid int64
 	if writer {
 		gid = goid()
 		if s.holder.Load() == gid && s.holdsExplicit(gid) {
-			return nil, nil, fmt.Errorf("resonance: begin %q: %w: Tx or Begin called while this goroutine already holds the store's write transaction; pass the *Tx down instead", s.path, ErrNestedTx)
+			return nil, fmt.Errorf("resonance: begin %q: %w: Tx or Begin called while this goroutine already holds the store's write transaction; pass the *Tx down instead", s.path, ErrNestedTx)
 		}
 	}
 	tx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, nil, s.endError("begin", ctx, err)
+		return nil, s.endError("begin", ctx, err)
 	}
 	if writer {
 		s.holder.Store(gid)
@@ -136,20 +145,64 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, expli
 			s.holderNum.Store(stackGoid())
 		}
 	}
-	start := time.Now()
-	timer := time.AfterFunc(s.opts.BusyTimeout/2, func() {
-		s.longTx.Add(1)
-		s.opts.Logger.Warn("resonance: transaction open longer than half the busy timeout; other writers may time out",
-			"db", s.path, "open_for", time.Since(start).Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", writer)
-	})
-	done := func() {
-		timer.Stop()
-		if writer {
-			s.holderNum.Store(0)
-			s.holder.Store(0)
-		}
+	return &Tx{tx: tx, store: s, readOnly: readOnly, writer: writer, watch: s.startWatch(writer)}, nil
+}
+
+// end releases what the transaction held once it has committed or rolled
+// back: its watch and, for a write transaction, the store's writer. Calling
+// it again does nothing.
+func (t *Tx) end() {
+	if t.watch == nil {
+		return
 	}
-	return &Tx{tx: tx, store: s, readOnly: readOnly}, done, nil
+	t.watch.stop()
+	t.watch = nil
+	if t.writer {
+		t.store.holderNum.Store(0)
+		t.store.holder.Store(0)
+	}
+}
+
+// txWatch reports a transaction still open after half the busy timeout
+// (W8): a log line and Store.Metrics().LongTransactions. Its timer is made
+// once and reused through the store's pool, so beginning a transaction
+// allocates no timer.
+type txWatch struct {
+	s      *Store
+	timer  *time.Timer
+	start  atomic.Int64 // UnixNano when the transaction began
+	writer atomic.Bool
+}
+
+func (s *Store) startWatch(writer bool) *txWatch {
+	w, _ := s.watches.Get().(*txWatch)
+	if w == nil {
+		w = &txWatch{s: s}
+	}
+	w.start.Store(time.Now().UnixNano())
+	w.writer.Store(writer)
+	if w.timer == nil {
+		w.timer = time.AfterFunc(s.opts.BusyTimeout/2, w.fire)
+	} else {
+		w.timer.Reset(s.opts.BusyTimeout / 2)
+	}
+	return w
+}
+
+// stop disarms the watch. One that fired is not reused: its report may
+// still be running.
+func (w *txWatch) stop() {
+	if w.timer.Stop() {
+		w.s.watches.Put(w)
+	}
+}
+
+func (w *txWatch) fire() {
+	s := w.s
+	s.longTx.Add(1)
+	open := time.Duration(time.Now().UnixNano() - w.start.Load())
+	s.opts.Logger.Warn("resonance: transaction open longer than half the busy timeout; other writers may time out",
+		"db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", w.writer.Load())
 }
 
 // holdsExplicit is called when the write transaction is held by a goroutine
@@ -176,23 +229,26 @@ func (s *Store) endError(op string, ctx context.Context, err error) error {
 // Exactly one of Commit or Rollback must be called.
 type ExplicitTx struct {
 	*Tx
-	ctx  context.Context
-	done func()
+	ctx context.Context
 }
 
 // Begin starts an explicit write transaction (the seed's beginTransaction).
 // Prefer Store.Tx, which cannot leak the writer.
 func (s *Store) Begin(ctx context.Context) (*ExplicitTx, error) {
-	t, done, err := s.begin(ctx, s.writer, s.opts.ReadOnly, true, true)
+	t, err := s.begin(ctx, s.writer, s.opts.ReadOnly, true, true)
 	if err != nil {
 		return nil, err
 	}
-	return &ExplicitTx{Tx: t, ctx: ctx, done: done}, nil
+	return &ExplicitTx{Tx: t, ctx: ctx}, nil
 }
 
 // Commit commits the transaction and releases the writer.
 func (e *ExplicitTx) Commit() error {
 	defer e.release()
+	if err := e.ctx.Err(); err != nil {
+		_ = e.tx.Rollback() // never commit once ctx is done (see Store.run)
+		return fmt.Errorf("resonance: commit %q: %w", e.store.path, err)
+	}
 	if err := e.tx.Commit(); err != nil {
 		return e.store.endError("commit", e.ctx, err)
 	}
@@ -209,12 +265,7 @@ func (e *ExplicitTx) Rollback() error {
 	return nil
 }
 
-func (e *ExplicitTx) release() {
-	if e.done != nil {
-		e.done()
-		e.done = nil
-	}
-}
+func (e *ExplicitTx) release() { e.end() }
 
 // stackGoid returns the calling goroutine's numeric id, read from the
 // header of its stack trace. It costs microseconds (the runtime formats the
