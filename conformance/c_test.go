@@ -148,7 +148,7 @@ func TestC1_WaitsForLockHeldByAnotherProcess(t *testing.T) {
 	path := newDB(t)
 	for _, opener := range []string{"Connect", "Open"} {
 		t.Run(opener, func(t *testing.T) {
-			holder := start(t, spawn{role: "exclusive-holder", args: childArgs{DB: path, Hold: 600 * time.Millisecond}})
+			holder := start(t, spawn{role: "exclusive-holder", args: childArgs{DB: path, Hold: time.Second}})
 			holder.expect("LOCKED", 30*time.Second)
 
 			ctrl, err := sql.Open("sqlite3", dsn(path, "_busy_timeout=0"))
@@ -189,7 +189,7 @@ func TestC1_WaitsForLockHeldByAnotherProcess(t *testing.T) {
 			if n != 1 {
 				t.Errorf("C1: %s waited but does not see the other process's committed row", opener)
 			}
-			if waited < 200*time.Millisecond {
+			if waited < 100*time.Millisecond {
 				t.Errorf("C1 test setup: %s returned after %v, before the holder released its lock: nothing was proven", opener, waited)
 			}
 			if segs, lead := tr.segments(); len(lead) > 0 || len(segs) == 0 {

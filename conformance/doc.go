@@ -115,7 +115,9 @@
 //     thousands of times beside commits and checkpoints without an error,
 //     and integrity_check stays ok.
 //   - W1: a user who cannot write an existing -shm (but can write the
-//     directory) still reads, on a private copy of the WAL index.
+//     directory) still reads while the owner's process keeps it open:
+//     SQLite (3.22 and later) then uses the -shm read-only. CheckPermissions
+//     reports it all the same, since that user's writes would fail.
 //   - C2: PRAGMA journal_mode = WAL on a database already in WAL takes no
 //     lock in this SQLite, so the order is proved by the trace; the timing
 //     check guards against a connector that needs the write lock.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -311,12 +312,30 @@ func asUnprivileged(t testing.TB) *unprivileged {
 	if os.Geteuid() != 0 {
 		return &unprivileged{uid: os.Geteuid(), gid: os.Getegid(), bin: os.Args[0]}
 	}
-	return &unprivileged{
+	u := &unprivileged{
 		cred: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}},
 		uid:  65534, gid: 65534,
 		bin: sharedBinary(t),
 	}
+	probeOnce.Do(func() {
+		cmd := exec.Command(u.bin, "-test.run=^$")
+		cmd.Dir = filepath.Dir(u.bin)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.cred}
+		probeErr = cmd.Run()
+	})
+	if errors.Is(probeErr, syscall.EPERM) {
+		t.Skipf("cannot start a process as uid 65534 (%v): this root lacks CAP_SETUID/CAP_SETGID (a rootless container?), and root itself ignores permission bits, so the permission rules cannot be shown", probeErr)
+	}
+	if probeErr != nil {
+		t.Fatalf("starting the test binary as uid 65534: %v", probeErr)
+	}
+	return u
 }
+
+var (
+	probeOnce sync.Once
+	probeErr  error
+)
 
 // sharedBinary copies the test binary, which lives in a go-build directory
 // only its owner may enter, into a world-readable directory.

@@ -156,7 +156,7 @@ func TestW4_TwoWriterProcessesFourReaders(t *testing.T) {
 			t.Errorf("W4: writer process %d reported %d commits; the database holds %d of its rows, the newest %q", w, r.Commits, n, maxID)
 		}
 	}
-	t.Logf("%v: writers committed %d and %d transactions, readers made %d reads, no busy error", d, rs[0].Commits, rs[1].Commits, reads)
+	t.Logf("%v: writers committed %d and %d transactions (busy errors %d and %d), readers made %d reads (errors %d)", d, rs[0].Commits, rs[1].Commits, rs[0].Busy, rs[1].Busy, reads, len(readErrs))
 }
 
 // TestW4_DeferredControlGetsBusy is the control of the W4 test: the same
@@ -416,6 +416,7 @@ func TestW7_CommittedSurvivesKill9(t *testing.T) {
 	for run := 1; run <= 5; run++ {
 		c := start(t, spawn{role: "commit-loop", args: childArgs{DB: path, Writer: run}})
 		c.expect("READY", 30*time.Second)
+		c.expect("1", 30*time.Second) // the random moment falls while it commits
 		delay := time.Duration(50+rng.IntN(251)) * time.Millisecond
 		time.Sleep(delay)
 		c.kill()
@@ -473,10 +474,7 @@ func TestW7_CommittedSurvivesKill9(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("run %d: killed after %v; %d commits printed, %d in the database, integrity ok", run, delay, printed, k)
-		if printed == 0 {
-			t.Errorf("W7 test setup: run %d was killed before its first commit", run)
-		}
+		t.Logf("run %d: killed %v after its first commit; %d commits printed, %d in the database, integrity ok", run, delay, printed, k)
 	}
 }
 
