@@ -89,7 +89,7 @@ func TestC1_BusyTimeoutFirst(t *testing.T) {
 	tr := &tracer{}
 	db, err := resonance.Connect(ctx, path, resonance.Options{Create: true, BusyTimeout: 4 * time.Second, TraceConnect: tr.record})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	const held = 8
@@ -99,7 +99,7 @@ func TestC1_BusyTimeoutFirst(t *testing.T) {
 	for range held {
 		c, err := db.Conn(ctx)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		conns = append(conns, c)
 	}
@@ -111,7 +111,7 @@ func TestC1_BusyTimeoutFirst(t *testing.T) {
 	for range 12 {
 		time.Sleep(20 * time.Millisecond)
 		if err := db.QueryRowContext(ctx, `SELECT 1`).Scan(new(int)); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 	}
 	opened := openedConnections(db)
@@ -127,7 +127,7 @@ func TestC1_BusyTimeoutFirst(t *testing.T) {
 	for range 5 {
 		c, err := s.ReadDB().Conn(ctx)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		rconns = append(rconns, c)
 	}
@@ -153,7 +153,7 @@ func TestC1_WaitsForLockHeldByAnotherProcess(t *testing.T) {
 
 			ctrl, err := sql.Open("sqlite3", dsn(path, "_busy_timeout=0"))
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			err = ctrl.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(new(int))
 			ctrl.Close()
@@ -297,7 +297,7 @@ func TestC2_JournalModeReadBeforeSet(t *testing.T) {
 		tr := &tracer{}
 		db, err := resonance.Connect(ctx, path, resonance.Options{Create: true, TraceConnect: tr.record})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		defer db.Close()
 		segs, _ := tr.segments()
@@ -314,7 +314,7 @@ func TestC2_JournalModeReadBeforeSet(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "old.db")
 		plain := plainDB(t, path, "_journal_mode=DELETE")
 		if _, err := plain.Exec(`CREATE TABLE kept (x); INSERT INTO kept VALUES (42)`); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		plain.Close()
 		if a, _ := headerMode(t, path); a != 1 {
@@ -323,7 +323,7 @@ func TestC2_JournalModeReadBeforeSet(t *testing.T) {
 		tr := &tracer{}
 		db, err := resonance.Connect(ctx, path, resonance.Options{TraceConnect: tr.record})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		defer db.Close()
 		if a, b := headerMode(t, path); a != 2 || b != 2 {
@@ -394,7 +394,7 @@ func TestC3_SynchronousNormal(t *testing.T) {
 	t.Run("EveryConnection", func(t *testing.T) {
 		db, err := resonance.Connect(ctx, path, resonance.Options{})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		defer db.Close()
 		forConns(t, db, 6, func(i int, c *sql.Conn) {
@@ -407,6 +407,9 @@ func TestC3_SynchronousNormal(t *testing.T) {
 		strace, err := exec.LookPath("strace")
 		if err != nil {
 			t.Skip("C3: counting fsync calls needs strace, which is not installed; EveryConnection still checks the setting")
+		}
+		if out, err := exec.Command(strace, "-f", "-qq", "-o", os.DevNull, "-e", "trace=getpid", os.Args[0], "-test.run=^$").CombinedOutput(); err != nil {
+			t.Skipf("C3: strace cannot trace a child here (%v: %s): ptrace is probably not permitted; EveryConnection still checks the setting", err, out)
 		}
 		const commits = 40
 		fsyncs := func(mode string) int {
@@ -450,7 +453,7 @@ func forConns(t *testing.T, db *sql.DB, n int, fn func(i int, c *sql.Conn)) {
 	for range n {
 		c, err := db.Conn(context.Background())
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		conns = append(conns, c)
 	}
@@ -471,7 +474,7 @@ func TestC4_NoMemoryMappedIO(t *testing.T) {
 	path := newDB(t)
 	abs, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	s := openStore(t, path, resonance.Options{})
 	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
@@ -479,21 +482,21 @@ func TestC4_NoMemoryMappedIO(t *testing.T) {
 			INSERT INTO nodes (id, type, summary) SELECT 'm' || i, 'doc', hex(randomblob(500)) FROM c`)
 		return err
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if _, err := s.Checkpoint(ctx); err != nil { // the pages now live in the file itself
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	const scan = `SELECT sum(length(summary)) FROM nodes`
 	if err := s.Read(ctx, func(tx *resonance.Tx) error {
 		return tx.QueryRowContext(ctx, scan).Scan(new(int))
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	count(t, s.DB(), scan)
 	db, err := resonance.Connect(ctx, path, resonance.Options{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	forConns(t, db, 4, func(i int, c *sql.Conn) {
@@ -509,7 +512,7 @@ func TestC4_NoMemoryMappedIO(t *testing.T) {
 	ctrl := plainDB(t, path, "")
 	ctrl.SetMaxOpenConns(1)
 	if _, err := ctrl.Exec(`PRAGMA mmap_size = 1048576`); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	count(t, ctrl, scan)
 	if n := mappings(t, abs); n == 0 {
@@ -560,14 +563,14 @@ func TestC5_TempStoreInMemory(t *testing.T) {
 		_, err := tx.ExecContext(ctx, `DROP TABLE temp.scratch`)
 		return err
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	sortOnce := func(q interface {
 		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 	}) []string {
 		rows, err := q.QueryContext(ctx, bigSort)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		defer rows.Close()
 		rows.Next() // the sort is done once the first row is out
@@ -579,16 +582,16 @@ func TestC5_TempStoreInMemory(t *testing.T) {
 		}
 		return nil
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 
 	ctrl := plainDB(t, path, "")
 	ctrl.SetMaxOpenConns(1)
 	if _, err := ctrl.Exec(`PRAGMA temp_store = FILE`); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if _, err := ctrl.Exec(bigTemp); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	tempFiles := newEntries(before, deletedFiles(t))
 	if len(tempFiles) == 0 {
@@ -611,7 +614,7 @@ func TestC6_ForeignKeysEnforced(t *testing.T) {
 			INSERT INTO fk_parent VALUES (1)`)
 		return err
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	isFK := func(err error) bool {
 		var se sqlite3.Error
@@ -633,7 +636,7 @@ func TestC6_ForeignKeysEnforced(t *testing.T) {
 	}
 	db, err := resonance.Connect(ctx, path, resonance.Options{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	forConns(t, db, 8, func(i int, c *sql.Conn) { orphan("pooled connection", c) })
@@ -643,7 +646,7 @@ func TestC6_ForeignKeysEnforced(t *testing.T) {
 		orphan("replaced connection", db)
 	}
 	if err := s.Tx(ctx, func(tx *resonance.Tx) error { orphan("Store.Tx", tx); return nil }); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	orphan("Store.DB", s.DB())
 	if n := count(t, s.DB(), `SELECT count(*) FROM fk_child WHERE parent = 999`); n != 0 {
@@ -666,13 +669,13 @@ func TestC7_EveryConnectionHardened(t *testing.T) {
 	path := newDB(t)
 	db, err := resonance.Connect(ctx, path, resonance.Options{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	forConns(t, db, 16, func(i int, c *sql.Conn) {
 		st, err := readSettings(ctx, c)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		checkSettings(t, "Connect, 16 held at once: connection "+itoa(i), st, false)
 	})
@@ -683,7 +686,7 @@ func TestC7_EveryConnectionHardened(t *testing.T) {
 		forConns(t, db, 4, func(i int, c *sql.Conn) {
 			st, err := readSettings(ctx, c)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			checkSettings(t, "replaced connection "+itoa(round)+"/"+itoa(i), st, false)
 		})
@@ -696,13 +699,13 @@ func TestC7_EveryConnectionHardened(t *testing.T) {
 	forConns(t, s.ReadDB(), 8, func(i int, c *sql.Conn) {
 		st, err := readSettings(ctx, c)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		checkSettings(t, "store reader "+itoa(i), st, true)
 	})
 	st, err := readSettings(ctx, s.DB())
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	checkSettings(t, "store writer", st, false)
 }
@@ -716,7 +719,7 @@ func TestC7_HookErrorFailsConnection(t *testing.T) {
 	path := newDB(t)
 	db, err := resonance.Connect(ctx, path, resonance.Options{BusyTimeout: 100 * time.Millisecond})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	db.SetMaxIdleConns(0) // every use opens a new connection
@@ -807,7 +810,7 @@ func TestC8_ReadOnlyIsBehavioural(t *testing.T) {
 	}
 	cdb, err := resonance.Connect(ctx, path, resonance.Options{ReadOnly: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer cdb.Close()
 	forConns(t, cdb, 3, func(i int, c *sql.Conn) {
@@ -859,7 +862,7 @@ func TestC9_HealthCheck(t *testing.T) {
 	}
 	for range 14 {
 		if _, err := s.Health(ctx); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 	}
 	if n := count(t, s.DB(), `SELECT count(*) FROM _health`); n != 10 {
@@ -877,12 +880,12 @@ func TestC9_HealthCheck(t *testing.T) {
 
 	db, err := resonance.Connect(ctx, path, resonance.Options{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	if _, err := db.Exec(`PRAGMA mmap_size = 1048576; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE`); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	h, err = resonance.CheckHealth(ctx, db)
 	if err == nil || h.Healthy() {
@@ -967,7 +970,7 @@ func TestC11_BadSettingsRefusedBeforeDisk(t *testing.T) {
 	// Zero means the default.
 	db, err := resonance.Connect(ctx, filepath.Join(dir, "zero.db"), resonance.Options{Create: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	if got := count(t, db, `PRAGMA busy_timeout`); got != 5000 {

@@ -31,12 +31,12 @@ func TestCheckDatabase_HealthyDatabaseUnchanged(t *testing.T) {
 	path := newDB(t)
 	s := openStore(t, path, resonance.Options{})
 	if err := s.Tx(ctx, insertNode(ctx, "kept")); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	s.Close()
 	before, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	rep := conformance.CheckDatabase(ctx, path)
 	if !rep.OK() {
@@ -49,7 +49,7 @@ func TestCheckDatabase_HealthyDatabaseUnchanged(t *testing.T) {
 	}
 	after, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if !bytes.Equal(before, after) {
 		t.Error("CheckDatabase modified the database file")
@@ -93,7 +93,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "old.db")
 		db := plainDB(t, path, "_journal_mode=DELETE")
 		if _, err := db.Exec(`CREATE TABLE x (a); INSERT INTO x VALUES (1)`); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		db.Close()
 		rep := conformance.CheckDatabase(ctx, path)
@@ -111,7 +111,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 		first := fstest.MapFS{"20240101000000_create_graph.sql": {Data: mustRead(t, schema.FS, "20240101000000_create_graph.sql")}}
 		s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: first})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		s.Close()
 		rep := conformance.CheckDatabase(ctx, path)
@@ -124,7 +124,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 		path := newDB(t)
 		db := plainDB(t, path, "") // foreign_keys off, as a careless tool would write
 		if _, err := db.Exec(`CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE c (p INTEGER REFERENCES p (id)); INSERT INTO c VALUES (7)`); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		db.Close()
 		expect(t, conformance.CheckDatabase(ctx, path), "C6", "missing p row")
@@ -137,12 +137,12 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 				INSERT INTO nodes (id, type, summary) SELECT 'n' || i, 'doc', hex(randomblob(200)) FROM c`)
 			return err
 		}); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		s.Close()
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096), 6*4096) // one page in the middle of the nodes b-tree
 		f.Close()

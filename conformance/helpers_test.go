@@ -61,10 +61,10 @@ func createDB(t testing.TB, path string) {
 	t.Helper()
 	s, err := resonance.Open(context.Background(), path, resonance.Options{Create: true})
 	if err != nil {
-		t.Fatalf("creating %s: %v", path, err)
+		t.Fatalf("%s: creating %s: %v", rule(t), path, err)
 	}
 	if err := s.Close(); err != nil {
-		t.Fatalf("closing %s: %v", path, err)
+		t.Fatalf("%s: closing %s: %v", rule(t), path, err)
 	}
 }
 
@@ -73,7 +73,7 @@ func openStore(t testing.TB, path string, o resonance.Options) *resonance.Store 
 	t.Helper()
 	s, err := resonance.Open(context.Background(), path, o)
 	if err != nil {
-		t.Fatalf("Open(%q): %v", path, err)
+		t.Fatalf("%s: Open(%q): %v", rule(t), path, err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -84,7 +84,7 @@ func plainDB(t testing.TB, path, query string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite3", dsn(path, query))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -96,7 +96,7 @@ func integrity(t testing.TB, path string) string {
 	t.Helper()
 	db, err := sql.Open("sqlite3", dsn(path, "mode=rw"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	rows, err := db.Query(`PRAGMA integrity_check`)
@@ -125,7 +125,7 @@ func count(t testing.TB, q rowQuerier, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := q.QueryRowContext(context.Background(), query, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
+		t.Fatalf("%s: %s: %v", rule(t), query, err)
 	}
 	return n
 }
@@ -191,12 +191,12 @@ func headerMode(t testing.TB, path string) (byte, byte) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer f.Close()
 	var h [20]byte
 	if _, err := f.ReadAt(h[:], 0); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	return h[18], h[19]
 }
@@ -259,4 +259,11 @@ var loggedMigrations = fstest.MapFS{
 		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000) INSERT INTO filler SELECT randomblob(64) FROM c;\n" +
 		"INSERT INTO migration_log VALUES ('002');\n-- migrate:down\nDROP TABLE filler;\n")},
 	"003_more.sql": {Data: []byte("-- migrate:up\nCREATE TABLE more (x);\nINSERT INTO migration_log VALUES ('003');\n-- migrate:down\nDROP TABLE more;\n")},
+}
+
+// rule returns the rule a test is about, from its name (TestC4_… → C4), so
+// that setup failures name it too.
+func rule(t testing.TB) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(t.Name(), "Test"), "_")
+	return id
 }

@@ -27,10 +27,10 @@ func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repository root %s: %v", root, err)
+		t.Fatalf("%s: repository root %s: %v", rule(t), root, err)
 	}
 	return root
 }
@@ -40,7 +40,7 @@ func embeddedMigrations(t testing.TB) []string {
 	t.Helper()
 	names, err := fs.Glob(schema.FS, "*.sql")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	slices.Sort(names)
 	return names
@@ -54,13 +54,13 @@ func dump(t testing.TB, path string) string {
 	t.Helper()
 	db, err := sql.Open("sqlite3", dsn(path, "mode=ro"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	var b strings.Builder
 	rows, err := db.Query(`SELECT type, name, coalesce(sql, '') FROM sqlite_master WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name`)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	var tables []string
 	for rows.Next() {
@@ -75,7 +75,7 @@ func dump(t testing.TB, path string) string {
 	for _, table := range tables {
 		rows, err := db.Query(fmt.Sprintf(`SELECT * FROM %q ORDER BY 1`, table))
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		cols, _ := rows.Columns()
 		for rows.Next() {
@@ -96,12 +96,12 @@ func appliedVersions(t testing.TB, path string) []string {
 	t.Helper()
 	db, err := sql.Open("sqlite3", dsn(path, "mode=ro"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	rows, err := db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer rows.Close()
 	var vs []string
@@ -133,7 +133,7 @@ func TestM1_EmbeddedMigrationsAppliedAtOpen(t *testing.T) {
 	h := &captureHandler{}
 	s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Logger: slog.New(h)})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	var want []string
 	for _, f := range files {
@@ -150,7 +150,7 @@ func TestM1_EmbeddedMigrationsAppliedAtOpen(t *testing.T) {
 	}
 	ms, err := s.Migrations(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	for _, m := range ms {
 		if !m.Applied || !m.Known {
@@ -187,7 +187,7 @@ func dbmateBin(t *testing.T) string {
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/amacneil/dbmate/v2")
 	cmd.Dir = filepath.Join(repoRoot(t), "tools")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building dbmate from tools/go.mod (set DBMATE_BIN to use a built one): %v\n%s", err, out)
+		t.Fatalf("%s: building dbmate from tools/go.mod (set DBMATE_BIN to use a built one): %v\n%s", rule(t), err, out)
 	}
 	return bin
 }
@@ -207,7 +207,7 @@ func TestM1_DbmateCLIAgrees(t *testing.T) {
 		cmd.Dir = t.TempDir()
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("dbmate %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("%s: dbmate %s: %v\n%s", rule(t), strings.Join(args, " "), err, out)
 		}
 		return string(out)
 	}
@@ -216,7 +216,7 @@ func TestM1_DbmateCLIAgrees(t *testing.T) {
 		path := newDB(t)
 		s := openStore(t, path, resonance.Options{})
 		if err := s.Tx(ctx, insertNode(ctx, "data")); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		s.Close()
 		before := dump(t, path)
@@ -241,7 +241,7 @@ func TestM1_DbmateCLIAgrees(t *testing.T) {
 		out := dbmate(t, path, "up")
 		for _, f := range files {
 			if !strings.Contains(out, f) {
-				t.Fatalf("dbmate up did not apply %s:\n%s", f, out)
+				t.Fatalf("%s: dbmate up did not apply %s:\n%s", rule(t), f, out)
 			}
 		}
 		h := &captureHandler{}
@@ -251,7 +251,7 @@ func TestM1_DbmateCLIAgrees(t *testing.T) {
 		}
 		ms, err := s.Migrations(ctx)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		for _, m := range ms {
 			if !m.Applied || !m.Known {
@@ -342,13 +342,13 @@ func TestM3_FailingMigrationChangesNothing(t *testing.T) {
 	for _, p := range []string{path, want} {
 		s, err := resonance.Open(ctx, p, resonance.Options{Create: true, Migrations: m1, BackupKeep: -1})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		s.Close()
 	}
 	s, err := resonance.Open(ctx, want, resonance.Options{Migrations: m2, BackupKeep: -1})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	s.Close()
 
@@ -384,12 +384,12 @@ func TestM4_UnknownVersionRefused(t *testing.T) {
 			path := newDB(t)
 			db := plainDB(t, path, "")
 			if _, err := db.Exec(`INSERT INTO schema_migrations (version) VALUES (?)`, v); err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			db.Close()
 			before, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			for _, o := range []resonance.Options{{}, {ReadOnly: true}} {
 				_, err = resonance.Open(ctx, path, o)
@@ -399,7 +399,7 @@ func TestM4_UnknownVersionRefused(t *testing.T) {
 			}
 			after, err := os.ReadFile(path)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			if !bytes.Equal(before, after) {
 				t.Error("M4: the refused database was modified")
@@ -409,7 +409,7 @@ func TestM4_UnknownVersionRefused(t *testing.T) {
 			}
 			ms, err := resonance.MigrationStatusOf(ctx, path, resonance.Options{})
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			if i := slices.IndexFunc(ms, func(m resonance.MigrationStatus) bool { return m.Version == v }); i < 0 || ms[i].Known {
 				t.Errorf("M4: MigrationStatusOf does not report %s as unknown: %+v", v, ms)
@@ -425,7 +425,7 @@ func TestM4_UnknownVersionRefused(t *testing.T) {
 		m1 := fstest.MapFS{"20240101000000_create_graph.sql": {Data: mustRead(t, schema.FS, "20240101000000_create_graph.sql")}}
 		s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: m1})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		s.Close()
 		_, err = resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
@@ -439,7 +439,7 @@ func mustRead(t *testing.T, fsys fs.FS, name string) []byte {
 	t.Helper()
 	b, err := fs.ReadFile(fsys, name)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	return b
 }
@@ -452,7 +452,7 @@ func TestM5_SqlcReadsTheSameSchema(t *testing.T) {
 	root := repoRoot(t)
 	cfg, err := os.ReadFile(filepath.Join(root, "sqlc.yaml"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	var schemaDir string
 	for _, line := range strings.Split(string(cfg), "\n") {
@@ -492,7 +492,7 @@ func TestM5_SqlcReadsTheSameSchema(t *testing.T) {
 			dir := t.TempDir()
 			for _, p := range []string{"sqlc.yaml", "schema", "queries"} {
 				if out, err := exec.Command("cp", "-r", filepath.Join(root, p), dir).CombinedOutput(); err != nil {
-					t.Fatalf("%v: %s", err, out)
+					t.Fatalf("%s: %v: %s", rule(t), err, out)
 				}
 			}
 			if edit != nil {
@@ -501,7 +501,7 @@ func TestM5_SqlcReadsTheSameSchema(t *testing.T) {
 			cmd := exec.Command(sqlc, "generate")
 			cmd.Dir = dir
 			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("sqlc generate: %v\n%s", err, out)
+				t.Fatalf("%s: sqlc generate: %v\n%s", rule(t), err, out)
 			}
 			return filepath.Join(dir, "db")
 		}
@@ -512,7 +512,7 @@ func TestM5_SqlcReadsTheSameSchema(t *testing.T) {
 			qs, _ := filepath.Glob(filepath.Join(dir, "queries", "*.sql"))
 			f, err := os.OpenFile(qs[0], os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			fmt.Fprintln(f, "\n-- name: ConformanceProbe :one\nSELECT count(*) FROM nodes;")
 			f.Close()
@@ -531,7 +531,7 @@ func diffDirs(t *testing.T, a, b string) string {
 	for _, d := range []string{a, b} {
 		entries, err := os.ReadDir(d)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		for _, e := range entries {
 			names[e.Name()] = true
@@ -558,20 +558,20 @@ func TestM6_BackupBeforeMigratingData(t *testing.T) {
 	ms := fstest.MapFS{"001_a.sql": {Data: []byte("-- migrate:up\nCREATE TABLE a (x);\n-- migrate:down\nDROP TABLE a;\n")}}
 	s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: ms})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "backups")); err == nil {
 		t.Error("M6: creating a new database wrote a backup")
 	}
 	if _, err := s.DB().Exec(`INSERT INTO a VALUES (42)`); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	s.Close()
 	for i := 2; i <= 10; i++ {
 		ms[fmt.Sprintf("%03d_t.sql", i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf("-- migrate:up\nCREATE TABLE t%03d (x);\nINSERT INTO a VALUES (%d);\n-- migrate:down\n", i, i))}
 		s, err := resonance.Open(ctx, path, resonance.Options{Migrations: ms})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		s.Close()
 	}

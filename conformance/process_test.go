@@ -157,7 +157,7 @@ func start(t testing.TB, s spawn) *proc {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	a, err := json.Marshal(s.args)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	cmd.Env = append(os.Environ(), envRole+"="+s.role, envArgs+"="+string(a))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
@@ -167,14 +167,14 @@ func start(t testing.TB, s spawn) *proc {
 	p := &proc{t: t, name: fmt.Sprintf("%s[%s]", s.role, filepath.Base(s.args.DB)), cmd: cmd, exited: make(chan struct{})}
 	cmd.Stderr = &p.stderr
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting child %s: %v", s.role, err)
+		t.Fatalf("%s: starting child %s: %v", rule(t), s.role, err)
 	}
 	p.name = fmt.Sprintf("%s (pid %d)", p.name, cmd.Process.Pid)
 	go func() {
@@ -227,13 +227,13 @@ func (p *proc) expect(prefix string, timeout time.Duration) string {
 		select {
 		case <-p.exited:
 			if len(p.lines()) == seen {
-				p.t.Fatalf("child %s exited (%v) before printing %q; stderr:\n%s", p.name, p.err, prefix, p.stderr.String())
+				p.t.Fatalf("%s: child %s exited (%v) before printing %q; stderr:\n%s", rule(p.t), p.name, p.err, prefix, p.stderr.String())
 			}
 			continue
 		default:
 		}
 		if time.Now().After(deadline) {
-			p.t.Fatalf("child %s did not print %q within %v; stdout %q; stderr:\n%s", p.name, prefix, timeout, lines, p.stderr.String())
+			p.t.Fatalf("%s: child %s did not print %q within %v; stdout %q; stderr:\n%s", rule(p.t), p.name, prefix, timeout, lines, p.stderr.String())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -243,7 +243,7 @@ func (p *proc) expect(prefix string, timeout time.Duration) string {
 func (p *proc) send(line string) {
 	p.t.Helper()
 	if _, err := io.WriteString(p.stdin, line+"\n"); err != nil {
-		p.t.Fatalf("writing to child %s: %v", p.name, err)
+		p.t.Fatalf("%s: writing to child %s: %v", rule(p.t), p.name, err)
 	}
 }
 
@@ -257,10 +257,10 @@ func (p *proc) wait(timeout time.Duration) {
 	case <-time.After(timeout):
 		p.kill()
 		<-p.exited
-		p.t.Fatalf("child %s still running after %v; killed it; stderr:\n%s", p.name, timeout, p.stderr.String())
+		p.t.Fatalf("%s: child %s still running after %v; killed it; stderr:\n%s", rule(p.t), p.name, timeout, p.stderr.String())
 	}
 	if p.err != nil {
-		p.t.Fatalf("child %s failed: %v; stderr:\n%s", p.name, p.err, p.stderr.String())
+		p.t.Fatalf("%s: child %s failed: %v; stderr:\n%s", rule(p.t), p.name, p.err, p.stderr.String())
 	}
 }
 
@@ -271,12 +271,12 @@ func (p *proc) result(v any, timeout time.Duration) {
 	for _, l := range p.lines() {
 		if rest, ok := strings.CutPrefix(l, "RESULT "); ok {
 			if err := json.Unmarshal([]byte(rest), v); err != nil {
-				p.t.Fatalf("child %s: bad RESULT %q: %v", p.name, rest, err)
+				p.t.Fatalf("%s: child %s: bad RESULT %q: %v", rule(p.t), p.name, rest, err)
 			}
 			return
 		}
 	}
-	p.t.Fatalf("child %s printed no RESULT line; stdout %q; stderr:\n%s", p.name, p.lines(), p.stderr.String())
+	p.t.Fatalf("%s: child %s printed no RESULT line; stdout %q; stderr:\n%s", rule(p.t), p.name, p.lines(), p.stderr.String())
 }
 
 // startTogether starts children that each print READY and wait for "go",
@@ -327,7 +327,7 @@ func asUnprivileged(t testing.TB) *unprivileged {
 		t.Skipf("cannot start a process as uid 65534 (%v): this root lacks CAP_SETUID/CAP_SETGID (a rootless container?), and root itself ignores permission bits, so the permission rules cannot be shown", probeErr)
 	}
 	if probeErr != nil {
-		t.Fatalf("starting the test binary as uid 65534: %v", probeErr)
+		t.Fatalf("%s: starting the test binary as uid 65534: %v", rule(t), probeErr)
 	}
 	return u
 }
@@ -369,7 +369,7 @@ func sharedBinary(t testing.TB) string {
 		}
 	})
 	if sharedErr != nil {
-		t.Fatalf("copying the test binary where an unprivileged user can run it: %v", sharedErr)
+		t.Fatalf("%s: copying the test binary where an unprivileged user can run it: %v", rule(t), sharedErr)
 	}
 	return sharedBin
 }
@@ -394,10 +394,10 @@ func (u *unprivileged) workDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "resonance-conformance-")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	t.Cleanup(func() {
 		os.Chmod(dir, 0o755)
@@ -414,10 +414,10 @@ func (u *unprivileged) denyDirWrite(t testing.TB, dir string) {
 		mode = 0o555 // our own directory: take write away from ourselves
 	}
 	if err := os.Chown(dir, os.Geteuid(), os.Getegid()); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if err := os.Chmod(dir, mode); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 }
 
@@ -425,10 +425,10 @@ func (u *unprivileged) denyDirWrite(t testing.TB, dir string) {
 func (u *unprivileged) allowDirWrite(t testing.TB, dir string) {
 	t.Helper()
 	if err := os.Chown(dir, u.uid, u.gid); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 }
 
@@ -437,7 +437,7 @@ func (u *unprivileged) own(t testing.TB, paths ...string) {
 	t.Helper()
 	for _, p := range paths {
 		if err := os.Chown(p, u.uid, u.gid); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"sort"
@@ -503,5 +502,3 @@ func listDir(dbPath string) []string {
 	}
 	return names
 }
-
-var _ fs.FS = loggedMigrations

@@ -27,7 +27,7 @@ func committed(t *testing.T, path, id string) bool {
 	t.Helper()
 	db, err := sql.Open("sqlite3", dsn(path, ""))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	return count(t, db, `SELECT count(*) FROM nodes WHERE id = ?`, id) == 1
@@ -39,7 +39,7 @@ func writeLockTaken(t *testing.T, path string) bool {
 	t.Helper()
 	db, err := sql.Open("sqlite3", dsn(path, "_busy_timeout=0"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
@@ -49,7 +49,7 @@ func writeLockTaken(t *testing.T, path string) bool {
 		return false
 	}
 	if !isBusy(err) {
-		t.Fatalf("BEGIN IMMEDIATE on a second connection: %v", err)
+		t.Fatalf("%s: BEGIN IMMEDIATE on a second connection: %v", rule(t), err)
 	}
 	return true
 }
@@ -70,7 +70,7 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 			}
 			return nil
 		}); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		if writeLockTaken(t, path) {
 			t.Errorf("T1: the write lock is still taken after Tx returned")
@@ -78,7 +78,7 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 	})
 	t.Run("CommitsOnNil", func(t *testing.T) {
 		if err := s.Tx(ctx, insertNode(ctx, "t1-commit")); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		if !committed(t, path, "t1-commit") {
 			t.Error("T1: a Tx whose fn returned nil is not committed")
@@ -208,7 +208,7 @@ func TestT2_NestedTxRefused(t *testing.T) {
 
 	etx, err := s.Begin(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if err := s.Tx(ctx, insertNode(ctx, "inside-explicit")); !errors.Is(err, resonance.ErrNestedTx) {
 		t.Errorf("T2: Tx while this goroutine holds an ExplicitTx: err = %v, want ErrNestedTx", err)
@@ -228,7 +228,7 @@ func TestT3_ReadSnapshotOnReadOnlyConnections(t *testing.T) {
 	path := newDB(t)
 	s := openStore(t, path, resonance.Options{MaxReaders: 4})
 	if err := s.Tx(ctx, insertNode(ctx, "first")); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	err := s.Read(ctx, func(tx *resonance.Tx) error {
 		before := count(t, tx, `SELECT count(*) FROM nodes`)
@@ -247,7 +247,7 @@ func TestT3_ReadSnapshotOnReadOnlyConnections(t *testing.T) {
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if !committed(t, path, "during") {
 		t.Error("T3: the transaction committed during the Read is missing")
@@ -255,10 +255,10 @@ func TestT3_ReadSnapshotOnReadOnlyConnections(t *testing.T) {
 
 	etx, err := s.Begin(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if err := insertNode(ctx, "uncommitted")(etx.Tx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	const n = 4
 	var arrived sync.WaitGroup
@@ -298,23 +298,23 @@ func TestT4_ExplicitTransactions(t *testing.T) {
 	path := newDB(t)
 	s, err := resonance.Open(ctx, path, resonance.Options{BusyTimeout: 200 * time.Millisecond})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	etx, err := s.Begin(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if !writeLockTaken(t, path) {
 		t.Error("T4: Begin did not take the write lock: it must begin IMMEDIATE")
 	}
 	if err := insertNode(ctx, "explicit-commit")(etx.Tx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if _, err := s.Begin(ctx); !errors.Is(err, resonance.ErrNestedTx) {
 		t.Errorf("T4: Begin inside an ExplicitTx: err = %v, want ErrNestedTx", err)
 	}
 	if err := etx.Commit(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if !committed(t, path, "explicit-commit") {
 		t.Error("T4: Commit did not keep the row")
@@ -325,12 +325,12 @@ func TestT4_ExplicitTransactions(t *testing.T) {
 
 	etx, err = s.Begin(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	insertNode(ctx, "explicit-rollback")(etx.Tx)
 	time.Sleep(150 * time.Millisecond) // longer than half the busy timeout
 	if err := etx.Rollback(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if committed(t, path, "explicit-rollback") {
 		t.Error("T4: Rollback kept the row")
@@ -340,7 +340,7 @@ func TestT4_ExplicitTransactions(t *testing.T) {
 	}
 
 	if _, err := s.Begin(ctx); err != nil { // never ended
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	err = s.Close()
 	if !errors.Is(err, resonance.ErrLeakedConnections) || !strings.Contains(err.Error(), "1 connection") {

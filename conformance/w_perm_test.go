@@ -2,7 +2,6 @@ package conformance_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,10 +27,10 @@ func TestW1_WALIsThreeFiles(t *testing.T) {
 		}
 		return nil
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if err := s.Close(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if got := listDir(path); !slices.Equal(got, []string{"graph.db"}) {
 		t.Errorf("W1: after the last connection closed the directory holds %q, want only graph.db", got)
@@ -118,7 +117,7 @@ func TestW1_UnprivilegedUserNeedsDirectoryAndShm(t *testing.T) {
 		createDB(t, path)
 		s := openStore(t, path, resonance.Options{}) // keeps -wal and -shm alive, owned by us
 		if err := s.Read(context.Background(), func(*resonance.Tx) error { return nil }); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		if u.cred == nil {
 			os.Chmod(path+"-shm", 0o444) // we are the unprivileged user: take write away
@@ -143,7 +142,7 @@ func TestW1_UnprivilegedUserNeedsDirectoryAndShm(t *testing.T) {
 	t.Run("WorldWritableFlagged", func(t *testing.T) {
 		path := newDB(t)
 		if err := os.Chmod(path, 0o666); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		f, ok := findingFor(conformance.CheckPermissions(path), path)
 		if !ok || !strings.Contains(f.Problem, "world-writable") || !strings.Contains(f.Fix, "chmod o-w") {
@@ -165,14 +164,14 @@ func TestW2_ReadonlyTrap(t *testing.T) {
 	createDB(t, path)
 	s, err := resonance.Open(ctx, path, resonance.Options{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer s.Close()
 	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('a', 'doc'), ('b', 'doc')`)
 		return err
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	// The database and the -wal and -shm SQLite creates for it (with the
 	// database's owner) belong to the user: only the directory is in the way.
@@ -192,7 +191,7 @@ func TestW2_ReadonlyTrap(t *testing.T) {
 		u.allowDirWrite(t, dir) // we are the same user: let our close remove -wal and -shm
 	}
 	if err := s.Close(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if got := listDir(path); !slices.Equal(got, []string{"graph.db"}) {
 		t.Fatalf("W2 test setup: after the holder closed, the directory holds %q, want only graph.db", got)
@@ -255,7 +254,7 @@ func TestW2_ModeRoReaderDoesNotCorrupt(t *testing.T) {
 	var r roReaderResult
 	reader.result(&r, 30*time.Second)
 	if err := s.Close(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	got := integrity(t, path)
 	if got != "ok" {
@@ -271,5 +270,3 @@ func TestW2_ModeRoReaderDoesNotCorrupt(t *testing.T) {
 	t.Logf("folklore tested: a mode=ro connection in another process made %d reads (errors: %v) while %d transactions committed and %d checkpoints ran; integrity_check: %s",
 		r.Reads, r.Errors, commits, checkpoints, got)
 }
-
-var _ = errors.Is

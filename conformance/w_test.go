@@ -29,7 +29,7 @@ func TestW3_ReadersSeeSnapshotDuringWrite(t *testing.T) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('1', 'doc'), ('2', 'doc'), ('3', 'doc')`)
 		return err
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	readHere := func(what string, want int) {
 		t.Helper()
@@ -81,15 +81,15 @@ func TestW3_ReadersSeeSnapshotDuringWrite(t *testing.T) {
 
 	etx, err := s.Begin(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if _, err := etx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('5', 'doc')`); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	readThere("this process holds a write transaction", 4)
 	readHere("this process holds a write transaction", 4)
 	if err := etx.Rollback(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 }
 
@@ -197,7 +197,7 @@ func TestW5_CheckpointTruncate(t *testing.T) {
 				_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type, summary) VALUES (?, 'doc', hex(randomblob(300)))`, fmt.Sprintf("%d-%d", time.Now().UnixNano(), i))
 				return err
 			}); err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 		}
 	}
@@ -214,7 +214,7 @@ func TestW5_CheckpointTruncate(t *testing.T) {
 	// A reader keeps an old snapshot while more is written.
 	rtx, err := s.ReadDB().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	count(t, rtx, `SELECT count(*) FROM nodes`)
 	write(10)
@@ -246,7 +246,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 					INSERT INTO nodes (id, type, summary) SELECT ? || '-' || j, 'doc', hex(randomblob(2000)) FROM c`, strconv.Itoa(i))
 				return err
 			}); err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 		}
 	}
@@ -272,7 +272,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 	repl := plainDB(t, path, "")
 	replConn, err := repl.Conn(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer replConn.Close()
 	count(t, replConn, `SELECT count(*) FROM nodes`)
@@ -280,7 +280,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 
 	s, err := resonance.Open(ctx, path, resonance.Options{ExternalCheckpoints: true})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer s.Close()
 	forConns(t, s.ReadDB(), 3, func(i int, c *sql.Conn) {
@@ -302,7 +302,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 		t.Errorf("W5: Checkpoint with ExternalCheckpoints: err = %v, want ErrCheckpointsDisabled", err)
 	}
 	if err := s.Close(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if after := size(path); after != before {
 		t.Errorf("W5: closing a store with ExternalCheckpoints checkpointed: the database file went from %d to %d bytes", before, after)
@@ -329,12 +329,12 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 			INSERT INTO edges (source, target, type) SELECT 's' || (i % 30), 't' || i, 'related_to' FROM c`)
 		return err
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	s.Close()
 	plain := plainDB(t, path, "")
 	if _, err := plain.Exec(`DROP TABLE IF EXISTS sqlite_stat1`); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	plain.Close()
 
@@ -354,7 +354,7 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 			INSERT INTO edges (source, target, type) SELECT 'g' || (i % 90), 'u' || i, 'related_to' FROM c`)
 		return err
 	}); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	count(t, s.DB(), `SELECT count(*) FROM edges WHERE source = 'g1'`)
 	r := s.ReadDB()
@@ -386,7 +386,7 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 	holder := plainDB(t, path, "")
 	holder.SetMaxOpenConns(1)
 	if _, err := holder.Exec(`BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	h := &captureHandler{}
 	busy, err := resonance.Open(ctx, path, resonance.Options{BusyTimeout: 100 * time.Millisecond, Logger: slog.New(h)})
@@ -442,7 +442,7 @@ func TestW7_CommittedSurvivesKill9(t *testing.T) {
 		nums := func(query string) []int {
 			rows, err := s.DB().QueryContext(ctx, query, run)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: %v", rule(t), err)
 			}
 			defer rows.Close()
 			var out []int
@@ -472,7 +472,7 @@ func TestW7_CommittedSurvivesKill9(t *testing.T) {
 			t.Errorf("W7: run %d: nodes hold %d numbers, history %d: a transaction was applied in part", run, len(inNodes), len(inHistory))
 		}
 		if err := s.Close(); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", rule(t), err)
 		}
 		t.Logf("run %d: killed %v after its first commit; %d commits printed, %d in the database, integrity ok", run, delay, printed, k)
 	}
@@ -502,23 +502,23 @@ func TestW8_LongTransactionReported(t *testing.T) {
 	long := func() int { return len(filterRecords(h, "longer than half")) }
 
 	if err := s.Tx(ctx, func(*resonance.Tx) error { time.Sleep(10 * time.Millisecond); return nil }); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if m := s.Metrics(); m.LongTransactions != 0 || long() != 0 {
 		t.Errorf("W8: a 10ms transaction with a 200ms busy timeout was reported as long (%d, %d log lines)", m.LongTransactions, long())
 	}
 	if err := s.Tx(ctx, func(*resonance.Tx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if m := s.Metrics(); m.LongTransactions != 1 || long() != 1 {
 		t.Errorf("W8: a 150ms write transaction with a 200ms busy timeout: counter %d, %d log lines; want 1 and 1", m.LongTransactions, long())
 	}
 	if err := s.Read(ctx, func(*resonance.Tx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	etx, err := s.Begin(ctx)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	other := openStore(t, path, resonance.Options{BusyTimeout: 200 * time.Millisecond})
 	err = other.Tx(ctx, func(tx *resonance.Tx) error { return nil })
@@ -526,7 +526,7 @@ func TestW8_LongTransactionReported(t *testing.T) {
 		t.Errorf("W8: a second writer behind a transaction held past the busy timeout: err = %v, want ErrBusy", err)
 	}
 	if err := etx.Commit(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if m := s.Metrics(); m.LongTransactions != 3 || long() != 3 {
 		t.Errorf("W8: after a long write, read and explicit transaction: counter %d, %d log lines; want 3 and 3", m.LongTransactions, long())
