@@ -153,20 +153,8 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 	if err := c.verify(conn, 0); err != nil {
 		return err
 	}
-	// C2: read journal_mode; switch to WAL only when it is not WAL already,
-	// so opening a WAL database never needs the write lock.
-	mode, err := queryString(conn, "PRAGMA journal_mode", c.trace)
-	if err != nil {
-		return fmt.Errorf("C2 journal_mode: %w", err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		mode, err = queryString(conn, "PRAGMA journal_mode = WAL", c.trace)
-		if err != nil {
-			return fmt.Errorf("C2 journal_mode = WAL: %w", err)
-		}
-		if !strings.EqualFold(mode, "wal") {
-			return fmt.Errorf("C2 journal_mode: asked for wal, SQLite answered %q", mode)
-		}
+	if err := c.journalWAL(conn); err != nil {
+		return err
 	}
 	if c.plan.set != "" {
 		c.trace(c.plan.set)
@@ -180,6 +168,42 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 		}
 	}
 	return nil
+}
+
+// journalWAL reads journal_mode and switches to WAL only when it is not WAL
+// already, so opening a WAL database never needs the write lock (C2).
+//
+// The switch needs an exclusive lock, which SQLite tries once without
+// calling the busy handler: when processes open a new database at the same
+// moment, it fails at once with SQLITE_BUSY while another one reads the
+// file. Within the busy timeout it is tried again, after reading the mode
+// again (the other process may have switched it already): no busy error
+// reaches the caller that busy_timeout would have waited through (C1).
+func (c *connector) journalWAL(conn *sqlite3.SQLiteConn) error {
+	deadline := time.Now().Add(c.opts.BusyTimeout)
+	wait := time.Millisecond
+	for {
+		mode, err := queryString(conn, "PRAGMA journal_mode", c.trace)
+		if err != nil {
+			return fmt.Errorf("C2 journal_mode: %w", err)
+		}
+		if strings.EqualFold(mode, "wal") {
+			return nil
+		}
+		mode, err = queryString(conn, "PRAGMA journal_mode = WAL", c.trace)
+		if code, _, _ := sqliteCode(err); code == sqlite3.ErrBusy && time.Now().Add(wait).Before(deadline) {
+			time.Sleep(wait)
+			wait = min(2*wait, 50*time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("C2 journal_mode = WAL: %w", err)
+		}
+		if !strings.EqualFold(mode, "wal") {
+			return fmt.Errorf("C2 journal_mode: asked for wal, SQLite answered %q", mode)
+		}
+		return nil
+	}
 }
 
 // verify runs the read-back statement of pragma i and compares its answer

@@ -71,3 +71,35 @@ func TestConnect_Trace(t *testing.T) {
 		}
 	}
 }
+
+// Switching a new database to WAL takes an exclusive lock that SQLite
+// tries once, without its busy handler, when the connection already holds a
+// shared lock: connections opening the same new database at the same moment
+// made one another fail at once with SQLITE_BUSY. The connector tries again
+// within the busy timeout (C1, C2; M2's concurrent first opens).
+func TestConnect_ConcurrentFirstOpens(t *testing.T) {
+	ctx := context.Background()
+	for round := range 10 {
+		path := filepath.Join(t.TempDir(), "new.db")
+		const n = 6
+		errs := make(chan error, n)
+		var start sync.WaitGroup
+		start.Add(1)
+		for range n {
+			go func() {
+				start.Wait()
+				db, err := resonance.Connect(ctx, path, resonance.Options{Create: true})
+				if err == nil {
+					err = db.Close()
+				}
+				errs <- err
+			}()
+		}
+		start.Done()
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: one of %d connections opening a new database at once: %v", round, n, err)
+			}
+		}
+	}
+}
