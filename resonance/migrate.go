@@ -318,8 +318,9 @@ func pruneBackups(dir, prefix string, keep int) error {
 }
 
 // MigrationStatusOf reports the migrations of the database at path, as
-// Store.Migrations does, without opening a store and without changing the
-// database: nothing is applied, even when migrations are pending.
+// Store.Migrations does, without opening a store: nothing is applied, even
+// when migrations are pending. It opens the file with the hardened connector,
+// so a database still in rollback-journal mode is switched to WAL (C2).
 func MigrationStatusOf(ctx context.Context, path string, o Options) ([]MigrationStatus, error) {
 	o.ReadOnly, o.Create = true, false
 	db, err := Connect(ctx, path, o)

@@ -161,7 +161,12 @@ func (s *Store) Close() error {
 			errs = append(errs, fmt.Errorf("resonance: close %q: %w: %d connection(s) were still in use (unclosed Rows, Conn or ExplicitTx)", s.path, ErrLeakedConnections, leaked))
 		} else if !s.opts.ReadOnly {
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.BusyTimeout)
-			if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize"); err != nil {
+			// Like the optimize at Open, this is housekeeping: when another
+			// process keeps the write lock past the busy timeout, skip it
+			// rather than fail a Close that closes every connection anyway.
+			if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize"); errors.Is(classify(err), ErrBusy) {
+				s.opts.Logger.Warn("resonance: PRAGMA optimize skipped at close: the write lock stayed busy", "db", s.path, "err", err)
+			} else if err != nil {
 				errs = append(errs, fmt.Errorf("resonance: close %q: PRAGMA optimize: %w", s.path, classify(err)))
 			}
 			cancel()
