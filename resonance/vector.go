@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // minMagnitude is the L2 magnitude below which Dot treats a vector as zero
@@ -73,13 +74,17 @@ func EncodeEmbedding(v []float32) ([]byte, error) {
 	if len(v) == 0 {
 		return nil, nil
 	}
+	if i, bits, ok := firstNonFinite(v); !ok {
+		return nil, nonFiniteError(i, bits)
+	}
 	b := make([]byte, 4*len(v))
+	if littleEndian {
+		// The column format is the memory layout: one copy.
+		copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(b)))
+		return b, nil
+	}
 	for i, x := range v {
-		bits := math.Float32bits(x)
-		if !finite32(bits) {
-			return nil, nonFiniteError(i, bits)
-		}
-		binary.LittleEndian.PutUint32(b[4*i:], bits)
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
 	return b, nil
 }
@@ -99,14 +104,51 @@ func DecodeEmbedding(b []byte) ([]float32, error) {
 		return nil, fmt.Errorf("embedding blob is %d bytes, not a multiple of 4", len(b))
 	}
 	v := make([]float32, len(b)/4)
-	for i := range v {
-		bits := binary.LittleEndian.Uint32(b[4*i:])
-		if !finite32(bits) {
-			return nil, nonFiniteError(i, bits)
+	if littleEndian {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(b)), b)
+	} else {
+		for i := range v {
+			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
-		v[i] = math.Float32frombits(bits)
+	}
+	if i, bits, ok := firstNonFinite(v); !ok {
+		return nil, nonFiniteError(i, bits)
 	}
 	return v, nil
+}
+
+// decodeOwnedEmbedding is DecodeEmbedding for bytes that nobody else
+// holds, such as a BLOB the driver has just copied out of SQLite: on a
+// little-endian machine, when they are 4-byte aligned (every Go allocation
+// of 4 bytes or more is), the result shares their memory instead of
+// copying them. The caller must not use b afterwards.
+func decodeOwnedEmbedding(b []byte) ([]float32, error) {
+	if !littleEndian || len(b) == 0 || len(b)%4 != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%4 != 0 {
+		return DecodeEmbedding(b)
+	}
+	v := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
+	if i, bits, ok := firstNonFinite(v); !ok {
+		return nil, nonFiniteError(i, bits)
+	}
+	return v, nil
+}
+
+// littleEndian is true when float32 values are laid out in memory as the
+// embedding column stores them.
+var littleEndian = func() bool {
+	x := uint32(1)
+	return *(*byte)(unsafe.Pointer(&x)) == 1
+}()
+
+// firstNonFinite returns the index and bits of the first NaN or ±Inf in
+// v, and false; or true when every element is finite.
+func firstNonFinite(v []float32) (int, uint32, bool) {
+	for i, x := range v {
+		if bits := math.Float32bits(x); !finite32(bits) {
+			return i, bits, false
+		}
+	}
+	return 0, 0, true
 }
 
 // float32 bit layout: sign 1 bit, exponent 8 bits, mantissa 23 bits.
