@@ -22,24 +22,32 @@ func (q *Queries) CountEdges(ctx context.Context) (int64, error) {
 }
 
 const incomingEdges = `-- name: IncomingEdges :many
-SELECT source, target, type, confidence, veracity, context_source
+SELECT source, type, confidence, veracity, context_source
 FROM edges
-WHERE target = ?
+WHERE target = CAST(?1 AS TEXT)
 ORDER BY source, type
 `
 
-func (q *Queries) IncomingEdges(ctx context.Context, target string) ([]Edge, error) {
+type IncomingEdgesRow struct {
+	Source        string
+	Type          string
+	Confidence    float64
+	Veracity      float64
+	ContextSource sql.NullString
+}
+
+// IncomingEdges: as OutgoingEdges, for the target.
+func (q *Queries) IncomingEdges(ctx context.Context, target string) ([]IncomingEdgesRow, error) {
 	rows, err := q.db.QueryContext(ctx, incomingEdges, target)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Edge{}
+	items := []IncomingEdgesRow{}
 	for rows.Next() {
-		var i Edge
+		var i IncomingEdgesRow
 		if err := rows.Scan(
 			&i.Source,
-			&i.Target,
 			&i.Type,
 			&i.Confidence,
 			&i.Veracity,
@@ -78,23 +86,36 @@ func (q *Queries) InsertEdge(ctx context.Context, arg InsertEdgeParams) (int64, 
 }
 
 const outgoingEdges = `-- name: OutgoingEdges :many
-SELECT source, target, type, confidence, veracity, context_source
+SELECT target, type, confidence, veracity, context_source
 FROM edges
-WHERE source = ?
+WHERE source = CAST(?1 AS TEXT)
 ORDER BY target, type
 `
 
-func (q *Queries) OutgoingEdges(ctx context.Context, source string) ([]Edge, error) {
+type OutgoingEdgesRow struct {
+	Target        string
+	Type          string
+	Confidence    float64
+	Veracity      float64
+	ContextSource sql.NullString
+}
+
+// OutgoingEdges compares with CAST(? AS TEXT), not a bare ?: beside an
+// ORDER BY, SQLite's planner marks a bare parameter as one whose value may
+// change the plan, so every new binding expires the statement, and
+// go-sqlite3 clears the bindings before each run. The bare form was
+// compiled anew on every call (most of its cost); the plan is the same
+// index search. It does not read back the source it was given.
+func (q *Queries) OutgoingEdges(ctx context.Context, source string) ([]OutgoingEdgesRow, error) {
 	rows, err := q.db.QueryContext(ctx, outgoingEdges, source)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []Edge{}
+	items := []OutgoingEdgesRow{}
 	for rows.Next() {
-		var i Edge
+		var i OutgoingEdgesRow
 		if err := rows.Scan(
-			&i.Source,
 			&i.Target,
 			&i.Type,
 			&i.Confidence,

@@ -48,7 +48,8 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 const listHistory = `-- name: ListHistory :many
 SELECT id, entity_type, entity_id, action, old_value, new_value, timestamp
 FROM history
-WHERE entity_type = ? AND entity_id = ?
+WHERE entity_type = CAST(?1 AS TEXT)
+  AND entity_id = CAST(?2 AS TEXT)
 ORDER BY id
 `
 

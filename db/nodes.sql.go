@@ -49,39 +49,30 @@ func (q *Queries) CountVectors(ctx context.Context) (int64, error) {
 }
 
 const getNode = `-- name: GetNode :one
-SELECT id, type, title, domain, layer, embedding, hash, summary, meta, date
+SELECT CAST(concat(
+    octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
+    type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed,
+    embedding
 FROM nodes
 WHERE id = ?
 `
 
 type GetNodeRow struct {
-	ID        string
-	Type      string
-	Title     sql.NullString
-	Domain    string
-	Layer     string
+	Packed    string
 	Embedding []byte
-	Hash      sql.NullString
-	Summary   sql.NullString
-	Meta      sql.NullString
-	Date      sql.NullString
 }
 
+// GetNode, ListNodes and ListNodesWithoutEmbedding return a node's text
+// columns packed into one value, "len,len,...:" and then the texts back to
+// back, meta last (resonance/packed.go reads it): a driver allocates two
+// objects per column it returns, and for a metadata scan those allocations
+// and the garbage they make cost more than SQLite's own work. NULL and ”
+// both pack as nothing, as the graph API reads both as "". GetNode does
+// not read back the id it was given.
 func (q *Queries) GetNode(ctx context.Context, id string) (GetNodeRow, error) {
 	row := q.db.QueryRowContext(ctx, getNode, id)
 	var i GetNodeRow
-	err := row.Scan(
-		&i.ID,
-		&i.Type,
-		&i.Title,
-		&i.Domain,
-		&i.Layer,
-		&i.Embedding,
-		&i.Hash,
-		&i.Summary,
-		&i.Meta,
-		&i.Date,
-	)
+	err := row.Scan(&i.Packed, &i.Embedding)
 	return i, err
 }
 
@@ -192,12 +183,15 @@ func (q *Queries) ListLexicon(ctx context.Context) ([]ListLexiconRow, error) {
 }
 
 const listNodes = `-- name: ListNodes :many
-SELECT id, type, title, domain, layer, embedding, hash, summary, meta, date
+SELECT CAST(concat(
+    octet_length(id), ',', octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
+    id, type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed,
+    embedding
 FROM nodes
 WHERE (?1 IS NULL OR domain = ?1)
   AND (?2 IS NULL OR type = ?2)
 ORDER BY rowid
-LIMIT ?4 OFFSET ?3
+LIMIT CAST(?4 AS INTEGER) OFFSET CAST(?3 AS INTEGER)
 `
 
 type ListNodesParams struct {
@@ -208,18 +202,14 @@ type ListNodesParams struct {
 }
 
 type ListNodesRow struct {
-	ID        string
-	Type      string
-	Title     sql.NullString
-	Domain    string
-	Layer     string
+	Packed    string
 	Embedding []byte
-	Hash      sql.NullString
-	Summary   sql.NullString
-	Meta      sql.NullString
-	Date      sql.NullString
 }
 
+// LIMIT and OFFSET go through CAST: a bare parameter there lets SQLite
+// re-plan the statement whenever its value changes between 0 or 1 and
+// anything else, and go-sqlite3 clears the bindings before each run, so
+// the scan was compiled anew on every call.
 func (q *Queries) ListNodes(ctx context.Context, arg ListNodesParams) ([]ListNodesRow, error) {
 	rows, err := q.db.QueryContext(ctx, listNodes,
 		arg.Domain,
@@ -234,18 +224,7 @@ func (q *Queries) ListNodes(ctx context.Context, arg ListNodesParams) ([]ListNod
 	items := []ListNodesRow{}
 	for rows.Next() {
 		var i ListNodesRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Type,
-			&i.Title,
-			&i.Domain,
-			&i.Layer,
-			&i.Embedding,
-			&i.Hash,
-			&i.Summary,
-			&i.Meta,
-			&i.Date,
-		); err != nil {
+		if err := rows.Scan(&i.Packed, &i.Embedding); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -260,12 +239,14 @@ func (q *Queries) ListNodes(ctx context.Context, arg ListNodesParams) ([]ListNod
 }
 
 const listNodesWithoutEmbedding = `-- name: ListNodesWithoutEmbedding :many
-SELECT id, type, title, domain, layer, hash, summary, meta, date
+SELECT CAST(concat(
+    octet_length(id), ',', octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
+    id, type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed
 FROM nodes
 WHERE (?1 IS NULL OR domain = ?1)
   AND (?2 IS NULL OR type = ?2)
 ORDER BY rowid
-LIMIT ?4 OFFSET ?3
+LIMIT CAST(?4 AS INTEGER) OFFSET CAST(?3 AS INTEGER)
 `
 
 type ListNodesWithoutEmbeddingParams struct {
@@ -275,19 +256,7 @@ type ListNodesWithoutEmbeddingParams struct {
 	Limit  int64
 }
 
-type ListNodesWithoutEmbeddingRow struct {
-	ID      string
-	Type    string
-	Title   sql.NullString
-	Domain  string
-	Layer   string
-	Hash    sql.NullString
-	Summary sql.NullString
-	Meta    sql.NullString
-	Date    sql.NullString
-}
-
-func (q *Queries) ListNodesWithoutEmbedding(ctx context.Context, arg ListNodesWithoutEmbeddingParams) ([]ListNodesWithoutEmbeddingRow, error) {
+func (q *Queries) ListNodesWithoutEmbedding(ctx context.Context, arg ListNodesWithoutEmbeddingParams) ([]string, error) {
 	rows, err := q.db.QueryContext(ctx, listNodesWithoutEmbedding,
 		arg.Domain,
 		arg.Type,
@@ -298,23 +267,13 @@ func (q *Queries) ListNodesWithoutEmbedding(ctx context.Context, arg ListNodesWi
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListNodesWithoutEmbeddingRow{}
+	items := []string{}
 	for rows.Next() {
-		var i ListNodesWithoutEmbeddingRow
-		if err := rows.Scan(
-			&i.ID,
-			&i.Type,
-			&i.Title,
-			&i.Domain,
-			&i.Layer,
-			&i.Hash,
-			&i.Summary,
-			&i.Meta,
-			&i.Date,
-		); err != nil {
+		var packed string
+		if err := rows.Scan(&packed); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, packed)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err

@@ -10,16 +10,23 @@ ON CONFLICT (source, target, type) DO UPDATE SET
     veracity = excluded.veracity,
     context_source = excluded.context_source;
 
+-- OutgoingEdges compares with CAST(? AS TEXT), not a bare ?: beside an
+-- ORDER BY, SQLite's planner marks a bare parameter as one whose value may
+-- change the plan, so every new binding expires the statement, and
+-- go-sqlite3 clears the bindings before each run. The bare form was
+-- compiled anew on every call (most of its cost); the plan is the same
+-- index search. It does not read back the source it was given.
 -- name: OutgoingEdges :many
-SELECT source, target, type, confidence, veracity, context_source
+SELECT target, type, confidence, veracity, context_source
 FROM edges
-WHERE source = ?
+WHERE source = CAST(sqlc.arg(source) AS TEXT)
 ORDER BY target, type;
 
+-- IncomingEdges: as OutgoingEdges, for the target.
 -- name: IncomingEdges :many
-SELECT source, target, type, confidence, veracity, context_source
+SELECT source, type, confidence, veracity, context_source
 FROM edges
-WHERE target = ?
+WHERE target = CAST(sqlc.arg(target) AS TEXT)
 ORDER BY source, type;
 
 -- name: CountEdges :one

@@ -5,7 +5,8 @@ VALUES (?, ?, ?, ?, ?);
 -- name: ListHistory :many
 SELECT id, entity_type, entity_id, action, old_value, new_value, timestamp
 FROM history
-WHERE entity_type = ? AND entity_id = ?
+WHERE entity_type = CAST(sqlc.arg(entity_type) AS TEXT)
+  AND entity_id = CAST(sqlc.arg(entity_id) AS TEXT)
 ORDER BY id;
 
 -- name: CountHistory :one

@@ -155,12 +155,9 @@ func (t *Tx) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
 
 // OutgoingEdges is Tx.OutgoingEdges on a read-only connection; the single
 // SELECT is one consistent snapshot. It returns ErrClosed on a closed store.
+// It reads on a reader's driver connection (fastpath.go).
 func (s *Store) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
-	q, err := s.readQueries("outgoing edges")
-	if err != nil {
-		return nil, err
-	}
-	return outgoingEdges(ctx, q, id)
+	return s.edgesRaw(ctx, id, true)
 }
 
 func outgoingEdges(ctx context.Context, q *db.Queries, id string) ([]Edge, error) {
@@ -168,7 +165,12 @@ func outgoingEdges(ctx context.Context, q *db.Queries, id string) ([]Edge, error
 	if err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, classify(err))
 	}
-	return edgesFromRows(rows), nil
+	out := make([]Edge, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		out[i] = Edge{Source: id, Target: r.Target, Type: r.Type, Confidence: r.Confidence, Veracity: r.Veracity, ContextSource: r.ContextSource.String}
+	}
+	return out, nil
 }
 
 // IncomingEdges returns the edges whose target is id, ordered by source and
@@ -179,12 +181,9 @@ func (t *Tx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
 
 // IncomingEdges is Tx.IncomingEdges on a read-only connection; the single
 // SELECT is one consistent snapshot. It returns ErrClosed on a closed store.
+// It reads on a reader's driver connection (fastpath.go).
 func (s *Store) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
-	q, err := s.readQueries("incoming edges")
-	if err != nil {
-		return nil, err
-	}
-	return incomingEdges(ctx, q, id)
+	return s.edgesRaw(ctx, id, false)
 }
 
 func incomingEdges(ctx context.Context, q *db.Queries, id string) ([]Edge, error) {
@@ -192,21 +191,10 @@ func incomingEdges(ctx context.Context, q *db.Queries, id string) ([]Edge, error
 	if err != nil {
 		return nil, fmt.Errorf("resonance: incoming edges of %q: %w", id, classify(err))
 	}
-	return edgesFromRows(rows), nil
-}
-
-func edgesFromRows(rows []db.Edge) []Edge {
 	out := make([]Edge, len(rows))
 	for i := range rows {
 		r := &rows[i]
-		out[i] = Edge{
-			Source:        r.Source,
-			Target:        r.Target,
-			Type:          r.Type,
-			Confidence:    r.Confidence,
-			Veracity:      r.Veracity,
-			ContextSource: r.ContextSource.String,
-		}
+		out[i] = Edge{Source: r.Source, Target: id, Type: r.Type, Confidence: r.Confidence, Veracity: r.Veracity, ContextSource: r.ContextSource.String}
 	}
-	return out
+	return out, nil
 }

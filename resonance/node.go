@@ -116,12 +116,10 @@ func (t *Tx) GetNode(ctx context.Context, id string) (Node, error) {
 // GetNode is Tx.GetNode on a read-only connection. The single SELECT
 // reads one consistent snapshot, so it needs no transaction of its own.
 // It returns ErrNotFound, ErrInvalid (corrupt embedding) or ErrClosed.
+//
+// It reads on a reader's driver connection (fastpath.go).
 func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
-	q, err := s.readQueries("get node")
-	if err != nil {
-		return Node{}, err
-	}
-	return getNode(ctx, q, id)
+	return s.getNodeRaw(ctx, id)
 }
 
 func getNode(ctx context.Context, q *db.Queries, id string) (Node, error) {
@@ -129,7 +127,14 @@ func getNode(ctx context.Context, q *db.Queries, id string) (Node, error) {
 	if err != nil {
 		return Node{}, notFound("get node", id, err)
 	}
-	return nodeFromRow(&r, "get node")
+	n := Node{ID: id}
+	if err := unpackNode(&n, r.Packed, false); err != nil {
+		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
+	}
+	if n.Embedding, err = decodeStored(r.Embedding, "get node", id); err != nil {
+		return Node{}, err
+	}
+	return n, nil
 }
 
 // GetNodes returns the nodes that match f in rowid order (the order they
@@ -147,12 +152,13 @@ func (t *Tx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 
 // GetNodes is Tx.GetNodes on a read-only connection; the single SELECT is
 // one consistent snapshot. It returns ErrInvalid or ErrClosed.
+//
+// It reads on a reader's driver connection (fastpath.go).
 func (s *Store) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
-	q, err := s.readQueries("get nodes")
-	if err != nil {
+	if err := checkFilter(f); err != nil {
 		return nil, err
 	}
-	return getNodes(ctx, q, f)
+	return s.getNodesRaw(ctx, f)
 }
 
 func checkFilter(f NodeFilter) error {
@@ -184,10 +190,8 @@ func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) 
 		}
 		nodes := make([]Node, len(rows))
 		for i := range rows {
-			r := &rows[i]
-			nodes[i] = Node{
-				ID: r.ID, Type: r.Type, Title: r.Title.String, Domain: r.Domain, Layer: r.Layer,
-				Hash: r.Hash.String, Summary: r.Summary.String, Meta: rawMeta(r.Meta), Date: r.Date.String,
+			if err := unpackNode(&nodes[i], rows[i], true); err != nil {
+				return nil, fmt.Errorf("resonance: get nodes: %w", err)
 			}
 		}
 		return nodes, nil
@@ -198,28 +202,27 @@ func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) 
 	}
 	nodes := make([]Node, len(rows))
 	for i := range rows {
-		r := (*db.GetNodeRow)(&rows[i])
-		if nodes[i], err = nodeFromRow(r, "get nodes"); err != nil {
+		r, n := &rows[i], &nodes[i]
+		if err := unpackNode(n, r.Packed, true); err != nil {
+			return nil, fmt.Errorf("resonance: get nodes: %w", err)
+		}
+		// Scan gave the row its own copy of the blob.
+		if n.Embedding, err = decodeStored(r.Embedding, "get nodes", n.ID); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
 }
 
-// nodeFromRow maps a row to a Node, decoding the embedding.
-func nodeFromRow(r *db.GetNodeRow, op string) (Node, error) {
-	n := Node{
-		ID: r.ID, Type: r.Type, Title: r.Title.String, Domain: r.Domain, Layer: r.Layer,
-		Hash: r.Hash.String, Summary: r.Summary.String, Meta: rawMeta(r.Meta), Date: r.Date.String,
+// decodeStored decodes a node's embedding column, bytes the caller owns
+// and does not use afterwards; a corrupt one is an ErrInvalid naming the
+// node.
+func decodeStored(b []byte, op, id string) ([]float32, error) {
+	v, err := decodeOwnedEmbedding(b)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: %s: node %q: %w: stored embedding is corrupt: %w", op, id, ErrInvalid, err)
 	}
-	if len(r.Embedding) > 0 {
-		v, err := DecodeEmbedding(r.Embedding)
-		if err != nil {
-			return Node{}, fmt.Errorf("resonance: %s: node %q: %w: stored embedding is corrupt: %w", op, r.ID, ErrInvalid, err)
-		}
-		n.Embedding = v
-	}
-	return n, nil
+	return v, nil
 }
 
 // NodeHash returns the hash column of the node with this id ("" when it has
@@ -366,14 +369,6 @@ func checkMeta(meta json.RawMessage) ([]byte, error) {
 		kind = "boolean"
 	}
 	return nil, fmt.Errorf("meta is a JSON %s, not an object", kind)
-}
-
-// rawMeta maps the meta column to Node.Meta: nil for NULL or empty text.
-func rawMeta(m sql.NullString) json.RawMessage {
-	if !m.Valid || m.String == "" {
-		return nil
-	}
-	return json.RawMessage(m.String)
 }
 
 // nodeName names a node in an error: its id, or what else it has when the
