@@ -49,30 +49,40 @@ func (q *Queries) CountVectors(ctx context.Context) (int64, error) {
 }
 
 const getNode = `-- name: GetNode :one
-SELECT CAST(concat(
-    octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
-    type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed,
-    embedding
+SELECT id, type, title, domain, layer, embedding, hash, summary, meta, date
 FROM nodes
 WHERE id = ?
 `
 
 type GetNodeRow struct {
-	Packed    string
+	ID        string
+	Type      string
+	Title     sql.NullString
+	Domain    string
+	Layer     string
 	Embedding []byte
+	Hash      sql.NullString
+	Summary   sql.NullString
+	Meta      sql.NullString
+	Date      sql.NullString
 }
 
-// GetNode, ListNodes and ListNodesWithoutEmbedding return a node's text
-// columns packed into one value, "len,len,...:" and then the texts back to
-// back, meta last (resonance/packed.go reads it): a driver allocates two
-// objects per column it returns, and for a metadata scan those allocations
-// and the garbage they make cost more than SQLite's own work. NULL and ”
-// both pack as nothing, as the graph API reads both as "". GetNode does
-// not read back the id it was given.
+// GetNode reads one node's columns as they are stored.
 func (q *Queries) GetNode(ctx context.Context, id string) (GetNodeRow, error) {
 	row := q.db.QueryRowContext(ctx, getNode, id)
 	var i GetNodeRow
-	err := row.Scan(&i.Packed, &i.Embedding)
+	err := row.Scan(
+		&i.ID,
+		&i.Type,
+		&i.Title,
+		&i.Domain,
+		&i.Layer,
+		&i.Embedding,
+		&i.Hash,
+		&i.Summary,
+		&i.Meta,
+		&i.Date,
+	)
 	return i, err
 }
 
@@ -107,6 +117,35 @@ func (q *Queries) GetNodeMeta(ctx context.Context, id string) (sql.NullString, e
 	var meta sql.NullString
 	err := row.Scan(&meta)
 	return meta, err
+}
+
+const getNodePacked = `-- name: GetNodePacked :one
+SELECT CAST(concat(
+    octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
+    type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed,
+    embedding
+FROM nodes
+WHERE id = ?
+`
+
+type GetNodePackedRow struct {
+	Packed    string
+	Embedding []byte
+}
+
+// GetNodePacked, ListNodesPacked and ListNodesWithoutEmbeddingPacked are
+// the graph API's hot reads: they return a node's text
+// columns packed into one value, "len,len,...:" and then the texts back to
+// back, meta last (resonance/packed.go reads it): a driver allocates two
+// objects per column it returns, and for a metadata scan those allocations
+// and the garbage they make cost more than SQLite's own work. NULL and ”
+// both pack as nothing, as the graph API reads both as "". GetNodePacked
+// does not read back the id it was given. Use GetNode for plain columns.
+func (q *Queries) GetNodePacked(ctx context.Context, id string) (GetNodePackedRow, error) {
+	row := q.db.QueryRowContext(ctx, getNodePacked, id)
+	var i GetNodePackedRow
+	err := row.Scan(&i.Packed, &i.Embedding)
+	return i, err
 }
 
 const graphStats = `-- name: GraphStats :one
@@ -182,7 +221,7 @@ func (q *Queries) ListLexicon(ctx context.Context) ([]ListLexiconRow, error) {
 	return items, nil
 }
 
-const listNodes = `-- name: ListNodes :many
+const listNodesPacked = `-- name: ListNodesPacked :many
 SELECT CAST(concat(
     octet_length(id), ',', octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
     id, type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed,
@@ -194,14 +233,14 @@ ORDER BY rowid
 LIMIT CAST(?4 AS INTEGER) OFFSET CAST(?3 AS INTEGER)
 `
 
-type ListNodesParams struct {
+type ListNodesPackedParams struct {
 	Domain interface{}
 	Type   interface{}
 	Offset int64
 	Limit  int64
 }
 
-type ListNodesRow struct {
+type ListNodesPackedRow struct {
 	Packed    string
 	Embedding []byte
 }
@@ -210,8 +249,8 @@ type ListNodesRow struct {
 // re-plan the statement whenever its value changes between 0 or 1 and
 // anything else, and go-sqlite3 clears the bindings before each run, so
 // the scan was compiled anew on every call.
-func (q *Queries) ListNodes(ctx context.Context, arg ListNodesParams) ([]ListNodesRow, error) {
-	rows, err := q.db.QueryContext(ctx, listNodes,
+func (q *Queries) ListNodesPacked(ctx context.Context, arg ListNodesPackedParams) ([]ListNodesPackedRow, error) {
+	rows, err := q.db.QueryContext(ctx, listNodesPacked,
 		arg.Domain,
 		arg.Type,
 		arg.Offset,
@@ -221,9 +260,9 @@ func (q *Queries) ListNodes(ctx context.Context, arg ListNodesParams) ([]ListNod
 		return nil, err
 	}
 	defer rows.Close()
-	items := []ListNodesRow{}
+	items := []ListNodesPackedRow{}
 	for rows.Next() {
-		var i ListNodesRow
+		var i ListNodesPackedRow
 		if err := rows.Scan(&i.Packed, &i.Embedding); err != nil {
 			return nil, err
 		}
@@ -238,7 +277,7 @@ func (q *Queries) ListNodes(ctx context.Context, arg ListNodesParams) ([]ListNod
 	return items, nil
 }
 
-const listNodesWithoutEmbedding = `-- name: ListNodesWithoutEmbedding :many
+const listNodesWithoutEmbeddingPacked = `-- name: ListNodesWithoutEmbeddingPacked :many
 SELECT CAST(concat(
     octet_length(id), ',', octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
     id, type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed
@@ -249,15 +288,15 @@ ORDER BY rowid
 LIMIT CAST(?4 AS INTEGER) OFFSET CAST(?3 AS INTEGER)
 `
 
-type ListNodesWithoutEmbeddingParams struct {
+type ListNodesWithoutEmbeddingPackedParams struct {
 	Domain interface{}
 	Type   interface{}
 	Offset int64
 	Limit  int64
 }
 
-func (q *Queries) ListNodesWithoutEmbedding(ctx context.Context, arg ListNodesWithoutEmbeddingParams) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, listNodesWithoutEmbedding,
+func (q *Queries) ListNodesWithoutEmbeddingPacked(ctx context.Context, arg ListNodesWithoutEmbeddingPackedParams) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, listNodesWithoutEmbeddingPacked,
 		arg.Domain,
 		arg.Type,
 		arg.Offset,

@@ -29,12 +29,12 @@ import (
 
 // The statements of the raw reads, as sqlc generated them.
 var (
-	sqlGetNode   = generatedSQL(func(q *db.Queries) { _, _ = q.GetNode(context.Background(), "") })
+	sqlGetNode   = generatedSQL(func(q *db.Queries) { _, _ = q.GetNodePacked(context.Background(), "") })
 	sqlListNodes = generatedSQL(func(q *db.Queries) {
-		_, _ = q.ListNodes(context.Background(), db.ListNodesParams{})
+		_, _ = q.ListNodesPacked(context.Background(), db.ListNodesPackedParams{})
 	})
 	sqlListNodesWithoutEmbedding = generatedSQL(func(q *db.Queries) {
-		_, _ = q.ListNodesWithoutEmbedding(context.Background(), db.ListNodesWithoutEmbeddingParams{})
+		_, _ = q.ListNodesWithoutEmbeddingPacked(context.Background(), db.ListNodesWithoutEmbeddingPackedParams{})
 	})
 	sqlOutgoingEdges = generatedSQL(func(q *db.Queries) { _, _ = q.OutgoingEdges(context.Background(), "") })
 	sqlIncomingEdges = generatedSQL(func(q *db.Queries) { _, _ = q.IncomingEdges(context.Background(), "") })

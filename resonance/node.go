@@ -123,7 +123,7 @@ func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
 }
 
 func getNode(ctx context.Context, q *db.Queries, id string) (Node, error) {
-	r, err := q.GetNode(ctx, id)
+	r, err := q.GetNodePacked(ctx, id)
 	if err != nil {
 		return Node{}, notFound("get node", id, err)
 	}
@@ -184,7 +184,7 @@ func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) 
 		limit = -1 // SQLite: no limit
 	}
 	if f.SkipEmbedding {
-		rows, err := q.ListNodesWithoutEmbedding(ctx, db.ListNodesWithoutEmbeddingParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
+		rows, err := q.ListNodesWithoutEmbeddingPacked(ctx, db.ListNodesWithoutEmbeddingPackedParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
 		if err != nil {
 			return nil, fmt.Errorf("resonance: get nodes: %w", classify(err))
 		}
@@ -196,7 +196,7 @@ func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) 
 		}
 		return nodes, nil
 	}
-	rows, err := q.ListNodes(ctx, db.ListNodesParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
+	rows, err := q.ListNodesPacked(ctx, db.ListNodesPackedParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
 	if err != nil {
 		return nil, fmt.Errorf("resonance: get nodes: %w", classify(err))
 	}

@@ -6,8 +6,8 @@ import (
 	"fmt"
 )
 
-// A packed node is the one text value in which GetNode, ListNodes and
-// ListNodesWithoutEmbedding (queries/nodes.sql) return a node's text
+// A packed node is the one text value in which GetNodePacked, ListNodesPacked
+// and ListNodesWithoutEmbeddingPacked (queries/nodes.sql) return a node's text
 // columns: the byte lengths of all of them but meta, as decimals separated
 // by ',' and ended by ':', then the texts back to back, meta last:
 //
@@ -18,7 +18,7 @@ import (
 // it is bytes the caller may change.
 
 // packedFields is how many text fields precede meta in a packed node with
-// its id; GetNode's rows omit the id.
+// its id; GetNodePacked's rows omit the id.
 const packedFields = 8
 
 var errPacked = errors.New("malformed packed node")
