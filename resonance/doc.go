@@ -31,6 +31,25 @@
 // transaction itself; Tx.Queries gives the generated queries bound to it.
 // Calling Tx inside Tx on the same store returns ErrNestedTx.
 //
+// # The graph
+//
+// Nodes, edges and history follow the original's tables (SPEC D). Every
+// write — UpsertNode, InsertEdge, UpsertSemanticEdge, UpdateNodeMeta,
+// UpdateNodeDate — adds one history row in the same transaction, and each
+// exists on *Tx (inside the caller's transaction) and on *Store (in a
+// transaction of its own). Bad input (an empty id or type, meta that is not
+// a JSON object, NaN or ±Inf in an embedding) is refused with ErrInvalid
+// before any SQL runs, so nothing is written, not even history. Embeddings
+// are stored as little-endian float32 bytes and come back bit for bit; meta
+// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers.
+//
+// # Maintenance
+//
+// Store.Checkpoint, Vacuum, Analyze, Optimize, IntegrityCheck,
+// IncrementalVacuum and Backup (a consistent copy while writers keep
+// writing) cover operations; Open writes a backup before it migrates a
+// database that holds data, keeping the newest seven.
+//
 // # Concurrency
 //
 // Open one Store per database file per process and share it between
