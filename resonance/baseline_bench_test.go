@@ -183,6 +183,7 @@ func BenchmarkBaseline_Ingest(b *testing.B) {
 	emb := graphEmbedding(384, 1)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	var tx *sql.Tx
 	i := 0
 	for b.Loop() {
@@ -224,6 +225,7 @@ func BenchmarkStore_UpsertNode(b *testing.B) {
 	emb := graphEmbedding(384, 1)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	i := 0
 	for b.Loop() {
 		if err := s.UpsertNode(ctx, graphBenchNode(i, emb)); err != nil {
@@ -242,6 +244,7 @@ func BenchmarkBaseline_UpsertNode(b *testing.B) {
 	emb := graphEmbedding(384, 1)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	i := 0
 	for b.Loop() {
 		tx, err := d.BeginTx(ctx, nil)

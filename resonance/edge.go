@@ -2,7 +2,7 @@ package resonance
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -37,21 +37,31 @@ func (s *Store) InsertEdge(ctx context.Context, source, target, typ string) erro
 	return s.Tx(ctx, func(t *Tx) error { return t.insertEdge(ctx, &e) })
 }
 
+// insertEdge writes the edge and its history row on the transaction's
+// driver connection (rawtx.go). The insert runs on the driver's exec
+// path, the one that reports whether a row was inserted.
 func (t *Tx) insertEdge(ctx context.Context, e *Edge) error {
-	q := t.Queries()
-	n, err := q.InsertEdge(ctx, db.InsertEdgeParams{Source: e.Source, Target: e.Target, Type: e.Type})
+	var stage string
+	err := t.raw(ctx, func(rc rawConn) error {
+		defer clear(t.args[:])
+		a := t.args[:3]
+		a[0] = arg(1, e.Source)
+		a[1] = arg(2, e.Target)
+		a[2] = arg(3, textValue(e.Type))
+		n, err := rc.changes(sqlInsertEdge, a)
+		if err != nil {
+			return err
+		}
+		var action driver.Value = actionInsert
+		if n == 0 {
+			action = actionInsertIgnored
+		}
+		stage = "history: "
+		h, entityID := t.edgeHistory(e, false)
+		return rc.history(t.args[:5], entityEdge, entityID, action, nil, h)
+	})
 	if err != nil {
-		return fmt.Errorf("resonance: insert edge %s: %w", edgeName(e), classify(err))
-	}
-	action := actionInsert
-	if n == 0 {
-		action = actionInsertIgnored
-	}
-	var buf [256]byte
-	h := edgeJSON(buf[:0], e, false)
-	if err := insertHistory(ctx, q, entityEdge, edgeEntityID(e.Source, e.Target, e.Type), action,
-		sql.NullString{}, sql.NullString{String: string(h), Valid: true}); err != nil {
-		return fmt.Errorf("resonance: insert edge %s: history: %w", edgeName(e), classify(err))
+		return fmt.Errorf("resonance: insert edge %s: %s%w", edgeName(e), stage, err)
 	}
 	return nil
 }
@@ -86,25 +96,39 @@ func (s *Store) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 }
 
 func (t *Tx) upsertSemanticEdge(ctx context.Context, e *Edge) error {
-	q := t.Queries()
-	err := q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
-		Source:        e.Source,
-		Target:        e.Target,
-		Type:          e.Type,
-		Confidence:    e.Confidence,
-		Veracity:      e.Veracity,
-		ContextSource: nullString(e.ContextSource),
+	var stage string
+	err := t.raw(ctx, func(rc rawConn) error {
+		defer clear(t.args[:])
+		a := t.args[:6]
+		a[0] = arg(1, e.Source)
+		a[1] = arg(2, e.Target)
+		a[2] = arg(3, textValue(e.Type))
+		a[3] = arg(4, e.Confidence)
+		a[4] = arg(5, e.Veracity)
+		a[5] = arg(6, nullable(e.ContextSource))
+		if err := rc.run(sqlUpsertEdge, a); err != nil {
+			return err
+		}
+		stage = "history: "
+		h, entityID := t.edgeHistory(e, true)
+		return rc.history(t.args[:5], entityEdge, entityID, actionUpsert, nil, h)
 	})
 	if err != nil {
-		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(e), classify(err))
-	}
-	var buf [320]byte
-	h := edgeJSON(buf[:0], e, true)
-	if err := insertHistory(ctx, q, entityEdge, edgeEntityID(e.Source, e.Target, e.Type), actionUpsert,
-		sql.NullString{}, sql.NullString{String: string(h), Valid: true}); err != nil {
-		return fmt.Errorf("resonance: upsert edge %s: history: %w", edgeName(e), classify(err))
+		return fmt.Errorf("resonance: upsert edge %s: %s%w", edgeName(e), stage, err)
 	}
 	return nil
+}
+
+// edgeHistory builds the new_value and the entity_id of an edge's history
+// row in the transaction's scratch buffer, which the driver copies; they
+// are valid until the buffer's next use. It runs inside Tx.raw, which
+// serialises the users of the scratch space.
+func (t *Tx) edgeHistory(e *Edge, full bool) (newValue, entityID driver.Value) {
+	b := edgeJSON(t.buf[:0], e, full)
+	n := len(b)
+	b = appendEdgeEntityID(b, e.Source, e.Target, e.Type)
+	t.buf = b
+	return bytesText(b[:n]), bytesText(b[n:])
 }
 
 // prepareEdge applies the defaults to e and validates it. semantic also

@@ -41,6 +41,7 @@ func graphBenchNode(i int, emb []float32) resonance.Node {
 func graphBenchWrite(b *testing.B, s *resonance.Store, write func(tx *resonance.Tx, i int) error) {
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	var tx *resonance.ExplicitTx
 	i := 0
 	for b.Loop() {

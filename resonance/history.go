@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"strconv"
 	"unicode/utf8"
@@ -34,6 +35,19 @@ const (
 	actionInsert        = "insert"
 	actionInsertIgnored = "insert_ignored"
 )
+
+// history writes one history row, with a (5 elements) for its arguments.
+// entity and action are constants: converting them to driver.Value at the
+// call allocates nothing.
+func (rc rawConn) history(a []driver.NamedValue, entity, id, action, old, new driver.Value) error {
+	a = a[:5]
+	a[0] = arg(1, entity)
+	a[1] = arg(2, id)
+	a[2] = arg(3, action)
+	a[3] = arg(4, old)
+	a[4] = arg(5, new)
+	return rc.run(sqlInsertHistory, a)
+}
 
 // insertHistory writes one history row through q.
 func insertHistory(ctx context.Context, q *db.Queries, entity, id, action string, old, new sql.NullString) error {
@@ -110,9 +124,13 @@ func edgeJSON(buf []byte, e *Edge, full bool) []byte {
 	return append(b, '}')
 }
 
-// edgeEntityID is the history entity_id of an edge.
-func edgeEntityID(source, target, typ string) string {
-	return source + "|" + target + "|" + typ
+// appendEdgeEntityID appends the history entity_id of an edge to b.
+func appendEdgeEntityID(b []byte, source, target, typ string) []byte {
+	b = append(b, source...)
+	b = append(b, '|')
+	b = append(b, target...)
+	b = append(b, '|')
+	return append(b, typ...)
 }
 
 const hexDigits = "0123456789abcdef"

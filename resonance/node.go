@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/resonance-graph/resonancedb/db"
 )
@@ -44,10 +46,14 @@ func (s *Store) UpsertNode(ctx context.Context, n Node) error {
 	return s.Tx(ctx, func(t *Tx) error { return t.upsertNode(ctx, &w) })
 }
 
-// nodeWrite is a validated node, ready for the two statements of an upsert.
+// nodeWrite is a validated node, ready for the two statements of an
+// upsert. It refers to the caller's Node: its strings and bytes are read,
+// never kept, while the statements run.
 type nodeWrite struct {
-	params  db.UpsertNodeParams
-	history string
+	n             *Node
+	domain, layer string // with the defaults applied
+	blob          []byte // the embedding column (embeddingBlob), nil for NULL
+	meta          []byte // n.Meta when it is a JSON object, nil for NULL
 }
 
 func prepareNode(n *Node) (nodeWrite, error) {
@@ -64,43 +70,69 @@ func prepareNode(n *Node) (nodeWrite, error) {
 	if err != nil {
 		return nodeWrite{}, invalid("%v", err)
 	}
-	blob, err := EncodeEmbedding(n.Embedding)
+	blob, err := embeddingBlob(n.Embedding)
 	if err != nil {
 		return nodeWrite{}, invalid("%v", err)
 	}
-	domain, layer := n.Domain, n.Layer
-	if domain == "" {
-		domain = DefaultDomain
+	w := nodeWrite{n: n, domain: n.Domain, layer: n.Layer, blob: blob, meta: meta}
+	if w.domain == "" {
+		w.domain = DefaultDomain
 	}
-	if layer == "" {
-		layer = DefaultLayer
+	if w.layer == "" {
+		w.layer = DefaultLayer
 	}
-	var buf [768]byte
-	h := nodeJSON(buf[:0], n, domain, layer, blob, meta)
-	return nodeWrite{
-		params: db.UpsertNodeParams{
-			ID:        n.ID,
-			Type:      n.Type,
-			Title:     nullString(n.Title),
-			Domain:    domain,
-			Layer:     layer,
-			Embedding: blob,
-			Hash:      nullString(n.Hash),
-			Summary:   nullString(n.Summary),
-			Meta:      sql.NullString{String: string(meta), Valid: meta != nil},
-			Date:      nullString(n.Date),
-		},
-		history: string(h),
-	}, nil
+	return w, nil
 }
 
-func (t *Tx) upsertNode(ctx context.Context, w *nodeWrite) error {
-	q := t.Queries()
-	if err := q.UpsertNode(ctx, w.params); err != nil {
-		return fmt.Errorf("resonance: upsert node %q: %w", w.params.ID, classify(err))
+// embeddingBlob is EncodeEmbedding for a statement argument, which the
+// driver copies before the statement returns: on a little-endian machine
+// the column format is the memory of v, and the result is that memory,
+// not a copy.
+func embeddingBlob(v []float32) ([]byte, error) {
+	if !littleEndian || len(v) == 0 {
+		return EncodeEmbedding(v)
 	}
-	if err := insertHistory(ctx, q, entityNode, w.params.ID, actionUpsert, sql.NullString{}, sql.NullString{String: w.history, Valid: true}); err != nil {
-		return fmt.Errorf("resonance: upsert node %q: history: %w", w.params.ID, classify(err))
+	if i, bits, ok := firstNonFinite(v); !ok {
+		return nil, nonFiniteError(i, bits)
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)), nil
+}
+
+// upsertNode writes the node and its history row on the transaction's
+// driver connection (rawtx.go).
+func (t *Tx) upsertNode(ctx context.Context, w *nodeWrite) error {
+	n := w.n
+	var stage string
+	err := t.raw(ctx, func(rc rawConn) error {
+		defer clear(t.args[:])
+		id := driver.Value(n.ID)
+		var blob, meta driver.Value
+		if w.blob != nil {
+			blob = w.blob
+		}
+		if w.meta != nil {
+			meta = bytesText(w.meta)
+		}
+		a := t.args[:10]
+		a[0] = arg(1, id)
+		a[1] = arg(2, n.Type)
+		a[2] = arg(3, nullable(n.Title))
+		a[3] = arg(4, textValue(w.domain))
+		a[4] = arg(5, textValue(w.layer))
+		a[5] = arg(6, blob)
+		a[6] = arg(7, nullable(n.Hash))
+		a[7] = arg(8, nullable(n.Summary))
+		a[8] = arg(9, meta)
+		a[9] = arg(10, nullable(n.Date))
+		if err := rc.run(sqlUpsertNode, a); err != nil {
+			return err
+		}
+		stage = "history: "
+		t.buf = nodeJSON(t.buf[:0], n, w.domain, w.layer, w.blob, w.meta)
+		return rc.history(t.args[:5], entityNode, id, actionUpsert, nil, bytesText(t.buf))
+	})
+	if err != nil {
+		return fmt.Errorf("resonance: upsert node %q: %s%w", n.ID, stage, err)
 	}
 	return nil
 }

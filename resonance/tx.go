@@ -3,6 +3,7 @@ package resonance
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime"
@@ -20,11 +21,19 @@ import (
 // A Tx must not be used after its function returns.
 type Tx struct {
 	tx       *sql.Tx
+	conn     *sql.Conn // the connection tx was begun on; the graph writes run on its driver connection (rawtx.go)
 	store    *Store
 	queries  *db.Queries
 	readOnly bool
 	writer   bool     // holds the store's writer (Store.holder)
 	watch    *txWatch // nil once the transaction has ended
+
+	// Scratch space of the graph writes, reused from one call to the next
+	// (the driver copies arguments before a statement returns). It is used
+	// only inside Tx.raw, under the connection's lock, so a Tx shared by
+	// goroutines stays safe.
+	args [10]driver.NamedValue
+	buf  []byte
 }
 
 var _ db.DBTX = (*Tx)(nil)
@@ -135,8 +144,13 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, expli
 			return nil, fmt.Errorf("resonance: begin %q: %w: Tx or Begin called while this goroutine already holds the store's write transaction; pass the *Tx down instead", s.path, ErrNestedTx)
 		}
 	}
-	tx, err := pool.BeginTx(ctx, nil)
+	conn, err := pool.Conn(ctx)
 	if err != nil {
+		return nil, s.endError("begin", ctx, err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
 		return nil, s.endError("begin", ctx, err)
 	}
 	if writer {
@@ -145,12 +159,14 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, expli
 			s.holderNum.Store(stackGoid())
 		}
 	}
-	return &Tx{tx: tx, store: s, readOnly: readOnly, writer: writer, watch: s.startWatch(writer)}, nil
+	return &Tx{tx: tx, conn: conn, store: s, readOnly: readOnly, writer: writer, watch: s.startWatch(writer)}, nil
 }
 
 // end releases what the transaction held once it has committed or rolled
-// back: its watch and, for a write transaction, the store's writer. Calling
-// it again does nothing.
+// back: its watch, for a write transaction the store's writer, and last its
+// connection, so that the next transaction on it, which may begin at once
+// in another goroutine, finds the writer released. Calling it again does
+// nothing.
 func (t *Tx) end() {
 	if t.watch == nil {
 		return
@@ -161,6 +177,9 @@ func (t *Tx) end() {
 		t.store.holderNum.Store(0)
 		t.store.holder.Store(0)
 	}
+	// After a rollback on a cancelled context database/sql may have closed
+	// the connection already: Close then reports sql.ErrConnDone.
+	_ = t.conn.Close()
 }
 
 // txWatch reports a transaction still open after half the busy timeout
