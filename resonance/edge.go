@@ -34,12 +34,16 @@ func (s *Store) InsertEdge(ctx context.Context, source, target, typ string) erro
 	if err := prepareEdge("insert edge", &e, false); err != nil {
 		return err
 	}
-	return s.Tx(ctx, func(t *Tx) error { return t.insertEdge(ctx, &e) })
+	return s.Tx(ctx, func(t *Tx) error {
+		t.hist.direct = true // one write: its history row goes with it
+		return t.insertEdge(ctx, &e)
+	})
 }
 
-// insertEdge writes the edge and its history row on the transaction's
-// driver connection (rawtx.go). The insert runs on the driver's exec
-// path, the one that reports whether a row was inserted.
+// insertEdge writes the edge on the transaction's driver connection
+// (rawtx.go) and queues its history row (historyqueue.go). The insert runs
+// on the driver's exec path, the one that reports whether a row was
+// inserted.
 func (t *Tx) insertEdge(ctx context.Context, e *Edge) error {
 	var stage string
 	err := t.raw(ctx, func(rc rawConn) error {
@@ -58,10 +62,10 @@ func (t *Tx) insertEdge(ctx context.Context, e *Edge) error {
 		}
 		stage = "history: "
 		h, entityID := t.edgeHistory(e, false)
-		return rc.history(t.args[:5], entityEdge, entityID, action, nil, h)
+		return t.hist.add(rc, entityEdge, entityID, action, nil, h)
 	})
 	if err != nil {
-		return fmt.Errorf("resonance: insert edge %s: %s%w", edgeName(e), stage, err)
+		return wrapWriteError("insert edge "+edgeName(e), stage, err)
 	}
 	return nil
 }
@@ -92,7 +96,10 @@ func (s *Store) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := prepareEdge("upsert edge", &e, true); err != nil {
 		return err
 	}
-	return s.Tx(ctx, func(t *Tx) error { return t.upsertSemanticEdge(ctx, &e) })
+	return s.Tx(ctx, func(t *Tx) error {
+		t.hist.direct = true // one write: its history row goes with it
+		return t.upsertSemanticEdge(ctx, &e)
+	})
 }
 
 func (t *Tx) upsertSemanticEdge(ctx context.Context, e *Edge) error {
@@ -111,24 +118,20 @@ func (t *Tx) upsertSemanticEdge(ctx context.Context, e *Edge) error {
 		}
 		stage = "history: "
 		h, entityID := t.edgeHistory(e, true)
-		return rc.history(t.args[:5], entityEdge, entityID, actionUpsert, nil, h)
+		return t.hist.add(rc, entityEdge, entityID, actionUpsert, nil, h)
 	})
 	if err != nil {
-		return fmt.Errorf("resonance: upsert edge %s: %s%w", edgeName(e), stage, err)
+		return wrapWriteError("upsert edge "+edgeName(e), stage, err)
 	}
 	return nil
 }
 
 // edgeHistory builds the new_value and the entity_id of an edge's history
-// row in the transaction's scratch buffer, which the driver copies; they
-// are valid until the buffer's next use. It runs inside Tx.raw, which
-// serialises the users of the scratch space.
+// row in the text of the history queue. It runs inside Tx.raw.
 func (t *Tx) edgeHistory(e *Edge, full bool) (newValue, entityID driver.Value) {
-	b := edgeJSON(t.buf[:0], e, full)
-	n := len(b)
-	b = appendEdgeEntityID(b, e.Source, e.Target, e.Type)
-	t.buf = b
-	return bytesText(b[:n]), bytesText(b[n:])
+	newValue = t.hist.appendText(func(b []byte) []byte { return edgeJSON(b, e, full) })
+	entityID = t.hist.appendText(func(b []byte) []byte { return appendEdgeEntityID(b, e.Source, e.Target, e.Type) })
+	return newValue, entityID
 }
 
 // prepareEdge applies the defaults to e and validates it. semantic also

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
 	"strconv"
 	"unicode/utf8"
@@ -35,19 +34,6 @@ const (
 	actionInsert        = "insert"
 	actionInsertIgnored = "insert_ignored"
 )
-
-// history writes one history row, with a (5 elements) for its arguments.
-// entity and action are constants: converting them to driver.Value at the
-// call allocates nothing.
-func (rc rawConn) history(a []driver.NamedValue, entity, id, action, old, new driver.Value) error {
-	a = a[:5]
-	a[0] = arg(1, entity)
-	a[1] = arg(2, id)
-	a[2] = arg(3, action)
-	a[3] = arg(4, old)
-	a[4] = arg(5, new)
-	return rc.run(sqlInsertHistory, a)
-}
 
 // insertHistory writes one history row through q.
 func insertHistory(ctx context.Context, q *db.Queries, entity, id, action string, old, new sql.NullString) error {

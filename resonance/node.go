@@ -43,7 +43,10 @@ func (s *Store) UpsertNode(ctx context.Context, n Node) error {
 	if err != nil {
 		return err
 	}
-	return s.Tx(ctx, func(t *Tx) error { return t.upsertNode(ctx, &w) })
+	return s.Tx(ctx, func(t *Tx) error {
+		t.hist.direct = true // one write: its history row goes with it
+		return t.upsertNode(ctx, &w)
+	})
 }
 
 // nodeWrite is a validated node, ready for the two statements of an
@@ -98,8 +101,8 @@ func embeddingBlob(v []float32) ([]byte, error) {
 	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)), nil
 }
 
-// upsertNode writes the node and its history row on the transaction's
-// driver connection (rawtx.go).
+// upsertNode writes the node on the transaction's driver connection
+// (rawtx.go) and queues its history row (historyqueue.go).
 func (t *Tx) upsertNode(ctx context.Context, w *nodeWrite) error {
 	n := w.n
 	var stage string
@@ -128,11 +131,11 @@ func (t *Tx) upsertNode(ctx context.Context, w *nodeWrite) error {
 			return err
 		}
 		stage = "history: "
-		t.buf = nodeJSON(t.buf[:0], n, w.domain, w.layer, w.blob, w.meta)
-		return rc.history(t.args[:5], entityNode, id, actionUpsert, nil, bytesText(t.buf))
+		h := t.hist.appendText(func(b []byte) []byte { return nodeJSON(b, n, w.domain, w.layer, w.blob, w.meta) })
+		return t.hist.add(rc, entityNode, id, actionUpsert, nil, h)
 	})
 	if err != nil {
-		return fmt.Errorf("resonance: upsert node %q: %s%w", n.ID, stage, err)
+		return wrapWriteError(fmt.Sprintf("upsert node %q", n.ID), stage, err)
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ func (t *Tx) raw(ctx context.Context, fn func(rc rawConn) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if t.hist.err != nil {
+			return t.hist.err // the transaction can only roll back
+		}
 		c, ok := dc.(classifiedConn)
 		if !ok {
 			return fmt.Errorf("driver connection %T is not the connector's", dc)

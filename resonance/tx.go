@@ -29,11 +29,12 @@ type Tx struct {
 	watch    *txWatch // nil once the transaction has ended
 
 	// Scratch space of the graph writes, reused from one call to the next
-	// (the driver copies arguments before a statement returns). It is used
-	// only inside Tx.raw, under the connection's lock, so a Tx shared by
-	// goroutines stays safe.
+	// (the driver copies arguments before a statement returns), and their
+	// queued history rows (historyqueue.go). They are used only inside
+	// Tx.raw, under the connection's lock, so a Tx shared by goroutines
+	// stays safe.
 	args [10]driver.NamedValue
-	buf  []byte
+	hist historyQueue
 }
 
 var _ db.DBTX = (*Tx)(nil)
@@ -49,26 +50,48 @@ func (t *Tx) Queries() *db.Queries {
 // ExecContext runs a statement inside the transaction. Driver errors are
 // translated: a write in a read transaction wraps ErrReadOnly, a lock
 // timeout wraps ErrBusy.
+//
+// Like every statement run through the Tx, it first writes the history
+// rows the graph writes have queued (historyqueue.go), so it sees them.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := t.writeHistory(ctx); err != nil {
+		return nil, err
+	}
 	r, err := t.tx.ExecContext(ctx, query, args...)
 	return r, classify(err)
 }
 
-// PrepareContext prepares a statement bound to the transaction.
+// PrepareContext prepares a statement bound to the transaction. The graph
+// writes of the transaction then write their history rows at once, so
+// that the statement sees them whenever it runs.
 func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if !t.readOnly {
+		err := t.raw(ctx, func(rc rawConn) error {
+			t.hist.direct = true
+			return t.hist.write(rc)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	s, err := t.tx.PrepareContext(ctx, query)
 	return s, classify(err)
 }
 
 // QueryContext runs a query inside the transaction.
 func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := t.writeHistory(ctx); err != nil {
+		return nil, err
+	}
 	r, err := t.tx.QueryContext(ctx, query, args...)
 	return r, classify(err)
 }
 
 // QueryRowContext runs a query that returns at most one row. Its error is
-// reported by Row.Scan, untranslated.
+// reported by Row.Scan, untranslated. (A Row cannot carry the failure to
+// write queued history rows; the transaction then refuses its commit.)
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	_ = t.writeHistory(ctx)
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
@@ -116,6 +139,9 @@ func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn
 		// context derived from ctx, which may learn of the cancellation a
 		// moment after fn has.
 		err = fmt.Errorf("resonance: commit %q: %w", s.path, ctx.Err())
+	}
+	if err == nil {
+		err = t.writeHistory(ctx)
 	}
 	if err == nil {
 		if cerr := t.tx.Commit(); cerr != nil {
@@ -267,6 +293,10 @@ func (e *ExplicitTx) Commit() error {
 	if err := e.ctx.Err(); err != nil {
 		_ = e.tx.Rollback() // never commit once ctx is done (see Store.run)
 		return fmt.Errorf("resonance: commit %q: %w", e.store.path, err)
+	}
+	if err := e.writeHistory(e.ctx); err != nil {
+		_ = e.tx.Rollback()
+		return err
 	}
 	if err := e.tx.Commit(); err != nil {
 		return e.store.endError("commit", e.ctx, err)
