@@ -143,6 +143,17 @@ func (q *historyQueue) appendText(fn func([]byte) []byte) string {
 	return bytesText(q.text[start:])
 }
 
+// flushForCommit is writeHistory before the commit: an error means the
+// transaction must roll back instead.
+func (t *Tx) flushForCommit(ctx context.Context) error {
+	err := t.writeHistory(ctx)
+	var he *historyWriteError
+	if err == nil || errors.As(err, &he) {
+		return err
+	}
+	return t.store.endError("commit", ctx, err)
+}
+
 // writeHistory writes the queued history rows of t, or returns the error
 // of an earlier failed write. A Read transaction never queues any.
 func (t *Tx) writeHistory(ctx context.Context) error {

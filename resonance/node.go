@@ -50,10 +50,12 @@ func (s *Store) UpsertNode(ctx context.Context, n Node) error {
 }
 
 // nodeWrite is a validated node, ready for the two statements of an
-// upsert. It refers to the caller's Node: its strings and bytes are read,
-// never kept, while the statements run.
+// upsert. It shares the memory of the caller's Node: its strings and
+// bytes are read, never kept, while the statements run. (It holds the
+// Node itself, not a pointer, so that the Node the caller passed by
+// value stays on the stack.)
 type nodeWrite struct {
-	n             *Node
+	n             Node
 	domain, layer string // with the defaults applied
 	blob          []byte // the embedding column (embeddingBlob), nil for NULL
 	meta          []byte // n.Meta when it is a JSON object, nil for NULL
@@ -77,7 +79,7 @@ func prepareNode(n *Node) (nodeWrite, error) {
 	if err != nil {
 		return nodeWrite{}, invalid("%v", err)
 	}
-	w := nodeWrite{n: n, domain: n.Domain, layer: n.Layer, blob: blob, meta: meta}
+	w := nodeWrite{n: *n, domain: n.Domain, layer: n.Layer, blob: blob, meta: meta}
 	if w.domain == "" {
 		w.domain = DefaultDomain
 	}
@@ -104,7 +106,7 @@ func embeddingBlob(v []float32) ([]byte, error) {
 // upsertNode writes the node on the transaction's driver connection
 // (rawtx.go) and queues its history row (historyqueue.go).
 func (t *Tx) upsertNode(ctx context.Context, w *nodeWrite) error {
-	n := w.n
+	n := &w.n
 	var stage string
 	err := t.raw(ctx, func(rc rawConn) error {
 		defer clear(t.args[:])

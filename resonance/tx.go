@@ -19,6 +19,11 @@ import (
 // queries bound to itself. It has no Commit or Rollback: the function
 // passing through Tx or Read decides by returning nil or an error.
 // A Tx must not be used after its function returns.
+//
+// The history rows of UpsertNode, InsertEdge and UpsertSemanticEdge are
+// written in batches (historyqueue.go), always before any statement run
+// through the Tx and before the commit, so every reader sees one row per
+// write, in write order; their timestamp is that of their batch.
 type Tx struct {
 	tx       *sql.Tx
 	conn     *sql.Conn // the connection tx was begun on; the graph writes run on its driver connection (rawtx.go)
@@ -141,7 +146,7 @@ func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn
 		err = fmt.Errorf("resonance: commit %q: %w", s.path, ctx.Err())
 	}
 	if err == nil {
-		err = t.writeHistory(ctx)
+		err = t.flushForCommit(ctx)
 	}
 	if err == nil {
 		if cerr := t.tx.Commit(); cerr != nil {
@@ -294,7 +299,7 @@ func (e *ExplicitTx) Commit() error {
 		_ = e.tx.Rollback() // never commit once ctx is done (see Store.run)
 		return fmt.Errorf("resonance: commit %q: %w", e.store.path, err)
 	}
-	if err := e.writeHistory(e.ctx); err != nil {
+	if err := e.flushForCommit(e.ctx); err != nil {
 		_ = e.tx.Rollback()
 		return err
 	}
