@@ -58,8 +58,8 @@ func (r *runner) connections(outer context.Context, sd side) (perConn, pooled fl
 		}
 	} else {
 		dsn := baselineDSN(path)
-		open = func() (*sql.DB, error) { return sql.Open("sqlite3", dsn) }
-		if pool, err = sql.Open("sqlite3", dsn); err != nil {
+		open = func() (*sql.DB, error) { return sql.Open(baselineDriver, dsn) }
+		if pool, err = sql.Open(baselineDriver, dsn); err != nil {
 			return 0, 0, err
 		}
 		defer pool.Close()

@@ -138,6 +138,7 @@ func printBench(w io.Writer, rep *bench.Report) {
 			g("busy_errors"), g("baseline_busy_errors"))
 	}
 	fmt.Fprintf(w, "\nratio = resonance ÷ baseline; targets from issue 5. %s.\n", env.MemoryMethod)
+	fmt.Fprintf(w, "%s.\n", bench.BaselineNote)
 }
 
 // figure formats v with thousands separators, and decimals below 100.
