@@ -57,8 +57,9 @@
 //	      TestW4_DeferredControlGetsBusy                   the same transactions with plain deferred BEGIN get SQLITE_BUSY
 //	W5    TestW5_CheckpointTruncate                        complete TRUNCATE: frames reported, -wal 0 bytes; blocked by a
 //	                                                       reader: Busy with partial counts, no error
-//	      TestW5_ExternalCheckpointsLeaveWALToReplicator   wal_autocheckpoint 0 on every connection; 6 MB of writes never
-//	                                                       reach the db file; Checkpoint refused; Close leaves the WAL
+//	      TestW5_ExternalCheckpointsLeaveWALToReplicator   wal_autocheckpoint 0 on every connection; 1.5× a normal store's
+//	                                                       autocheckpoint of writes never reach the db file; Checkpoint
+//	                                                       refused; Close leaves the WAL
 //	W6    TestW6_OptimizeAndCleanClose                     optimize=0x10002 at Open analyzes; optimize at Close refreshes
 //	                                                       stats; no connection left; integrity ok; busy optimize skipped
 //	W7    TestW7_CommittedSurvivesKill9                    5 random SIGKILLs of a committing child: every printed commit

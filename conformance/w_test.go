@@ -239,8 +239,19 @@ func TestW5_CheckpointTruncate(t *testing.T) {
 // checkpoint on its own.
 func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 	ctx := context.Background()
+	// Write about 1.5 times the pages of a normal store's autocheckpoint
+	// threshold (a round is about 62 pages).
+	threshold := 1000 // SQLite's default
+	for _, p := range resonance.RequiredPragmas(resonance.Options{}) {
+		if p.Name == "wal_autocheckpoint" {
+			if threshold, _ = strconv.Atoi(p.Expect); threshold <= 0 {
+				t.Fatalf("W5 test setup: a normal store's wal_autocheckpoint is %q", p.Expect)
+			}
+		}
+	}
+	rounds := 24 * threshold / 1000
 	fill := func(t *testing.T, s *resonance.Store) {
-		for i := range 24 { // about 1,500 pages: past the 1,000-page autocheckpoint
+		for i := range rounds {
 			if err := s.Tx(ctx, func(tx *resonance.Tx) error {
 				_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM c WHERE j < 50)
 					INSERT INTO nodes (id, type, summary) SELECT ? || '-' || j, 'doc', hex(randomblob(2000)) FROM c`, strconv.Itoa(i))
@@ -264,7 +275,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 		s := openStore(t, path, resonance.Options{})
 		fill(t, s)
 		if after := size(path); after <= before {
-			t.Errorf("W5 control: a normal store wrote 6 MB and the database file stayed at %d bytes: no autocheckpoint seen, the test cannot tell", after)
+			t.Errorf("W5 control: a normal store wrote %d pages and the database file stayed at %d bytes: no autocheckpoint seen, the test cannot tell", rounds*62, after)
 		}
 	})
 
@@ -296,7 +307,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 		t.Errorf("W5: with ExternalCheckpoints the database file changed from %d to %d bytes: the library checkpointed", before, after)
 	}
 	if wal := size(path + "-wal"); wal < 1000*4096 {
-		t.Errorf("W5: -wal is %d bytes after 6 MB of writes, want it to hold them all", wal)
+		t.Errorf("W5: -wal is %d bytes after %d pages of writes, want it to hold them all", wal, rounds*62)
 	}
 	if _, err := s.Checkpoint(ctx); !errors.Is(err, resonance.ErrCheckpointsDisabled) {
 		t.Errorf("W5: Checkpoint with ExternalCheckpoints: err = %v, want ErrCheckpointsDisabled", err)
@@ -310,8 +321,8 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 	if wal := size(path + "-wal"); wal < 1000*4096 {
 		t.Errorf("W5: after Close, -wal is %d bytes: the library truncated the replicator's WAL", wal)
 	}
-	if n := count(t, replConn, `SELECT count(*) FROM nodes`); n != 24*50 {
-		t.Errorf("W5: the replicator reads %d rows, want %d", n, 24*50)
+	if n := count(t, replConn, `SELECT count(*) FROM nodes`); n != rounds*50 {
+		t.Errorf("W5: the replicator reads %d rows, want %d", n, rounds*50)
 	}
 }
 
