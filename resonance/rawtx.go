@@ -54,10 +54,15 @@ type rawConn struct {
 // and then closes the connection), and a statement run then would commit
 // on its own. So ctx is checked under that lock too, and the error is
 // ctx.Err(), as database/sql's own. A Tx used after its function returned
-// gets sql.ErrTxDone.
+// gets sql.ErrTxDone. In a Read transaction it returns ErrReadOnly.
 func (t *Tx) raw(ctx context.Context, fn func(rc rawConn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if t.conn == nil {
+		// A Read transaction runs on a query_only connection, which would
+		// refuse the write as well.
+		return fmt.Errorf("%w: a Read transaction cannot write", ErrReadOnly)
 	}
 	err := t.conn.Raw(func(dc any) error {
 		if err := ctx.Err(); err != nil {

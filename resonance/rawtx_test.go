@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -136,6 +137,30 @@ func TestTx_GraphWritesFromGoroutines(t *testing.T) {
 			if err != nil || n.Title != id || len(n.Embedding) != len(emb) {
 				t.Fatalf("GetNode(%q) = title %q, %d floats, %v", id, n.Title, len(n.Embedding), err)
 			}
+		}
+	}
+}
+
+// TestRead_GraphWritesRefused tries every graph write in a Read
+// transaction: each fails with ErrReadOnly naming the write.
+func TestRead_GraphWritesRefused(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{})
+	for name, write := range map[string]func(tx *resonance.Tx) error{
+		`upsert node "a"`:        func(tx *resonance.Tx) error { return tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}) },
+		`insert edge "a" -> "b"`: func(tx *resonance.Tx) error { return tx.InsertEdge(ctx, "a", "b", "") },
+		`upsert edge "a" -> "c"`: func(tx *resonance.Tx) error {
+			return tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "c"})
+		},
+	} {
+		err := s.Read(ctx, write)
+		if !errors.Is(err, resonance.ErrReadOnly) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s in Read = %v, want ErrReadOnly naming it", name, err)
+		}
+	}
+	for _, table := range []string{"nodes", "edges", "history"} {
+		if n := countRows(t, s.DB(), table); n != 0 {
+			t.Errorf("%s has %d rows written in Read transactions", table, n)
 		}
 	}
 }

@@ -26,7 +26,7 @@ import (
 // write, in write order; their timestamp is that of their batch.
 type Tx struct {
 	tx       *sql.Tx
-	conn     *sql.Conn // the connection tx was begun on; the graph writes run on its driver connection (rawtx.go)
+	conn     *sql.Conn // of a write transaction: the connection tx was begun on; the graph writes run on its driver connection (rawtx.go)
 	store    *Store
 	queries  *db.Queries
 	readOnly bool
@@ -175,13 +175,8 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, expli
 			return nil, fmt.Errorf("resonance: begin %q: %w: Tx or Begin called while this goroutine already holds the store's write transaction; pass the *Tx down instead", s.path, ErrNestedTx)
 		}
 	}
-	conn, err := pool.Conn(ctx)
+	tx, conn, err := beginOn(ctx, pool, writer)
 	if err != nil {
-		return nil, s.endError("begin", ctx, err)
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		conn.Close()
 		return nil, s.endError("begin", ctx, err)
 	}
 	if writer {
@@ -191,6 +186,27 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, expli
 		}
 	}
 	return &Tx{tx: tx, conn: conn, store: s, readOnly: readOnly, writer: writer, watch: s.startWatch(writer)}, nil
+}
+
+// beginOn begins a transaction on pool. A write transaction is begun on a
+// connection taken from the pool for it, on whose driver connection its
+// graph writes run (rawtx.go); a Read transaction, which cannot write, on
+// the pool itself.
+func beginOn(ctx context.Context, pool *sql.DB, writer bool) (*sql.Tx, *sql.Conn, error) {
+	if !writer {
+		tx, err := pool.BeginTx(ctx, nil)
+		return tx, nil, err
+	}
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return tx, conn, nil
 }
 
 // end releases what the transaction held once it has committed or rolled
@@ -210,7 +226,9 @@ func (t *Tx) end() {
 	}
 	// After a rollback on a cancelled context database/sql may have closed
 	// the connection already: Close then reports sql.ErrConnDone.
-	_ = t.conn.Close()
+	if t.conn != nil {
+		_ = t.conn.Close()
+	}
 }
 
 // txWatch reports a transaction still open after half the busy timeout
