@@ -49,18 +49,20 @@ func requiredPragmas(o Options) []pragma {
 	// page size. Only read-write connections get more than SQLite's 2 MiB
 	// default: a store has one of them, so the memory is bounded per store.
 	// Readers (ReadOnly, a store's pool of max(4, 2×GOMAXPROCS)) keep the
-	// default, as measured in resonance bench: a scan of the 20k-node table
-	// (~40 MiB, W3a) reads its pages in order, and an LRU cache smaller than
+	// default, as measured through the library on W3's database: a scan of
+	// the 20k-node table (~40 MiB, W3a) reads its pages in order, and an LRU cache smaller than
 	// the table finds none of them again, so 16 or 32 MiB per reader gained
 	// nothing (115 ms per scan at 2, 16 and 32 MiB) while each warmed reader
 	// grew by that much; only a cache larger than the table helped (~97 ms
 	// at 48 or 64 MiB), a cost per reader that grows with the data. Random
-	// lookups (W3b, W3c) did not change either.
+	// lookups (W3b, W3c) did not change either. Figures here and in the
+	// reasons below: a 2-core machine with other work running.
 	if !o.ReadOnly {
 		ps = append(ps, pragma{"P", "cache_size", "-16384", "-16384",
-			"16 MiB page cache for the writer (SQLite's default is 2 MiB): the B-tree pages a write " +
-				"transaction touches stay in memory; with keys in random order, bulk ingest ran 10-15% " +
-				"faster than with 2 MiB; W1 peak RSS stays near 33 MiB",
+			"16 MiB page cache for writing connections (SQLite's default is 2 MiB): the index pages a " +
+				"write transaction touches stay in memory; ingest with keys in random order ran 10-25% " +
+				"faster than with 2 MiB (8 MiB gave half that), W1's ordered keys ~3%; it costs up to " +
+				"16 MiB per store (W1 peak RSS ~32 MiB alone, under 60 MiB in resonance bench)",
 			"_cache_size", false})
 	}
 	switch {
@@ -69,12 +71,11 @@ func requiredPragmas(o Options) []pragma {
 			"an external replicator (Litestream) owns checkpoints", "", true})
 	case !o.ReadOnly:
 		ps = append(ps, pragma{"P", "wal_autocheckpoint", "4000", "4000",
-			"checkpoint once the WAL holds 4,000 pages (16 MiB at 4 KiB pages) instead of 1,000: a " +
-				"1,000-node transaction no longer pays a checkpoint at each commit, and W2's p99 commit " +
-				"drops by half; the -wal file stays near 16 MiB plus one transaction (it is reused, not " +
-				"shrunk) and a checkpoint stalls the next write about 130 ms. 10,000 (40 MiB) looked " +
-				"faster only by leaving more of the WAL to copy after the run (a final checkpoint of " +
-				"~370 ms instead of ~40 ms), at 40 MiB of -wal and stalls near 0.3-0.5 s",
+			"checkpoint once the WAL holds 4,000 pages (16 MiB of 4 KiB pages) instead of SQLite's 1,000: a 1,000-node " +
+				"transaction no longer pays a checkpoint at every commit (W1 +10% counting its final " +
+				"checkpoint, single upserts +20% with a third of the p99); the -wal file stays near 16 MiB " +
+				"plus one transaction, and a checkpoint delays the next write by up to ~0.2 s. 10,000 " +
+				"(40 MiB) was no faster once the checkpoint it defers is counted, and stalls up to ~0.45 s",
 			"", true})
 	}
 	if o.ReadOnly {
