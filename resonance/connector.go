@@ -45,6 +45,17 @@ var _ driver.Connector = (*connector)(nil)
 // newConnector validates nothing: callers pass Options that went through
 // withDefaults.
 func newConnector(path string, o Options, txlock string) (*connector, error) {
+	return newRoleConnector(path, o, txlock, false)
+}
+
+// newStoreWriterConnector is newConnector for a Store's writer connection,
+// which also carries the page cache and checkpoint settings of
+// requiredPragmas (storeWriter); a read-only store's writer does not.
+func newStoreWriterConnector(path string, o Options, txlock string) (*connector, error) {
+	return newRoleConnector(path, o, txlock, !o.ReadOnly)
+}
+
+func newRoleConnector(path string, o Options, txlock string, storeWriter bool) (*connector, error) {
 	abs := path
 	if !filepath.IsAbs(abs) { // relative to the working directory, which may change: never cached
 		var err error
@@ -53,7 +64,7 @@ func newConnector(path string, o Options, txlock string) (*connector, error) {
 		}
 	}
 	abs = filepath.Clean(abs)
-	c := &connector{path: abs, opts: o, connPlan: plans.get(abs, o, txlock)}
+	c := &connector{path: abs, opts: o, connPlan: plans.get(abs, o, txlock, storeWriter)}
 	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.harden}
 	return c, nil
 }
@@ -64,6 +75,7 @@ type planKey struct {
 	busy                       time.Duration
 	create, readOnly, external bool
 	txlock                     string
+	storeWriter                bool
 }
 
 // planCache keeps the plans of the last few databases opened.
@@ -76,8 +88,8 @@ type planCache struct {
 
 var plans planCache
 
-func (pc *planCache) get(abs string, o Options, txlock string) *connPlan {
-	k := planKey{abs, o.BusyTimeout, o.Create, o.ReadOnly, o.ExternalCheckpoints, txlock}
+func (pc *planCache) get(abs string, o Options, txlock string, storeWriter bool) *connPlan {
+	k := planKey{abs, o.BusyTimeout, o.Create, o.ReadOnly, o.ExternalCheckpoints, txlock, storeWriter}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	for i, v := range pc.vals {
@@ -85,7 +97,8 @@ func (pc *planCache) get(abs string, o Options, txlock string) *connPlan {
 			return v
 		}
 	}
-	p := &connPlan{dsn: buildDSN(abs, o, txlock), pragmas: requiredPragmas(o)}
+	p := &connPlan{pragmas: requiredPragmas(o, storeWriter)}
+	p.dsn = buildDSN(abs, o, txlock, p.pragmas)
 	p.plan = newHardenPlan(p.pragmas)
 	pc.keys[pc.next], pc.vals[pc.next] = k, p
 	pc.next = (pc.next + 1) % len(pc.vals)
@@ -97,14 +110,14 @@ func (pc *planCache) get(abs string, o Options, txlock string) *connPlan {
 // missing file unless Options.Create asked for it. The settings with a DSN
 // parameter are applied by the driver's Open: busy_timeout is the very first
 // statement it runs on every connection (C1).
-func buildDSN(abs string, o Options, txlock string) string {
+func buildDSN(abs string, o Options, txlock string, ps []pragma) string {
 	q := url.Values{}
 	if o.Create {
 		q.Set("mode", "rwc")
 	} else {
 		q.Set("mode", "rw")
 	}
-	for _, p := range requiredPragmas(o) {
+	for _, p := range ps {
 		if p.dsn != "" {
 			q.Set(p.dsn, p.dsnValue())
 		}
@@ -141,7 +154,7 @@ func (c *connector) trace(stmt string) {
 // and database/sql never hands it out.
 //
 // The driver's Open has already run busy_timeout (first, C1), synchronous
-// and, on read-write connections, cache_size from the DSN. The hook then runs, each statement traced:
+// and, on a store's writer, cache_size from the DSN. The hook then runs, each statement traced:
 // busy_timeout again, which also answers with the value in effect; a read of
 // journal_mode, and a switch to WAL only when it is not WAL yet (C2); one
 // exec setting the remaining pragmas; one PRAGMA per setting to read it back

@@ -1,6 +1,7 @@
 package resonance
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -26,7 +27,9 @@ type pragma struct {
 // connection, in the order it applies them. busy_timeout comes first so that
 // nothing after it can fail on a lock; journal_mode is handled separately
 // (read first, set only when not WAL, C2) and sits right after it.
-func requiredPragmas(o Options) []pragma {
+// storeWriter is true for the writer connection of a read-write Store,
+// which also gets the page cache and checkpoint settings of SPEC P.
+func requiredPragmas(o Options, storeWriter bool) []pragma {
 	ms := strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10)
 	ps := []pragma{
 		{"C1", "busy_timeout", ms, ms,
@@ -45,21 +48,28 @@ func requiredPragmas(o Options) []pragma {
 			"foreign key constraints are enforced",
 			"", false},
 	}
-	// Page cache (SPEC P). A negative cache_size is in KiB, whatever the
-	// page size. Only read-write connections get more than SQLite's 2 MiB
-	// default: a store has one of them, so the memory is bounded per store.
-	// Readers (ReadOnly, a store's pool of max(4, 2×GOMAXPROCS)) keep the
-	// default, as measured through the library on W3's database: a scan of
-	// the 20k-node table (~40 MiB, W3a) reads its pages in order, and an LRU cache smaller than
-	// the table finds none of them again, so 16 or 32 MiB per reader gained
-	// nothing (115 ms per scan at 2, 16 and 32 MiB) while each warmed reader
-	// grew by that much; only a cache larger than the table helped (~97 ms
-	// at 48 or 64 MiB), a cost per reader that grows with the data. Random
-	// lookups (W3b, W3c) did not change either. Figures here and in the
-	// reasons below: a 2-core machine with other work running.
-	if !o.ReadOnly {
+	// Page cache and checkpoints (SPEC P), for a store's writer only: it is
+	// the one long-lived connection that writes, so the memory is bounded
+	// per store. A negative cache_size is in KiB, whatever the page size.
+	//
+	// Connect's connections keep SQLite's defaults: one opened per request
+	// never warms a cache, and each setting with its read-back costs every
+	// open (these two cost ~15% of W4's open+query+close).
+	//
+	// Readers (a store's pool of max(4, 2×GOMAXPROCS)) keep the 2 MiB
+	// default too, as measured through the library on W3's database: a scan
+	// of the 20k-node table (~40 MiB, W3a) reads its pages in order, and an
+	// LRU cache smaller than the table finds none of them again, so 16 or
+	// 32 MiB per reader gained nothing (115 ms per scan at 2, 16 and 32 MiB)
+	// while each warmed reader grew by that much; only a cache larger than
+	// the table helped (~97 ms at 48 or 64 MiB), a cost per reader that
+	// grows with the data. Random lookups (W3b, W3c) did not change either.
+	//
+	// Figures here and in the reasons below: a 2-core machine with other
+	// work running.
+	if storeWriter {
 		ps = append(ps, pragma{"P", "cache_size", "-16384", "-16384",
-			"16 MiB page cache for writing connections (SQLite's default is 2 MiB): the index pages a " +
+			"16 MiB page cache for the store's writer (SQLite's default is 2 MiB): the index pages a " +
 				"write transaction touches stay in memory; ingest with keys in random order ran 10-25% " +
 				"faster than with 2 MiB (8 MiB gave half that), W1's ordered keys ~3%; it costs up to " +
 				"16 MiB per store (W1 peak RSS ~32 MiB alone, under 60 MiB in resonance bench)",
@@ -69,10 +79,10 @@ func requiredPragmas(o Options) []pragma {
 	case o.ExternalCheckpoints:
 		ps = append(ps, pragma{"W5", "wal_autocheckpoint", "0", "0",
 			"an external replicator (Litestream) owns checkpoints", "", true})
-	case !o.ReadOnly:
+	case storeWriter:
 		ps = append(ps, pragma{"P", "wal_autocheckpoint", "4000", "4000",
-			"checkpoint once the WAL holds 4,000 pages (16 MiB of 4 KiB pages) instead of SQLite's 1,000: a 1,000-node " +
-				"transaction no longer pays a checkpoint at every commit (W1 +10% counting its final " +
+			"checkpoint once the WAL holds 4,000 pages (16 MiB of 4 KiB pages) instead of SQLite's " +
+				"1,000: a 1,000-node transaction no longer pays a checkpoint at every commit (W1 +10% counting its final " +
 				"checkpoint, single upserts +20% with a third of the p99); the -wal file stays near 16 MiB " +
 				"plus one transaction, and a checkpoint delays the next write by up to ~0.2 s. 10,000 " +
 				"(40 MiB) was no faster once the checkpoint it defers is counted, and stalls up to ~0.45 s",
@@ -128,19 +138,32 @@ type PragmaSetting struct {
 	Value  string // the value set
 	Expect string // the value read back
 	Reason string
+	// StoreWriter is true for a setting that only the writer connection of
+	// a read-write Store carries (its page cache and checkpoint threshold).
+	StoreWriter bool
 }
 
 // RequiredPragmas lists the settings every connection opened with o carries,
-// in the order the connector applies them. journal_mode = WAL (C2) is applied
-// right after busy_timeout and is not repeated here.
+// in the order the connector applies them, and after them, marked
+// StoreWriter, those that a read-write Store's writer connection carries as
+// well. journal_mode = WAL (C2) is applied right after busy_timeout and is
+// not repeated here.
 func RequiredPragmas(o Options) []PragmaSetting {
 	if o.BusyTimeout == 0 {
 		o.BusyTimeout = DefaultBusyTimeout
 	}
-	ps := requiredPragmas(o)
-	out := make([]PragmaSetting, len(ps))
-	for i, p := range ps {
-		out[i] = PragmaSetting{Rule: p.rule, Name: p.name, Value: p.value, Expect: p.expect, Reason: p.reason}
+	var out []PragmaSetting
+	every := requiredPragmas(o, false)
+	for _, p := range every {
+		out = append(out, PragmaSetting{Rule: p.rule, Name: p.name, Value: p.value, Expect: p.expect, Reason: p.reason})
+	}
+	if o.ReadOnly {
+		return out
+	}
+	for _, p := range requiredPragmas(o, true) {
+		if !slices.ContainsFunc(every, func(q pragma) bool { return q.name == p.name }) {
+			out = append(out, PragmaSetting{Rule: p.rule, Name: p.name, Value: p.value, Expect: p.expect, Reason: p.reason, StoreWriter: true})
+		}
 	}
 	return out
 }

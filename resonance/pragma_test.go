@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/resonance-graph/resonancedb/resonance"
@@ -61,12 +64,79 @@ func TestPragmas_PageCacheAndCheckpoints(t *testing.T) {
 		t.Errorf("reader with ExternalCheckpoints: cache_size %d, wal_autocheckpoint %d; want -2000, 0", c, a)
 	}
 
-	// RequiredPragmas documents both settings of a read-write connection.
-	names := map[string]string{}
-	for _, p := range resonance.RequiredPragmas(resonance.Options{}) {
-		names[p.Name] = p.Expect
+	// Connect's connections keep SQLite's defaults: a connection opened per
+	// request never warms a cache, and every setting costs each open.
+	db, err := resonance.Connect(ctx, path, resonance.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if names["cache_size"] != "-16384" || names["wal_autocheckpoint"] != "4000" {
-		t.Errorf("RequiredPragmas: cache_size %q, wal_autocheckpoint %q; want -16384, 4000", names["cache_size"], names["wal_autocheckpoint"])
+	defer db.Close()
+	if c, a := pageSettings(t, db); c != -2000 || a != 1000 {
+		t.Errorf("Connect: cache_size %d, wal_autocheckpoint %d; want SQLite's defaults -2000, 1000", c, a)
+	}
+
+	// RequiredPragmas lists both settings, marked as the store writer's.
+	type row struct {
+		expect string
+		writer bool
+	}
+	names := map[string]row{}
+	for _, p := range resonance.RequiredPragmas(resonance.Options{}) {
+		names[p.Name] = row{p.Expect, p.StoreWriter}
+	}
+	if names["cache_size"] != (row{"-16384", true}) || names["wal_autocheckpoint"] != (row{"4000", true}) || names["mmap_size"].writer {
+		t.Errorf("RequiredPragmas: %v; want cache_size -16384 and wal_autocheckpoint 4000 for the store writer only", names)
+	}
+	for _, p := range resonance.RequiredPragmas(resonance.Options{ReadOnly: true}) {
+		if p.Name == "cache_size" || p.Name == "wal_autocheckpoint" {
+			t.Errorf("RequiredPragmas of a read-only store lists %s", p.Name)
+		}
+	}
+}
+
+// Only the writer's connection runs the two settings, each read back.
+func TestPragmas_WriterTrace(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var segs [][]string
+	trace := func(stmt string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.HasPrefix(stmt, "PRAGMA busy_timeout") {
+			segs = append(segs, nil)
+		}
+		segs[len(segs)-1] = append(segs[len(segs)-1], stmt)
+	}
+	s, err := resonance.Open(ctx, filepath.Join(t.TempDir(), "t.db"), resonance.Options{Create: true, MaxReaders: 2, TraceConnect: trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var conns []*sql.Conn
+	for range 2 {
+		c, err := s.ReadDB().Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(segs) != 3 {
+		t.Fatalf("%d connections traced, want the writer and 2 readers: %q", len(segs), segs)
+	}
+	// The writer is opened first.
+	if got := segs[0][len(segs[0])-2:]; !slices.Equal(got, []string{"PRAGMA cache_size", "PRAGMA wal_autocheckpoint = 4000"}) {
+		t.Errorf("the writer's connection ends with %q, want cache_size read back and wal_autocheckpoint set", got)
+	}
+	for i, seg := range segs[1:] {
+		for _, stmt := range seg {
+			if strings.Contains(stmt, "cache_size") || strings.Contains(stmt, "wal_autocheckpoint") {
+				t.Errorf("reader %d ran %q", i+1, stmt)
+			}
+		}
 	}
 }

@@ -89,7 +89,7 @@ func openPools(ctx context.Context, path string, o Options) (writer, readers *sq
 	if o.ReadOnly {
 		txlock = "deferred"
 	}
-	wc, err := newConnector(path, wo, txlock)
+	wc, err := newStoreWriterConnector(path, wo, txlock)
 	if err != nil {
 		return nil, nil, "", err
 	}
