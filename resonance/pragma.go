@@ -68,11 +68,11 @@ func requiredPragmas(o Options, storeWriter bool) []pragma {
 	// Figures here and in the reasons below: a 2-core machine with other
 	// work running.
 	if storeWriter {
-		ps = append(ps, pragma{"P", "cache_size", "-16384", "-16384",
-			"16 MiB page cache for the store's writer (SQLite's default is 2 MiB): the index pages a " +
-				"write transaction touches stay in memory; ingest with keys in random order ran 10-25% " +
-				"faster than with 2 MiB (8 MiB gave half that), W1's ordered keys ~3%; it costs up to " +
-				"16 MiB per store (W1 peak RSS ~32 MiB alone, under 60 MiB in resonance bench)",
+		ps = append(ps, pragma{"P", "cache_size", "-8192", "-8192",
+			"8 MiB page cache for the store's writer (SQLite's default is 2 MiB): the index pages a " +
+				"write transaction touches stay in memory; ingest with keys in random order ran 5-12% " +
+				"faster than with 2 MiB (16 MiB gave twice that, but put W1's peak RSS in resonance bench " +
+				"at 64.5 MiB, over its 64 MiB budget); it costs up to 8 MiB per store",
 			"_cache_size", false})
 	}
 	switch {

@@ -31,7 +31,7 @@ func pageSettings(t *testing.T, db *sql.DB) (cacheSize, autocheckpoint int64) {
 	return cacheSize, autocheckpoint
 }
 
-// The writer carries a 16 MiB page cache and checkpoints at 4,000 WAL
+// The writer carries an 8 MiB page cache and checkpoints at 4,000 WAL
 // pages; the readers keep SQLite's defaults (2 MiB, and 1,000 pages, which
 // a query_only connection never reaches); ExternalCheckpoints turns
 // checkpoints off on every connection and keeps the writer's cache.
@@ -42,8 +42,8 @@ func TestPragmas_PageCacheAndCheckpoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c, a := pageSettings(t, s.DB()); c != -16384 || a != 4000 {
-		t.Errorf("writer: cache_size %d, wal_autocheckpoint %d; want -16384, 4000", c, a)
+	if c, a := pageSettings(t, s.DB()); c != -8192 || a != 4000 {
+		t.Errorf("writer: cache_size %d, wal_autocheckpoint %d; want -8192, 4000", c, a)
 	}
 	if c, a := pageSettings(t, s.ReadDB()); c != -2000 || a != 1000 {
 		t.Errorf("reader: cache_size %d, wal_autocheckpoint %d; want SQLite's defaults -2000, 1000", c, a)
@@ -57,8 +57,8 @@ func TestPragmas_PageCacheAndCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if c, a := pageSettings(t, s.DB()); c != -16384 || a != 0 {
-		t.Errorf("writer with ExternalCheckpoints: cache_size %d, wal_autocheckpoint %d; want -16384, 0", c, a)
+	if c, a := pageSettings(t, s.DB()); c != -8192 || a != 0 {
+		t.Errorf("writer with ExternalCheckpoints: cache_size %d, wal_autocheckpoint %d; want -8192, 0", c, a)
 	}
 	if c, a := pageSettings(t, s.ReadDB()); c != -2000 || a != 0 {
 		t.Errorf("reader with ExternalCheckpoints: cache_size %d, wal_autocheckpoint %d; want -2000, 0", c, a)
@@ -84,8 +84,8 @@ func TestPragmas_PageCacheAndCheckpoints(t *testing.T) {
 	for _, p := range resonance.RequiredPragmas(resonance.Options{}) {
 		names[p.Name] = row{p.Expect, p.StoreWriter}
 	}
-	if names["cache_size"] != (row{"-16384", true}) || names["wal_autocheckpoint"] != (row{"4000", true}) || names["mmap_size"].writer {
-		t.Errorf("RequiredPragmas: %v; want cache_size -16384 and wal_autocheckpoint 4000 for the store writer only", names)
+	if names["cache_size"] != (row{"-8192", true}) || names["wal_autocheckpoint"] != (row{"4000", true}) || names["mmap_size"].writer {
+		t.Errorf("RequiredPragmas: %v; want cache_size -8192 and wal_autocheckpoint 4000 for the store writer only", names)
 	}
 	for _, p := range resonance.RequiredPragmas(resonance.Options{ReadOnly: true}) {
 		if p.Name == "cache_size" || p.Name == "wal_autocheckpoint" {
