@@ -84,7 +84,7 @@ const BaselineNote = "baseline = database/sql + go-sqlite3, prepared statements,
 	"beside ORDER BY; W3a's scan without filters or LIMIT), ordinary columns read with Scan; every connection, " +
 	"W4's included, set up like the library's (busy_timeout 5000, WAL, synchronous NORMAL, foreign_keys ON " +
 	"through the DSN, mmap_size 0 and temp_store MEMORY in a ConnectHook) but not read back, and with SQLite's " +
-	"default page cache (2 MiB) and wal_autocheckpoint (1000), which the library's store writer raises to 16 MiB " +
+	"default page cache (2 MiB) and wal_autocheckpoint (1000), which the library's store writer raises to 8 MiB " +
 	"and 4000. W1 includes the checkpoint that ends it"
 
 // createSchema creates the database at path with the library's migrations,

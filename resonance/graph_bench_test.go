@@ -197,29 +197,3 @@ func BenchmarkGetNodesSkipEmbedding(b *testing.B) {
 	}
 }
 
-// BenchmarkIngest_ProposedWriterPragmas is BenchmarkIngest with the writer
-// settings proposed for the connector (not applied by the library yet):
-// a 16 MiB page cache (the default 2 MiB spills a 1,000-node transaction
-// to the WAL before its commit) and a checkpoint every 10,000 WAL pages
-// instead of 1,000 (each commit of W1 triggered one, with its two fsyncs).
-func BenchmarkIngest_ProposedWriterPragmas(b *testing.B) {
-	s := graphBenchStore(b)
-	// The writer pool has exactly one connection: the settings reach it.
-	if _, err := s.DB().Exec("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000"); err != nil {
-		b.Fatal(err)
-	}
-	emb := graphEmbedding(384, 1)
-	ctx := context.Background()
-	graphBenchWrite(b, s, func(tx *resonance.Tx, i int) error {
-		n := graphBenchNode(i, emb)
-		if err := tx.UpsertNode(ctx, n); err != nil {
-			return err
-		}
-		for k := 1; k <= 3; k++ {
-			if err := tx.InsertEdge(ctx, n.ID, fmt.Sprintf("docs-node-%06d", i+k), ""); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
