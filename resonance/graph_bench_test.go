@@ -196,4 +196,3 @@ func BenchmarkGetNodesSkipEmbedding(b *testing.B) {
 		}
 	}
 }
-
