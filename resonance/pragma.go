@@ -70,9 +70,9 @@ func requiredPragmas(o Options, storeWriter bool) []pragma {
 	if storeWriter {
 		ps = append(ps, pragma{"P", "cache_size", "-8192", "-8192",
 			"8 MiB page cache for the store's writer (SQLite's default is 2 MiB): the index pages a " +
-				"write transaction touches stay in memory; ingest with keys in random order ran 5-12% " +
-				"faster than with 2 MiB (16 MiB gave twice that, but put W1's peak RSS in resonance bench " +
-				"at 64.5 MiB, over its 64 MiB budget); it costs up to 8 MiB per store",
+				"write transaction touches stay in memory; ingest with keys in random order ran 8-12% " +
+				"faster than with 2 MiB (16 MiB added ~3% more but put W1's peak RSS in resonance bench " +
+				"at up to 64.5 MiB, over its 64 MiB budget); it costs up to 8 MiB per store",
 			"_cache_size", false})
 	}
 	switch {
