@@ -176,17 +176,7 @@ func (s *Store) getNodesRaw(ctx context.Context, f NodeFilter) ([]Node, error) {
 	if f.SkipEmbedding {
 		stmt, ncol = sqlListNodesWithoutEmbedding, listNodesWithoutEmbeddingCols
 	}
-	var domain, typ driver.Value
-	if f.Domain != "" {
-		domain = f.Domain
-	}
-	if f.Type != "" {
-		typ = f.Type
-	}
-	limit := int64(f.Limit)
-	if limit == 0 {
-		limit = -1 // SQLite: no limit
-	}
+	domain, typ, limit := filterArgs(f)
 	nodes := []Node{}
 	err := s.rawRead(ctx, "get nodes", s.path, func(q driver.QueryerContext) error {
 		// ?1 domain, ?2 type, ?3 offset, ?4 limit, as sqlc numbered them.

@@ -205,21 +205,27 @@ func checkFilter(f NodeFilter) error {
 	return nil
 }
 
-func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) {
-	if err := checkFilter(f); err != nil {
-		return nil, err
-	}
-	var domain, typ any
+// filterArgs turns f into the arguments of the node scans: an empty
+// domain or type is NULL (no filter), a zero limit is -1 (SQLite: none).
+func filterArgs(f NodeFilter) (domain, typ any, limit int64) {
 	if f.Domain != "" {
 		domain = f.Domain
 	}
 	if f.Type != "" {
 		typ = f.Type
 	}
-	limit := int64(f.Limit)
+	limit = int64(f.Limit)
 	if limit == 0 {
-		limit = -1 // SQLite: no limit
+		limit = -1
 	}
+	return domain, typ, limit
+}
+
+func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) {
+	if err := checkFilter(f); err != nil {
+		return nil, err
+	}
+	domain, typ, limit := filterArgs(f)
 	if f.SkipEmbedding {
 		rows, err := q.ListNodesWithoutEmbeddingPacked(ctx, db.ListNodesWithoutEmbeddingPackedParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
 		if err != nil {
