@@ -45,9 +45,14 @@ type Options struct {
 	MaxReaders int
 
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such
-	// as Litestream: every connection runs with wal_autocheckpoint = 0 and
-	// Store.Checkpoint refuses with ErrCheckpointsDisabled (W5). A
-	// checkpoint by the application would break the replication stream.
+	// as Litestream: every connection runs with wal_autocheckpoint = 0, the
+	// store runs no background checkpoint, and Store.Checkpoint refuses
+	// with ErrCheckpointsDisabled (W5). A checkpoint by the application
+	// would break the replication stream.
+	//
+	// Without it, a read-write store checkpoints from a goroutine with a
+	// connection of its own once 1,000 WAL frames are waiting, so that
+	// commits do not pay for copying the WAL into the database.
 	ExternalCheckpoints bool
 
 	// BackupDir is where Open writes a consistent copy of a database that

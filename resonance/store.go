@@ -27,6 +27,9 @@ type Store struct {
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	ckpt   *checkpointer // nil on a read-only store and with ExternalCheckpoints
+	ckptMu sync.Mutex    // held by every checkpoint the store runs
 }
 
 // Metrics are counters a store keeps while it is open.
@@ -77,6 +80,12 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 			// usable: skip the optimisation instead of failing the open.
 			o.Logger.Warn("resonance: PRAGMA optimize at open skipped: another connection held the write lock past the busy timeout",
 				"db", s.path, "busy_timeout", o.BusyTimeout)
+		}
+		if !o.ExternalCheckpoints {
+			if s.ckpt, err = startCheckpointer(s.path, o, &s.ckptMu); err != nil {
+				s.closePools()
+				return nil, err
+			}
 		}
 	}
 	return s, nil
@@ -183,6 +192,11 @@ func (s *Store) Close() error {
 // connection: SQLite then checkpoints and removes the WAL on its close.
 func (s *Store) closePools() error {
 	var errs []error
+	if s.ckpt != nil {
+		if err := s.ckpt.stop(); err != nil {
+			errs = append(errs, fmt.Errorf("resonance: close %q checkpointer: %w", s.path, err))
+		}
+	}
 	if s.readers != nil {
 		if err := s.readers.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("resonance: close %q readers: %w", s.path, err))
@@ -221,6 +235,8 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if s.closed.Load() {
 		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, ErrClosed)
 	}
+	s.ckptMu.Lock()
+	defer s.ckptMu.Unlock()
 	start := time.Now()
 	conn, err := s.writer.Conn(ctx)
 	if err != nil {

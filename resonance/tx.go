@@ -151,6 +151,8 @@ func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn
 	if err == nil {
 		if cerr := t.tx.Commit(); cerr != nil {
 			err = s.endError("commit", ctx, cerr)
+		} else if writer && s.ckpt != nil {
+			s.ckpt.committed()
 		}
 	} else if rerr := t.tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 		err = errors.Join(err, fmt.Errorf("resonance: rollback %q: %w", s.path, classify(rerr)))
@@ -323,6 +325,9 @@ func (e *ExplicitTx) Commit() error {
 	}
 	if err := e.tx.Commit(); err != nil {
 		return e.store.endError("commit", e.ctx, err)
+	}
+	if e.store.ckpt != nil {
+		e.store.ckpt.committed()
 	}
 	return nil
 }

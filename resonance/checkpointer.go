@@ -1,0 +1,124 @@
+package resonance
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"os"
+	"sync"
+)
+
+// A read-write store checkpoints in the background: a goroutine with a
+// connection of its own copies the WAL into the database while the writer
+// goes on writing, instead of the writer doing it inside the commit that
+// crosses SQLite's wal_autocheckpoint threshold and holding the write lock
+// all the while.
+//
+// After each commit of a write transaction the store wakes the goroutine
+// (a send that never blocks). It reads how many frames the WAL holds that
+// are not in the database yet from the WAL index, the first bytes of the
+// -shm file (https://sqlite.org/walformat.html: mxFrame in the header,
+// nBackfill in the checkpoint information after its two copies), and runs
+// PRAGMA wal_checkpoint(PASSIVE) once they reach bgCheckpointFrames. A
+// PASSIVE checkpoint takes no lock that the writer or the readers wait for;
+// it copies the frames that no reader still needs, and the writer starts
+// the WAL over at its next transaction once every frame has been copied.
+//
+// The writer keeps wal_autocheckpoint (at writerAutocheckpoint pages) as a
+// bound on the WAL, for writes that do not wake the goroutine (statements
+// run on Store.DB() outside a Tx) and for when the goroutine falls behind.
+// The checkpoints of Store.Checkpoint and of the goroutine never overlap:
+// SQLite would report the second one busy at once.
+//
+// With Options.ExternalCheckpoints there is no goroutine (W5).
+
+// bgCheckpointFrames is how many frames the WAL holds beyond the database
+// before the background checkpoint runs: 4 MiB of 4 KiB pages.
+const bgCheckpointFrames = 1000
+
+// WAL index offsets (native byte order, as SQLite writes them).
+const (
+	shmMaxFrame  = 16 // WalIndexHdr.mxFrame, in the first copy of the header
+	shmBackfill  = 96 // WalCkptInfo.nBackfill, after the two 48-byte copies
+	shmReadBytes = shmBackfill + 4
+)
+
+type checkpointer struct {
+	path string
+	db   *sql.DB // one connection, never in a transaction between checkpoints
+	mu   *sync.Mutex
+	wake chan struct{}
+	done chan struct{}
+	shm  *os.File
+	buf  [shmReadBytes]byte
+}
+
+// startCheckpointer starts the background checkpoint of a read-write store.
+// mu is held by every checkpoint of the store.
+func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, error) {
+	c, err := newConnector(path, o, "deferred")
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	cp := &checkpointer{path: path, db: db, mu: mu, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go cp.loop()
+	return cp, nil
+}
+
+// committed tells the checkpointer that a write transaction committed.
+func (cp *checkpointer) committed() {
+	select {
+	case cp.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (cp *checkpointer) loop() {
+	defer close(cp.done)
+	for range cp.wake {
+		if cp.pending() < bgCheckpointFrames {
+			continue
+		}
+		cp.mu.Lock()
+		// Errors are left to the next wake-up and, past the writer's
+		// wal_autocheckpoint, to the writer itself: a checkpoint that
+		// could not run loses nothing.
+		_, _ = cp.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		cp.mu.Unlock()
+	}
+}
+
+// pending is the number of WAL frames not yet copied into the database, as
+// the WAL index says; 0 when it cannot be read.
+func (cp *checkpointer) pending() int64 {
+	if cp.shm == nil {
+		f, err := os.Open(cp.path + "-shm")
+		if err != nil {
+			return 0
+		}
+		cp.shm = f
+	}
+	if _, err := cp.shm.ReadAt(cp.buf[:], 0); err != nil {
+		return 0
+	}
+	mx := binary.NativeEndian.Uint32(cp.buf[shmMaxFrame:])
+	bf := binary.NativeEndian.Uint32(cp.buf[shmBackfill:])
+	if bf >= mx {
+		return 0
+	}
+	return int64(mx - bf)
+}
+
+// stop ends the goroutine and closes its connection.
+func (cp *checkpointer) stop() error {
+	close(cp.wake)
+	<-cp.done
+	if cp.shm != nil {
+		cp.shm.Close()
+	}
+	return cp.db.Close()
+}
