@@ -34,8 +34,7 @@ func (s *Store) InsertEdge(ctx context.Context, source, target, typ string) erro
 	if err := prepareEdge("insert edge", &e, false); err != nil {
 		return err
 	}
-	return s.Tx(ctx, func(t *Tx) error {
-		t.hist.direct = true // one write: its history row goes with it
+	return s.writeOne(ctx, func(t *Tx) error {
 		return t.insertEdge(ctx, &e)
 	})
 }
@@ -96,8 +95,7 @@ func (s *Store) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := prepareEdge("upsert edge", &e, true); err != nil {
 		return err
 	}
-	return s.Tx(ctx, func(t *Tx) error {
-		t.hist.direct = true // one write: its history row goes with it
+	return s.writeOne(ctx, func(t *Tx) error {
 		return t.upsertSemanticEdge(ctx, &e)
 	})
 }

@@ -43,8 +43,7 @@ func (s *Store) UpsertNode(ctx context.Context, n Node) error {
 	if err != nil {
 		return err
 	}
-	return s.Tx(ctx, func(t *Tx) error {
-		t.hist.direct = true // one write: its history row goes with it
+	return s.writeOne(ctx, func(t *Tx) error {
 		return t.upsertNode(ctx, &w)
 	})
 }

@@ -59,6 +59,12 @@ func (t *Tx) raw(ctx context.Context, fn func(rc rawConn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if t.held.SQLiteConn != nil {
+		if t.hist.err != nil {
+			return t.hist.err
+		}
+		return fn(rawConn{c: t.held.SQLiteConn, ctx: ctx})
+	}
 	if t.conn == nil {
 		// A Read transaction runs on a query_only connection, which would
 		// refuse the write as well.

@@ -26,7 +26,8 @@ import (
 // write, in write order; their timestamp is that of their batch.
 type Tx struct {
 	tx       *sql.Tx
-	conn     *sql.Conn // of a write transaction: the connection tx was begun on; the graph writes run on its driver connection (rawtx.go)
+	conn     *sql.Conn      // of a write transaction: the connection tx was begun on; the graph writes run on its driver connection (rawtx.go)
+	held     classifiedConn // instead of tx and conn: the driver connection of a Store one-write method, already locked (single.go)
 	store    *Store
 	queries  *db.Queries
 	readOnly bool
@@ -268,11 +269,15 @@ func (w *txWatch) stop() {
 }
 
 func (w *txWatch) fire() {
-	s := w.s
+	w.s.reportLong(time.Duration(time.Now().UnixNano()-w.start.Load()), w.writer.Load())
+}
+
+// reportLong counts and logs a transaction open for longer than half the
+// busy timeout (W8).
+func (s *Store) reportLong(open time.Duration, writer bool) {
 	s.longTx.Add(1)
-	open := time.Duration(time.Now().UnixNano() - w.start.Load())
 	s.opts.Logger.Warn("resonance: transaction open longer than half the busy timeout; other writers may time out",
-		"db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", w.writer.Load())
+		"db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", writer)
 }
 
 // holdsExplicit is called when the write transaction is held by a goroutine
