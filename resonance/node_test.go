@@ -495,3 +495,26 @@ func FuzzUpsertNode(f *testing.F) {
 		}
 	})
 }
+
+// An unfiltered scan sizes its result once, from the node count less the
+// offset and at most the limit, instead of growing it row by row.
+func TestGetNodes_SizedOnce(t *testing.T) {
+	s := openStore(t, resonance.Options{})
+	fillGraph(t, s, "sized", 300)
+	ctx := context.Background()
+	for _, f := range []resonance.NodeFilter{
+		{SkipEmbedding: true}, {}, {Offset: 100}, {Limit: 50}, {Limit: 50, Offset: 280}, {Offset: 400},
+	} {
+		nodes, err := s.GetNodes(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := max(0, 300-f.Offset)
+		if f.Limit > 0 {
+			want = min(want, f.Limit)
+		}
+		if len(nodes) != want || cap(nodes) != want {
+			t.Errorf("GetNodes(%+v): len %d, cap %d; want both %d", f, len(nodes), cap(nodes), want)
+		}
+	}
+}
