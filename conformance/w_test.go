@@ -352,11 +352,11 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 	s = openStore(t, path, resonance.Options{})
 	stat := func() string {
 		var st string
-		s.DB().QueryRowContext(ctx, `SELECT coalesce((SELECT stat FROM sqlite_stat1 WHERE idx = 'idx_edges_source'), '')`).Scan(&st)
+		s.DB().QueryRowContext(ctx, `SELECT coalesce((SELECT stat FROM sqlite_stat1 WHERE idx = 'idx_edges_target'), '')`).Scan(&st)
 		return st
 	}
 	if st := stat(); !strings.HasPrefix(st, "300 ") {
-		t.Errorf("W6: right after Open, sqlite_stat1 for idx_edges_source = %q, want statistics of the 300 edges (PRAGMA optimize=0x10002 at open)", st)
+		t.Errorf("W6: right after Open, sqlite_stat1 for idx_edges_target = %q, want statistics of the 300 edges (PRAGMA optimize=0x10002 at open)", st)
 	}
 	// Grow the table past the point where optimize re-analyzes it, and use
 	// the index on the writer, the connection Close optimizes.
@@ -367,7 +367,7 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	count(t, s.DB(), `SELECT count(*) FROM edges WHERE source = 'g1'`)
+	count(t, s.DB(), `SELECT count(*) FROM edges WHERE target = 'u1'`)
 	r := s.ReadDB()
 	if err := s.Close(); err != nil {
 		t.Fatalf("W6: Close: %v", err)
@@ -384,9 +384,9 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 		t.Errorf("W6: integrity_check after Close = %q, want ok", got)
 	}
 	var st string
-	plainDB(t, path, "").QueryRow(`SELECT stat FROM sqlite_stat1 WHERE idx = 'idx_edges_source'`).Scan(&st)
+	plainDB(t, path, "").QueryRow(`SELECT stat FROM sqlite_stat1 WHERE idx = 'idx_edges_target'`).Scan(&st)
 	if !strings.HasPrefix(st, "9300 ") {
-		t.Errorf("W6: after Close, sqlite_stat1 for idx_edges_source = %q, want fresh statistics of the 9300 edges (PRAGMA optimize at close)", st)
+		t.Errorf("W6: after Close, sqlite_stat1 for idx_edges_target = %q, want fresh statistics of the 9300 edges (PRAGMA optimize at close)", st)
 	}
 	if err := s.Tx(ctx, func(*resonance.Tx) error { return nil }); !errors.Is(err, resonance.ErrClosed) {
 		t.Errorf("W6: Tx after Close: err = %v, want ErrClosed", err)

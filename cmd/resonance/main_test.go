@@ -280,9 +280,10 @@ func TestIntegrity_DamagedExit1(t *testing.T) {
 	}
 }
 
-// damage creates the example graph at db and swaps the b-trees of the two
-// edge indexes: the file stays readable, but each index now disagrees with
-// the table, which integrity_check reports.
+// damage creates the example graph at db, adds an index on edges(source)
+// and swaps its b-tree with that of idx_edges_target: the file stays
+// readable, but each index now disagrees with the table, which
+// integrity_check reports.
 func damage(t *testing.T, db string) {
 	t.Helper()
 	mustCLI(t, 0, "", "--db", db, "init", "--example")
@@ -291,8 +292,11 @@ func damage(t *testing.T, db string) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
+	if _, err := raw.Exec(`CREATE INDEX damage_source ON edges (source)`); err != nil {
+		t.Fatal(err)
+	}
 	roots := map[string]int64{}
-	for _, name := range []string{"idx_edges_source", "idx_edges_target"} {
+	for _, name := range []string{"damage_source", "idx_edges_target"} {
 		var root int64
 		if err := raw.QueryRow(`SELECT rootpage FROM sqlite_master WHERE name = ?`, name).Scan(&root); err != nil {
 			t.Fatal(err)
@@ -301,8 +305,8 @@ func damage(t *testing.T, db string) {
 	}
 	for _, stmt := range []string{
 		`PRAGMA writable_schema = ON`,
-		fmt.Sprintf(`UPDATE sqlite_master SET rootpage = %d WHERE name = 'idx_edges_source'`, roots["idx_edges_target"]),
-		fmt.Sprintf(`UPDATE sqlite_master SET rootpage = %d WHERE name = 'idx_edges_target'`, roots["idx_edges_source"]),
+		fmt.Sprintf(`UPDATE sqlite_master SET rootpage = %d WHERE name = 'damage_source'`, roots["idx_edges_target"]),
+		fmt.Sprintf(`UPDATE sqlite_master SET rootpage = %d WHERE name = 'idx_edges_target'`, roots["damage_source"]),
 		`PRAGMA writable_schema = OFF`,
 	} {
 		if _, err := raw.Exec(stmt); err != nil {
