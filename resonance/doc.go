@@ -50,6 +50,12 @@
 // writing) cover operations; Open writes a backup before it migrates a
 // database that holds data, keeping the newest seven.
 //
+// A read-write store checkpoints on its own: once 1,000 WAL frames wait to
+// be copied into the database, a goroutine with a connection of its own
+// runs a PASSIVE checkpoint, which neither the writer nor the readers wait
+// for, so commits do not pay for it. Options.ExternalCheckpoints turns
+// this off for a replicator such as Litestream.
+//
 // # Concurrency
 //
 // Open one Store per database file per process and share it between

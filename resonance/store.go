@@ -11,8 +11,9 @@ import (
 )
 
 // Store is an open Resonance Graph database: one writer connection for
-// write transactions and a pool of query_only connections for reads, all
-// hardened by the connector. A Store is safe for concurrent use; open one
+// write transactions, a pool of query_only connections for reads and, on a
+// read-write store, one connection that checkpoints the WAL in the
+// background (checkpointer.go), all hardened by the connector. A Store is safe for concurrent use; open one
 // per database file per process and share it.
 type Store struct {
 	path    string // absolute path of the database file
