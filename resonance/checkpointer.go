@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"log/slog"
 	"os"
 	"sync"
+	"time"
 )
 
 // A read-write store checkpoints in the background: a goroutine with a
@@ -44,13 +46,15 @@ const (
 )
 
 type checkpointer struct {
-	path string
-	db   *sql.DB // one connection, never in a transaction between checkpoints
-	mu   *sync.Mutex
-	wake chan struct{}
-	done chan struct{}
-	shm  *os.File
-	buf  [shmReadBytes]byte
+	path    string
+	db      *sql.DB // one connection, never in a transaction between checkpoints
+	log     *slog.Logger
+	mu      *sync.Mutex
+	wake    chan struct{}
+	done    chan struct{}
+	shm     *os.File
+	buf     [shmReadBytes]byte
+	failing bool // the last checkpoint failed; logged once until one succeeds
 }
 
 // startCheckpointer starts the background checkpoint of a read-write store.
@@ -64,7 +68,7 @@ func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, e
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
-	cp := &checkpointer{path: path, db: db, mu: mu, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	cp := &checkpointer{path: path, db: db, log: o.Logger, mu: mu, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go cp.loop()
 	return cp, nil
 }
@@ -83,12 +87,30 @@ func (cp *checkpointer) loop() {
 		if cp.pending() < bgCheckpointFrames {
 			continue
 		}
-		cp.mu.Lock()
-		// Errors are left to the next wake-up and, past the writer's
-		// wal_autocheckpoint, to the writer itself: a checkpoint that
-		// could not run loses nothing.
-		_, _ = cp.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
-		cp.mu.Unlock()
+		cp.checkpoint()
+	}
+}
+
+// checkpoint runs one PASSIVE checkpoint. A failure loses nothing: the next
+// commit tries again and, past the writer's wal_autocheckpoint, the writer
+// checkpoints itself. It is logged once, and so is the recovery.
+func (cp *checkpointer) checkpoint() {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	start := time.Now()
+	var busy, frames, copied int64
+	err := cp.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	switch {
+	case err != nil && !cp.failing:
+		cp.failing = true
+		cp.log.Warn("resonance: background checkpoint failed; the writer checkpoints once the WAL holds 4,000 pages",
+			"db", cp.path, "err", classify(err))
+	case err == nil && cp.failing:
+		cp.failing = false
+		cp.log.Info("resonance: background checkpoint works again", "db", cp.path)
+	case err == nil:
+		cp.log.Debug("resonance: background checkpoint", "db", cp.path, "log_frames", frames,
+			"checkpointed", copied, "took", time.Since(start))
 	}
 }
 

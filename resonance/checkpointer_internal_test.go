@@ -1,9 +1,12 @@
 package resonance
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -53,5 +56,40 @@ func TestCheckpointer_PendingMatchesSQLite(t *testing.T) {
 	}
 	if p := cp.pending(); p != 0 {
 		t.Errorf("%d frames pending after a complete checkpoint, want 0", p)
+	}
+}
+
+// A background checkpoint that fails is logged once, not at every commit,
+// and so is its recovery.
+func TestCheckpointer_FailureLoggedOnce(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	s, err := Open(ctx, path, Options{Create: true, ExternalCheckpoints: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var logs bytes.Buffer
+	broken, err := Connect(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken.Close() // every statement on it fails
+	cp := &checkpointer{path: path, db: broken, mu: new(sync.Mutex),
+		log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	for range 3 {
+		cp.checkpoint()
+	}
+	if n := strings.Count(logs.String(), "background checkpoint failed"); n != 1 {
+		t.Errorf("3 failed checkpoints logged %d times, want once:\n%s", n, logs.String())
+	}
+	if cp.db, err = Connect(ctx, path, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer cp.db.Close()
+	cp.checkpoint()
+	cp.checkpoint()
+	if n := strings.Count(logs.String(), "works again"); n != 1 {
+		t.Errorf("recovery logged %d times, want once:\n%s", n, logs.String())
 	}
 }
