@@ -22,7 +22,8 @@ import (
 // stayed open longer than half the busy timeout is reported when it ends
 // (W8).
 
-// singleTxs reuses the Tx values of writeOne.
+// singleTxs reuses the Tx values of writeOne, with the buffers of their
+// history rows.
 var singleTxs = sync.Pool{New: func() any { return new(Tx) }}
 
 // writeOne runs fn, a graph write that uses only Tx.raw, in a write
@@ -36,7 +37,7 @@ func (s *Store) writeOne(ctx context.Context, fn func(*Tx) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("resonance: begin %q: %w", s.path, ErrClosed)
 	}
-	if gid := goid(); s.holder.Load() == gid && s.holdsExplicit(gid) {
+	if s.heldBy(goid()) {
 		return fmt.Errorf("resonance: begin %q: %w: a Store write called while this goroutine holds the store's write transaction; call the method on its *Tx instead", s.path, ErrNestedTx)
 	}
 	conn, err := s.writer.Conn(ctx)
@@ -56,13 +57,13 @@ func (s *Store) writeOne(ctx context.Context, fn func(*Tx) error) error {
 		}
 		began = time.Now()
 		t := singleTxs.Get().(*Tx)
-		*t = Tx{store: s, writer: true, held: c}
+		t.store, t.writer, t.held = s, true, c
 		t.hist.direct = true // one write: its history row goes with it
 		fnErr = fn(t)
 		if fnErr == nil && t.hist.err != nil {
 			fnErr = t.hist.err
 		}
-		*t = Tx{}
+		t.recycle()
 		singleTxs.Put(t)
 		if fnErr == nil && ctx.Err() != nil {
 			fnErr = fmt.Errorf("resonance: commit %q: %w", s.path, ctx.Err())
@@ -104,4 +105,12 @@ func (s *Store) writeOne(ctx context.Context, fn func(*Tx) error) error {
 		s.ckpt.committed()
 	}
 	return nil
+}
+
+// recycle forgets the store and connection of a writeOne Tx and keeps the
+// buffers of its history queue for the next one.
+func (t *Tx) recycle() {
+	q := &t.hist
+	clear(q.args)
+	*t = Tx{hist: historyQueue{args: q.args[:0], text: q.text[:0]}}
 }

@@ -174,7 +174,7 @@ func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, expli
 	var gid int64
 	if writer {
 		gid = goid()
-		if s.holder.Load() == gid && s.holdsExplicit(gid) {
+		if s.heldBy(gid) {
 			return nil, fmt.Errorf("resonance: begin %q: %w: Tx or Begin called while this goroutine already holds the store's write transaction; pass the *Tx down instead", s.path, ErrNestedTx)
 		}
 	}
@@ -278,6 +278,12 @@ func (s *Store) reportLong(open time.Duration, writer bool) {
 	s.longTx.Add(1)
 	s.opts.Logger.Warn("resonance: transaction open longer than half the busy timeout; other writers may time out",
 		"db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", writer)
+}
+
+// heldBy reports whether the goroutine with identity gid, the caller,
+// holds the store's write transaction.
+func (s *Store) heldBy(gid int64) bool {
+	return s.holder.Load() == gid && s.holdsExplicit(gid)
 }
 
 // holdsExplicit is called when the write transaction is held by a goroutine
