@@ -59,11 +59,8 @@ func (t *Tx) raw(ctx context.Context, fn func(rc rawConn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if t.held.SQLiteConn != nil {
-		if t.hist.err != nil {
-			return t.hist.err
-		}
-		return fn(rawConn{c: t.held.SQLiteConn, ctx: ctx})
+	if t.held.SQLiteConn != nil { // already locked: see single.go
+		return t.onConn(ctx, t.held, fn)
 	}
 	if t.conn == nil {
 		// A Read transaction runs on a query_only connection, which would
@@ -71,17 +68,11 @@ func (t *Tx) raw(ctx context.Context, fn func(rc rawConn) error) error {
 		return fmt.Errorf("%w: a Read transaction cannot write", ErrReadOnly)
 	}
 	err := t.conn.Raw(func(dc any) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if t.hist.err != nil {
-			return t.hist.err // the transaction can only roll back
-		}
 		c, ok := dc.(classifiedConn)
 		if !ok {
 			return fmt.Errorf("driver connection %T is not the connector's", dc)
 		}
-		return fn(rawConn{c: c.SQLiteConn, ctx: ctx})
+		return t.onConn(ctx, c, fn)
 	})
 	if errors.Is(err, sql.ErrConnDone) {
 		// The transaction has ended and its connection is gone.
@@ -91,6 +82,19 @@ func (t *Tx) raw(ctx context.Context, fn func(rc rawConn) error) error {
 		return sql.ErrTxDone
 	}
 	return err
+}
+
+// onConn runs fn on c, the transaction's driver connection, under its
+// lock, unless ctx is done or a failed history write leaves the
+// transaction nothing to do but roll back.
+func (t *Tx) onConn(ctx context.Context, c classifiedConn, fn func(rc rawConn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if t.hist.err != nil {
+		return t.hist.err
+	}
+	return fn(rawConn{c: c.SQLiteConn, ctx: ctx})
 }
 
 // run runs a statement that returns no rows.
