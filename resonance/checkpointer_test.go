@@ -3,7 +3,6 @@ package resonance_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -27,15 +26,6 @@ func walState(t *testing.T, path string) (log, checkpointed int64) {
 	return log, checkpointed
 }
 
-func fileBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Size()
-}
-
 // A read-write store copies the WAL into the database from its own
 // goroutine once 1,000 frames are waiting, well before the writer's
 // wal_autocheckpoint of 4,000 pages would make a commit do it. With
@@ -43,21 +33,21 @@ func fileBytes(t *testing.T, path string) int64 {
 func TestCheckpointer_CopiesTheWALInTheBackground(t *testing.T) {
 	for _, external := range []bool{false, true} {
 		s := openStore(t, resonance.Options{ExternalCheckpoints: external})
-		before := fileBytes(t, s.Path())
+		before := fileSizeOf(t, s.Path())
 		// ~1,300 pages of nodes with their index and history: past the
 		// background threshold, short of the writer's.
 		fillGraph(t, s, "bg", 2400)
 		if external {
-			if got := fileBytes(t, s.Path()); got != before {
+			if got := fileSizeOf(t, s.Path()); got != before {
 				t.Errorf("ExternalCheckpoints: the database file went from %d to %d bytes; nothing may checkpoint", before, got)
 			}
 			continue
 		}
 		deadline := time.Now().Add(20 * time.Second)
-		for fileBytes(t, s.Path()) < before+4<<20 && time.Now().Before(deadline) {
+		for fileSizeOf(t, s.Path()) < before+4<<20 && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		got := fileBytes(t, s.Path())
+		got := fileSizeOf(t, s.Path())
 		if got < before+4<<20 {
 			t.Fatalf("the database file holds %d bytes (%d before 2,400 nodes); the background checkpoint never ran", got, before)
 		}
