@@ -64,11 +64,7 @@ func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, e
 	if err != nil {
 		return nil, err
 	}
-	db := sql.OpenDB(c)
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxIdleTime(0)
-	cp := &checkpointer{path: path, db: db, log: o.Logger, mu: mu, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	cp := &checkpointer{path: path, db: oneConnPool(c), log: o.Logger, mu: mu, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go cp.loop()
 	return cp, nil
 }

@@ -3,6 +3,7 @@ package resonance
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -103,10 +104,7 @@ func openPools(ctx context.Context, path string, o Options) (writer, readers *sq
 	if err != nil {
 		return nil, nil, "", err
 	}
-	writer = sql.OpenDB(wc)
-	writer.SetMaxOpenConns(1)
-	writer.SetMaxIdleConns(1)
-	writer.SetConnMaxIdleTime(0)
+	writer = oneConnPool(wc)
 	if err := writer.PingContext(ctx); err != nil {
 		writer.Close()
 		return nil, nil, "", err
@@ -123,6 +121,15 @@ func openPools(ctx context.Context, path string, o Options) (writer, readers *sq
 	readers.SetMaxOpenConns(o.MaxReaders)
 	readers.SetMaxIdleConns(o.MaxReaders)
 	return writer, readers, wc.path, nil
+}
+
+// oneConnPool is a pool of one connection, kept open for the store's life.
+func oneConnPool(c driver.Connector) *sql.DB {
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxIdleTime(0)
+	return db
 }
 
 // Path returns the absolute path of the database file.
