@@ -167,7 +167,7 @@ func roleReadCount(a childArgs) error {
 	var r readResult
 	s, err := resonance.Open(ctx, a.DB, resonance.Options{ReadOnly: true})
 	if err == nil {
-		err = s.Read(ctx, func(tx *resonance.Tx) error {
+		err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 			return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&r.Count)
 		})
 		if cerr := s.Close(); err == nil {
@@ -218,7 +218,7 @@ func roleWriter(a childArgs) error {
 		}
 		defer s.Close()
 		tx = func(fn func(q querier) error) error {
-			return s.Tx(ctx, func(t *resonance.Tx) error { return fn(t) })
+			return s.Tx(ctx, func(ctx context.Context, t *resonance.Tx) error { return fn(t) })
 		}
 	}
 	if err := awaitGo(); err != nil {
@@ -265,7 +265,7 @@ func roleCommitLoop(a childArgs) error {
 	}
 	say("READY")
 	for i := 1; ; i++ {
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type, title) VALUES (?, 'seq', ?)`, seqID(a.Writer, i), fmt.Sprint(i)); err != nil {
 				return err
 			}
@@ -296,7 +296,7 @@ func roleCommits(a childArgs) error {
 	}
 	syscall.Getpgid(markerBegin)
 	for i := range a.Count {
-		if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES (?, 'sync')`, fmt.Sprintf("sync-%s-%d-%d", a.Mode, os.Getpid(), i))
 			return err
 		}); err != nil {
@@ -434,7 +434,7 @@ func roleTryWrite(a childArgs) error {
 	r := tryResult{UID: os.Geteuid()}
 	s, err := resonance.Open(ctx, a.DB, resonance.Options{})
 	if err == nil {
-		err = s.Tx(ctx, func(tx *resonance.Tx) error {
+		err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES (?, 'doc')`, fmt.Sprintf("by-uid-%d", os.Geteuid()))
 			return err
 		})

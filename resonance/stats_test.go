@@ -102,7 +102,7 @@ func TestStore_Lexicon(t *testing.T) {
 	if want := `{"id":"lex-b","label":"Beta","aliases":[],"definition":"from summary"}`; string(b) != want {
 		t.Errorf("JSON = %s, want %s", b, want)
 	}
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		inTx, err := tx.Lexicon(ctx)
 		if diff := cmp.Diff(want, inTx); diff != "" {
 			t.Errorf("Tx.Lexicon (-want +got):\n%s", diff)
