@@ -21,9 +21,9 @@ import (
 // sql.ErrTxDone (T5).
 type ReadTx struct {
 	store *Store
-	conn  db.DBTX      // the *sql.Tx; for the Store's one-statement reads, the reader pool
-	state *txState     // nil for the reader pool, which has no end
-	q     *db.Queries  // bound to conn
+	conn  db.DBTX     // the *sql.Tx; for the Store's one-statement reads, the reader pool
+	state *txState    // nil for the reader pool, which has no end
+	q     *db.Queries // bound to conn
 	pq    *packed.Queries
 }
 
