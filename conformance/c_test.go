@@ -878,13 +878,15 @@ func TestC9_HealthCheck(t *testing.T) {
 		t.Errorf("C9: health of a read-only store = %+v, %v; want healthy with the write probe skipped", h, err)
 	}
 
-	db, err := resonance.Connect(ctx, path, resonance.Options{})
+	// A plain connection, not the connector's: a pooled connection of the
+	// connector whose settings changed is never handed out again (C7).
+	db, err := sql.Open("sqlite3", dsn(path, ""))
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`PRAGMA mmap_size = 1048576; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE`); err != nil {
+	if _, err := db.Exec(`PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1048576; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE`); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	h, err = resonance.CheckHealth(ctx, db)

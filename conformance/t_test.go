@@ -384,8 +384,8 @@ func TestT4_ExplicitTransactions(t *testing.T) {
 	if err := insertNode(ctx, "explicit-commit")(ctx, etx.Tx); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	if _, err := s.Begin(ctx); !errors.Is(err, resonance.ErrNestedTx) {
-		t.Errorf("T4: Begin inside an ExplicitTx: err = %v, want ErrNestedTx", err)
+	if _, err := s.Begin(etx.Context()); !errors.Is(err, resonance.ErrNestedTx) {
+		t.Errorf("T4: Begin with the context of an open ExplicitTx: err = %v, want ErrNestedTx", err)
 	}
 	if err := etx.Commit(); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)

@@ -175,13 +175,3 @@ func (r *ReadTx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
 	}
 	return out, nil
 }
-
-// IncomingEdges is ReadTx.IncomingEdges on the reader pool, one consistent
-// snapshot. It also returns ErrClosed.
-func (s *Store) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
-	r, err := s.oneShot("incoming edges")
-	if err != nil {
-		return nil, err
-	}
-	return r.IncomingEdges(ctx, id)
-}

@@ -96,7 +96,7 @@ func TestStore_OutgoingAndIncomingEdges(t *testing.T) {
 	if diff := cmp.Diff([]resonance.Edge{edge("a", "b", "x"), edge("a", "b", "y"), edge("a", "c", "x")}, out); diff != "" {
 		t.Errorf("OutgoingEdges(a) (-want +got):\n%s", diff)
 	}
-	in, err := s.IncomingEdges(ctx, "b")
+	in, err := readIncoming(ctx, s, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,4 +264,12 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 			check(t, err, tt.names, before)
 		})
 	}
+}
+
+func readIncoming(ctx context.Context, s *resonance.Store, id string) (in []resonance.Edge, err error) {
+	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		in, err = r.IncomingEdges(ctx, id)
+		return err
+	})
+	return in, err
 }

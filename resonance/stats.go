@@ -54,16 +54,6 @@ func (r *ReadTx) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
 	return lexicon(ctx, r.q)
 }
 
-// Lexicon is ReadTx.Lexicon on the reader pool; the single SELECT is one
-// consistent snapshot. It also returns ErrClosed.
-func (s *Store) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
-	r, err := s.oneShot("lexicon")
-	if err != nil {
-		return nil, err
-	}
-	return r.Lexicon(ctx)
-}
-
 func lexicon(ctx context.Context, q *db.Queries) ([]LexiconEntry, error) {
 	rows, err := q.ListLexicon(ctx)
 	if err != nil {

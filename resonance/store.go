@@ -143,9 +143,6 @@ func (s *Store) DB() *sql.DB { return s.writer }
 // ReadDB returns the pool of query_only connections that Read uses.
 func (s *Store) ReadDB() *sql.DB { return s.readers }
 
-// Options returns the options the store was opened with, defaults filled in.
-func (s *Store) Options() Options { return s.opts }
-
 // Metrics returns the store's counters.
 func (s *Store) Metrics() Metrics {
 	return Metrics{LongTransactions: s.longTx.Load()}
