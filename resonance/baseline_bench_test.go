@@ -286,6 +286,7 @@ func BenchmarkBaseline_GetNode(b *testing.B) {
 	st := prepare(b, d, baseGetNode)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	i := 0
 	var blob []byte
 	for b.Loop() {
@@ -315,6 +316,7 @@ func BenchmarkBaseline_OutgoingEdges(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			st := prepare(b, d, c.query)
 			b.ReportAllocs()
+			defer reportCPU(b, cpuTime())
 			i := 0
 			for b.Loop() {
 				rows, err := st.QueryContext(ctx, ids[i%len(ids)])
@@ -349,6 +351,7 @@ func BenchmarkBaseline_GetNodesSkipEmbedding(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			st := prepare(b, d, c.query)
 			b.ReportAllocs()
+			defer reportCPU(b, cpuTime())
 			for b.Loop() {
 				rows, err := st.QueryContext(ctx, nil, nil, -1, 0)
 				if err != nil {

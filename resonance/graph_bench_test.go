@@ -144,6 +144,7 @@ func BenchmarkGetNode(b *testing.B) {
 	ctx := context.Background()
 	b.Run("Store", func(b *testing.B) {
 		b.ReportAllocs()
+		defer reportCPU(b, cpuTime())
 		i := 0
 		for b.Loop() {
 			if _, err := s.GetNode(ctx, ids[i%len(ids)]); err != nil {
@@ -173,6 +174,7 @@ func BenchmarkOutgoingEdges(b *testing.B) {
 	s, ids := graphBenchFilled(b, 20000)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	i := 0
 	for b.Loop() {
 		out, err := s.OutgoingEdges(ctx, ids[i%len(ids)])
@@ -189,6 +191,7 @@ func BenchmarkGetNodesSkipEmbedding(b *testing.B) {
 	s, ids := graphBenchFilled(b, 20000)
 	ctx := context.Background()
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	for b.Loop() {
 		nodes, err := s.GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true})
 		if err != nil || len(nodes) != len(ids) {
