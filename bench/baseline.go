@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -51,6 +52,10 @@ ORDER BY rowid`
 FROM edges
 WHERE source = CAST(? AS TEXT)
 ORDER BY target, type`
+	sqlOutgoingEdgesOf = `SELECT source, target, type, confidence, veracity, context_source
+FROM edges
+WHERE source IN (SELECT value FROM json_each(CAST(? AS TEXT)))
+ORDER BY source, target, type`
 	sqlCountNodes = `SELECT count(*) FROM nodes`
 )
 
@@ -116,7 +121,7 @@ type baseWorkloads struct {
 	r  *runner
 	db *sql.DB
 	st struct {
-		upsert, history, edge, get, scan, outgoing *sql.Stmt
+		upsert, history, edge, get, scan, outgoing, outgoingOf *sql.Stmt
 	}
 	nb, wb     nodeBuf
 	blob, hist []byte // the ingest's buffers
@@ -139,6 +144,7 @@ func (w *baseWorkloads) open(path string) error {
 	}{
 		{&w.st.upsert, sqlUpsertNode}, {&w.st.history, sqlInsertHistory}, {&w.st.edge, sqlInsertEdge},
 		{&w.st.get, sqlGetNode}, {&w.st.scan, sqlScanNodes}, {&w.st.outgoing, sqlOutgoingEdges},
+		{&w.st.outgoingOf, sqlOutgoingEdgesOf},
 	} {
 		if *p.st, err = db.Prepare(p.sql); err != nil {
 			db.Close()
@@ -347,6 +353,31 @@ func (w *baseWorkloads) outgoing(i int) (int, error) {
 		edges = append(edges, e)
 	}
 	return len(edges), rows.Err()
+}
+
+// outgoingOf runs the library's set-based statement: the sources as a
+// JSON array, the edges grouped by source.
+func (w *baseWorkloads) outgoingOf(ids []string) (int, error) {
+	arr, err := json.Marshal(ids)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := w.st.outgoingOf.Query(string(arr))
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	m := make(map[string][]baseEdge, len(ids))
+	n := 0
+	for rows.Next() {
+		var e baseEdge
+		if err := rows.Scan(&e.Source, &e.Target, &e.Type, &e.Confidence, &e.Veracity, &e.ContextSource); err != nil {
+			return 0, err
+		}
+		m[e.Source] = append(m[e.Source], e)
+		n++
+	}
+	return n, rows.Err()
 }
 
 func (w *baseWorkloads) upsertOne(i int) error {

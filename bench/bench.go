@@ -12,6 +12,8 @@
 //	W3a    metadata scan of every node without its embedding (ms per scan)
 //	W3b    get node by id, for every id (µs/op)
 //	W3c    outgoing edges of every node (µs/op)
+//	W3d    the same edges read 100 nodes per call, the set-based read for
+//	       callers that would loop over W3c (µs per node)
 //	W4     per-request connection: open, harden, one count query, close, while
 //	       another connection keeps the database open (µs/op)
 //	W4pool the same query through a long-lived pool (µs/op)
@@ -235,7 +237,7 @@ func (r *Report) Workload(name string) (Workload, bool) {
 }
 
 // Names lists the workloads in report order.
-var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W4", "W4pool", "W5"}
+var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W3d", "W4", "W4pool", "W5"}
 
 // side is one of the two implementations measured.
 type side int
@@ -431,6 +433,30 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 	if edges != r.data.edgeCount() {
 		return nil, fmt.Errorf("W3c: %d outgoing edges in all, want %d", edges, r.data.edgeCount())
 	}
+	r.progress("rep %d/%d %s: W3d outgoing edges ×%d, %d per call", rep+1, r.cfg.Reps, sd, r.cfg.Nodes, edgesPerCall)
+	ids := make([]string, len(r.data.perm))
+	for k, i := range r.data.perm {
+		ids[k] = r.data.ids[i]
+	}
+	t0 = time.Now()
+	edges = 0
+	err = labeled("W3d", sd, func() error {
+		for lo := 0; lo < len(ids); lo += edgesPerCall {
+			n, err := w.outgoingOf(ids[lo:min(lo+edgesPerCall, len(ids))])
+			if err != nil {
+				return err
+			}
+			edges += n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("W3d: %w", err)
+	}
+	s["W3d"] = usPer(time.Since(t0), r.cfg.Nodes)
+	if edges != r.data.edgeCount() {
+		return nil, fmt.Errorf("W3d: %d outgoing edges in all, want %d", edges, r.data.edgeCount())
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -509,15 +535,20 @@ func (r *runner) autocommit(sd side) (float64, error) {
 type workloads interface {
 	open(path string) error
 	close() error
-	ingest() error                    // W1
-	checkpointSize() (float64, error) // checkpoint, then the file size in MiB
-	verify() error                    // the rows W1 wrote are all there
-	scan() (int, error)               // W3a, the number of nodes
-	get(i int) error                  // W3b
-	outgoing(i int) (int, error)      // W3c, the number of edges
-	upsertOne(i int) error            // W2 and W5's writer: one node, one transaction
-	read(i int) error                 // W5's readers: W3b, busy errors returned as errBusy
+	ingest() error                        // W1
+	checkpointSize() (float64, error)     // checkpoint, then the file size in MiB
+	verify() error                        // the rows W1 wrote are all there
+	scan() (int, error)                   // W3a, the number of nodes
+	get(i int) error                      // W3b
+	outgoing(i int) (int, error)          // W3c, the number of edges
+	outgoingOf(ids []string) (int, error) // W3d: the edges of many nodes, their number
+	upsertOne(i int) error                // W2 and W5's writer: one node, one transaction
+	read(i int) error                     // W5's readers: W3b, busy errors returned as errBusy
 }
+
+// edgesPerCall is how many nodes one W3d call asks for: a traversal's
+// frontier or the neighbours of a page of results.
+const edgesPerCall = 100
 
 // errBusy marks a busy error seen by W5, counted rather than failing the run.
 var errBusy = errors.New("busy")
@@ -545,6 +576,7 @@ var specs = []spec{
 	{"W3a", "ms/scan", false, 25, nil},
 	{"W3b", "µs/op", false, 6, nil},
 	{"W3c", "µs/op", false, 3.5, nil},
+	{"W3d", "µs/node", false, 0, nil},
 	{"W4", "µs/op", false, 70, nil},
 	{"W4pool", "µs/op", false, 5, nil},
 	{"W5", "reads/s", true, 0, []string{"writes_per_s", "p50_idle_us", "p99_idle_us", "p50_load_us", "p99_load_us", "busy_errors"}},

@@ -106,6 +106,15 @@ func (w *libWorkloads) outgoing(i int) (int, error) {
 	return len(es), err
 }
 
+func (w *libWorkloads) outgoingOf(ids []string) (int, error) {
+	m, err := w.s.OutgoingEdgesOf(ctx, ids)
+	n := 0
+	for _, es := range m {
+		n += len(es)
+	}
+	return n, err
+}
+
 func (w *libWorkloads) upsertOne(i int) error {
 	d := w.r.data
 	id := nodeID("w2", i)

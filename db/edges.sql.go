@@ -135,6 +135,46 @@ func (q *Queries) OutgoingEdges(ctx context.Context, source string) ([]OutgoingE
 	return items, nil
 }
 
+const OutgoingEdgesOf = `-- name: OutgoingEdgesOf :many
+SELECT source, target, type, confidence, veracity, context_source
+FROM edges
+WHERE source IN (SELECT value FROM json_each(CAST(?1 AS TEXT)))
+ORDER BY source, target, type
+`
+
+// OutgoingEdgesOf is OutgoingEdges for many sources in one statement: the
+// sources are a JSON array of strings, and the rows come in key order
+// (source, target, type), each source's edges together.
+func (q *Queries) OutgoingEdgesOf(ctx context.Context, sources string) ([]Edge, error) {
+	rows, err := q.db.QueryContext(ctx, OutgoingEdgesOf, sources)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Edge{}
+	for rows.Next() {
+		var i Edge
+		if err := rows.Scan(
+			&i.Source,
+			&i.Target,
+			&i.Type,
+			&i.Confidence,
+			&i.Veracity,
+			&i.ContextSource,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const UpsertSemanticEdge = `-- name: UpsertSemanticEdge :exec
 INSERT INTO edges (source, target, type, confidence, veracity, context_source)
 VALUES (?, ?, ?, ?, ?, ?)

@@ -31,3 +31,12 @@ ORDER BY source, type;
 
 -- name: CountEdges :one
 SELECT count(*) FROM edges;
+
+-- OutgoingEdgesOf is OutgoingEdges for many sources in one statement: the
+-- sources are a JSON array of strings, and the rows come in key order
+-- (source, target, type), each source's edges together.
+-- name: OutgoingEdgesOf :many
+SELECT source, target, type, confidence, veracity, context_source
+FROM edges
+WHERE source IN (SELECT value FROM json_each(CAST(sqlc.arg(sources) AS TEXT)))
+ORDER BY source, target, type;

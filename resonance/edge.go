@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"math"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/resonance-graph/resonancedb/db"
 )
@@ -155,6 +157,65 @@ func (s *Store) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
 		return nil, err
 	}
 	return r.OutgoingEdges(ctx, id)
+}
+
+// OutgoingEdgesOf returns the outgoing edges of every node in ids, read in
+// one statement: for callers that would call OutgoingEdges in a loop (a
+// traversal's next frontier, the neighbours of a result list). The map has
+// one entry per distinct id, its edges ordered by target and type as
+// OutgoingEdges returns them; an empty, non-nil slice when it has none.
+func (r *ReadTx) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string][]Edge, error) {
+	if err := r.enter(); err != nil {
+		return nil, fmt.Errorf("resonance: outgoing edges of %d nodes: %w", len(ids), err)
+	}
+	defer r.leave()
+	out := make(map[string][]Edge, len(ids))
+	// The ids go to SQLite as a JSON array; one that is not valid UTF-8
+	// or holds a NUL would not survive JSON, so it is read on its own.
+	arr := []byte{'['}
+	for _, id := range ids {
+		if _, ok := out[id]; ok {
+			continue
+		}
+		out[id] = []Edge{}
+		if !utf8.ValidString(id) || strings.IndexByte(id, 0) >= 0 {
+			rows, err := r.q.OutgoingEdges(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, classify(err))
+			}
+			for i := range rows {
+				row := &rows[i]
+				out[id] = append(out[id], Edge{Source: id, Target: row.Target, Type: row.Type, Confidence: row.Confidence, Veracity: row.Veracity, ContextSource: row.ContextSource.String})
+			}
+			continue
+		}
+		if len(arr) > 1 {
+			arr = append(arr, ',')
+		}
+		arr = appendJSONString(arr, id)
+	}
+	if len(arr) == 1 {
+		return out, nil
+	}
+	rows, err := r.q.OutgoingEdgesOf(ctx, string(append(arr, ']')))
+	if err != nil {
+		return nil, fmt.Errorf("resonance: outgoing edges of %d nodes: %w", len(ids), classify(err))
+	}
+	for i := range rows {
+		row := &rows[i]
+		out[row.Source] = append(out[row.Source], Edge{Source: row.Source, Target: row.Target, Type: row.Type, Confidence: row.Confidence, Veracity: row.Veracity, ContextSource: row.ContextSource.String})
+	}
+	return out, nil
+}
+
+// OutgoingEdgesOf is ReadTx.OutgoingEdgesOf on the reader pool, one
+// consistent snapshot. It also returns ErrClosed.
+func (s *Store) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string][]Edge, error) {
+	r, err := s.oneShot("outgoing edges")
+	if err != nil {
+		return nil, err
+	}
+	return r.OutgoingEdgesOf(ctx, ids)
 }
 
 // IncomingEdges returns the edges whose target is id, ordered by source and

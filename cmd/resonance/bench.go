@@ -18,7 +18,8 @@ func init() {
 		name: "bench",
 		summary: "Benchmark the library against plain database/sql + go-sqlite3 on the workloads of SPEC P.\n\n" +
 			"Runs W1 bulk ingest, W2 autocommit upserts, W3a metadata scan, W3b get node, W3c outgoing\n" +
-			"edges, W4 per-request connections (and W4pool through a long-lived pool) and W5 mixed load,\n" +
+			"edges, W3d the same edges 100 nodes per call, W4 per-request connections (and W4pool\n" +
+			"through a long-lived pool) and W5 mixed load,\n" +
 			"each on a fresh database, through the library and through a baseline that runs the same\n" +
 			"statements with prepared statements in the same process. Each figure is the median of the\n" +
 			"repetitions; ratio is resonance ÷ baseline. --db is not used: the databases are created in\n" +
