@@ -22,7 +22,9 @@
 //	       and under load, and busy errors, which must be 0)
 //
 // Every figure is the median of Config.Reps repetitions; the library and the
-// baseline alternate which goes first. Statements run with a context that is
+// baseline alternate which goes first. The reads (W3a–W3d) and W4 alternate
+// between the two sides in small chunks, so both see the same load when
+// other work shares the machine. Statements run with a context that is
 // never cancelled (go-sqlite3 starts a goroutine per statement for one that
 // can be); Run's own context stops the run between steps.
 package bench
@@ -280,16 +282,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if rep%2 == 1 {
 			order = []side{base, lib}
 		}
-		for _, sd := range order {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			s, err := r.repetition(ctx, rep, sd)
-			if err != nil {
-				return nil, fmt.Errorf("bench: repetition %d, %s: %w", rep+1, sd, err)
-			}
-			samples[sd] = append(samples[sd], s)
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
+		s, err := r.repetition(ctx, rep, order)
+		if err != nil {
+			return nil, fmt.Errorf("bench: repetition %d: %w", rep+1, err)
+		}
+		samples[lib] = append(samples[lib], s[lib])
+		samples[base] = append(samples[base], s[base])
 	}
 	rep := &Report{Env: Env{
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
@@ -329,23 +330,82 @@ func removeDB(path string) {
 	os.RemoveAll(filepath.Join(filepath.Dir(path), "backups"))
 }
 
-// repetition runs every workload once on side sd, each on a fresh database
-// (W3 and W5 on the database W1 filled).
-func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, error) {
-	s := sample{}
+// repetition runs every workload once on each side, each on a fresh
+// database (W3 and W5 on the database W1 filled), order[0] first. The
+// reads (W3a–W3d) and W4 alternate between the sides in small chunks, so
+// both see the same load on a shared machine; W1, W2 and W5 run one side
+// after the other.
+func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]sample, error) {
+	s := [2]sample{lib: {}, base: {}}
+	ws := [2]workloads{lib: &libWorkloads{r: r}, base: &baseWorkloads{r: r}}
+	for _, sd := range order {
+		path := r.freshPath("w1", sd)
+		defer removeDB(path)
+		defer ws[sd].close()
+		if err := r.ingest(ctx, rep, sd, ws[sd], path, s[sd]); err != nil {
+			return s, fmt.Errorf("%s: W1: %w", sd, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return s, err
+		}
+	}
+	if err := r.reads(ctx, rep, order, ws, s); err != nil {
+		return s, err
+	}
+
+	for _, sd := range order {
+		r.progress("rep %d/%d %s: W5 mixed load %v", rep+1, r.cfg.Reps, sd, r.cfg.Mixed)
+		var m mixedResult
+		err := labeled("W5", sd, func() (err error) {
+			m, err = runMixed(ctx, r.cfg, r.data, ws[sd])
+			return err
+		})
+		if err != nil {
+			return s, fmt.Errorf("%s: W5: %w", sd, err)
+		}
+		s[sd]["W5"] = m.readsPerSec
+		s[sd]["writes_per_s"] = m.writesPerSec
+		s[sd]["p50_load_us"] = m.p50Load
+		s[sd]["p99_load_us"] = m.p99Load
+		s[sd]["p99_idle_us"] = m.p99Idle
+		s[sd]["p50_idle_us"] = m.p50Idle
+		s[sd]["busy_errors"] = float64(m.busy)
+		if err := ws[sd].close(); err != nil {
+			return s, fmt.Errorf("%s: close: %w", sd, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return s, err
+		}
+	}
+
+	for _, sd := range order {
+		r.progress("rep %d/%d %s: W2 autocommit ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Upserts)
+		err := labeled("W2", sd, func() (err error) {
+			s[sd]["W2"], err = r.autocommit(sd)
+			return err
+		})
+		if err != nil {
+			return s, fmt.Errorf("%s: W2: %w", sd, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return s, err
+		}
+	}
+
+	r.progress("rep %d/%d: W4 connections ×%d", rep+1, r.cfg.Reps, r.cfg.Connects)
+	if err := r.connections(ctx, order, s); err != nil {
+		return s, fmt.Errorf("W4: %w", err)
+	}
+	return s, nil
+}
+
+// ingest is W1 on side sd: it opens w on a fresh database at path, fills
+// it and checks what it holds.
+func (r *runner) ingest(ctx context.Context, rep int, sd side, w workloads, path string, s sample) error {
 	r.progress("rep %d/%d %s: W1 ingest %d nodes", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
-	var w workloads
-	if sd == lib {
-		w = &libWorkloads{r: r}
-	} else {
-		w = &baseWorkloads{r: r}
-	}
-	path := r.freshPath("w1", sd)
-	defer removeDB(path)
 	if err := w.open(path); err != nil {
-		return nil, err
+		return err
 	}
-	defer w.close()
 	mem := startMemory()
 	t0 := time.Now()
 	// W1 ends with a TRUNCATE checkpoint, timed: the two sides checkpoint
@@ -364,7 +424,7 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("W1: %w", err)
+		return err
 	}
 	el := time.Since(t0)
 	peakRSS, peakHeap := mem.stop()
@@ -372,139 +432,116 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 	s["peak_rss_mib"] = peakRSS
 	s["peak_heap_mib"] = peakHeap
 	s["db_mib"] = size
-	if err := w.verify(); err != nil {
-		return nil, fmt.Errorf("W1: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	return w.verify()
+}
 
-	r.progress("rep %d/%d %s: W3a scan ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Scans)
-	t0 = time.Now()
-	err = labeled("W3a", sd, func() error {
-		for range r.cfg.Scans {
-			n, err := w.scan()
-			if err != nil {
-				return err
-			}
-			if n != r.cfg.Nodes {
-				return fmt.Errorf("scan returned %d nodes, want %d", n, r.cfg.Nodes)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("W3a: %w", err)
-	}
-	s["W3a"] = msPer(time.Since(t0), r.cfg.Scans)
+// readChunk is how many reads of W3b–W3d run on one side before the other
+// side's turn.
+const readChunk = 500
 
-	r.progress("rep %d/%d %s: W3b get node ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
-	t0 = time.Now()
-	err = labeled("W3b", sd, func() error {
-		for _, i := range r.data.perm {
-			if err := w.get(i); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("W3b: %w", err)
-	}
-	s["W3b"] = usPer(time.Since(t0), r.cfg.Nodes)
-
-	r.progress("rep %d/%d %s: W3c outgoing edges ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
-	t0 = time.Now()
-	edges := 0
-	err = labeled("W3c", sd, func() error {
-		for _, i := range r.data.perm {
-			n, err := w.outgoing(i)
-			if err != nil {
-				return err
-			}
-			edges += n
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("W3c: %w", err)
-	}
-	s["W3c"] = usPer(time.Since(t0), r.cfg.Nodes)
-	if edges != r.data.edgeCount() {
-		return nil, fmt.Errorf("W3c: %d outgoing edges in all, want %d", edges, r.data.edgeCount())
-	}
-	r.progress("rep %d/%d %s: W3d outgoing edges ×%d, %d per call", rep+1, r.cfg.Reps, sd, r.cfg.Nodes, edgesPerCall)
-	ids := make([]string, len(r.data.perm))
+// reads runs W3a–W3d on both sides' W1 databases, alternating between the
+// sides every scan (W3a) or every readChunk nodes.
+func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloads, s [2]sample) error {
+	n := r.cfg.Nodes
+	chunks := (n + readChunk - 1) / readChunk
+	chunk := func(k int) []int { return r.data.perm[k*readChunk : min((k+1)*readChunk, n)] }
+	ids := make([]string, n)
 	for k, i := range r.data.perm {
 		ids[k] = r.data.ids[i]
 	}
-	t0 = time.Now()
-	edges = 0
-	err = labeled("W3d", sd, func() error {
-		for lo := 0; lo < len(ids); lo += edgesPerCall {
-			n, err := w.outgoingOf(ids[lo:min(lo+edgesPerCall, len(ids))])
-			if err != nil {
-				return err
-			}
-			edges += n
+	steps := []struct {
+		name, what string
+		chunks     int
+		per        func(el time.Duration) float64
+		run        func(w workloads, k int) (int, error) // returns the edges read
+	}{
+		{"W3a", fmt.Sprintf("scan ×%d", r.cfg.Scans), r.cfg.Scans,
+			func(el time.Duration) float64 { return msPer(el, r.cfg.Scans) },
+			func(w workloads, _ int) (int, error) {
+				got, err := w.scan()
+				if err == nil && got != n {
+					err = fmt.Errorf("scan returned %d nodes, want %d", got, n)
+				}
+				return 0, err
+			}},
+		{"W3b", fmt.Sprintf("get node ×%d", n), chunks,
+			func(el time.Duration) float64 { return usPer(el, n) },
+			func(w workloads, k int) (int, error) {
+				for _, i := range chunk(k) {
+					if err := w.get(i); err != nil {
+						return 0, err
+					}
+				}
+				return 0, nil
+			}},
+		{"W3c", fmt.Sprintf("outgoing edges ×%d", n), chunks,
+			func(el time.Duration) float64 { return usPer(el, n) },
+			func(w workloads, k int) (int, error) {
+				edges := 0
+				for _, i := range chunk(k) {
+					got, err := w.outgoing(i)
+					if err != nil {
+						return 0, err
+					}
+					edges += got
+				}
+				return edges, nil
+			}},
+		{"W3d", fmt.Sprintf("outgoing edges ×%d, %d per call", n, edgesPerCall), chunks,
+			func(el time.Duration) float64 { return usPer(el, n) },
+			func(w workloads, k int) (int, error) {
+				edges := 0
+				part := ids[k*readChunk : min((k+1)*readChunk, n)]
+				for lo := 0; lo < len(part); lo += edgesPerCall {
+					got, err := w.outgoingOf(part[lo:min(lo+edgesPerCall, len(part))])
+					if err != nil {
+						return 0, err
+					}
+					edges += got
+				}
+				return edges, nil
+			}},
+	}
+	for _, st := range steps {
+		r.progress("rep %d/%d: %s %s", rep+1, r.cfg.Reps, st.name, st.what)
+		var edges [2]int
+		el, err := interleave(st.name, order, st.chunks, func(sd side, k int) error {
+			got, err := st.run(ws[sd], k)
+			edges[sd] += got
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", st.name, err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("W3d: %w", err)
+		for _, sd := range order {
+			s[sd][st.name] = st.per(el[sd])
+			if (st.name == "W3c" || st.name == "W3d") && edges[sd] != r.data.edgeCount() {
+				return fmt.Errorf("%s: %s: %d outgoing edges in all, want %d", sd, st.name, edges[sd], r.data.edgeCount())
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
-	s["W3d"] = usPer(time.Since(t0), r.cfg.Nodes)
-	if edges != r.data.edgeCount() {
-		return nil, fmt.Errorf("W3d: %d outgoing edges in all, want %d", edges, r.data.edgeCount())
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
-	r.progress("rep %d/%d %s: W5 mixed load %v", rep+1, r.cfg.Reps, sd, r.cfg.Mixed)
-	var m mixedResult
-	err = labeled("W5", sd, func() (err error) {
-		m, err = runMixed(ctx, r.cfg, r.data, w)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("W5: %w", err)
+// interleave runs chunks 0..n-1 of a workload on both sides in turn (which
+// side goes first alternates with every chunk) and returns each side's
+// total time.
+func interleave(name string, order []side, n int, run func(sd side, k int) error) ([2]time.Duration, error) {
+	var el [2]time.Duration
+	for k := range n {
+		for j := range order {
+			sd := order[(j+k)%len(order)]
+			t0 := time.Now()
+			if err := labeled(name, sd, func() error { return run(sd, k) }); err != nil {
+				return el, fmt.Errorf("%s: %w", sd, err)
+			}
+			el[sd] += time.Since(t0)
+		}
 	}
-	s["W5"] = m.readsPerSec
-	s["writes_per_s"] = m.writesPerSec
-	s["p50_load_us"] = m.p50Load
-	s["p99_load_us"] = m.p99Load
-	s["p99_idle_us"] = m.p99Idle
-	s["p50_idle_us"] = m.p50Idle
-	s["busy_errors"] = float64(m.busy)
-	if err := w.close(); err != nil {
-		return nil, fmt.Errorf("close: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	r.progress("rep %d/%d %s: W2 autocommit ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Upserts)
-	err = labeled("W2", sd, func() (err error) {
-		s["W2"], err = r.autocommit(sd)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("W2: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	r.progress("rep %d/%d %s: W4 connections ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Connects)
-	err = labeled("W4", sd, func() (err error) {
-		s["W4"], s["W4pool"], err = r.connections(ctx, sd)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("W4: %w", err)
-	}
-	return s, nil
+	return el, nil
 }
 
 // autocommit is W2 on a fresh database: upserts/s.

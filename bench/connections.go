@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -13,17 +12,119 @@ import (
 // stays cheap, so the figure is the connection's cost.
 const connectionNodes = 100
 
-// connections is W4 and W4pool on a fresh database holding a few nodes:
-// µs per (open, harden, count, close) while another connection stays open,
-// and µs per count through a long-lived pool.
-func (r *runner) connections(outer context.Context, sd side) (perConn, pooled float64, err error) {
-	path := r.freshPath("w4", sd)
-	defer removeDB(path)
-	s, err := resonance.Open(ctx, path, resonance.Options{Create: true})
-	if err != nil {
-		return 0, 0, err
+// connChunk is how many W4 connections (and, times 20, W4pool queries)
+// run on one side before the other side's turn.
+const connChunk = 50
+
+// connections is W4 and W4pool, each side on a fresh database holding a
+// few nodes: µs per (open, harden, count, close) while another connection
+// stays open, and µs per count through a long-lived pool. The sides
+// alternate every connChunk connections.
+func (r *runner) connections(outer context.Context, order []side, s [2]sample) error {
+	var cs [2]*connSide
+	for _, sd := range order {
+		c, err := r.connSetup(sd)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sd, err)
+		}
+		defer c.close()
+		cs[sd] = c
 	}
-	defer s.Close()
+	n := r.cfg.Connects
+	el, err := interleave("W4", order, (n+connChunk-1)/connChunk, func(sd side, k int) error {
+		if outer.Err() != nil {
+			return outer.Err()
+		}
+		for range min(connChunk, n-k*connChunk) {
+			if err := cs[sd].once(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, sd := range order {
+		s[sd]["W4"] = usPer(el[sd], n)
+		// Warm the pool's connection and statement first.
+		if _, err := cs[sd].poolCount(); err != nil {
+			return fmt.Errorf("%s: %w", sd, err)
+		}
+	}
+	q, per := r.cfg.PoolQueries, 20*connChunk
+	el, err = interleave("W4pool", order, (q+per-1)/per, func(sd side, k int) error {
+		for range min(per, q-k*per) {
+			got, err := cs[sd].poolCount()
+			if err == nil {
+				err = checkCount(got)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, sd := range order {
+		s[sd]["W4pool"] = usPer(el[sd], q)
+	}
+	return nil
+}
+
+// connSide is one side's W4 setup: its database, kept open by a store (on
+// the baseline side too, so both run beside the same open connection),
+// how it opens a connection, and its long-lived pool.
+type connSide struct {
+	path      string
+	s         *resonance.Store
+	open      func() (*sql.DB, error)
+	pool      *sql.DB // the baseline's own pool; nil for the library (the store's)
+	poolCount func() (int64, error)
+}
+
+func (c *connSide) close() {
+	if c.pool != nil {
+		c.pool.Close()
+	}
+	c.s.Close()
+	removeDB(c.path)
+}
+
+// once opens a connection, counts the nodes and closes it.
+func (c *connSide) once() error {
+	db, err := c.open()
+	if err != nil {
+		return err
+	}
+	var n int64
+	err = db.QueryRowContext(ctx, sqlCountNodes).Scan(&n)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = checkCount(n)
+	}
+	return err
+}
+
+func checkCount(n int64) error {
+	if n != connectionNodes {
+		return fmt.Errorf("count(*) = %d, want %d", n, connectionNodes)
+	}
+	return nil
+}
+
+func (r *runner) connSetup(sd side) (*connSide, error) {
+	c := &connSide{path: r.freshPath("w4", sd)}
+	s, err := resonance.Open(ctx, c.path, resonance.Options{Create: true})
+	if err != nil {
+		removeDB(c.path)
+		return nil, err
+	}
+	c.s = s
 	err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		var nb nodeBuf
 		for i := range connectionNodes {
@@ -34,82 +135,35 @@ func (r *runner) connections(outer context.Context, sd side) (perConn, pooled fl
 		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		c.close()
+		return nil, err
 	}
-	check := func(n int64) error {
-		if n != connectionNodes {
-			return fmt.Errorf("count(*) = %d, want %d", n, connectionNodes)
-		}
-		return nil
-	}
-
-	// The other connection: the store's writer stays open (on the baseline
-	// side too, so both run beside the same open connection).
-	var open func() (*sql.DB, error)
-	var pool *sql.DB
-	var poolCount func() (int64, error)
 	if sd == lib {
-		open = func() (*sql.DB, error) { return resonance.Connect(ctx, path, resonance.Options{}) }
-		pool = s.ReadDB()
-		poolCount = func() (int64, error) {
+		path := c.path
+		c.open = func() (*sql.DB, error) { return resonance.Connect(ctx, path, resonance.Options{}) }
+		pool := s.ReadDB()
+		c.poolCount = func() (int64, error) {
 			var n int64
 			err := pool.QueryRowContext(ctx, sqlCountNodes).Scan(&n)
 			return n, err
 		}
-	} else {
-		dsn := baselineDSN(path)
-		open = func() (*sql.DB, error) { return sql.Open(baselineDriver, dsn) }
-		if pool, err = sql.Open(baselineDriver, dsn); err != nil {
-			return 0, 0, err
-		}
-		defer pool.Close()
-		st, err := pool.Prepare(sqlCountNodes)
-		if err != nil {
-			return 0, 0, err
-		}
-		poolCount = func() (int64, error) {
-			var n int64
-			err := st.QueryRow().Scan(&n)
-			return n, err
-		}
+		return c, nil
 	}
-	t0 := time.Now()
-	for i := range r.cfg.Connects {
-		if i%100 == 0 && outer.Err() != nil {
-			return 0, 0, outer.Err()
-		}
-		db, err := open()
-		if err != nil {
-			return 0, 0, err
-		}
+	dsn := baselineDSN(c.path)
+	c.open = func() (*sql.DB, error) { return sql.Open(baselineDriver, dsn) }
+	if c.pool, err = sql.Open(baselineDriver, dsn); err != nil {
+		c.close()
+		return nil, err
+	}
+	st, err := c.pool.Prepare(sqlCountNodes)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	c.poolCount = func() (int64, error) {
 		var n int64
-		err = db.QueryRowContext(ctx, sqlCountNodes).Scan(&n)
-		if cerr := db.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = check(n)
-		}
-		if err != nil {
-			return 0, 0, err
-		}
+		err := st.QueryRow().Scan(&n)
+		return n, err
 	}
-	perConn = usPer(time.Since(t0), r.cfg.Connects)
-
-	// Warm the pool's connection and statement first.
-	if _, err := poolCount(); err != nil {
-		return 0, 0, err
-	}
-	t0 = time.Now()
-	for range r.cfg.PoolQueries {
-		n, err := poolCount()
-		if err == nil {
-			err = check(n)
-		}
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	pooled = usPer(time.Since(t0), r.cfg.PoolQueries)
-	return perConn, pooled, nil
+	return c, nil
 }
