@@ -106,8 +106,9 @@ func (c *connector) trace(stmt string) {
 // reads each one back. Any error fails the connection: the driver closes it
 // and database/sql never hands it out.
 //
-// The driver's Open has already run busy_timeout (first, C1), synchronous
-// and, on a store's writer, cache_size from the DSN. The hook then runs, each statement traced:
+// The driver's Open has already run busy_timeout (first, C1), foreign_keys,
+// synchronous and, on a store's writer, cache_size from the DSN. The hook
+// then runs, each statement traced:
 // busy_timeout again, which also answers with the value in effect; a read of
 // journal_mode, and a switch to WAL only when it is not WAL yet (C2); one
 // exec setting the remaining pragmas; one PRAGMA per setting to read it back

@@ -34,7 +34,7 @@ func TestConnect_Trace(t *testing.T) {
 		"PRAGMA busy_timeout = 5000",
 		"PRAGMA journal_mode",
 		"PRAGMA journal_mode = WAL",
-		"PRAGMA temp_store = MEMORY;PRAGMA foreign_keys = ON;",
+		"PRAGMA temp_store = MEMORY;",
 		"PRAGMA synchronous",
 		"PRAGMA mmap_size = 0",
 		"PRAGMA temp_store",
@@ -55,7 +55,7 @@ func TestConnect_Trace(t *testing.T) {
 	want = []string{
 		"PRAGMA busy_timeout = 5000",
 		"PRAGMA journal_mode",
-		"PRAGMA temp_store = MEMORY;PRAGMA foreign_keys = ON;PRAGMA query_only = ON;",
+		"PRAGMA temp_store = MEMORY;PRAGMA query_only = ON;",
 		"PRAGMA synchronous",
 		"PRAGMA mmap_size = 0",
 		"PRAGMA temp_store",

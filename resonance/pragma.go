@@ -46,7 +46,7 @@ func requiredPragmas(o Options, storeWriter bool) []pragma {
 			"", false},
 		{"C6", "foreign_keys", "ON", "1",
 			"foreign key constraints are enforced",
-			"", false},
+			"_foreign_keys", false},
 	}
 	// Page cache and checkpoints (SPEC P), for a store's writer only: it is
 	// the one long-lived connection that writes, so the memory is bounded
