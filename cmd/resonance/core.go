@@ -126,6 +126,21 @@ func migrateStatus(e *env) error {
 	if err != nil {
 		return err
 	}
+	org, err := resonance.InspectOriginal(e.ctx, e.dbPath, resonance.Options{})
+	if err != nil {
+		return err
+	}
+	if org != nil {
+		found, plan := originalReport(org, e.dbPath)
+		if e.json {
+			return writeJSON(e.stdout, map[string]any{"migrations": ms, "original": org, "plan": plan})
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n`resonance migrate up` (or any read-write open) will:\n", e.dbPath, found)
+		for i, step := range plan {
+			fmt.Fprintf(e.stdout, "  %d. %s\n", i+1, step)
+		}
+		fmt.Fprintln(e.stdout)
+	}
 	if err := printMigrations(e, ms); err != nil {
 		return err
 	}
