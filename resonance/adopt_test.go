@@ -21,17 +21,7 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// adoptedTables are the original's four tables with their columns (the
-// same names in both schemas) and their keys.
-var adoptedTables = []struct{ name, cols, order string }{
-	{"nodes", "id, type, title, domain, layer, embedding, hash, summary, meta, date", "id"},
-	{"edges", "source, target, type, confidence, veracity, context_source", "source, target, type"},
-	{"ember_state", "file_path, last_analyzed, sidecar_created, confidence", "file_path"},
-	{"history", "id, entity_type, entity_id, action, old_value, new_value, timestamp", "id"},
-}
-
-// snapshot returns every row of the four tables, each value as SQL's
-// quote() writes it, so a changed type or a changed bit shows.
+// snapshot returns every row of the original's four tables (originaldb.Dump).
 func snapshot(t *testing.T, path string) map[string][]map[string]string {
 	t.Helper()
 	conn, err := resonance.Connect(t.Context(), path, resonance.Options{ReadOnly: true})
@@ -39,37 +29,11 @@ func snapshot(t *testing.T, path string) map[string][]map[string]string {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	out := map[string][]map[string]string{}
-	for _, tb := range adoptedTables {
-		cols := strings.Split(tb.cols, ", ")
-		var quoted []string
-		for _, c := range cols {
-			quoted = append(quoted, "quote("+c+")")
-		}
-		rows, err := conn.QueryContext(t.Context(), "SELECT "+strings.Join(quoted, ", ")+" FROM "+tb.name+" ORDER BY "+tb.order)
-		if err != nil {
-			t.Fatalf("reading %s: %v", tb.name, err)
-		}
-		for rows.Next() {
-			vals := make([]string, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			row := map[string]string{}
-			for i, c := range cols {
-				row[c] = vals[i]
-			}
-			out[tb.name] = append(out[tb.name], row)
-		}
-		if err := rows.Close(); err != nil {
-			t.Fatal(err)
-		}
+	d, err := originaldb.Dump(t.Context(), conn)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return d
 }
 
 // adopted is what adoption documents for a row of the original: NULLs in
@@ -144,13 +108,13 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 
 	// Every row is there, with the documented values for the NULLs.
 	after := snapshot(t, path)
-	for _, tb := range adoptedTables {
+	for _, tb := range originaldb.Tables {
 		var want []map[string]string
-		for _, row := range before[tb.name] {
-			want = append(want, adopted(tb.name, row))
+		for _, row := range before[tb.Name] {
+			want = append(want, adopted(tb.Name, row))
 		}
-		if diff := cmp.Diff(want, after[tb.name]); diff != "" {
-			t.Errorf("X1: %s after adoption (-want +got):\n%s", tb.name, diff)
+		if diff := cmp.Diff(want, after[tb.Name]); diff != "" {
+			t.Errorf("X1: %s after adoption (-want +got):\n%s", tb.Name, diff)
 		}
 	}
 

@@ -344,3 +344,50 @@ func jsNumber(f float64) string {
 	s := strconv.FormatFloat(f, 'e', -1, 64)
 	return strings.NewReplacer("e-0", "e-", "e+0", "e+").Replace(s)
 }
+
+// Tables are the original's four tables of data with their columns (the
+// same names in the adopted schema) and their keys.
+var Tables = []struct{ Name, Columns, Key string }{
+	{"nodes", "id, type, title, domain, layer, embedding, hash, summary, meta, date", "id"},
+	{"edges", "source, target, type, confidence, veracity, context_source", "source, target, type"},
+	{"ember_state", "file_path, last_analyzed, sidecar_created, confidence", "file_path"},
+	{"history", "id, entity_type, entity_id, action, old_value, new_value, timestamp", "id"},
+}
+
+// Dump returns every row of Tables through q, in key order, each value as
+// SQLite's quote() writes it (so a changed type or a changed bit shows),
+// keyed by column name.
+func Dump(ctx context.Context, q *sql.DB) (map[string][]map[string]string, error) {
+	out := map[string][]map[string]string{}
+	for _, t := range Tables {
+		cols := strings.Split(t.Columns, ", ")
+		quoted := make([]string, len(cols))
+		for i, c := range cols {
+			quoted[i] = "quote(" + c + ")"
+		}
+		rows, err := q.QueryContext(ctx, "SELECT "+strings.Join(quoted, ", ")+" FROM "+t.Name+" ORDER BY "+t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("originaldb: reading %s: %w", t.Name, err)
+		}
+		for rows.Next() {
+			vals := make([]string, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			row := make(map[string]string, len(cols))
+			for i, c := range cols {
+				row[c] = vals[i]
+			}
+			out[t.Name] = append(out[t.Name], row)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
