@@ -202,6 +202,31 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 	if n := countRows(t, s2.ReadDB(), "nodes"); n != counts.Nodes+1 {
 		t.Errorf("nodes after reopening: %d, want %d", n, counts.Nodes+1)
 	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The original's migrator, pointed at the adopted file, creates its
+	// bookkeeping table and fails on its first migration: the tables exist.
+	// What it leaves behind changes nothing for resonance.
+	conn, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(`CREATE TABLE IF NOT EXISTS "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(originaldb.DDL); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("the original's migrations on the adopted file: %v, want \"already exists\"", err)
+	}
+	tx.Rollback()
+	conn.Close()
+	openStoreAt(t, path, resonance.Options{})
 }
 
 // schemaOf lists the database's tables and indexes with their SQL.
