@@ -27,21 +27,29 @@ import (
 //     dropped (an index holds no data of its own; _health holds probe
 //     stamps only), and nodes, edges, ember_state and history are renamed
 //     out of the way;
-//  2. the library's migrations create this schema and every row is copied
-//     over, ids and history ids included. A NULL where this schema says
-//     NOT NULL gets the value documented at adoptedType and below; history's
-//     AUTOINCREMENT counter keeps its value, so no id is ever reused;
-//  3. the renamed tables and __drizzle_migrations are dropped, and the
-//     library's migrations are recorded in schema_migrations, so dbmate and
-//     the library agree. Dropping __drizzle_migrations is deliberate: the
-//     file is then wholly this schema, and the original cannot take it for
-//     one of its own (its migrator stops at its first migration, because
-//     the tables exist) and write rows that break this schema's rules.
+//  2. the library's migrations up to originalVersion create this schema's
+//     tables and every row is copied over, ids and history ids included. A
+//     NULL where this schema says NOT NULL gets the value documented at
+//     adoptedType and below; history's AUTOINCREMENT counter keeps its
+//     value, so no id is ever reused. The renamed tables and
+//     __drizzle_migrations are dropped;
+//  3. the library's later migrations run, and all of them are recorded in
+//     schema_migrations, so dbmate and the library agree; an application's
+//     own migrations follow as on any database.
+//
+// Dropping __drizzle_migrations is deliberate: the file is then wholly this
+// schema, and the original cannot take it for one of its own (its migrator
+// stops at its first migration, because the tables exist) and write rows
+// that break this schema's rules. The backup is the way back.
 //
 // The row counts are compared before the commit: every row of the four
 // tables is accounted for, or nothing changes. Tables of other programs in
 // the same file are left as they are. A crash at any point leaves the file
 // as it was: the conversion is one transaction.
+//
+// Processes that open the file at the same moment each write a backup (the
+// schema is examined before the backup and again under the write lock);
+// one converts, the others find it converted and change nothing.
 
 // NULLs the conversion fills, in columns this schema declares NOT NULL.
 const (
@@ -434,7 +442,8 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 
 // copyOriginalRows copies every row of the renamed tables into this
 // schema's, fills the NULLs documented above, checks that each table got
-// every row, and drops the renamed tables and __drizzle_migrations.
+// every row, keeps history's counter, and drops the renamed tables and
+// __drizzle_migrations.
 func copyOriginalRows(exec func(step, query string, args ...any) (int64, error), org *Original, seq int64) error {
 	for _, c := range []struct {
 		table, query string
