@@ -386,3 +386,41 @@ func mustMigrations(t *testing.T, s *resonance.Store) []resonance.MigrationStatu
 	}
 	return ms
 }
+
+// TestOpen_AdoptionKeepsOtherTablesAndHistoryCounter: a table of another
+// program stays as it is, and history's AUTOINCREMENT counter keeps its
+// value when the newest rows were deleted, so no id is used twice.
+func TestOpen_AdoptionKeepsOtherTablesAndHistoryCounter(t *testing.T) {
+	ctx := t.Context()
+	path, c := newOriginal(t, originaldb.Options{})
+	conn, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE app_notes (id INTEGER PRIMARY KEY, body TEXT)`,
+		`INSERT INTO app_notes (body) VALUES ('kept')`,
+		`DELETE FROM history WHERE id > (SELECT max(id) - 2 FROM history)`,
+	} {
+		if _, err := conn.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn.Close()
+	org, err := resonance.InspectOriginal(ctx, path, resonance.Options{})
+	if err != nil || org == nil || !slices.Equal(org.OtherTables, []string{"app_notes"}) || org.History != int64(c.History-2) {
+		t.Fatalf("InspectOriginal = %+v, %v; want app_notes among the other tables and %d history rows", org, err, c.History-2)
+	}
+	s := openStoreAt(t, path, resonance.Options{})
+	var body string
+	if err := s.ReadDB().QueryRowContext(ctx, `SELECT body FROM app_notes`).Scan(&body); err != nil || body != "kept" {
+		t.Errorf("X1: another program's table after adoption: %q, %v", body, err)
+	}
+	if err := s.UpsertNode(ctx, resonance.Node{ID: "after", Type: "note"}); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := s.ReadDB().QueryRowContext(ctx, `SELECT id FROM history WHERE entity_id = 'after'`).Scan(&id); err != nil || id != int64(c.History)+1 {
+		t.Errorf("X1: the first history row after adoption has id %d (%v), want %d: an id of a deleted row was used again", id, err, c.History+1)
+	}
+}
