@@ -1,4 +1,4 @@
-// Package conformance proves every rule of sections C, W, T, M and X2 of the
+// Package conformance proves every rule of sections C, W, T, M and X of the
 // specification on real database files and real processes, and offers the
 // non-destructive part of those checks for a user's own database
 // (CheckDatabase, CheckPermissions), which `resonance doctor` calls.
@@ -89,6 +89,8 @@
 //	                                                       output and a stale db/ is caught (with bin/sqlc or SQLC_BIN)
 //	M6    TestM6_BackupBeforeMigratingData                 backup in backups/ before migrating data, newest 7 kept,
 //	                                                       consistent and openable; none for an empty database
+//	X1    TestX1_AdoptedDatabaseAgreesWithDbmate           after the adoption of an original's database, dbmate status
+//	                                                       lists every migration applied; CheckDatabase passes
 //	X2    TestX2_KillDuringAdoptionLeavesTheOriginal       SIGKILL inside the conversion of an original's database, after
 //	                                                       every row is copied (pages spilled into the WAL), before the
 //	                                                       commit: the file is byte for byte unchanged, still the

@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/resonance-graph/resonancedb/conformance"
 	"github.com/resonance-graph/resonancedb/internal/originaldb"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -229,5 +232,41 @@ func TestX2_KillAtAnyMomentOfAdoption(t *testing.T) {
 			}
 			t.Logf("run %d: killed after %v: converted, every row there", run, delay)
 		}
+	}
+}
+
+// TestX1_AdoptedDatabaseAgreesWithDbmate: after the adoption of an
+// original's database, the dbmate CLI lists every migration as applied and
+// its up changes nothing, and the conformance checks pass.
+func TestX1_AdoptedDatabaseAgreesWithDbmate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	if _, err := originaldb.Create(ctx, path, originaldb.Options{ExtraNodes: 5}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := resonance.Open(ctx, path, resonance.Options{})
+	if err != nil {
+		t.Fatalf("X1: adopting: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dbmateBin(t), "--url", "sqlite:"+path, "--migrations-dir", filepath.Join(repoRoot(t), "schema"), "--no-dump-schema", "status")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("X1: dbmate status: %v\n%s", err, out)
+	}
+	files := embeddedMigrations(t)
+	for _, f := range files {
+		if !strings.Contains(string(out), "[X] "+f) {
+			t.Errorf("X1: dbmate status does not list %s as applied on the adopted database:\n%s", f, out)
+		}
+	}
+	if !strings.Contains(string(out), "Pending: 0") {
+		t.Errorf("X1: dbmate status on the adopted database:\n%s", out)
+	}
+	if r := conformance.CheckDatabase(ctx, path); !r.OK() {
+		t.Errorf("X1: conformance checks on the adopted database: %+v", r.Failures())
 	}
 }

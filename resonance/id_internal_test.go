@@ -3,6 +3,7 @@ package resonance
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestLowerJS compares lowerJS with what JavaScript's toLowerCase returns
@@ -48,4 +49,30 @@ func TestLowerJS(t *testing.T) {
 	if strings.ToLower("\u0130") == "i\u0307" || strings.ToLower("\u0391\u03A3") == "\u03B1\u03C2" {
 		t.Fatal("strings.ToLower applies the special casing: the cases above prove nothing")
 	}
+}
+
+// FuzzLowerJS: beyond U+0130 and the capital sigma, lowerJS is the simple
+// case mapping of strings.ToLower; and it never changes ASCII other than
+// A-Z.
+func FuzzLowerJS(f *testing.F) {
+	for _, s := range []string{"", "ABC", "\u0130", "\u0391\u03A3", "K\u212A", "\u01C5", "a\xffB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := lowerJS(s)
+		if utf8.ValidString(s) && !strings.ContainsAny(s, "\u0130\u03A3") && got != strings.ToLower(s) {
+			t.Fatalf("lowerJS(%+q) = %+q, strings.ToLower gives %+q", s, got, strings.ToLower(s))
+		}
+		if isASCII(s) {
+			want := []byte(s)
+			for i, c := range want {
+				if 'A' <= c && c <= 'Z' {
+					want[i] = c + 'a' - 'A'
+				}
+			}
+			if got != string(want) {
+				t.Fatalf("lowerJS(%q) = %q, want %q", s, got, want)
+			}
+		}
+	})
 }
