@@ -12,6 +12,9 @@ import (
 // database made by the original before converting it (X1): what it holds
 // and what `migrate up` will do.
 func originalReport(org *resonance.Original, path string) (found string, plan []string) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
 	found = fmt.Sprintf("made by the original (%d drizzle migrations recorded): %d nodes, %d edges, %d history rows, %d ember_state rows",
 		org.DrizzleMigrations, org.Nodes, org.Edges, org.History, org.EmberState)
 	var fills []string
@@ -45,4 +48,18 @@ func originalReport(org *resonance.Original, path string) (found string, plan []
 		plan = append(plan, "leave the other tables as they are: "+strings.Join(org.OtherTables, ", "))
 	}
 	return found, plan
+}
+
+// printAdopted reports a conversion `migrate up` has just done.
+func printAdopted(e *env, org *resonance.Original, ms []resonance.MigrationStatus) error {
+	if e.json {
+		return writeJSON(e.stdout, map[string]any{"migrations": ms, "adopted": org})
+	}
+	dir := filepath.Join(filepath.Dir(e.dbPath), "backups")
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	fmt.Fprintf(e.stdout, "converted the database made by the original: %d nodes, %d edges, %d history rows, %d ember_state rows kept; its backup is in %s/\n\n",
+		org.Nodes, org.Edges, org.History, org.EmberState, dir)
+	return printMigrations(e, ms)
 }

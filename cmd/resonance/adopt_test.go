@@ -64,7 +64,10 @@ func TestCLI_AdoptsTheOriginalsDatabase(t *testing.T) {
 		t.Fatalf("X1: status and doctor changed the original's database: %+v, %v", org, err)
 	}
 
-	mustCLI(t, 0, "", "--db", db, "migrate", "up")
+	up := mustCLI(t, 0, "", "--db", db, "migrate", "up")
+	if want := fmt.Sprintf("converted the database made by the original: %d nodes, %d edges, %d history rows, %d ember_state rows kept", c.Nodes, c.Edges, c.History, c.EmberState); !strings.Contains(up.stdout, want) {
+		t.Errorf("X1: migrate up does not say %q:\n%s", want, up.stdout)
+	}
 
 	st = mustCLI(t, 0, "", "--db", db, "migrate", "status")
 	if strings.Contains(st.stdout, "pending") || strings.Contains(st.stdout, "original") {

@@ -106,6 +106,9 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 		// migrations, so read the versions through the status call only.
 		return migrateStatus(e)
 	}
+	// A database made by the original is converted by the open (X1); say
+	// so afterwards. An error here is the open's to report.
+	org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, resonance.Options{})
 	s, err := openStore(e, o)
 	if err != nil {
 		return err
@@ -114,6 +117,12 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 	ms, err := s.Migrations(e.ctx)
 	if err != nil {
 		return err
+	}
+	if org != nil {
+		if err := printAdopted(e, org, ms); err != nil {
+			return err
+		}
+		return s.Close()
 	}
 	if err := printMigrations(e, ms); err != nil {
 		return err
