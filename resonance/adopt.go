@@ -69,31 +69,47 @@ const (
 // library's later migrations.
 const originalVersion = "20240101000200"
 
-// column is one column of the original's schema.
-type column struct {
+// originalColumn is one column of the original's schema, as PRAGMA
+// table_info reports it.
+type originalColumn struct {
 	name, typ string
 	notNull   bool
 	pk        int  // position in the primary key; 0: not part of it
 	rowid     bool // INTEGER PRIMARY KEY: NOT NULL may be declared or not
 }
 
+type originalTable struct {
+	name string
+	cols []originalColumn
+}
+
 // originalSchema is the original's schema, table by table.
-var originalSchema = []struct {
-	table string
-	cols  []column
-}{
-	{"nodes", []column{{"id", "text", true, 1, false}, {"type", "text", false, 0, false}, {"title", "text", false, 0, false},
-		{"domain", "text", false, 0, false}, {"layer", "text", false, 0, false}, {"embedding", "blob", false, 0, false},
-		{"hash", "text", false, 0, false}, {"meta", "text", false, 0, false}, {"date", "text", false, 0, false},
-		{"summary", "text", false, 0, false}}},
-	{"edges", []column{{"source", "text", true, 1, false}, {"target", "text", true, 2, false}, {"type", "text", true, 3, false},
-		{"confidence", "real", false, 0, false}, {"veracity", "real", false, 0, false}, {"context_source", "text", false, 0, false}}},
-	{"ember_state", []column{{"file_path", "text", true, 1, false}, {"last_analyzed", "text", false, 0, false},
-		{"sidecar_created", "integer", false, 0, false}, {"confidence", "real", false, 0, false}}},
-	{"history", []column{{"id", "integer", true, 1, true}, {"entity_type", "text", true, 0, false}, {"entity_id", "text", true, 0, false},
-		{"action", "text", true, 0, false}, {"old_value", "text", false, 0, false}, {"new_value", "text", false, 0, false},
-		{"timestamp", "text", false, 0, false}}},
-	{"__drizzle_migrations", []column{{"id", "serial", false, 1, false}, {"hash", "text", true, 0, false}, {"created_at", "numeric", false, 0, false}}},
+var originalSchema = []originalTable{
+	{"nodes", []originalColumn{
+		{name: "id", typ: "text", notNull: true, pk: 1},
+		{name: "type", typ: "text"}, {name: "title", typ: "text"}, {name: "domain", typ: "text"}, {name: "layer", typ: "text"},
+		{name: "embedding", typ: "blob"}, {name: "hash", typ: "text"}, {name: "meta", typ: "text"}, {name: "date", typ: "text"},
+		{name: "summary", typ: "text"},
+	}},
+	{"edges", []originalColumn{
+		{name: "source", typ: "text", notNull: true, pk: 1},
+		{name: "target", typ: "text", notNull: true, pk: 2},
+		{name: "type", typ: "text", notNull: true, pk: 3},
+		{name: "confidence", typ: "real"}, {name: "veracity", typ: "real"}, {name: "context_source", typ: "text"},
+	}},
+	{"ember_state", []originalColumn{
+		{name: "file_path", typ: "text", notNull: true, pk: 1},
+		{name: "last_analyzed", typ: "text"}, {name: "sidecar_created", typ: "integer"}, {name: "confidence", typ: "real"},
+	}},
+	{"history", []originalColumn{
+		{name: "id", typ: "integer", notNull: true, pk: 1, rowid: true},
+		{name: "entity_type", typ: "text", notNull: true}, {name: "entity_id", typ: "text", notNull: true},
+		{name: "action", typ: "text", notNull: true},
+		{name: "old_value", typ: "text"}, {name: "new_value", typ: "text"}, {name: "timestamp", typ: "text"},
+	}},
+	{"__drizzle_migrations", []originalColumn{
+		{name: "id", typ: "serial", pk: 1}, {name: "hash", typ: "text", notNull: true}, {name: "created_at", typ: "numeric"},
+	}},
 }
 
 // originalIndexes are the indexes the original creates besides SQLite's own.
@@ -155,7 +171,7 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 	}
 	found := false
 	for _, t := range originalSchema {
-		if objects[t.table] == "table" {
+		if objects[t.name] == "table" {
 			found = true
 		}
 	}
@@ -164,11 +180,11 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 	}
 	var diffs []string
 	for _, t := range originalSchema {
-		if objects[t.table] != "table" {
-			diffs = append(diffs, fmt.Sprintf("table %s is missing", t.table))
+		if objects[t.name] != "table" {
+			diffs = append(diffs, fmt.Sprintf("table %s is missing", t.name))
 			continue
 		}
-		d, err := tableDiffs(ctx, q, t.table, t.cols)
+		d, err := tableDiffs(ctx, q, t.name, t.cols)
 		if err != nil {
 			return nil, wrapAdopt(path, err)
 		}
@@ -232,12 +248,7 @@ func wrapAdopt(path string, err error) error {
 }
 
 func isOriginalTable(name string) bool {
-	return slices.ContainsFunc(originalSchema, func(t struct {
-		table string
-		cols  []column
-	}) bool {
-		return t.table == name
-	})
+	return slices.ContainsFunc(originalSchema, func(t originalTable) bool { return t.name == name })
 }
 
 // schemaObjects maps the name of every table, view and trigger that is not
@@ -261,15 +272,15 @@ func schemaObjects(ctx context.Context, q querier) (map[string]string, error) {
 }
 
 // tableDiffs compares the columns of table with want.
-func tableDiffs(ctx context.Context, q querier, table string, want []column) ([]string, error) {
+func tableDiffs(ctx context.Context, q querier, table string, want []originalColumn) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`, table)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var got []column
+	var got []originalColumn
 	for rows.Next() {
-		var c column
+		var c originalColumn
 		if err := rows.Scan(&c.name, &c.typ, &c.notNull, &c.pk); err != nil {
 			return nil, err
 		}
@@ -280,7 +291,7 @@ func tableDiffs(ctx context.Context, q querier, table string, want []column) ([]
 	}
 	var diffs []string
 	for _, w := range want {
-		i := slices.IndexFunc(got, func(c column) bool { return strings.EqualFold(c.name, w.name) })
+		i := slices.IndexFunc(got, func(c originalColumn) bool { return strings.EqualFold(c.name, w.name) })
 		if i < 0 {
 			diffs = append(diffs, fmt.Sprintf("%s has no column %s", table, w.name))
 			continue
@@ -297,7 +308,7 @@ func tableDiffs(ctx context.Context, q querier, table string, want []column) ([]
 		}
 	}
 	for _, g := range got {
-		if !slices.ContainsFunc(want, func(w column) bool { return strings.EqualFold(g.name, w.name) }) {
+		if !slices.ContainsFunc(want, func(w originalColumn) bool { return strings.EqualFold(g.name, w.name) }) {
 			diffs = append(diffs, fmt.Sprintf("%s has a column %s that the original's has not", table, g.name))
 		}
 	}
