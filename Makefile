@@ -7,7 +7,7 @@ RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build generate check-generated test unit conformance bench fuzz lint tools clean
+.PHONY: all build generate check-generated test unit conformance example bench fuzz lint tools clean
 
 all: build
 
@@ -48,8 +48,15 @@ unit:
 conformance: $(DBMATE)
 	DBMATE_BIN=$(DBMATE) $(GO) test $(RACE) -count=1 -timeout 10m ./conformance/...
 
-# test is what CI runs: vet and format, generated code, unit and conformance tests.
-test: lint check-generated unit conformance
+# example runs the CI of the application module in examples/notes, as an
+# application built on the library would: its generated code is current,
+# its tests pass, and the conformance checks pass on its own database.
+example: $(SQLC) $(DBMATE)
+	SQLC=$(SQLC) DBMATE=$(DBMATE) examples/notes/ci.sh
+
+# test is what CI runs: vet and format, generated code, unit and conformance
+# tests, and the example application.
+test: lint check-generated unit conformance example
 
 # bench: Go benchmarks of the hot paths in benchstat's format (make bench > new.txt;
 # benchstat old.txt new.txt); BENCH= picks a -bench regexp, COUNT= runs (default 6).
