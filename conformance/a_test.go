@@ -93,11 +93,11 @@ func newAppDB(t testing.TB) (path, dir string) {
 	dir = appMigrationsDir(t)
 	path = filepath.Join(t.TempDir(), "app.db")
 	s := openStore(t, path, resonance.Options{Create: true, Migrations: []fs.FS{resonance.MigrationsDir(dir)}})
-	if err := s.Tx(context.Background(), func(tx *resonance.Tx) error {
-		if err := tx.UpsertNode(context.Background(), resonance.Node{ID: "n1", Type: "doc"}); err != nil {
+	if err := s.Tx(context.Background(), func(ctx context.Context, tx *resonance.Tx) error {
+		if err := tx.UpsertNode(ctx, resonance.Node{ID: "n1", Type: "doc"}); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(context.Background(), `INSERT INTO notes (node_id, body) VALUES ('n1', 'hello')`)
+		_, err := tx.ExecContext(ctx, `INSERT INTO notes (node_id, body) VALUES ('n1', 'hello')`)
 		return err
 	}); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)

@@ -58,7 +58,7 @@ func TestOpen_ApplicationMigrationsAddToTheLibrarys(t *testing.T) {
 	}
 	// The application's table sits beside the graph, with the foreign key
 	// enforced (C6).
-	err = s.Tx(ctx, func(tx *resonance.Tx) error {
+	err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO notes (node_id, body) VALUES ('missing', 'x')`)
 		return err
 	})
@@ -145,7 +145,7 @@ func TestConnectHook_RegisteredFunctionInReadAndTx(t *testing.T) {
 		return c.RegisterFunc("shout", func(s string) string { return strings.ToUpper(s) + "!" }, true)
 	}
 	s := openStore(t, resonance.Options{ConnectHook: hook, Migrations: []fs.FS{appMigrations}})
-	err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		if err := tx.UpsertNode(ctx, resonance.Node{ID: "n1", Type: "doc", Title: "one"}); err != nil {
 			return err
 		}
@@ -156,7 +156,7 @@ func TestConnectHook_RegisteredFunctionInReadAndTx(t *testing.T) {
 		t.Fatalf("Tx using the hook's function: %v", err)
 	}
 	var body, title string
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		n, err := tx.GetNode(ctx, "n1")
 		if err != nil {
 			return err

@@ -78,8 +78,8 @@
 // files applied together with the embedded ones, under the same rules
 // (exactly once across processes, nothing partial, a backup first), a
 // version that collides with the library's refused. Its sqlc-generated
-// queries run on a *Tx, which has the methods of sqlc's DBTX, beside the
-// graph API in the same transaction; `resonance schema DIR` writes the
+// queries run on a *Tx or a *ReadTx, which have the methods of sqlc's
+// DBTX, beside the graph API in the same transaction; `resonance schema DIR` writes the
 // embedded migrations where its sqlc.yaml reads them. Options.ConnectHook
 // registers its functions, collations or extensions on every connection
 // after hardening, and every setting is read back after the hook.

@@ -64,7 +64,7 @@ func wordCount(s string) int64 { return int64(len(strings.Fields(s))) }
 // AddNote writes the node n and a note about it in one transaction: both
 // are stored, or neither.
 func AddNote(ctx context.Context, s *resonance.Store, n resonance.Node, body string) (id int64, err error) {
-	err = s.Tx(ctx, func(tx *resonance.Tx) error {
+	err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		if err := tx.UpsertNode(ctx, n); err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func AddNote(ctx context.Context, s *resonance.Store, n resonance.Node, body str
 // Notes reads the node id and its notes in one read transaction, so that
 // both come from the same snapshot.
 func Notes(ctx context.Context, s *resonance.Store, id string) (n resonance.Node, notes []notesdb.NotesOfRow, err error) {
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		if n, err = tx.GetNode(ctx, id); err != nil {
 			return err
 		}

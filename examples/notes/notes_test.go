@@ -46,7 +46,7 @@ func TestTx_GeneratedQueriesAndGraphAPIAreAtomic(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	abort := errors.New("abort")
-	err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		if err := tx.UpsertNode(ctx, resonance.Node{ID: "doc-2", Type: "document"}); err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func TestTx_GeneratedQueriesAndGraphAPIAreAtomic(t *testing.T) {
 		t.Fatalf("Tx = %v, want the abort", err)
 	}
 	var count int64
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		if _, err := tx.GetNode(ctx, "doc-2"); !errors.Is(err, resonance.ErrNotFound) {
 			t.Errorf("GetNode after the rollback: %v, want ErrNotFound", err)
 		}
