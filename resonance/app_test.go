@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
@@ -139,9 +140,9 @@ func TestOpen_ApplicationMigrationFailureChangesNothing(t *testing.T) {
 
 func TestConnectHook_RegisteredFunctionInReadAndTx(t *testing.T) {
 	ctx := context.Background()
-	var calls int
+	var calls atomic.Int64
 	hook := func(c *sqlite3.SQLiteConn) error {
-		calls++
+		calls.Add(1)
 		return c.RegisterFunc("shout", func(s string) string { return strings.ToUpper(s) + "!" }, true)
 	}
 	s := openStore(t, resonance.Options{ConnectHook: hook, Migrations: []fs.FS{appMigrations}})
@@ -170,8 +171,8 @@ func TestConnectHook_RegisteredFunctionInReadAndTx(t *testing.T) {
 	if body != "HELLO!!" || title != "one" {
 		t.Errorf("read back body %q, title %q; want HELLO!! and one", body, title)
 	}
-	if calls < 2 {
-		t.Errorf("the hook ran on %d connections, want the writer's and a reader's at least", calls)
+	if n := calls.Load(); n < 2 {
+		t.Errorf("the hook ran on %d connections, want the writer's and a reader's at least", n)
 	}
 }
 

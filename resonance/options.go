@@ -84,7 +84,8 @@ type Options struct {
 	// functions (RegisterFunc), collations or aggregators, load extensions
 	// (A4). After it returns, every setting of RequiredPragmas is read
 	// back: a hook that changed one (mmap_size, say) fails the connection
-	// with an error naming the rule (C4), as does an error it returns.
+	// with an error naming the rule (C4), as does an error it returns. It
+	// may run on several goroutines at once, one connection each.
 	ConnectHook func(*sqlite3.SQLiteConn) error
 
 	// TraceConnect, when set, is called with each statement the connector
