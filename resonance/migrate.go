@@ -175,7 +175,8 @@ func unknownVersions(ms []dbmate.Migration, applied []string) []string {
 	return unknown
 }
 
-// migrate brings the database to the newest embedded version.
+// migrate brings the database to the newest version: the embedded
+// migrations and the application's.
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := migrations(s.opts.Migrations)
 	if err != nil {
