@@ -24,9 +24,11 @@ $(DBMATE): tools/go.mod tools/go.sum
 
 tools: $(SQLC) $(DBMATE)
 
-# generate regenerates db/ from schema/ and queries/.
+# generate regenerates db/ from schema/ and queries/, and the example
+# application's copy of schema/ and its queries, which read it.
 generate: $(SQLC)
 	$(SQLC) generate
+	cd examples/notes && $(GO) tool resonance schema resonance-schema && $(SQLC) generate
 
 # check-generated fails when db/ or internal/packed/ differs from what sqlc
 # generates now.
