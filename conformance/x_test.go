@@ -266,7 +266,7 @@ func TestX1_AdoptedDatabaseAgreesWithDbmate(t *testing.T) {
 	if !strings.Contains(string(out), "Pending: 0") {
 		t.Errorf("X1: dbmate status on the adopted database:\n%s", out)
 	}
-	if r := conformance.CheckDatabase(ctx, path); !r.OK() {
+	if r := conformance.CheckDatabase(ctx, path, resonance.Options{}); !r.OK() {
 		t.Errorf("X1: conformance checks on the adopted database: %+v", r.Failures())
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/amacneil/dbmate/v2/pkg/dbmate"
-
-	"github.com/resonance-graph/resonancedb/schema"
 )
 
 // Adoption of databases made by the original (X1, X2).
@@ -230,7 +228,7 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 			return nil, wrapAdopt(path, err)
 		}
 	}
-	ms, err := migrations(schema.FS)
+	ms, err := migrations(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +366,7 @@ func (s *Store) adoptOriginal(ctx context.Context) error {
 // converted the file meanwhile, and then there is nothing to do.
 func (s *Store) convertOriginal(ctx context.Context) (err error) {
 	start := time.Now()
-	ms, err := migrations(schema.FS)
+	ms, err := migrations(nil)
 	if err != nil {
 		return err
 	}

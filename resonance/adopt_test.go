@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -422,5 +423,34 @@ func TestOpen_AdoptionKeepsOtherTablesAndHistoryCounter(t *testing.T) {
 	var id int64
 	if err := s.ReadDB().QueryRowContext(ctx, `SELECT id FROM history WHERE entity_id = 'after'`).Scan(&id); err != nil || id != int64(c.History)+1 {
 		t.Errorf("X1: the first history row after adoption has id %d (%v), want %d: an id of a deleted row was used again", id, err, c.History+1)
+	}
+}
+
+// TestOpen_AdoptionThenApplicationMigrations: with an application's
+// migrations, the original's database is converted and recorded with the
+// library's versions, then the application's migration follows, after a
+// backup of its own (M6), as on any database.
+func TestOpen_AdoptionThenApplicationMigrations(t *testing.T) {
+	ctx := t.Context()
+	path, c := newOriginal(t, originaldb.Options{})
+	s := openStoreAt(t, path, resonance.Options{Migrations: []fs.FS{appMigrations}})
+	ms := mustMigrations(t, s)
+	if len(ms) != len(libraryVersions(t))+1 {
+		t.Fatalf("X1: migrations after adopting with an application's: %+v", ms)
+	}
+	for _, m := range ms {
+		if !m.Applied || !m.Known {
+			t.Errorf("X1: migration %+v after adoption, want applied", m)
+		}
+	}
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO notes (node_id, body) VALUES (?, 'kept')`, originaldb.NodeFull); err != nil {
+		t.Errorf("X1: the application's table after adoption: %v", err)
+	}
+	if n := countRows(t, s.ReadDB(), "history"); n != c.History {
+		t.Errorf("X1: %d history rows, want %d", n, c.History)
+	}
+	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "backups", "graph-*.db"))
+	if len(backups) != 2 {
+		t.Errorf("M6: backups %v: want the original's and one before the application's migration", backups)
 	}
 }

@@ -84,6 +84,18 @@
 // for, so commits do not pay for it. Options.ExternalCheckpoints turns
 // this off for a replicator such as Litestream.
 //
+// # Applications
+//
+// An application adds tables of its own with Options.Migrations: dbmate
+// files applied together with the embedded ones, under the same rules
+// (exactly once across processes, nothing partial, a backup first), a
+// version that collides with the library's refused. Its sqlc-generated
+// queries run on a *Tx or a *ReadTx, which have the methods of sqlc's
+// DBTX, beside the graph API in the same transaction; `resonance schema DIR` writes the
+// embedded migrations where its sqlc.yaml reads them. Options.ConnectHook
+// registers its functions, collations or extensions on every connection
+// after hardening, and every setting is read back after the hook.
+//
 // # Concurrency
 //
 // Open one Store per database file per process and share it between

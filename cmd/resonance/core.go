@@ -38,9 +38,9 @@ func init() {
 	})
 }
 
-// openStore opens the database of e; create allows creating it.
+// openStore opens the database of e, with the application's migrations.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
-	return resonance.Open(e.ctx, e.dbPath, o)
+	return resonance.Open(e.ctx, e.dbPath, e.options(o))
 }
 
 func runInit(e *env, fs *flag.FlagSet) error {
@@ -108,7 +108,7 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 	}
 	// A database made by the original is converted by the open (X1); say
 	// so afterwards. An error here is the open's to report.
-	org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, resonance.Options{})
+	org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(o))
 	s, err := openStore(e, o)
 	if err != nil {
 		return err
@@ -131,11 +131,11 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 }
 
 func migrateStatus(e *env) error {
-	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, resonance.Options{})
+	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, e.options(resonance.Options{}))
 	if err != nil {
 		return err
 	}
-	org, err := resonance.InspectOriginal(e.ctx, e.dbPath, resonance.Options{})
+	org, err := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(resonance.Options{}))
 	if err != nil {
 		return err
 	}
@@ -155,6 +155,7 @@ func migrateStatus(e *env) error {
 	}
 	for _, m := range ms {
 		if !m.Known {
+			fmt.Fprintf(e.stderr, "resonance: migrate status %q: the database records migration %s that this binary does not know; %s\n", e.dbPath, m.Version, migrationsHint())
 			return checkFailed{fmt.Errorf("unknown migration %s", m.Version)}
 		}
 	}
@@ -171,7 +172,7 @@ func printMigrations(e *env, ms []resonance.MigrationStatus) error {
 		state := "pending"
 		switch {
 		case !m.Known:
-			state = "UNKNOWN (newer release?)"
+			state = "UNKNOWN (an application's: --migrations DIR? a newer release?)"
 		case m.Applied:
 			state = "applied"
 		}
