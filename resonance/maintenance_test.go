@@ -82,6 +82,10 @@ func TestStore_Maintenance(t *testing.T) {
 		if !errors.Is(err, resonance.ErrNestedTx) {
 			t.Errorf("Vacuum inside Tx = %v, want ErrNestedTx", err)
 		}
+		err = s.Tx(ctx, func(ctx context.Context, _ *resonance.Tx) error { _, err := s.Health(ctx); return err })
+		if !errors.Is(err, resonance.ErrNestedTx) {
+			t.Errorf("Health inside Tx = %v, want ErrNestedTx", err)
+		}
 	})
 	t.Run("ReadOnlyStore", func(t *testing.T) {
 		ro := openStoreAt(t, s.Path(), resonance.Options{ReadOnly: true})

@@ -154,6 +154,9 @@ func (s *Store) Health(ctx context.Context) (Health, error) {
 	if s.closed.Load() {
 		return Health{}, fmt.Errorf("resonance: health %q: %w", s.path, ErrClosed)
 	}
+	if err := s.notNested(ctx, "health"); err != nil {
+		return Health{}, err
+	}
 	return CheckHealth(ctx, s.writer)
 }
 
