@@ -16,6 +16,9 @@ import (
 // another connection before it gives up with ErrBusy.
 const DefaultBusyTimeout = 5 * time.Second
 
+// DefaultVectorCacheBytes is the default of Options.VectorCacheBytes.
+const DefaultVectorCacheBytes = 256 << 20
+
 // Options configure Connect and Open. The zero value is the documented
 // default for every field; Options are validated when the database is
 // opened and cannot be changed afterwards.
@@ -43,6 +46,14 @@ type Options struct {
 	// MaxReaders is the size of the store's pool of read-only connections
 	// used by Store.Read. Zero means max(4, 2×GOMAXPROCS).
 	MaxReaders int
+
+	// VectorCacheBytes bounds the memory Store.SearchByVector keeps: a copy
+	// of every stored embedding (4 bytes per float) and its node's id, read
+	// once and read again only after a commit changed the database. Zero
+	// means DefaultVectorCacheBytes (256 MiB, about 170,000 embeddings of
+	// 384 floats); negative keeps no copy. When the embeddings need more,
+	// each search reads them from the database instead (search.go).
+	VectorCacheBytes int64
 
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such
 	// as Litestream: every connection runs with wal_autocheckpoint = 0, the
@@ -98,6 +109,9 @@ func (o Options) withDefaults(path string) (Options, error) {
 	}
 	if o.MaxReaders == 0 {
 		o.MaxReaders = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	if o.VectorCacheBytes == 0 {
+		o.VectorCacheBytes = DefaultVectorCacheBytes
 	}
 	if o.BackupKeep == 0 {
 		o.BackupKeep = 7
