@@ -43,6 +43,12 @@
 // are stored as little-endian float32 bytes and come back bit for bit; meta
 // stays raw JSON. GenerateID, Normalize and Dot are the original's helpers.
 //
+// SearchByVector (D10) returns the nodes whose embeddings score highest
+// against a query vector, with the original's scores, order and ties. The
+// Store answers from a copy of the embeddings in memory, bounded by
+// Options.VectorCacheBytes and read again after any commit by any process;
+// a Tx searches its own snapshot.
+//
 // # Maintenance
 //
 // Store.Checkpoint, Vacuum, Analyze, Optimize, IntegrityCheck,
