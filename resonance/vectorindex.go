@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -25,8 +26,8 @@ import (
 // connections cannot be compared.
 //
 // Bounded. The copy holds, per node with an embedding, its floats (4 bytes
-// each) and its id; the index counts them as it reads and stops at
-// Options.VectorCacheBytes. Until the next change the searches then scan
+// each) and its id; the index counts what it allocates for them as it
+// reads and stops at Options.VectorCacheBytes. Until the next change the searches then scan
 // the database in their transaction (scanSearch), as they always do with
 // a negative VectorCacheBytes.
 //
@@ -82,16 +83,29 @@ func (vs *vectorSet) vec(i int) []float32 {
 	return c[j : j+vs.dim : j+vs.dim]
 }
 
-// add appends an entry and returns the room for its vector.
-func (vs *vectorSet) add(e vectorEntry) []float32 {
+// add appends an entry and returns the room for its vector and the bytes
+// of floats it allocated. The first chunk grows as vectors come, so a
+// dimension with few vectors takes little room; the others are allocated
+// whole.
+func (vs *vectorSet) add(e vectorEntry) (v []float32, allocated int64) {
 	i := len(vs.entries)
 	vs.entries = append(vs.entries, e)
 	if i%chunkVectors == 0 {
-		vs.chunks = append(vs.chunks, make([]float32, 0, chunkVectors*vs.dim))
+		var c []float32
+		if i > 0 {
+			c = make([]float32, 0, chunkVectors*vs.dim)
+			allocated = 4 * int64(cap(c))
+		}
+		vs.chunks = append(vs.chunks, c)
 	}
 	c := &vs.chunks[len(vs.chunks)-1]
+	before := cap(*c)
+	*c = slices.Grow(*c, vs.dim)
+	if i < chunkVectors {
+		allocated += 4 * int64(cap(*c)-before)
+	}
 	*c = (*c)[:len(*c)+vs.dim]
-	return (*c)[len(*c)-vs.dim:]
+	return (*c)[len(*c)-vs.dim:], allocated
 }
 
 // errTooBig stops a load that would exceed maxBytes.
@@ -256,16 +270,15 @@ func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx) error {
 			return corruptEmbedding(id, err)
 		}
 		dim := len(blob) / 4
-		x.bytes += entryBytes + int64(len(id)) + int64(len(blob))
-		if x.bytes > x.maxBytes {
-			return errTooBig
-		}
 		vs := x.sets[dim]
 		if vs == nil {
 			vs = &vectorSet{dim: dim}
 			x.sets[dim] = vs
 		}
-		v := vs.add(vectorEntry{id: string(id), domain: x.number(domain), typ: x.number(typ)})
+		v, allocated := vs.add(vectorEntry{id: string(id), domain: x.number(domain), typ: x.number(typ)})
+		if x.bytes += entryBytes + int64(len(id)) + allocated; x.bytes > x.maxBytes {
+			return errTooBig
+		}
 		if err := decodeInto(v, blob); err != nil {
 			return corruptEmbedding(id, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -226,4 +227,38 @@ func BenchmarkDotKernels(b *testing.B) {
 		}
 	})
 	_ = sink
+}
+
+// TestVectorIndex_CountsWhatItAllocates: the bytes the index counts
+// against its bound cover every float it allocated, also when each node
+// has an embedding of its own dimension.
+func TestVectorIndex_CountsWhatItAllocates(t *testing.T) {
+	ctx := context.Background()
+	s := openSearchStore(t, filepath.Join(t.TempDir(), "graph.db"), Options{})
+	for d := 1; d <= 60; d++ {
+		v := make([]float32, d)
+		v[0] = 1
+		if err := s.UpsertNode(ctx, Node{ID: "n" + strconv.Itoa(d), Type: "doc", Embedding: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 600 { // more than one chunk of dimension 8
+		v := []float32{1, 2, 3, 4, 5, 6, 7, float32(i)}
+		if err := s.UpsertNode(ctx, Node{ID: "m" + strconv.Itoa(i), Type: "doc", Embedding: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SearchByVector(ctx, []float32{1, 0, 0}, SearchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := s.vectorIndex()
+	var floats int64
+	for _, vs := range x.sets {
+		for _, c := range vs.chunks {
+			floats += int64(cap(c))
+		}
+	}
+	if floats*4 > x.bytes || x.bytes > 64<<10 {
+		t.Errorf("the index allocated %d bytes of floats and counted %d in all; want every allocated byte counted, and under 64 KiB", floats*4, x.bytes)
+	}
 }
