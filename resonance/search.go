@@ -102,11 +102,16 @@ func (s *Store) SearchByVector(ctx context.Context, query []float32, o SearchOpt
 // uncommitted writes, reading them with one scan instead of the store's
 // copy in memory.
 func (t *Tx) SearchByVector(ctx context.Context, query []float32, o SearchOptions) (SearchResult, error) {
+	return searchIn(ctx, t, query, o)
+}
+
+// searchIn is SearchByVector on whatever q reads: a transaction's snapshot.
+func searchIn(ctx context.Context, q db.DBTX, query []float32, o SearchOptions) (SearchResult, error) {
 	vq, err := newVectorQuery(query, o)
 	if err != nil {
 		return SearchResult{}, err
 	}
-	return scanSearch(ctx, t, vq)
+	return scanSearch(ctx, q, vq)
 }
 
 // vectorQuery is a checked query with its options.
