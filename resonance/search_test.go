@@ -480,3 +480,50 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 
 // bitExactScores compares float64 values bit for bit.
 var bitExactScores = cmp.Comparer(func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) })
+
+// TestStore_SearchByVector_ConcurrentWithWrites searches from several
+// goroutines while another writes: each search sees a whole prefix of
+// the writes (never a node without its predecessors, as each commit adds
+// one), and the last search sees them all.
+func TestStore_SearchByVector_ConcurrentWithWrites(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{})
+	const writes = 60
+	q := []float32{1, 0}
+	done := make(chan error, 5)
+	go func() {
+		for i := range writes {
+			if err := s.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%03d", i), Type: "doc", Embedding: []float32{1, float32(i)}}); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 4 {
+		go func() {
+			for range 40 {
+				res, err := s.SearchByVector(ctx, q, resonance.SearchOptions{K: writes})
+				if err != nil {
+					done <- err
+					return
+				}
+				for i, h := range res.Hits { // every score is 1: insertion order
+					if want := fmt.Sprintf("n%03d", i); h.ID != want {
+						done <- fmt.Errorf("hit %d is %q, want %q: %v", i, h.ID, want, searchIDs(res))
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 5 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res := mustSearch(t, s, q, resonance.SearchOptions{K: writes}); len(res.Hits) != writes {
+		t.Errorf("after every write: %d hits, want %d", len(res.Hits), writes)
+	}
+}
