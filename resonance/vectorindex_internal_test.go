@@ -5,8 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func openSearchStore(t *testing.T, path string, o Options) *Store {
@@ -261,4 +263,37 @@ func TestVectorIndex_CountsWhatItAllocates(t *testing.T) {
 	if floats*4 > x.bytes || x.bytes > 64<<10 {
 		t.Errorf("the index allocated %d bytes of floats and counted %d in all; want every allocated byte counted, and under 64 KiB", floats*4, x.bytes)
 	}
+}
+
+// TestVectorIndex_ClosedWithItsStore: the index of a store that is
+// garbage collected is closed and forgotten.
+func TestVectorIndex_ClosedWithItsStore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	x := func() *vectorIndex {
+		s, err := Open(ctx, path, Options{Create: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if err := s.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		x, _ := s.vectorIndex()
+		return x
+	}()
+	for range 50 {
+		runtime.GC()
+		x.mu.Lock()
+		closed := x.closed && x.conn == nil && x.sets == nil
+		x.mu.Unlock()
+		if closed {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the index of a collected store is still open")
 }
