@@ -28,22 +28,23 @@ tools: $(SQLC) $(DBMATE)
 generate: $(SQLC)
 	$(SQLC) generate
 
-# check-generated fails when db/ differs from what sqlc generates now.
+# check-generated fails when db/ or internal/packed/ differs from what sqlc
+# generates now.
 check-generated: $(SQLC)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	cp -r sqlc.yaml schema queries "$$tmp"/ && \
 	(cd "$$tmp" && $(SQLC) generate) && \
-	if ! diff -ru db "$$tmp/db"; then \
-		echo "check-generated: db/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
+	if ! diff -ru db "$$tmp/db" || ! diff -ru internal/packed "$$tmp/internal/packed"; then \
+		echo "check-generated: generated code is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi
-	@echo "check-generated: db/ is up to date"
+	@echo "check-generated: db/ and internal/packed/ are up to date"
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 unit:
-	$(GO) test $(RACE) -count=1 ./resonance/... ./cmd/... ./schema/... ./bench/...
+	$(GO) test $(RACE) -count=1 ./resonance/... ./cmd/... ./schema/... ./bench/... ./internal/...
 
 conformance: $(DBMATE)
 	DBMATE_BIN=$(DBMATE) $(GO) test $(RACE) -count=1 -timeout 10m ./conformance/...

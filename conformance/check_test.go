@@ -132,7 +132,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 	t.Run("Corrupt", func(t *testing.T) {
 		path := newDB(t)
 		s := openStore(t, path, resonance.Options{})
-		if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 500)
 				INSERT INTO nodes (id, type, summary) SELECT 'n' || i, 'doc', hex(randomblob(200)) FROM c`)
 			return err

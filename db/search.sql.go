@@ -10,7 +10,7 @@ import (
 	"database/sql"
 )
 
-const getSearchHit = `-- name: GetSearchHit :one
+const GetSearchHit = `-- name: GetSearchHit :one
 SELECT title, meta, date
 FROM nodes
 WHERE id = ?
@@ -25,13 +25,13 @@ type GetSearchHitRow struct {
 // GetSearchHit reads what a vector search returns for each hit besides its
 // id and score.
 func (q *Queries) GetSearchHit(ctx context.Context, id string) (GetSearchHitRow, error) {
-	row := q.db.QueryRowContext(ctx, getSearchHit, id)
+	row := q.db.QueryRowContext(ctx, GetSearchHit, id)
 	var i GetSearchHitRow
 	err := row.Scan(&i.Title, &i.Meta, &i.Date)
 	return i, err
 }
 
-const listEmbeddings = `-- name: ListEmbeddings :many
+const ListEmbeddings = `-- name: ListEmbeddings :many
 SELECT id, domain, type, embedding
 FROM nodes
 WHERE embedding IS NOT NULL
@@ -57,7 +57,7 @@ type ListEmbeddingsRow struct {
 // scores), with the domain and type a vector search filters on. Empty
 // domain and type filters are NULL.
 func (q *Queries) ListEmbeddings(ctx context.Context, arg ListEmbeddingsParams) ([]ListEmbeddingsRow, error) {
-	rows, err := q.db.QueryContext(ctx, listEmbeddings, arg.Domain, arg.Type)
+	rows, err := q.db.QueryContext(ctx, ListEmbeddings, arg.Domain, arg.Type)
 	if err != nil {
 		return nil, err
 	}

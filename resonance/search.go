@@ -21,8 +21,8 @@ import (
 //
 // Store.SearchByVector answers from a copy of the embeddings in memory,
 // kept by the store's vector index (vectorindex.go), and reads the copy
-// again whenever a commit has changed the database. Tx.SearchByVector reads
-// the embeddings of its transaction with one scan (scanSearch). Both keep
+// again whenever a commit has changed the database. ReadTx.SearchByVector
+// reads the embeddings of its transaction with one scan (scanSearch). Both keep
 // the best k in a bounded heap (topK) instead of sorting every candidate.
 
 // DefaultSearchK is how many hits SearchByVector returns when
@@ -98,11 +98,16 @@ func (s *Store) SearchByVector(ctx context.Context, query []float32, o SearchOpt
 }
 
 // SearchByVector is Store.SearchByVector inside the transaction: it scores
-// the embeddings of the transaction's own snapshot, including its own
-// uncommitted writes, reading them with one scan instead of the store's
-// copy in memory.
-func (t *Tx) SearchByVector(ctx context.Context, query []float32, o SearchOptions) (SearchResult, error) {
-	return searchIn(ctx, t, query, o)
+// the embeddings of the transaction's own snapshot (in a Tx, with its own
+// uncommitted writes), reading them with one scan instead of the store's
+// copy in memory. After the transaction has ended it fails with
+// sql.ErrTxDone.
+func (r *ReadTx) SearchByVector(ctx context.Context, query []float32, o SearchOptions) (SearchResult, error) {
+	if err := r.enter(); err != nil {
+		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
+	}
+	defer r.leave()
+	return searchIn(ctx, r.conn, query, o)
 }
 
 // searchIn is SearchByVector on whatever q reads: a transaction's snapshot.
@@ -276,14 +281,9 @@ func (t *topK) best() []scored {
 	return t.h
 }
 
-// sqlListEmbeddings is the statement of db.Queries.ListEmbeddings, which
-// scanSearch and the vector index run row by row instead of holding every
-// embedding at once.
-var sqlListEmbeddings = generatedSQL(func(q *db.Queries) {
-	_, _ = q.ListEmbeddings(context.Background(), db.ListEmbeddingsParams{})
-})
-
-// listEmbeddings runs sqlListEmbeddings with the filters (empty: none).
+// listEmbeddings runs the statement of db.Queries.ListEmbeddings with the
+// filters (empty: none), for scanSearch and the vector index to read row
+// by row instead of holding every embedding at once.
 func listEmbeddings(ctx context.Context, q db.DBTX, domain, typ string) (*sql.Rows, error) {
 	var d, t any
 	if domain != "" {
@@ -292,7 +292,7 @@ func listEmbeddings(ctx context.Context, q db.DBTX, domain, typ string) (*sql.Ro
 	if typ != "" {
 		t = typ
 	}
-	rows, err := q.QueryContext(ctx, sqlListEmbeddings, d, t)
+	rows, err := q.QueryContext(ctx, db.ListEmbeddings, d, t)
 	return rows, classify(err)
 }
 

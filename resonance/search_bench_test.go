@@ -36,7 +36,7 @@ func searchBenchPath(b *testing.B) (string, [][]float32) {
 	}
 	ctx := context.Background()
 	for start := 0; start < searchBenchNodes; start += graphBenchBatch {
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := start; i < min(start+graphBenchBatch, searchBenchNodes); i++ {
 				if err := tx.UpsertNode(ctx, graphBenchNode(i, resonance.Normalize(graphEmbedding(384, uint64(i+1))))); err != nil {
 					return err
@@ -86,7 +86,10 @@ func BenchmarkSearchByVector(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				if bc.commit {
-					if err := s.UpdateNodeDate(ctx, graphBenchNode(i%searchBenchNodes, nil).ID, "2025-01-01"); err != nil {
+					err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+						return tx.UpdateNodeDate(ctx, graphBenchNode(i%searchBenchNodes, nil).ID, "2025-01-01")
+					})
+					if err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -134,7 +134,7 @@ func TestStore_SearchByVector_RefusesBadInput(t *testing.T) {
 			if !errors.Is(err, resonance.ErrInvalid) {
 				t.Errorf("SearchByVector: %v, want ErrInvalid", err)
 			}
-			err = s.Read(context.Background(), func(tx *resonance.Tx) error {
+			err = s.Read(context.Background(), func(ctx context.Context, tx *resonance.ReadTx) error {
 				_, err := tx.SearchByVector(context.Background(), tc.q, tc.o)
 				return err
 			})
@@ -462,7 +462,7 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 				}
 			}
 			var got resonance.SearchResult
-			err := cached.Read(ctx, func(tx *resonance.Tx) (err error) {
+			err := cached.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) (err error) {
 				got, err = tx.SearchByVector(ctx, q, o)
 				return err
 			})
@@ -525,5 +525,43 @@ func TestStore_SearchByVector_ConcurrentWithWrites(t *testing.T) {
 	}
 	if res := mustSearch(t, s, q, resonance.SearchOptions{K: writes}); len(res.Hits) != writes {
 		t.Errorf("after every write: %d hits, want %d", len(res.Hits), writes)
+	}
+}
+
+// TestTx_SearchByVector: a write transaction's search sees its own
+// uncommitted writes, a read transaction's sees its snapshot, and a
+// handle kept past its function fails with sql.ErrTxDone.
+func TestTx_SearchByVector(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{})
+	mustUpsert(t, s, resonance.Node{ID: "a", Type: "doc", Embedding: []float32{1, 0}})
+	q := []float32{1, 0}
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		if err := tx.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc", Embedding: []float32{2, 0}}); err != nil {
+			return err
+		}
+		res, err := tx.SearchByVector(ctx, q, resonance.SearchOptions{})
+		if diff := cmp.Diff([]string{"b", "a"}, searchIDs(res)); diff != "" || err != nil {
+			t.Errorf("inside the write transaction: %v, hits (-want +got):\n%s", err, diff)
+		}
+		return errors.New("roll back")
+	})
+	if err == nil {
+		t.Fatal("the transaction did not roll back")
+	}
+	var kept *resonance.ReadTx
+	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		kept = r
+		res, err := r.SearchByVector(ctx, q, resonance.SearchOptions{})
+		if diff := cmp.Diff([]string{"a"}, searchIDs(res)); diff != "" || err != nil {
+			t.Errorf("after the rollback: %v, hits (-want +got):\n%s", err, diff)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kept.SearchByVector(ctx, q, resonance.SearchOptions{}); !errors.Is(err, sql.ErrTxDone) {
+		t.Errorf("a ReadTx kept past its function: %v, want sql.ErrTxDone", err)
 	}
 }

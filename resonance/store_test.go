@@ -130,7 +130,7 @@ func TestOpen_CreatesWithoutWorldWrite(t *testing.T) {
 	path := filepath.Join(dir, "g.db")
 	s := openStoreAt(t, path, resonance.Options{Create: true})
 	// Hold a reader open so -wal and -shm exist.
-	if err := s.Read(context.Background(), func(tx *resonance.Tx) error {
+	if err := s.Read(context.Background(), func(ctx context.Context, tx *resonance.ReadTx) error {
 		for _, p := range []string{dir, filepath.Dir(dir), path, path + "-wal", path + "-shm"} {
 			fi, err := os.Stat(p)
 			if err != nil {
@@ -155,7 +155,7 @@ func TestStore_ReadOnly(t *testing.T) {
 	}
 	ro := openStoreAt(t, path, resonance.Options{ReadOnly: true})
 	var n int
-	if err := ro.Read(ctx, func(tx *resonance.Tx) error {
+	if err := ro.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&n)
 	}); err != nil || n != 1 {
 		t.Fatalf("read through read-only store: n=%d err=%v", n, err)
@@ -167,14 +167,14 @@ func TestStore_ReadOnly(t *testing.T) {
 		`CREATE TABLE t (x)`,
 	}
 	for _, w := range writes {
-		err := ro.Tx(ctx, func(tx *resonance.Tx) error {
+		err := ro.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, w)
 			return err
 		})
 		if !errors.Is(err, resonance.ErrReadOnly) {
 			t.Errorf("Tx %q on read-only store: err = %v, want ErrReadOnly", w, err)
 		}
-		err = ro.Read(ctx, func(tx *resonance.Tx) error {
+		err = ro.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 			_, err := tx.ExecContext(ctx, w)
 			return err
 		})
@@ -194,8 +194,8 @@ var errBoom = errors.New("boom")
 
 func TestStore_Tx(t *testing.T) {
 	ctx := context.Background()
-	insert := func(id string) func(*resonance.Tx) error {
-		return func(tx *resonance.Tx) error {
+	insert := func(id string) func(context.Context, *resonance.Tx) error {
+		return func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES (?, 'doc')`, id)
 			return err
 		}
@@ -220,8 +220,8 @@ func TestStore_Tx(t *testing.T) {
 	})
 	t.Run("RollsBackOnError", func(t *testing.T) {
 		s := openStore(t, resonance.Options{})
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
-			if err := insert("a")(tx); err != nil {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := insert("a")(ctx, tx); err != nil {
 				return err
 			}
 			return errBoom
@@ -241,8 +241,8 @@ func TestStore_Tx(t *testing.T) {
 					t.Errorf("recovered %v, want the original panic", p)
 				}
 			}()
-			s.Tx(ctx, func(tx *resonance.Tx) error {
-				insert("a")(tx)
+			s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				insert("a")(ctx, tx)
 				panic("kaboom")
 			})
 		}()
@@ -257,8 +257,8 @@ func TestStore_Tx(t *testing.T) {
 	t.Run("RollsBackOnCancel", func(t *testing.T) {
 		s := openStore(t, resonance.Options{})
 		cctx, cancel := context.WithCancel(ctx)
-		err := s.Tx(cctx, func(tx *resonance.Tx) error {
-			if err := insert("a")(tx); err != nil {
+		err := s.Tx(cctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := insert("a")(ctx, tx); err != nil {
 				return err
 			}
 			cancel()
@@ -274,8 +274,8 @@ func TestStore_Tx(t *testing.T) {
 	t.Run("RefusesNested", func(t *testing.T) {
 		s := openStore(t, resonance.Options{})
 		var inner error
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
-			if err := insert("outer")(tx); err != nil {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := insert("outer")(ctx, tx); err != nil {
 				return err
 			}
 			inner = s.Tx(ctx, insert("inner"))
@@ -297,11 +297,11 @@ func TestStore_Tx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := insert("a")(etx.Tx); err != nil {
+		if err := insert("a")(ctx, etx.Tx); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Tx(ctx, insert("b")); !errors.Is(err, resonance.ErrNestedTx) {
-			t.Errorf("Tx while explicit tx open on same goroutine: %v, want ErrNestedTx", err)
+		if err := s.Tx(etx.Context(), insert("b")); !errors.Is(err, resonance.ErrNestedTx) {
+			t.Errorf("Tx with the context of an open explicit tx: %v, want ErrNestedTx", err)
 		}
 		if err := etx.Commit(); err != nil {
 			t.Fatal(err)
@@ -313,7 +313,7 @@ func TestStore_Tx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		insert("c")(etx.Tx)
+		insert("c")(ctx, etx.Tx)
 		if err := etx.Rollback(); err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestStore_TwoStoresWriteWithoutBusy(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				err := s.Tx(ctx, func(tx *resonance.Tx) error {
+				err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 					var n int
 					if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&n); err != nil {
 						return err
