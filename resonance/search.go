@@ -65,10 +65,16 @@ type SearchResult struct {
 	Skipped int `json:"skipped"`
 }
 
-// SearchByVector returns the k nodes whose embeddings score highest against
-// query (D10); see the package's search.go for the scoring, the order and
-// the one difference from the original (embeddings of another dimension
-// are skipped and counted in SearchResult.Skipped).
+// SearchByVector returns the nodes whose embeddings score highest against
+// query, as the original's search engine does (D10). Each node with an
+// embedding scores the dot product with query, its float32 values
+// multiplied and summed in float64 in order, or 0 when either magnitude is
+// below 1e-6. Hits score above 0 and at least o.MinScore; they come highest
+// first, equal scores in rowid order (the order in which the nodes were
+// first inserted), and the first o.K (default 5) are returned with their
+// title, meta and date. The one difference from the original: a node whose
+// embedding has another dimension than query is not scored but counted in
+// SearchResult.Skipped.
 //
 // It answers from a copy of the embeddings in memory that the store reads
 // on the first search and reads again after any commit, by this process or
