@@ -29,14 +29,18 @@ import (
 //
 // Bounded. The copy holds, per node with an embedding, its floats (4 bytes
 // each) and its id; the index counts what it allocates for them as it
-// reads and stops at Options.VectorCacheBytes. Until the next change the searches then scan
-// the database in their transaction (scanSearch), as they always do with
-// a negative VectorCacheBytes.
+// reads and stops at Options.VectorCacheBytes. Until the next change the
+// searches then scan the database in their transaction (scanSearch), as
+// they always do with a negative VectorCacheBytes. (So over the bound, the
+// first search after a change reads up to the bound in vain before it
+// scans.)
 //
 // Layout. Embeddings are grouped by dimension, each group in rowid order
 // (the scan order that breaks ties), its floats in chunks of chunkVectors
-// vectors: contiguous for the dot products, and no chunk is ever copied
-// to grow. Domains and types are stored as small numbers.
+// vectors: contiguous for the dot products, and only a dimension's first
+// chunk grows by copying (so that a dimension with few vectors takes little
+// room); the others are allocated whole. Domains and types are stored as
+// small numbers.
 
 // chunkVectors is how many vectors one chunk of a vectorSet holds.
 const chunkVectors = 512
