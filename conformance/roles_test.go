@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sort"
@@ -343,13 +344,17 @@ type migrateResult struct {
 
 // roleMigrateOpen opens a fresh database at the same moment as its
 // siblings (after "go") and reports which migrations this process applied.
-// Mode "logged" uses loggedMigrations instead of the embedded schema.
+// Mode "logged" adds loggedMigrations to the embedded schema, as an
+// application adds its own; a.Migrations adds a directory of them.
 func roleMigrateOpen(a childArgs) error {
 	var r migrateResult
 	h := &captureHandler{}
 	o := resonance.Options{Create: true, Logger: slog.New(h)}
 	if a.Mode == "logged" {
-		o.Migrations = loggedMigrations
+		o.Migrations = []fs.FS{loggedMigrations}
+	}
+	if a.Migrations != "" {
+		o.Migrations = append(o.Migrations, resonance.MigrationsDir(a.Migrations))
 	}
 	if err := awaitGo(); err != nil {
 		return err

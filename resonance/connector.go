@@ -133,7 +133,7 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 			return err
 		}
 	}
-	return nil
+	return c.runHook(conn)
 }
 
 // journalWAL reads journal_mode and switches to WAL only when it is not WAL

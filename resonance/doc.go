@@ -57,7 +57,19 @@
 // a JSON object, NaN or ±Inf in an embedding) is refused with ErrInvalid
 // before any SQL runs, so nothing is written, not even history. Embeddings
 // are stored as little-endian float32 bytes and come back bit for bit; meta
-// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers.
+// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers;
+// GenerateID gives the original's id for every path (D7).
+//
+// # Databases made by the original
+//
+// A read-write Open of a database the original created (its drizzle
+// migrations, recorded in __drizzle_migrations) recognises it by its exact
+// shape, writes a backup, and converts it in one IMMEDIATE transaction to
+// this schema, keeping every row of nodes, edges, history and ember_state;
+// the migrations are then recorded as applied (X1). InspectOriginal says
+// beforehand what it found and changes nothing. A database that resembles
+// the original's but differs is refused with ErrSchemaMismatch naming each
+// difference, and a read-only Open never converts (X2).
 //
 // SearchByVector (D10) returns the nodes whose embeddings score highest
 // against a query vector, with the original's scores, order and ties. The
@@ -77,6 +89,18 @@
 // runs a PASSIVE checkpoint, which neither the writer nor the readers wait
 // for, so commits do not pay for it. Options.ExternalCheckpoints turns
 // this off for a replicator such as Litestream.
+//
+// # Applications
+//
+// An application adds tables of its own with Options.Migrations: dbmate
+// files applied together with the embedded ones, under the same rules
+// (exactly once across processes, nothing partial, a backup first), a
+// version that collides with the library's refused. Its sqlc-generated
+// queries run on a *Tx or a *ReadTx, which have the methods of sqlc's
+// DBTX, beside the graph API in the same transaction; `resonance schema DIR` writes the
+// embedded migrations where its sqlc.yaml reads them. Options.ConnectHook
+// registers its functions, collations or extensions on every connection
+// after hardening, and every setting is read back after the hook.
 //
 // # Concurrency
 //
