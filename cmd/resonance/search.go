@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -59,6 +60,9 @@ func runSearch(e *env, fs *flag.FlagSet) error {
 		return usagef("--k is %d: want at least 1", k)
 	}
 	minScore := fs.Lookup("min-score").Value.(flag.Getter).Get().(float64)
+	if math.IsNaN(minScore) {
+		return usagef("--min-score is NaN: want a number")
+	}
 	o := resonance.SearchOptions{K: k, Domain: stringFlag(fs, "domain"), Type: stringFlag(fs, "type"), MinScore: minScore}
 	var query []float32
 	if vectorFile != "" {

@@ -126,6 +126,7 @@ func TestSearch_Errors(t *testing.T) {
 		{"[]", []string{"search", "--vector", "-"}, 2, "empty"},
 		{"[0, 0, 0]", []string{"search", "--vector", "-"}, 2, "magnitude"},
 		{"[1]", []string{"search", "--vector", "-", "extra"}, 2, "unexpected argument"},
+		{"", []string{"search", "--like", "a", "--min-score", "NaN"}, 2, "--min-score is NaN"},
 		{"", []string{"search", "--like", "nobody"}, 1, "not found"},
 		{"", []string{"search", "--like", "f"}, 1, "has no embedding"},
 	} {
