@@ -180,6 +180,11 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 			return err
 		}
 	}
+	if c.opts.ReadOnly {
+		// query_only refuses writes to the attached database, but ATTACH
+		// would create its file first: a reader attaches nothing.
+		conn.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+	}
 	return nil
 }
 
@@ -393,9 +398,13 @@ func Connect(ctx context.Context, path string, o Options) (*sql.DB, error) {
 
 // prepareFile checks that path exists, or creates its directory when
 // o.Create allows it. Directories are created without world write access.
+// A read-only open of an empty file is refused: switching it to WAL (C2)
+// would write to it.
 func prepareFile(path string, o Options) error {
-	_, err := os.Stat(path)
+	fi, err := os.Stat(path)
 	switch {
+	case err == nil && o.ReadOnly && fi.Size() == 0 && fileSize(path+"-wal") == 0:
+		return fmt.Errorf("resonance: open %q: %w: the file is empty, not a database yet, and a read-only open writes nothing: create it with `resonance init --db %s` or Options.Create", path, os.ErrNotExist, path)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -81,7 +82,7 @@ func (o Options) withDefaults(path string) (Options, error) {
 	if strings.TrimSpace(path) == "" {
 		return o, errors.New("resonance: open: empty database path: pass a file path such as .resonance/resonance.db")
 	}
-	if strings.HasPrefix(path, ":memory:") || strings.Contains(path, "mode=memory") {
+	if inMemory(path) {
 		return o, fmt.Errorf("resonance: open %q: in-memory databases are not supported: every pooled connection would get its own empty database; use a file", path)
 	}
 	if o.BusyTimeout < 0 {
@@ -105,8 +106,34 @@ func (o Options) withDefaults(path string) (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return o, fmt.Errorf("resonance: open %q: the path is a directory: name the database file inside it, e.g. %q", path, strings.TrimRight(path, "/")+"/resonance.db")
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// O5: SQLite would open a device or a pipe, then create
+		// PATH-journal beside it.
+		if fi.IsDir() {
+			return o, fmt.Errorf("resonance: open %q: %w: the path is a directory: name the database file inside it, e.g. %q", path, ErrInvalid, strings.TrimRight(path, "/")+"/resonance.db")
+		}
+		return o, fmt.Errorf("resonance: open %q: %w: the path is a %s, not a regular file: name a database file, or a path where one may be created", path, ErrInvalid, fileKind(fi.Mode()))
 	}
 	return o, nil
+}
+
+// inMemory reports whether path names an in-memory database to SQLite:
+// ":memory:" (with or without parameters), or a file: URI whose name is
+// ":memory:" or which asks for mode=memory. Every other path is a file
+// name taken literally, "x.db?mode=memory" included: the connector escapes
+// it into its own file: URI.
+func inMemory(path string) bool {
+	if strings.HasPrefix(path, ":memory:") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, "file:")
+	if !ok {
+		return false
+	}
+	name, query, _ := strings.Cut(rest, "?")
+	if strings.HasPrefix(name, ":memory:") {
+		return true
+	}
+	q, err := url.ParseQuery(query)
+	return err == nil && q.Get("mode") == "memory"
 }
