@@ -186,11 +186,11 @@ func TestCreateOutput_RemovesStaleTemps(t *testing.T) {
 		touch(fmt.Sprintf(".out.db.tmp-%d-456", live), 25*time.Hour),
 	}
 	kept := []string{
-		touch(fmt.Sprintf(".out.db.tmp-%d-789", live), 0),      // a writer still at work
-		touch(fmt.Sprintf(".other.db.tmp-%d-1", dead), 0),      // another destination
-		touch(fmt.Sprintf(".out.db.tmp-%d-1.keep", dead), 0),   // not a temporary name
-		touch(fmt.Sprintf("out.db.tmp-%d-1", dead), 0),         // not hidden: not ours
-		touch(fmt.Sprintf(".xout.db.tmp-%d-1", dead), 0),       // a longer name
+		touch(fmt.Sprintf(".out.db.tmp-%d-789", live), 0),    // a writer still at work
+		touch(fmt.Sprintf(".other.db.tmp-%d-1", dead), 0),    // another destination
+		touch(fmt.Sprintf(".out.db.tmp-%d-1.keep", dead), 0), // not a temporary name
+		touch(fmt.Sprintf("out.db.tmp-%d-1", dead), 0),       // not hidden: not ours
+		touch(fmt.Sprintf(".xout.db.tmp-%d-1", dead), 0),     // a longer name
 	}
 	if err := s.Backup(context.Background(), filepath.Join(dir, "out.db")); err != nil {
 		t.Fatal(err)
