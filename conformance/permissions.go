@@ -82,6 +82,9 @@ func CheckPermissions(path string) []Finding {
 	case fi.IsDir():
 		add(abs, fmt.Sprintf("%q is a directory, not a database file", abs), "name the database file inside it, e.g. "+quote(filepath.Join(abs, "resonance.db")))
 		return out
+	case !fi.Mode().IsRegular(): // a device, a named pipe, a socket: SQLite would create PATH-journal beside it
+		add(abs, fmt.Sprintf("%q is not a regular file (mode %v), not a database file", abs, fi.Mode()), "name a database file with --db")
+		return out
 	}
 
 	companion := " SQLite creates -wal and -shm with the owner and permissions of the database file: give every user of the database a common group, make the database group-writable (chmod g+rw) and its directory too (chmod g+rwx), and remove stale -wal/-shm files only while no process has the database open."

@@ -66,6 +66,9 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 	if strings.TrimSpace(path) == "" {
 		return usagef("empty database path")
 	}
+	if w := fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64); w < 0 {
+		return usagef("--wal-warn is %d: want 0 or more bytes", w)
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
@@ -139,7 +142,7 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 		r.add(f.Rule, "fail", f.Path+": "+f.Problem, f.Fix)
 	}
 	fi, err := os.Stat(path)
-	if err != nil || fi.IsDir() {
+	if err != nil || !fi.Mode().IsRegular() { // opening a named pipe would block
 		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see W1)", "")
 		return r
 	}

@@ -199,6 +199,25 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// bare returns err without the "resonance: " its text begins with, for a
+// message that carries the prefix already; errors.Is and errors.As still
+// see err.
+func bare(err error) error {
+	msg, ok := strings.CutPrefix(err.Error(), "resonance: ")
+	if !ok {
+		return err
+	}
+	return bareError{msg, err}
+}
+
+type bareError struct {
+	msg string
+	err error
+}
+
+func (b bareError) Error() string { return b.msg }
+func (b bareError) Unwrap() error { return b.err }
+
 // noArgs refuses positional arguments for commands that take none.
 func noArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
