@@ -404,7 +404,7 @@ func prepareFile(path string, o Options) error {
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && o.ReadOnly && fi.Size() == 0 && fileSize(path+"-wal") == 0:
-		return fmt.Errorf("resonance: open %q: %w: the file is empty, not a database yet, and a read-only open writes nothing: create it with `resonance init --db %s` or Options.Create", path, os.ErrNotExist, path)
+		return fmt.Errorf("resonance: open %q: the file is empty, not a database yet, and a read-only open writes nothing: create it with `resonance init --db %s` or Options.Create", path, path)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
