@@ -41,6 +41,11 @@ func (s *Store) maintain(ctx context.Context, op, stmt string) error {
 	if err := s.writerFree(op); err != nil {
 		return err
 	}
+	if s.opts.ReadOnly {
+		// Refused here: on a query_only connection VACUUM would fail on its
+		// internal ATTACH, which readers may not do, before the write.
+		return fmt.Errorf("resonance: %s %q: %w: the store was opened read-only; open it read-write to run %s", op, s.path, ErrReadOnly, stmt)
+	}
 	if _, err := s.writer.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
 	}
