@@ -168,7 +168,7 @@ func TestOpen_PrunesOnlyItsOwnBackups(t *testing.T) {
 	dir := t.TempDir()
 	ms := fstest.MapFS{"001_a.sql": {Data: []byte("-- migrate:up\nCREATE TABLE a (x);\n-- migrate:down\nDROP TABLE a;\n")}}
 	for _, name := range []string{"g.db", "g-1.db", "g-2024.db"} {
-		s := openStoreAt(t, filepath.Join(dir, name), resonance.Options{Create: true, Migrations: ms})
+		s := openStoreAt(t, filepath.Join(dir, name), resonance.Options{Create: true, Migrations: []fs.FS{ms}})
 		if _, err := s.DB().Exec(`INSERT INTO a VALUES (1)`); err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +178,7 @@ func TestOpen_PrunesOnlyItsOwnBackups(t *testing.T) {
 		t.Helper()
 		v := fmt.Sprintf("%03d", version)
 		ms[v+"_m.sql"] = &fstest.MapFile{Data: []byte("-- migrate:up\nCREATE TABLE t" + v + " (x);\n-- migrate:down\n")}
-		s := openStoreAt(t, filepath.Join(dir, name), resonance.Options{Migrations: ms, BackupKeep: 2})
+		s := openStoreAt(t, filepath.Join(dir, name), resonance.Options{Migrations: []fs.FS{ms}, BackupKeep: 2})
 		s.Close()
 	}
 	migrate("g-1.db", 2)
@@ -208,7 +208,7 @@ func TestOpen_RemovesStalePreMigrationTemps(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.db")
 	ms := fstest.MapFS{"001_a.sql": {Data: []byte("-- migrate:up\nCREATE TABLE a (x);\n-- migrate:down\nDROP TABLE a;\n")}}
-	s := openStoreAt(t, path, resonance.Options{Create: true, Migrations: ms})
+	s := openStoreAt(t, path, resonance.Options{Create: true, Migrations: []fs.FS{ms}})
 	if _, err := s.DB().Exec(`INSERT INTO a VALUES (1)`); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +226,6 @@ func TestOpen_RemovesStalePreMigrationTemps(t *testing.T) {
 		}
 	}
 	ms["002_b.sql"] = &fstest.MapFile{Data: []byte("-- migrate:up\nCREATE TABLE b (x);\n-- migrate:down\n")}
-	openStoreAt(t, path, resonance.Options{Migrations: ms}).Close()
-	noTempFiles(t, backups, "p-*-v001.db", other)
+	openStoreAt(t, path, resonance.Options{Migrations: []fs.FS{ms}}).Close()
+	noTempFiles(t, backups, "p-*.db", other)
 }
