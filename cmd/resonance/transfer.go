@@ -445,6 +445,9 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	}
 	draw(true)
 	prog.clear()
+	if cw.err != nil && file == nil {
+		return fmt.Errorf("resonance: export: writing to stdout: %w", cw.err)
+	}
 	if cw.err != nil {
 		return writeFailure("export", name, cw.err)
 	}
