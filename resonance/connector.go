@@ -64,6 +64,9 @@ func newRoleConnector(path string, o Options, txlock string, storeWriter bool) (
 		}
 	}
 	abs = filepath.Clean(abs)
+	if err := StartPoller(); err != nil {
+		return nil, fmt.Errorf("resonance: open %q: %w", abs, err)
+	}
 	c := &connector{path: abs, opts: o, connPlan: plans.get(abs, o, txlock, storeWriter)}
 	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.harden}
 	return c, nil
@@ -282,6 +285,9 @@ func queryRow(conn *sqlite3.SQLiteConn, stmt string, n int, trace func(string)) 
 // openError turns a failure to open or harden a connection into an error
 // that names the file, the cause and the fix.
 func (c *connector) openError(err error) error {
+	if fl := explainFileLimit(err); fl != err {
+		return fmt.Errorf("resonance: open %q: %w", c.path, fl)
+	}
 	code, ext, ok := sqliteCode(err)
 	dir := filepath.Dir(c.path)
 	switch {

@@ -187,7 +187,7 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 	err = s.ReadDB().QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size()), (SELECT page_count FROM pragma_page_count()),
 		(SELECT freelist_count FROM pragma_freelist_count()), (SELECT auto_vacuum FROM pragma_auto_vacuum())`).Scan(&pageSize, &pages, &free, &autoVacuum)
 	if err != nil {
-		r.add("O1", "fail", "reading page counts: "+err.Error(), "run `resonance integrity`; restore a backup if it reports problems")
+		r.add("O1", "fail", "reading page counts: "+err.Error(), osFix(err, "run `resonance integrity`; restore a backup if it reports problems"))
 	} else {
 		detail := fmt.Sprintf("page_size %d, %d pages (%s), %d free, auto_vacuum %s", pageSize, pages, humanBytes(pages*pageSize), free,
 			map[int64]string{0: "NONE", 1: "FULL", 2: "INCREMENTAL"}[autoVacuum])
@@ -200,7 +200,7 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 	problems, err := s.IntegrityCheck(ctx)
 	switch {
 	case err != nil:
-		r.add("O1", "fail", "integrity_check could not run: "+err.Error(), "retry when no other process holds a long write transaction")
+		r.add("O1", "fail", "integrity_check could not run: "+err.Error(), osFix(err, "retry when no other process holds a long write transaction"))
 	case len(problems) > 0:
 		r.add("O1", "fail", fmt.Sprintf("integrity_check: %d problem(s): %s", len(problems), strings.Join(first(problems, 5), "; ")),
 			"restore the newest good backup (backups/ beside the database, or a `resonance backup` copy)")
@@ -246,6 +246,8 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) 
 // openFix is the advice for a database that cannot be opened.
 func openFix(err error, path string) string {
 	switch {
+	case osFix(err, "") != "":
+		return osFix(err, "")
 	case errors.Is(err, resonance.ErrReadOnly):
 		return "fix the W1 permission findings above (the error says which file or directory)"
 	case errors.Is(err, resonance.ErrSchemaMismatch):
