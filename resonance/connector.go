@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 )
 
 // connector opens hardened connections to one database file. database/sql
@@ -296,12 +297,14 @@ func (c *connector) openError(err error) error {
 			if !c.opts.Create {
 				return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", c.path, os.ErrNotExist, c.path)
 			}
-			if dirWritable(dir) != nil {
-				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is not writable by uid %d; chmod u+w %s or choose another path", c.path, err, dir, os.Geteuid(), dir)
+			if derr := dirWritable(dir); fsfix.ReadOnly(derr) {
+				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is on a file system mounted read-only; choose a path on a writable one", c.path, err, dir)
+			} else if derr != nil {
+				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is not writable by uid %d; %s, or choose another path", c.path, err, dir, os.Geteuid(), dirFix(c.path, derr))
 			}
 		}
 		if derr := dirWritable(dir); derr != nil {
-			return c.readonlyTrap(err, dir)
+			return c.readonlyTrap(err, dir, derr)
 		}
 		return fmt.Errorf("resonance: open %q: %w: check that the file is readable and writable by uid %d", c.path, err, os.Geteuid())
 	case ok && code == sqlite3.ErrReadonly:
@@ -309,7 +312,7 @@ func (c *connector) openError(err error) error {
 		// READONLY while WAL recovery runs: the connection could not create
 		// or write -shm/-wal.
 		if derr := dirWritable(dir); derr != nil {
-			return c.readonlyTrap(err, dir)
+			return c.readonlyTrap(err, dir, derr)
 		}
 		_ = ext
 		return fmt.Errorf("resonance: open %q: %w: %w: the database or its %s-shm/%s-wal files are not writable by uid %d; every connection, even a reader, needs write access to them in WAL mode; run `resonance doctor --db %s`", c.path, ErrReadOnly, err, filepath.Base(c.path), filepath.Base(c.path), os.Geteuid(), c.path)
@@ -324,38 +327,28 @@ func (c *connector) openError(err error) error {
 // readonlyTrap explains the WAL readonly trap (W2): a process that cannot
 // write the directory can read a WAL database only while another process
 // keeps -shm alive; once the last one closes, -shm is gone and cannot be
-// created again.
-func (c *connector) readonlyTrap(err error, dir string) error {
-	return fmt.Errorf("resonance: open %q: %w: %w: directory %q is not writable by uid %d: WAL needs to create %s-shm and %s-wal there (readers too, once no other process holds the database open); %s",
-		c.path, ErrReadOnly, err, dir, os.Geteuid(), filepath.Base(c.path), filepath.Base(c.path), dirFix(dir))
+// created again. dirErr is why the directory is not writable.
+func (c *connector) readonlyTrap(err error, dir string, dirErr error) error {
+	why := fmt.Sprintf("is not writable by uid %d", os.Geteuid())
+	if fsfix.ReadOnly(dirErr) {
+		why = "is on a file system mounted read-only"
+	}
+	return fmt.Errorf("resonance: open %q: %w: %w: directory %q %s: WAL needs to create %s-shm and %s-wal there (readers too, once no other process holds the database open); %s",
+		c.path, ErrReadOnly, err, dir, why, filepath.Base(c.path), filepath.Base(c.path), dirFix(c.path, dirErr))
 }
 
-// dirFix says how to give the current user write and search permission on
-// dir, by who owns it: chmod u+wx helps only the directory's owner.
-func dirFix(dir string) string {
-	uid := os.Geteuid()
+// dirFix says how to make the directory of the database at db writable
+// for the current user, given why it is not (dirErr).
+func dirFix(db string, dirErr error) string {
+	if fsfix.ReadOnly(dirErr) {
+		return fsfix.ReadOnlyFix(db)
+	}
+	dir := filepath.Dir(db)
 	fi, err := os.Stat(dir)
-	st, ok := statT(fi, err)
-	switch {
-	case !ok || int(st.Uid) == uid:
-		return fmt.Sprintf("chmod u+wx %s", dir)
-	case int(st.Gid) == os.Getegid() || inGroups(int(st.Gid)):
-		return fmt.Sprintf("chmod g+wx %s (it belongs to your group %d)", dir, st.Gid)
-	}
-	return fmt.Sprintf("it belongs to uid %d: give uid %d write access to it (a group both users share, then chgrp that group and chmod g+wx %s), or keep the database in a directory every user of it can write", st.Uid, uid, dir)
-}
-
-func statT(fi os.FileInfo, err error) (*syscall.Stat_t, bool) {
 	if err != nil {
-		return nil, false
+		return fmt.Sprintf("chmod u+wx %s", fsfix.Quote(dir))
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return st, ok
-}
-
-func inGroups(gid int) bool {
-	gs, err := os.Getgroups()
-	return err == nil && slices.Contains(gs, gid)
+	return fsfix.Grant(dir, fi, "wx")
 }
 
 // dirWritable reports whether the current user may create and remove files

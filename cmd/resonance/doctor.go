@@ -249,7 +249,7 @@ func openFix(err error, path string) string {
 	case osFix(err, "") != "":
 		return osFix(err, "")
 	case errors.Is(err, resonance.ErrReadOnly):
-		return "fix the W1 permission findings above (the error says which file or directory)"
+		return "apply the fixes of the W1 findings above (the error says which file or directory)"
 	case errors.Is(err, resonance.ErrSchemaMismatch):
 		return "resonance migrate status --db " + shellQuote(path)
 	case errors.Is(err, resonance.ErrBusy):
