@@ -318,7 +318,15 @@ func (c *connector) openError(err error) error {
 		return fmt.Errorf("resonance: open %q: %w: %w: the database or its %s-shm/%s-wal files are not writable by uid %d; every connection, even a reader, needs write access to them in WAL mode; run `resonance doctor --db %s`", c.path, ErrReadOnly, err, filepath.Base(c.path), filepath.Base(c.path), os.Geteuid(), c.path)
 	case ok && (code == sqlite3.ErrBusy || code == sqlite3.ErrLocked):
 		return fmt.Errorf("resonance: open %q: %w: %w: another connection held a lock for longer than the busy timeout (%v); find the long transaction or raise Options.BusyTimeout", c.path, ErrBusy, err, c.opts.BusyTimeout)
-	case ok && code == sqlite3.ErrNotADB:
+	case fsfix.NoSpace(systemErrno(err)) || ok && code == sqlite3.ErrFull:
+		return fmt.Errorf("resonance: open %q: %w: %s", c.path, err, fsfix.NoSpaceFix(dir))
+	case ok && (code == sqlite3.ErrCorrupt || code == sqlite3.ErrNotADB):
+		if p := fsfix.SizeProblem(c.path); p != "" {
+			return fmt.Errorf("resonance: open %q: %w: %s; %s", c.path, err, p, fsfix.DamagedFix(c.path))
+		}
+		if code == sqlite3.ErrCorrupt {
+			return fmt.Errorf("resonance: open %q: %w: the database is damaged; %s", c.path, err, fsfix.DamagedFix(c.path))
+		}
 		return fmt.Errorf("resonance: open %q: %w: the file is not a SQLite database", c.path, err)
 	}
 	return fmt.Errorf("resonance: open %q: %w", c.path, classify(err))

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/resonance-graph/resonancedb/conformance"
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -138,6 +139,16 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 	for _, f := range findings {
 		r.add(f.Rule, "fail", f.Path+": "+f.Problem, f.Fix)
 	}
+	if free, err := fsfix.FreeSpace(dir); err == nil {
+		var used int64
+		for _, p := range []string{path, path + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				used += fi.Size()
+			}
+		}
+		status, detail, fix := spaceCheck(dir, free, used)
+		r.add("O6", status, detail, fix)
+	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.IsDir() {
 		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see W1)", "")
@@ -162,7 +173,7 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 
 	ms, err := resonance.MigrationStatusOf(ctx, path, resonance.Options{})
 	if err != nil {
-		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+		openFailed(&r, err, path)
 		return r
 	}
 	schemaOK := schemaChecks(&r, ms, path)
@@ -173,7 +184,7 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 	}
 	s, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
 	if err != nil {
-		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+		openFailed(&r, err, path)
 		return r
 	}
 	defer s.Close()
@@ -187,7 +198,7 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 	err = s.ReadDB().QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size()), (SELECT page_count FROM pragma_page_count()),
 		(SELECT freelist_count FROM pragma_freelist_count()), (SELECT auto_vacuum FROM pragma_auto_vacuum())`).Scan(&pageSize, &pages, &free, &autoVacuum)
 	if err != nil {
-		r.add("O1", "fail", "reading page counts: "+err.Error(), osFix(err, "run `resonance integrity`; restore a backup if it reports problems"))
+		r.add("O1", "fail", "reading page counts: "+err.Error(), osFix(err, fsfix.DamagedFix(path)))
 	} else {
 		detail := fmt.Sprintf("page_size %d, %d pages (%s), %d free, auto_vacuum %s", pageSize, pages, humanBytes(pages*pageSize), free,
 			map[int64]string{0: "NONE", 1: "FULL", 2: "INCREMENTAL"}[autoVacuum])
@@ -202,8 +213,11 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 	case err != nil:
 		r.add("O1", "fail", "integrity_check could not run: "+err.Error(), osFix(err, "retry when no other process holds a long write transaction"))
 	case len(problems) > 0:
-		r.add("O1", "fail", fmt.Sprintf("integrity_check: %d problem(s): %s", len(problems), strings.Join(first(problems, 5), "; ")),
-			"restore the newest good backup (backups/ beside the database, or a `resonance backup` copy)")
+		detail := fmt.Sprintf("integrity_check: %d problem(s): %s", len(problems), strings.Join(first(problems, 5), "; "))
+		if p := fsfix.SizeProblem(path); p != "" {
+			detail = p + "; " + detail
+		}
+		r.add("O1", "fail", detail, fsfix.DamagedFix(path))
 	default:
 		r.add("O1", "ok", "integrity_check: ok", "")
 	}
@@ -243,11 +257,23 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) 
 	return false
 }
 
+// openFailed reports a database that cannot be opened: a truncated file
+// as such (O1), anything else with the fix for its cause (C10).
+func openFailed(r *doctorReport, err error, path string) {
+	if p := fsfix.SizeProblem(path); p != "" {
+		r.add("O1", "fail", p+": SQLite cannot open it", fsfix.DamagedFix(path))
+		return
+	}
+	r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+}
+
 // openFix is the advice for a database that cannot be opened.
 func openFix(err error, path string) string {
 	switch {
 	case osFix(err, "") != "":
 		return osFix(err, "")
+	case fsfix.NoSpace(err):
+		return fsfix.NoSpaceFix(filepath.Dir(path))
 	case errors.Is(err, resonance.ErrReadOnly):
 		return "apply the fixes of the W1 findings above (the error says which file or directory)"
 	case errors.Is(err, resonance.ErrSchemaMismatch):
@@ -255,7 +281,7 @@ func openFix(err error, path string) string {
 	case errors.Is(err, resonance.ErrBusy):
 		return "another process holds a lock: find the long transaction (W8), or retry"
 	}
-	return "follow the advice in the error; resonance integrity --db " + shellQuote(path) + " if the file may be damaged"
+	return "follow the advice in the error"
 }
 
 func first(s []string, n int) []string {
@@ -280,4 +306,25 @@ func printDoctor(e *env, r doctorReport) {
 	} else {
 		fmt.Fprintln(e.stdout, "\nproblems found: apply the fixes above and run `resonance doctor` again")
 	}
+}
+
+// Free space below which doctor fails (the file system is full: SQLite
+// cannot even append to -wal), and the floor under which it warns; it also
+// warns when less is free than the database and its -wal take, which a
+// checkpoint, a vacuum or a backup may need.
+const (
+	spaceFull = 1 << 20
+	spaceWarn = 64 << 20
+)
+
+// spaceCheck judges free bytes on the file system holding dir, where the
+// database and its -wal take used bytes.
+func spaceCheck(dir string, free, used int64) (status, detail, fix string) {
+	switch {
+	case free < spaceFull:
+		return "fail", fmt.Sprintf("the file system holding %s is full: %s free; writes, checkpoints and the -shm index fail", dir, humanBytes(free)), fsfix.NoSpaceFix(dir)
+	case free < max(spaceWarn, used):
+		return "warn", fmt.Sprintf("only %s free on the file system holding %s (the database and its -wal take %s): a checkpoint, vacuum or backup may fail", humanBytes(free), dir, humanBytes(used)), fsfix.NoSpaceFix(dir)
+	}
+	return "ok", fmt.Sprintf("%s free on the file system holding %s", humanBytes(free), dir), ""
 }

@@ -9,23 +9,23 @@ import (
 	"testing"
 )
 
-// cliOnReadOnlyMount runs the CLI in a child process in a private mount
-// namespace where dir is bind-mounted read-only over itself. It skips the
-// test when such a mount cannot be set up (not root, no unshare, or a
-// container that forbids mounts).
-func cliOnReadOnlyMount(t *testing.T, dir string, args ...string) (string, int) {
+// cliInMountNamespace runs the CLI in a child process in a private mount
+// namespace, after the shell commands of setup ran there with dir as $1
+// and src as $2. It skips the test when the mounts cannot be set up (not
+// root, no unshare, or a container that forbids mounts).
+func cliInMountNamespace(t *testing.T, setup, dir, src string, args ...string) (string, int) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a read-only file system in a private mount namespace")
+		t.Skip("needs root to mount a file system in a private mount namespace")
 	}
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		t.Skip("needs unshare(1) to mount a read-only file system in a private mount namespace")
+		t.Skip("needs unshare(1) to mount a file system in a private mount namespace")
 	}
 	const cannotMount = 77
-	script := `mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" || exit 77; shift; exec "$0" "$@"`
+	script := "{ " + setup + `; } || exit 77; shift 2; exec "$0" "$@"`
 	cmd := exec.Command(unshare, append([]string{"--mount", "--propagation", "private", "/bin/sh", "-c", script,
-		os.Args[0], dir, "-test.run=^TestHelperCLI$", "--"}, args...)...)
+		os.Args[0], dir, src, "-test.run=^TestHelperCLI$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), "RESONANCE_CLI_CHILD=1")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -33,7 +33,7 @@ func cliOnReadOnlyMount(t *testing.T, dir string, args ...string) (string, int) 
 	case err == nil:
 		return string(out), 0
 	case errors.As(err, &ee) && ee.ExitCode() == cannotMount:
-		t.Skipf("cannot bind-mount %s read-only in a private mount namespace here: %s", dir, out)
+		t.Skipf("cannot mount on %s in a private mount namespace here: %s", dir, out)
 	case errors.As(err, &ee) && strings.Contains(string(out), "unshare failed"):
 		t.Skipf("cannot make a private mount namespace here: %s", out)
 	case errors.As(err, &ee):
@@ -41,6 +41,13 @@ func cliOnReadOnlyMount(t *testing.T, dir string, args ...string) (string, int) 
 	}
 	t.Fatalf("unshare: %v\n%s", err, out)
 	return "", -1
+}
+
+// cliOnReadOnlyMount runs the CLI with dir bind-mounted read-only over
+// itself.
+func cliOnReadOnlyMount(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	return cliInMountNamespace(t, `mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1"`, dir, "", args...)
 }
 
 // TestReadOnlyFileSystem: on a file system mounted read-only no chmod can
