@@ -292,6 +292,10 @@ func (c *connector) openError(err error) error {
 	code, ext, ok := sqliteCode(err)
 	dir := filepath.Dir(c.path)
 	switch {
+	case deletedWhileOpen(c.path):
+		return deletedError(c.path)
+	case systemErrno(err) == syscall.ENOENT && missingCompanion(c.path) != "":
+		return fmt.Errorf("resonance: open %q: %w: %s", c.path, err, missingCompanion(c.path))
 	case ok && code == sqlite3.ErrCantOpen:
 		if _, statErr := os.Stat(c.path); errors.Is(statErr, os.ErrNotExist) {
 			if !c.opts.Create {
@@ -407,6 +411,8 @@ func prepareFile(path string, o Options) error {
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("resonance: open %q: %w", path, err)
+	case deletedWhileOpen(path):
+		return deletedError(path)
 	case !o.Create:
 		return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", path, os.ErrNotExist, path)
 	case o.ReadOnly:

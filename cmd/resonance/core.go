@@ -38,8 +38,12 @@ func init() {
 	})
 }
 
-// openStore opens the database of e; create allows creating it.
+// openStore opens the database of e; the warnings the store logs go to
+// stderr.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
+	if o.Logger == nil {
+		o.Logger = newWarnLogger(e.stderr)
+	}
 	return resonance.Open(e.ctx, e.dbPath, o)
 }
 

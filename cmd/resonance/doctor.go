@@ -149,6 +149,11 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 		status, detail, fix := spaceCheck(dir, free, used)
 		r.add("O6", status, detail, fix)
 	}
+	if deletedChecks(&r, path) {
+		// Opening it now would create a new -shm beside the deleted one.
+		r.add("C10", "skip", "the database was not opened: a process still has a deleted file of it open (see W1)", "")
+		return r
+	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.IsDir() {
 		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see W1)", "")
@@ -327,4 +332,27 @@ func spaceCheck(dir string, free, used int64) (status, detail, fix string) {
 		return "warn", fmt.Sprintf("only %s free on the file system holding %s (the database and its -wal take %s): a checkpoint, vacuum or backup may fail", humanBytes(free), dir, humanBytes(used)), fsfix.NoSpaceFix(dir)
 	}
 	return "ok", fmt.Sprintf("%s free on the file system holding %s", humanBytes(free), dir), ""
+}
+
+// deletedChecks reports processes that still have the database, its -wal
+// or its -shm open after the file was deleted: they and the processes
+// that open the database from now on use different files, and do not see
+// each other's writes or locks. It returns whether it found any.
+func deletedChecks(r *doctorReport, path string) bool {
+	found, hidden, ok := holdersOfDeleted(path)
+	if !ok {
+		return false
+	}
+	for _, h := range found {
+		r.add("W1", "fail", fmt.Sprintf("process %d (%s) still has %s open, though it was deleted: processes that open the database now use a new file and do not see its locks or writes, which can lose or corrupt data", h.PID, h.Name, h.File),
+			fmt.Sprintf("stop process %d (kill %d) before the database is used again, then run doctor again; never delete the database, -wal or -shm while a process has it open", h.PID, h.PID))
+	}
+	if len(found) == 0 {
+		detail := "no process has a deleted database, -wal or -shm open"
+		if hidden > 0 {
+			detail += fmt.Sprintf(" (%d processes of other users could not be looked at: run doctor as root to see them)", hidden)
+		}
+		r.add("W1", "ok", detail, "")
+	}
+	return len(found) > 0
 }
