@@ -286,8 +286,8 @@ func queryRow(conn *sqlite3.SQLiteConn, stmt string, n int, trace func(string)) 
 // openError turns a failure to open or harden a connection into an error
 // that names the file, the cause and the fix.
 func (c *connector) openError(err error) error {
-	if fl := explainFileLimit(err); fl != err {
-		return fmt.Errorf("resonance: open %q: %w", c.path, fl)
+	if en := systemErrno(err); en == syscall.EMFILE || en == syscall.ENFILE {
+		return fmt.Errorf("resonance: open %q: %w", c.path, explainOS(err))
 	}
 	code, ext, ok := sqliteCode(err)
 	dir := filepath.Dir(c.path)

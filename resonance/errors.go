@@ -52,8 +52,8 @@ func classify(err error) error {
 	if !errors.As(err, &se) {
 		return err
 	}
-	if fl := explainFileLimit(err); fl != err {
-		return fl
+	if oe := explainOS(err); oe != err {
+		return oe
 	}
 	switch se.Code {
 	case sqlite3.ErrBusy, sqlite3.ErrLocked:

@@ -25,32 +25,45 @@ func systemErrno(err error) syscall.Errno {
 	return 0
 }
 
-// fileLimitError is an error caused by running out of file descriptors.
-// Every pooled connection holds the database and its -wal open (and the
-// process one -shm), so a low `ulimit -n` fails on the connections beyond
-// the first few. It wraps the errno (EMFILE or ENFILE), for errors.Is, and
-// the original error.
-type fileLimitError struct {
+// osError is an error the operating system caused, explained with its
+// fix. It wraps the errno, for errors.Is, and the original error.
+type osError struct {
 	errno syscall.Errno
+	fix   string
 	err   error
 }
 
-func (e *fileLimitError) Error() string {
-	return e.errno.Error() + ": raise the limit (ulimit -n) or lower MaxReaders (" + e.err.Error() + ")"
+func (e *osError) Error() string {
+	return e.errno.Error() + ": " + e.fix + " (" + e.err.Error() + ")"
 }
 
-func (e *fileLimitError) Unwrap() []error { return []error{e.errno, e.err} }
+func (e *osError) Unwrap() []error { return []error{e.errno, e.err} }
 
-// explainFileLimit returns err as a fileLimitError when it was caused by
-// the per-process (EMFILE) or system-wide (ENFILE) limit on open files,
-// and err unchanged otherwise.
-func explainFileLimit(err error) error {
-	var fl *fileLimitError
-	if err == nil || errors.As(err, &fl) {
+// The fixes osError gives. Every pooled connection holds the database and
+// its -wal open (and the process one -shm), so a low `ulimit -n` fails on
+// the connections beyond the first few.
+const (
+	fileLimitFix = "raise the limit (ulimit -n) or lower MaxReaders"
+	noSpaceFix   = "free space on the file system holding the database, or move the database to one with room"
+)
+
+// explainOS returns err as an osError when it was caused by the limit on
+// open files (EMFILE per process, ENFILE system-wide) or a full file
+// system (ENOSPC, EDQUOT, or SQLite's SQLITE_FULL), and err unchanged
+// otherwise.
+func explainOS(err error) error {
+	var oe *osError
+	if err == nil || errors.As(err, &oe) {
 		return err
 	}
-	if en := systemErrno(err); en == syscall.EMFILE || en == syscall.ENFILE {
-		return &fileLimitError{errno: en, err: err}
+	switch en := systemErrno(err); {
+	case en == syscall.EMFILE || en == syscall.ENFILE:
+		return &osError{errno: en, fix: fileLimitFix, err: err}
+	case en == syscall.ENOSPC || en == syscall.EDQUOT:
+		return &osError{errno: en, fix: noSpaceFix, err: err}
+	}
+	if code, _, ok := sqliteCode(err); ok && code == sqlite3.ErrFull {
+		return &osError{errno: syscall.ENOSPC, fix: noSpaceFix, err: err}
 	}
 	return err
 }
@@ -94,7 +107,7 @@ func StartPoller() error {
 		syscall.Close(fd)
 	}
 	if en, _ := probe.(syscall.Errno); en == syscall.EMFILE || en == syscall.ENFILE {
-		return &fileLimitError{errno: en, err: errors.New("the Go runtime needs three free file descriptors before it can open any file")}
+		return &osError{errno: en, fix: fileLimitFix, err: errors.New("the Go runtime needs three free file descriptors before it can open any file")}
 	}
 	if f, err := os.Open(os.DevNull); err == nil {
 		f.Close()

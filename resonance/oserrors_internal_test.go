@@ -10,29 +10,33 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
-// TestExplainFileLimit: an error caused by running out of file
-// descriptors, from SQLite or from Go, says so with the fix and still
+// TestExplainOS: an error caused by running out of file descriptors or
+// of disk space, from SQLite or from Go, says so with the fix and still
 // wraps both the errno and the original error; other errors pass through.
-func TestExplainFileLimit(t *testing.T) {
+func TestExplainOS(t *testing.T) {
 	cantOpen := sqlite3.Error{Code: sqlite3.ErrCantOpen, SystemErrno: syscall.EMFILE}
 	for _, err := range []error{cantOpen, fmt.Errorf("opening: %w", syscall.ENFILE)} {
-		got := explainFileLimit(err)
+		got := explainOS(err)
 		if !strings.Contains(got.Error(), "raise the limit (ulimit -n) or lower MaxReaders") {
-			t.Errorf("explainFileLimit(%v) = %q, want the fix", err, got)
+			t.Errorf("explainOS(%v) = %q, want the fix", err, got)
 		}
 		if !errors.Is(got, systemErrno(err)) || !errors.Is(got, err) {
-			t.Errorf("explainFileLimit(%v) = %v does not wrap the errno and the error", err, got)
+			t.Errorf("explainOS(%v) = %v does not wrap the errno and the error", err, got)
 		}
-		if again := explainFileLimit(fmt.Errorf("x: %w", got)); strings.Count(again.Error(), "ulimit") != 1 {
+		if again := explainOS(fmt.Errorf("x: %w", got)); strings.Count(again.Error(), "ulimit") != 1 {
 			t.Errorf("explaining twice: %q", again)
 		}
 	}
 	if cls := classify(cantOpen); !strings.Contains(cls.Error(), "ulimit -n") {
 		t.Errorf("classify(%v) = %q, want the file limit fix", cantOpen, cls)
 	}
+	full := sqlite3.Error{Code: sqlite3.ErrFull}
+	if got := explainOS(full); !errors.Is(got, syscall.ENOSPC) || !strings.Contains(got.Error(), "free space on the file system") {
+		t.Errorf("explainOS(%v) = %q, want the free space fix", full, got)
+	}
 	other := sqlite3.Error{Code: sqlite3.ErrCantOpen, SystemErrno: syscall.EACCES}
-	if got := explainFileLimit(other); got != error(other) {
-		t.Errorf("explainFileLimit(%v) = %v, want it unchanged", other, got)
+	if got := explainOS(other); got != error(other) {
+		t.Errorf("explainOS(%v) = %v, want it unchanged", other, got)
 	}
 }
 

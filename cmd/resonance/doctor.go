@@ -23,10 +23,14 @@ func init() {
 		summary: "Diagnose the database for the current user: exit 1 naming each problem and its fix, 0 when healthy.\n\n" +
 			"It first looks at the files without opening them (W1): write and search permission on the\n" +
 			"directory (SQLite creates and removes -wal and -shm there, readers too), read and write on the\n" +
-			"database, -shm and -wal, and files or a directory that any user may write. Then, if the file\n" +
+			"database, -shm and -wal, and files or a directory that any user may write; a file system\n" +
+			"mounted read-only; the free space of the file system (O6: it fails under 1 MiB, and warns under\n" +
+			"64 MiB or under the size of the database and its -wal); processes that still have a deleted\n" +
+			"database, -wal or -shm open (from /proc; it then does not open the database). Then, if the file\n" +
 			"can be read, it opens it read-only (nothing is written, no migration applied) and checks the\n" +
 			"schema version (M1, M4), the connection settings (C1-C9), integrity_check (O1), the page and\n" +
-			"free-list counts, and the size of -wal (W5). PATH, when given, replaces --db.\n\n" +
+			"free-list counts, and the size of -wal (W5); a database that cannot be opened because it is\n" +
+			"truncated is named as such (O1). PATH, when given, replaces --db.\n\n" +
 			"--conformance runs the conformance package's non-destructive checks on the file instead:\n" +
 			"several pooled connections held at once, each setting read back, busy_timeout first, writes\n" +
 			"refused on read-only connections, schema, integrity and foreign keys.",
