@@ -89,6 +89,19 @@
 //	                                                       output and a stale db/ is caught (with bin/sqlc or SQLC_BIN)
 //	M6    TestM6_BackupBeforeMigratingData                 backup in backups/ before migrating data, newest 7 kept,
 //	                                                       consistent and openable; none for an empty database
+//	A1    TestA1_ConcurrentFirstOpenAppliesApplicationMigrationsOnce
+//	                                                       3 processes open a fresh db with an application's migration
+//	                                                       directory, 2 rounds: each of the library's and the app's
+//	                                                       migrations applied once
+//	      TestA1_ApplicationMigrationsUnderTheMRules       an app migration added later: backup first (M6); a failing one
+//	                                                       changes nothing (M3); a version colliding with the library's
+//	                                                       refused naming both files
+//	A2    TestA2_CheckDatabaseSeesApplicationMigrations    CheckDatabase passes given the app's migrations; without them
+//	                                                       M4 fails naming --migrations
+//	      TestA2_DbmateCLIAgreesWithBothDirectories        dbmate CLI given schema/ and the app's directory agrees with
+//	                                                       the library, both ways
+//	A4    TestA4_ConnectHookOnEveryConnection              the hook's function on 6 connections held at once and on those
+//	                                                       the pool replaces; a hook setting mmap_size fails naming C4
 //
 // TestCheckDatabase_HealthyDatabaseUnchanged and TestCheckDatabase_FindsProblems
 // cover CheckDatabase itself.

@@ -38,13 +38,13 @@ func init() {
 	})
 }
 
-// openStore opens the database of e; the warnings the store logs go to
-// stderr.
+// openStore opens the database of e, with the application's migrations;
+// the warnings the store logs go to stderr.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
 	if o.Logger == nil {
 		o.Logger = newWarnLogger(e.stderr)
 	}
-	return resonance.Open(e.ctx, e.dbPath, o)
+	return resonance.Open(e.ctx, e.dbPath, e.options(o))
 }
 
 func runInit(e *env, fs *flag.FlagSet) error {
@@ -126,7 +126,7 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 }
 
 func migrateStatus(e *env) error {
-	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, resonance.Options{})
+	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, e.options(resonance.Options{}))
 	if err != nil {
 		return err
 	}
@@ -135,6 +135,7 @@ func migrateStatus(e *env) error {
 	}
 	for _, m := range ms {
 		if !m.Known {
+			fmt.Fprintf(e.stderr, "resonance: migrate status %q: the database records migration %s that this binary does not know; %s\n", e.dbPath, m.Version, migrationsHint())
 			return checkFailed{fmt.Errorf("unknown migration %s", m.Version)}
 		}
 	}
@@ -151,7 +152,7 @@ func printMigrations(e *env, ms []resonance.MigrationStatus) error {
 		state := "pending"
 		switch {
 		case !m.Known:
-			state = "UNKNOWN (newer release?)"
+			state = "UNKNOWN (an application's: --migrations DIR? a newer release?)"
 		case m.Applied:
 			state = "applied"
 		}

@@ -77,9 +77,9 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 	}
 	var r doctorReport
 	if boolFlag(fs, "conformance") {
-		r = conformanceReport(e.ctx, abs)
+		r = conformanceReport(e.ctx, abs, e.options(resonance.Options{}))
 	} else {
-		r = diagnose(e.ctx, abs, fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64))
+		r = diagnose(e.ctx, abs, e.options(resonance.Options{}), fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64))
 	}
 	r.OK = true
 	for _, c := range r.Checks {
@@ -114,8 +114,8 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 }
 
 // conformanceReport runs conformance.CheckDatabase and maps its results.
-func conformanceReport(ctx context.Context, path string) doctorReport {
-	cr := conformance.CheckDatabase(ctx, path)
+func conformanceReport(ctx context.Context, path string, o resonance.Options) doctorReport {
+	cr := conformance.CheckDatabase(ctx, path, o)
 	r := doctorReport{DB: cr.Path}
 	for _, res := range cr.Results {
 		status := "fail"
@@ -132,7 +132,8 @@ func conformanceReport(ctx context.Context, path string) doctorReport {
 
 // diagnose looks at the files first, then opens the database read-only if
 // it can be read at all.
-func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
+// o carries the application's migrations.
+func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int64) doctorReport {
 	r := doctorReport{DB: path}
 	dir := filepath.Dir(path)
 
@@ -180,7 +181,7 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 		r.add("W5", "ok", "no -wal file: no process has the database open, or the last one checkpointed it on close", "")
 	}
 
-	ms, err := resonance.MigrationStatusOf(ctx, path, resonance.Options{})
+	ms, err := resonance.MigrationStatusOf(ctx, path, o)
 	if err != nil {
 		openFailed(&r, err, path)
 		return r
@@ -191,7 +192,8 @@ func diagnose(ctx context.Context, path string, walWarn int64) doctorReport {
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see M1/M4)", "")
 		return r
 	}
-	s, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
+	o.ReadOnly = true
+	s, err := resonance.Open(ctx, path, o)
 	if err != nil {
 		openFailed(&r, err, path)
 		return r
@@ -253,7 +255,7 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) 
 	}
 	if len(unknown) > 0 {
 		r.add("M4", "fail", fmt.Sprintf("schema mismatch: the database records version(s) %s that this binary does not know", strings.Join(unknown, ", ")),
-			"upgrade resonance to the release that migrated it, or restore a backup from before; `resonance migrate status` lists the versions")
+			migrationsHint()+"; otherwise upgrade resonance to the release that migrated it, or restore a backup from before; `resonance migrate status` lists the versions")
 	}
 	if len(pending) > 0 {
 		r.add("M1", "fail", fmt.Sprintf("%d migration(s) pending: %s (newest applied: %s)", len(pending), strings.Join(pending, ", "), newest),

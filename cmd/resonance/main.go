@@ -4,10 +4,13 @@
 //
 // Usage:
 //
-//	resonance [--db PATH] [--json] COMMAND [flags] [args]
+//	resonance [--db PATH] [--migrations DIR] [--json] COMMAND [flags] [args]
 //
 // The database comes from --db, else $RESONANCE_DB, else
-// .resonance/resonance.db. Exit status: 0 ok, 1 a check failed, 2 bad usage.
+// .resonance/resonance.db. An application's own migrations, applied and
+// known together with the embedded ones, come from --migrations (repeated,
+// or a comma list), else $RESONANCE_MIGRATIONS. Exit status: 0 ok, 1 a
+// check failed, 2 bad usage.
 package main
 
 import (
@@ -43,6 +46,8 @@ type env struct {
 	stderr io.Writer
 	dbPath string
 	json   bool
+	// migrations are the application's migration directories (A2).
+	migrations migrationDirs
 }
 
 // command is one subcommand. run returns an error; errors of type usageError
@@ -85,10 +90,11 @@ func main() {
 func globalFlags(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&e.dbPath, "db", e.dbPath, "database file ($RESONANCE_DB, else "+defaultDB+")")
 	fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
+	fs.Var(&e.migrations, "migrations", "`DIR` of the application's own migrations, applied and known beside the embedded ones; repeat it or give a comma list ($"+migrationsEnv+")")
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, dbPath: os.Getenv("RESONANCE_DB")}
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, dbPath: os.Getenv("RESONANCE_DB"), migrations: envMigrationDirs()}
 	if e.dbPath == "" {
 		e.dbPath = defaultDB
 	}
@@ -139,6 +145,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		err = fmt.Errorf("resonance: %s: %w", name, err)
 	} else {
+		err = e.migrations.check()
+	}
+	if err == nil {
 		err = c.run(e, fs)
 	}
 	var ue usageError
@@ -179,9 +188,12 @@ func commandFlags(c *command, e *env, out io.Writer) *flag.FlagSet {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: resonance [--db PATH] [--json] COMMAND [flags] [args]
+	fmt.Fprint(w, `usage: resonance [--db PATH] [--migrations DIR] [--json] COMMAND [flags] [args]
 
 The database is --db, else $RESONANCE_DB, else `+defaultDB+`.
+An application's own migrations come from --migrations DIR (repeat it, or a
+comma list), else $`+migrationsEnv+`: every command applies and knows them
+beside the embedded ones.
 Exit status: 0 ok, 1 a check failed, 2 bad usage.
 
 commands:
