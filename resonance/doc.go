@@ -57,7 +57,19 @@
 // a JSON object, NaN or ±Inf in an embedding) is refused with ErrInvalid
 // before any SQL runs, so nothing is written, not even history. Embeddings
 // are stored as little-endian float32 bytes and come back bit for bit; meta
-// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers.
+// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers;
+// GenerateID gives the original's id for every path (D7).
+//
+// # Databases made by the original
+//
+// A read-write Open of a database the original created (its drizzle
+// migrations, recorded in __drizzle_migrations) recognises it by its exact
+// shape, writes a backup, and converts it in one IMMEDIATE transaction to
+// this schema, keeping every row of nodes, edges, history and ember_state;
+// the migrations are then recorded as applied (X1). InspectOriginal says
+// beforehand what it found and changes nothing. A database that resembles
+// the original's but differs is refused with ErrSchemaMismatch naming each
+// difference, and a read-only Open never converts (X2).
 //
 // # Maintenance
 //

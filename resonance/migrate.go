@@ -178,6 +178,11 @@ func unknownVersions(ms []dbmate.Migration, applied []string) []string {
 // migrate brings the database to the newest version: the embedded
 // migrations and the application's.
 func (s *Store) migrate(ctx context.Context) error {
+	// A database made by the original is converted first (adopt.go, X1).
+	if err := s.adoptOriginal(ctx); err != nil {
+		return err
+	}
+
 	ms, err := migrations(s.opts.Migrations)
 	if err != nil {
 		return err

@@ -110,6 +110,9 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 		// migrations, so read the versions through the status call only.
 		return migrateStatus(e)
 	}
+	// A database made by the original is converted by the open (X1); say
+	// so afterwards. An error here is the open's to report.
+	org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(o))
 	s, err := openStore(e, o)
 	if err != nil {
 		return err
@@ -118,6 +121,12 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 	ms, err := s.Migrations(e.ctx)
 	if err != nil {
 		return err
+	}
+	if org != nil {
+		if err := printAdopted(e, org, ms); err != nil {
+			return err
+		}
+		return s.Close()
 	}
 	if err := printMigrations(e, ms); err != nil {
 		return err
@@ -129,6 +138,21 @@ func migrateStatus(e *env) error {
 	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, e.options(resonance.Options{}))
 	if err != nil {
 		return err
+	}
+	org, err := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(resonance.Options{}))
+	if err != nil {
+		return err
+	}
+	if org != nil {
+		found, plan := originalReport(org, e.dbPath)
+		if e.json {
+			return writeJSON(e.stdout, map[string]any{"migrations": ms, "original": org, "plan": plan})
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n`resonance migrate up` (or any read-write open) will:\n", e.dbPath, found)
+		for i, step := range plan {
+			fmt.Fprintf(e.stdout, "  %d. %s\n", i+1, step)
+		}
+		fmt.Fprintln(e.stdout)
 	}
 	if err := printMigrations(e, ms); err != nil {
 		return err

@@ -186,6 +186,17 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 		openFailed(&r, err, path)
 		return r
 	}
+	if org, err := resonance.InspectOriginal(ctx, path, o); err != nil {
+		r.add("X2", "fail", err.Error(), "make the file match the original's schema, or restore the original's own file; resonance converts nothing else")
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not this project's (see X2)", "")
+		return r
+	} else if org != nil {
+		found, plan := originalReport(org, path)
+		r.add("X1", "fail", found+"; not converted yet. `resonance migrate up` will: "+strings.Join(plan, "; "),
+			"resonance migrate up --db "+shellQuote(path)+" (take a copy of the file first if you want one beside the backup)")
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the database is the original's until it is converted (see X1)", "")
+		return r
+	}
 	schemaOK := schemaChecks(&r, ms, path)
 
 	if !schemaOK {
