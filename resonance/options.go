@@ -39,12 +39,15 @@ type Options struct {
 	Create bool
 
 	// Logger receives background events: long transactions, checkpoint
-	// results, migrations applied, backups written. nil discards them.
-	// The library returns errors; it never logs them.
+	// results, migrations applied, backups written, and the warning of
+	// Close when the path no longer leads to the database the store had
+	// open (removed, moved or replaced meanwhile). nil discards them. The
+	// library returns errors; it never logs them.
 	Logger *slog.Logger
 
 	// MaxReaders is the size of the store's pool of read-only connections
-	// used by Store.Read. Zero means max(4, 2×GOMAXPROCS).
+	// used by Store.Read. Zero means max(4, 2×GOMAXPROCS). Each connection
+	// holds two file descriptors (the database and -wal).
 	MaxReaders int
 
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such

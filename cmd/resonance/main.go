@@ -25,6 +25,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/resonance-graph/resonancedb/resonance"
 )
 
 // Exit codes.
@@ -137,7 +139,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return exitUsage
 	}
-	err := e.migrations.check()
+	// Before any file is opened: with too few descriptors left, the Go
+	// runtime would abort the process at the first open.
+	err := resonance.StartPoller()
+	if err != nil {
+		err = fmt.Errorf("resonance: %s: %w", name, err)
+	} else {
+		err = e.migrations.check()
+	}
 	if err == nil {
 		err = c.run(e, fs)
 	}
@@ -153,10 +162,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &cf):
 		return exitFail
 	default:
+		msg := explain(err)
 		if e.json {
-			writeJSON(stdout, map[string]string{"error": err.Error()})
+			writeJSON(stdout, map[string]string{"error": msg})
 		}
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, msg)
 		return exitFail
 	}
 }
