@@ -27,7 +27,7 @@ func init() {
 		flags: func(fs *flag.FlagSet) {
 			fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
 			fs.String("db-dir", "", "directory for the benchmark databases (default a temporary directory)")
-			fs.Int("reps", 3, "repetitions of each workload; each figure is their median")
+			fs.Int("reps", 3, fmt.Sprintf("repetitions of each workload (1 to %d); each figure is their median", maxReps))
 			fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=W1… and side=resonance|baseline (go tool pprof -tagfocus)")
 			progressFlag(fs)
 		},
@@ -35,13 +35,16 @@ func init() {
 	})
 }
 
+// maxReps bounds --reps: each repetition reruns every workload.
+const maxReps = 100
+
 func runBench(e *env, fs *flag.FlagSet) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
 	reps := intFlag(fs, "reps")
-	if reps < 1 {
-		return usagef("--reps is %d: want at least 1", reps)
+	if reps < 1 || reps > maxReps {
+		return usagef("--reps is %d: want 1 to %d", reps, maxReps)
 	}
 	p, err := newProgress(e, stringFlag(fs, "progress"))
 	if err != nil {
