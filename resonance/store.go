@@ -28,6 +28,9 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	vindexMu sync.Mutex
+	vindex   *vectorIndex // made by the first search by vector (vectorindex.go)
+
 	ckpt   *checkpointer // nil on a read-only store and with ExternalCheckpoints
 	ckptMu sync.Mutex    // held by every checkpoint the store runs
 
@@ -203,6 +206,9 @@ func (s *Store) Close() error {
 // connection: SQLite then checkpoints and removes the WAL on its close.
 func (s *Store) closePools() error {
 	var errs []error
+	if err := s.closeVectorIndex(); err != nil {
+		errs = append(errs, fmt.Errorf("resonance: close %q vector index: %w", s.path, err))
+	}
 	if s.ckpt != nil {
 		if err := s.ckpt.stop(); err != nil {
 			errs = append(errs, fmt.Errorf("resonance: close %q checkpointer: %w", s.path, err))

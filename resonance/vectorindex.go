@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"unsafe"
-	"weak"
 )
 
 // The vector index keeps a copy of every stored embedding in memory so
@@ -117,44 +115,28 @@ func (vs *vectorSet) add(e vectorEntry) (v []float32, allocated int64) {
 // errTooBig stops a load that would exceed maxBytes.
 var errTooBig = errors.New("the embeddings exceed Options.VectorCacheBytes")
 
-// vectorIndexes holds the vector index of each Store that has searched,
-// by a weak pointer to the store: an index is closed by closeVectorIndex,
-// by the first search after the store's Close, or when the store is
-// garbage collected, whichever comes first.
-var vectorIndexes = struct {
-	sync.Mutex
-	m map[weak.Pointer[Store]]*vectorIndex
-}{m: map[weak.Pointer[Store]]*vectorIndex{}}
-
-// vectorIndex returns the store's vector index, made on first use.
+// vectorIndex returns the store's vector index, made on first use. Close
+// closes it.
 func (s *Store) vectorIndex() (*vectorIndex, error) {
+	s.vindexMu.Lock()
+	defer s.vindexMu.Unlock()
 	if s.closed.Load() {
-		s.closeVectorIndex()
 		return nil, fmt.Errorf("resonance: search by vector %q: %w", s.path, ErrClosed)
 	}
-	key := weak.Make(s)
-	vectorIndexes.Lock()
-	defer vectorIndexes.Unlock()
-	x := vectorIndexes.m[key]
-	if x == nil {
+	if s.vindex == nil {
 		o := s.opts
 		o.ReadOnly, o.Create = true, false
-		x = &vectorIndex{path: s.path, opts: o, maxBytes: s.opts.VectorCacheBytes}
-		vectorIndexes.m[key] = x
-		runtime.AddCleanup(s, func(key weak.Pointer[Store]) { closeVectorIndex(key) }, key)
+		s.vindex = &vectorIndex{path: s.path, opts: o, maxBytes: s.opts.VectorCacheBytes}
 	}
-	return x, nil
+	return s.vindex, nil
 }
 
-// closeVectorIndex closes the store's vector index, if it has one, and
-// forgets it. Store.Close should call it before closing its pools.
-func (s *Store) closeVectorIndex() error { return closeVectorIndex(weak.Make(s)) }
-
-func closeVectorIndex(key weak.Pointer[Store]) error {
-	vectorIndexes.Lock()
-	x := vectorIndexes.m[key]
-	delete(vectorIndexes.m, key)
-	vectorIndexes.Unlock()
+// closeVectorIndex closes the store's vector index, if it has one.
+func (s *Store) closeVectorIndex() error {
+	s.vindexMu.Lock()
+	x := s.vindex
+	s.vindex = nil
+	s.vindexMu.Unlock()
 	if x == nil {
 		return nil
 	}

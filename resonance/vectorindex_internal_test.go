@@ -2,13 +2,13 @@ package resonance
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"testing"
-	"time"
 )
 
 func openSearchStore(t *testing.T, path string, o Options) *Store {
@@ -265,35 +265,39 @@ func TestVectorIndex_CountsWhatItAllocates(t *testing.T) {
 	}
 }
 
-// TestVectorIndex_ClosedWithItsStore: the index of a store that is
-// garbage collected is closed and forgotten.
+// TestVectorIndex_ClosedWithItsStore: Store.Close closes the index's
+// connection with the others, so the last close removes the -wal, and a
+// search afterwards is ErrClosed.
 func TestVectorIndex_ClosedWithItsStore(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
-	x := func() *vectorIndex {
-		s, err := Open(ctx, path, Options{Create: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if err := s.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		x, _ := s.vectorIndex()
-		return x
-	}()
-	for range 50 {
-		runtime.GC()
-		x.mu.Lock()
-		closed := x.closed && x.conn == nil && x.sets == nil
-		x.mu.Unlock()
-		if closed {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+	s, err := Open(ctx, path, Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("the index of a collected store is still open")
+	if err := s.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := s.vectorIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x.mu.Lock()
+	closed := x.closed && x.conn == nil && x.sets == nil
+	x.mu.Unlock()
+	if !closed {
+		t.Error("the index is still open after Store.Close")
+	}
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("-wal after Close: %v, want it removed by the last close", err)
+	}
+	if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); !errors.Is(err, ErrClosed) {
+		t.Errorf("search after Close = %v, want ErrClosed", err)
+	}
 }
