@@ -20,6 +20,9 @@
 //	W5     mixed load: one writer upserting in short transactions, readers doing
 //	       W3b lookups (reads/s, with writes/s, read latency percentiles idle
 //	       and under load, and busy errors, which must be 0)
+//	W6     vector search: top-10 queries over every node's embedding
+//	       (queries/s, with the memory the library keeps for them; see
+//	       search.go)
 //
 // Every figure is the median of Config.Reps repetitions; the library and the
 // baseline alternate which goes first. The reads (W3a–W3d) and W4 alternate
@@ -68,6 +71,7 @@ type Config struct {
 	Mixed        time.Duration // W5 duration under load: 10s (quick 2s)
 	MixedIdle    time.Duration // W5 idle phase (readers only): a quarter of Mixed
 	Readers      int           // W5 readers: 4
+	Queries      int           // W6 queries: 200 (quick 50)
 
 	// Progress, when set, is called with a short description of each step.
 	Progress func(step string)
@@ -91,6 +95,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Connects, 1000, 200)
 	def(&c.PoolQueries, 20000, 5000)
 	def(&c.Readers, 4, 4)
+	def(&c.Queries, 200, 50)
 	if c.Mixed <= 0 {
 		c.Mixed = 10 * time.Second
 		if c.Quick {
@@ -239,7 +244,7 @@ func (r *Report) Workload(name string) (Workload, bool) {
 }
 
 // Names lists the workloads in report order.
-var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W3d", "W4", "W4pool", "W5"}
+var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W3d", "W4", "W4pool", "W5", "W6"}
 
 // side is one of the two implementations measured.
 type side int
@@ -305,10 +310,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // runner holds what every repetition shares.
 type runner struct {
-	cfg  Config
-	dir  string
-	data *data
-	seq  int
+	cfg       Config
+	dir       string
+	data      *data
+	seq       int
+	queries   [][]float32 // W6's
+	searchIDs [][]string  // what W6's first run found, per query
 }
 
 func (r *runner) progress(format string, args ...any) {
@@ -351,6 +358,21 @@ func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]samp
 	}
 	if err := r.reads(ctx, rep, order, ws, s); err != nil {
 		return s, err
+	}
+
+	for _, sd := range order {
+		r.progress("rep %d/%d %s: W6 vector search ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Queries)
+		err := labeled("W6", sd, func() (err error) {
+			s[sd]["W6"], s[sd]["kept_mib"], err = r.vectorSearch(ws[sd])
+			return err
+		})
+		if err != nil {
+			return s, fmt.Errorf("%s: W6: %w", sd, err)
+		}
+		s[sd]["embeddings_mib"] = float64(r.cfg.Nodes*Dim*4) / (1 << 20)
+		if err := ctx.Err(); err != nil {
+			return s, err
+		}
 	}
 
 	for _, sd := range order {
@@ -572,15 +594,16 @@ func (r *runner) autocommit(sd side) (float64, error) {
 type workloads interface {
 	open(path string) error
 	close() error
-	ingest() error                        // W1
-	checkpointSize() (float64, error)     // checkpoint, then the file size in MiB
-	verify() error                        // the rows W1 wrote are all there
-	scan() (int, error)                   // W3a, the number of nodes
-	get(i int) error                      // W3b
-	outgoing(i int) (int, error)          // W3c, the number of edges
-	outgoingOf(ids []string) (int, error) // W3d: the edges of many nodes, their number
-	upsertOne(i int) error                // W2 and W5's writer: one node, one transaction
-	read(i int) error                     // W5's readers: W3b, busy errors returned as errBusy
+	ingest() error                               // W1
+	checkpointSize() (float64, error)            // checkpoint, then the file size in MiB
+	verify() error                               // the rows W1 wrote are all there
+	scan() (int, error)                          // W3a, the number of nodes
+	get(i int) error                             // W3b
+	outgoing(i int) (int, error)                 // W3c, the number of edges
+	outgoingOf(ids []string) (int, error)        // W3d: the edges of many nodes, their number
+	upsertOne(i int) error                       // W2 and W5's writer: one node, one transaction
+	read(i int) error                            // W5's readers: W3b, busy errors returned as errBusy
+	search(q []float32, k int) ([]string, error) // W6, the ids found
 }
 
 // edgesPerCall is how many nodes one W3d call asks for: a traversal's
@@ -617,7 +640,16 @@ var specs = []spec{
 	{"W4", "µs/op", false, 70, nil},
 	{"W4pool", "µs/op", false, 5, nil},
 	{"W5", "reads/s", true, 0, []string{"writes_per_s", "p50_idle_us", "p99_idle_us", "p50_load_us", "p99_load_us", "busy_errors"}},
+	{"W6", "queries/s", true, 0, []string{"kept_mib", "embeddings_mib"}},
 }
+
+// W6's targets: the library answers at least w6Ratio times as many queries
+// per second as the baseline, and keeps at most w6Memory times the
+// embeddings' own size in memory for it.
+const (
+	w6Ratio  = 10
+	w6Memory = 2
+)
 
 func (sp spec) summarize(libs, bases []sample) Workload {
 	w := Workload{Name: sp.name, Unit: sp.unit, HigherIsBetter: sp.higherIsBetter}
@@ -656,6 +688,11 @@ func (sp spec) summarize(libs, bases []sample) Workload {
 		}
 		busy, _ := w.Get("busy_errors")
 		w.TargetMet = busy == 0
+	}
+	if sp.name == "W6" {
+		kept, _ := w.Get("kept_mib")
+		emb, _ := w.Get("embeddings_mib")
+		w.TargetMet = w.Ratio >= w6Ratio && kept <= w6Memory*emb
 	}
 	return w
 }

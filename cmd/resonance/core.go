@@ -38,8 +38,12 @@ func init() {
 	})
 }
 
-// openStore opens the database of e, with the application's migrations.
+// openStore opens the database of e, with the application's migrations;
+// the warnings the store logs go to stderr.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
+	if o.Logger == nil {
+		o.Logger = newWarnLogger(e.stderr)
+	}
 	return resonance.Open(e.ctx, e.dbPath, e.options(o))
 }
 
