@@ -297,6 +297,10 @@ func (s *Store) holdsExplicit(gid int64) bool {
 }
 
 func (s *Store) endError(op string, ctx context.Context, err error) error {
+	if s.closed.Load() && !errors.Is(err, ErrClosed) {
+		// Close ran while this write waited for the writer (O4).
+		return fmt.Errorf("resonance: %s %q: %w: %w", op, s.path, ErrClosed, classify(err))
+	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("resonance: %s %q: %w (%w)", op, s.path, classify(err), cerr)
 	}
