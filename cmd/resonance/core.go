@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -216,12 +218,22 @@ func runCheckpoint(e *env, fs *flag.FlagSet) error {
 			return err
 		}
 	} else {
-		state := "complete"
-		if cp.Busy {
-			state = "partial (busy: readers or writers were using the WAL)"
-		}
-		fmt.Fprintf(e.stdout, "checkpoint %s: %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
-			state, cp.Checkpointed, cp.LogFrames, cp.WALBytes, cp.Duration.Round(1000))
+		printCheckpoint(e.stdout, cp)
 	}
 	return s.Close()
+}
+
+func printCheckpoint(w io.Writer, cp resonance.Checkpoint) {
+	took := cp.Duration.Round(time.Microsecond)
+	switch {
+	case cp.OtherCheckpoint:
+		fmt.Fprintf(w, "checkpoint not run: another connection (another process, or a replicator such as Litestream) was checkpointing the WAL; -wal is %d bytes, took %v; run it again later\n",
+			cp.WALBytes, took)
+	case cp.Busy:
+		fmt.Fprintf(w, "checkpoint partial (busy: readers or writers were using the WAL): %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
+			cp.Checkpointed, cp.LogFrames, cp.WALBytes, took)
+	default:
+		fmt.Fprintf(w, "checkpoint complete: %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
+			cp.Checkpointed, cp.LogFrames, cp.WALBytes, took)
+	}
 }
