@@ -45,10 +45,40 @@ type Options struct {
 	MaxReaders int
 
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such
-	// as Litestream: every connection runs with wal_autocheckpoint = 0, the
-	// store runs no background checkpoint, and Store.Checkpoint refuses
-	// with ErrCheckpointsDisabled (W5). A checkpoint by the application
-	// would break the replication stream.
+	// as Litestream (R1): every connection runs with wal_autocheckpoint = 0,
+	// the store runs no background checkpoint, and Store.Checkpoint refuses
+	// with ErrCheckpointsDisabled (W5). The CLI sets it with
+	// --external-checkpoints or RESONANCE_EXTERNAL_CHECKPOINTS=1.
+	//
+	// What it buys, as measured with Litestream v0.5.17: the library's own
+	// checkpoints do not break replication (a restore was correct either
+	// way), but while Litestream runs they copy almost nothing (it holds a
+	// read transaction), and while it is down they reset the WAL, so that
+	// Litestream takes a full snapshot of the database when it restarts.
+	// With this option the WAL is only ever reset by Litestream, and a
+	// restart resumes the stream.
+	//
+	// What it costs: nothing bounds the -wal file but the replicator. A
+	// full-speed import of 1M nodes grew it to 636 MB before Litestream
+	// checkpointed, and while Litestream is stopped it grows without limit
+	// (resonance doctor warns past 256 MiB). Reads slow down as the WAL
+	// grows. wal_autocheckpoint stays 0 rather than Litestream's suggested
+	// 10000: any checkpoint by the application while Litestream is down
+	// resets the WAL and forces the full snapshot this option exists to
+	// avoid; run without the option if a bounded WAL matters more.
+	//
+	// On Close: SQLite checkpoints the WAL into the database and deletes it
+	// when the last connection to the file closes. Litestream keeps a
+	// connection open, so while it runs the store's Close leaves the WAL
+	// alone; when the store is the last user of the file (Litestream
+	// stopped), that close checkpoints, and Litestream takes a full
+	// snapshot when it starts again. SQLite can be told not to
+	// (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE), but that needs sqlite3_db_config,
+	// which go-sqlite3 v1.14.53 does not expose; SQLITE_FCNTL_PERSIST_WAL,
+	// which it does expose (SQLiteConn.SetFileControlInt), only keeps the
+	// file: the checkpoint on close still runs. So the library does not
+	// try; keep Litestream running (litestream replicate -exec) while the
+	// application runs.
 	//
 	// Without it, a read-write store checkpoints from a goroutine with a
 	// connection of its own once 1,000 WAL frames are waiting, so that

@@ -40,8 +40,11 @@ func init() {
 	})
 }
 
-// openStore opens the database of e; create allows creating it.
+// openStore opens the database of e; create allows creating it. A
+// read-write store leaves checkpoints to a replicator under
+// --external-checkpoints (R1).
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
+	o.ExternalCheckpoints = e.external && !o.ReadOnly
 	return resonance.Open(e.ctx, e.dbPath, o)
 }
 
@@ -203,6 +206,9 @@ func printHealth(e *env, path string, h resonance.Health) error {
 func runCheckpoint(e *env, fs *flag.FlagSet) error {
 	if err := noArgs(fs); err != nil {
 		return err
+	}
+	if e.external {
+		return usagef("refused under --external-checkpoints ($%s): checkpoints belong to the replicator (Litestream checkpoints the WAL itself); run without the flag only when no replicator runs", envExternal)
 	}
 	s, err := openStore(e, resonance.Options{})
 	if err != nil {
