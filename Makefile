@@ -3,11 +3,12 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 SQLC      := $(BIN)/sqlc
 DBMATE    := $(BIN)/dbmate
+LITESTREAM := $(BIN)/litestream
 RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build generate check-generated test unit conformance bench fuzz lint tools clean
+.PHONY: all build generate check-generated test unit conformance replication bench fuzz lint tools clean
 
 all: build
 
@@ -22,7 +23,12 @@ $(SQLC): tools/go.mod tools/go.sum
 $(DBMATE): tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o $(DBMATE) github.com/amacneil/dbmate/v2
 
-tools: $(SQLC) $(DBMATE)
+# Litestream pulls the AWS, GCS, Azure and NATS SDKs: it has a tools module
+# of its own so that none of them reach tools/go.mod or the library's.
+$(LITESTREAM): tools/litestream/go.mod tools/litestream/go.sum
+	cd tools/litestream && $(GO) build -o $(LITESTREAM) github.com/benbjohnson/litestream/cmd/litestream
+
+tools: $(SQLC) $(DBMATE) $(LITESTREAM)
 
 # generate regenerates db/ from schema/ and queries/.
 generate: $(SQLC)
@@ -47,6 +53,12 @@ unit:
 
 conformance: $(DBMATE)
 	DBMATE_BIN=$(DBMATE) $(GO) test $(RACE) -count=1 -timeout 10m ./conformance/...
+
+# replication runs the library under the real Litestream (R2): clean stop,
+# kill -9 of the writer, kill -9 of Litestream and its restart, each restored
+# and checked. Separate from test because building Litestream takes minutes.
+replication: $(LITESTREAM)
+	LITESTREAM_BIN=$(LITESTREAM) $(GO) test -count=1 -timeout 10m ./replication/...
 
 # test is what CI runs: vet and format, generated code, unit and conformance tests.
 test: lint check-generated unit conformance

@@ -61,7 +61,7 @@ type Options struct {
 	// What it costs: nothing bounds the -wal file but the replicator. A
 	// full-speed import of 1M nodes grew it to 636 MB before Litestream
 	// checkpointed, and while Litestream is stopped it grows without limit
-	// (resonance doctor warns past 256 MiB). Reads slow down as the WAL
+	// (resonance doctor warns past 64 MiB, --wal-warn). Reads slow down as the WAL
 	// grows. wal_autocheckpoint stays 0 rather than Litestream's suggested
 	// 10000: any checkpoint by the application while Litestream is down
 	// resets the WAL and forces the full snapshot this option exists to
