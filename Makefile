@@ -8,7 +8,7 @@ RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build generate check-generated test unit conformance replication bench fuzz lint tools clean
+.PHONY: all build generate check-generated test unit conformance replication litestream-w1 bench fuzz lint tools clean
 
 all: build
 
@@ -59,6 +59,11 @@ conformance: $(DBMATE)
 # and checked. Separate from test because building Litestream takes minutes.
 replication: $(LITESTREAM)
 	LITESTREAM_BIN=$(LITESTREAM) $(GO) test -count=1 -timeout 10m ./replication/...
+
+# litestream-w1 measures W1 with Litestream replicating against without it,
+# PAIRS alternating pairs in one run (default 5), and prints the ratio.
+litestream-w1: $(LITESTREAM)
+	LITESTREAM_BIN=$(LITESTREAM) RESONANCE_W1_PAIRS=$(or $(PAIRS),5) $(GO) test -count=1 -timeout 30m -run '^TestW1_WithLitestream$$' -v ./replication/ | grep -E 'pair|median'
 
 # test is what CI runs: vet and format, generated code, unit and conformance tests.
 test: lint check-generated unit conformance
