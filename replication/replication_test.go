@@ -393,3 +393,36 @@ func TestR2_KillLitestreamAndRestart(t *testing.T) {
 		t.Logf("Litestream's snapshot reasons: %q", s.reasons())
 	})
 }
+
+// A clean stop of the application while Litestream is down: with
+// ExternalCheckpoints the store's Close must leave the WAL to Litestream,
+// so that on its restart Litestream resumes the stream instead of taking a
+// full snapshot. The default store checkpoints and removes the WAL on its
+// last close, and Litestream snapshots (logged as the control).
+func TestR2_CleanCloseWhileLitestreamDown(t *testing.T) {
+	bothModes(t, func(t *testing.T, external bool) {
+		s := newSetup(t, external)
+		s.startLitestream()
+		s.startWriter()
+		time.Sleep(writeFor)
+		s.waitLog("snapshot complete")
+		s.stopLitestream(syscall.SIGTERM)
+		time.Sleep(writeFor / 3)
+		s.stopWriter(false) // the last connection to the file closes
+		s.startLitestream()
+		s.waitLog("txid") // a sync after the restart
+		time.Sleep(settleAfter)
+		s.stopLitestream(syscall.SIGTERM)
+		s.restore("closed-while-down", s.allCommitted())
+		var snaps []string
+		for _, r := range s.reasons() {
+			if !strings.Contains(r, "no new wal pages") {
+				snaps = append(snaps, r)
+			}
+		}
+		t.Logf("Litestream's snapshot reasons after a clean close while it was down: %q", snaps)
+		if external && len(snaps) > 0 {
+			t.Errorf("R1: with ExternalCheckpoints, Litestream took a full snapshot on restart after the store closed (%q): the store's Close checkpointed the WAL", snaps)
+		}
+	})
+}

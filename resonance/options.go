@@ -56,7 +56,7 @@ type Options struct {
 	// read transaction), and while it is down they reset the WAL, so that
 	// Litestream takes a full snapshot of the database when it restarts.
 	// With this option the WAL is only ever reset by Litestream, and a
-	// restart resumes the stream.
+	// restart of Litestream resumes the stream.
 	//
 	// What it costs: nothing bounds the -wal file but the replicator. A
 	// full-speed import of 1M nodes grew it to 636 MB before Litestream
@@ -67,18 +67,20 @@ type Options struct {
 	// resets the WAL and forces the full snapshot this option exists to
 	// avoid; run without the option if a bounded WAL matters more.
 	//
-	// On Close: SQLite checkpoints the WAL into the database and deletes it
-	// when the last connection to the file closes. Litestream keeps a
-	// connection open, so while it runs the store's Close leaves the WAL
-	// alone; when the store is the last user of the file (Litestream
-	// stopped), that close checkpoints, and Litestream takes a full
-	// snapshot when it starts again. SQLite can be told not to
-	// (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE), but that needs sqlite3_db_config,
-	// which go-sqlite3 v1.14.53 does not expose; SQLITE_FCNTL_PERSIST_WAL,
-	// which it does expose (SQLiteConn.SetFileControlInt), only keeps the
-	// file: the checkpoint on close still runs. So the library does not
-	// try; keep Litestream running (litestream replicate -exec) while the
-	// application runs.
+	// On Close: SQLite checkpoints the WAL into the database when the last
+	// connection to the file closes, and deletes it. Litestream keeps a
+	// connection open, so while it runs nothing happens; when the store is
+	// the last user of the file (Litestream stopped), Litestream found the
+	// WAL gone on restart and took a full snapshot ("wal truncated by
+	// another process"). SQLite's switch for skipping that checkpoint,
+	// SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, needs sqlite3_db_config, which
+	// go-sqlite3 v1.14.53 does not expose. It does expose file controls
+	// (SQLiteConn.SetFileControlInt): with this option every connection
+	// sets SQLITE_FCNTL_PERSIST_WAL, so the last close still copies the
+	// WAL into the database but keeps the -wal file, with the same header
+	// and frames, and Litestream resumes its stream on restart without a
+	// snapshot (measured with v0.5.17; replication tests). The -wal and
+	// -shm files therefore stay beside the database after Close.
 	//
 	// Without it, a read-write store checkpoints from a goroutine with a
 	// connection of its own once 1,000 WAL frames are waiting, so that

@@ -40,11 +40,12 @@ func init() {
 	})
 }
 
-// openStore opens the database of e; create allows creating it. A
-// read-write store leaves checkpoints to a replicator under
-// --external-checkpoints (R1).
+// openStore opens the database of e; create allows creating it. Under
+// --external-checkpoints every store leaves checkpoints to a replicator
+// (R1), read-only ones too: the last connection to close would otherwise
+// checkpoint and remove the WAL.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
-	o.ExternalCheckpoints = e.external && !o.ReadOnly
+	o.ExternalCheckpoints = e.external
 	return resonance.Open(e.ctx, e.dbPath, o)
 }
 
@@ -127,7 +128,7 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 }
 
 func migrateStatus(e *env) error {
-	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, resonance.Options{})
+	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, resonance.Options{ExternalCheckpoints: e.external})
 	if err != nil {
 		return err
 	}

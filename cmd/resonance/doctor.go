@@ -166,7 +166,7 @@ func diagnose(ctx context.Context, path string, walWarn int64, external bool) do
 
 	replicationCheck(&r, path, external)
 
-	ms, err := resonance.MigrationStatusOf(ctx, path, resonance.Options{})
+	ms, err := resonance.MigrationStatusOf(ctx, path, resonance.Options{ExternalCheckpoints: external})
 	if err != nil {
 		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
 		return r
@@ -177,7 +177,7 @@ func diagnose(ctx context.Context, path string, walWarn int64, external bool) do
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see M1/M4)", "")
 		return r
 	}
-	s, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
+	s, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true, ExternalCheckpoints: external})
 	if err != nil {
 		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
 		return r
@@ -296,7 +296,9 @@ var litestreamTableNames = []string{"_litestream_lock", "_litestream_seq"}
 // at path, read through a read-only connection; nil when none or when the
 // file cannot be read.
 func litestreamTables(path string) []string {
-	db, err := resonance.Connect(context.Background(), path, resonance.Options{ReadOnly: true})
+	// ExternalCheckpoints: if this is the last connection to the file, it
+	// leaves the WAL as it found it (R1).
+	db, err := resonance.Connect(context.Background(), path, resonance.Options{ReadOnly: true, ExternalCheckpoints: true})
 	if err != nil {
 		return nil
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"os"
 	"strings"
 	"testing"
 
@@ -30,9 +31,9 @@ func TestExternalCheckpoints_CheckpointRefuses(t *testing.T) {
 	mustCLI(t, 0, "", "--db", db, "checkpoint")
 }
 
-// Every command opens the database through openStore: a read-write store
-// gets ExternalCheckpoints under the flag, a read-only one has nothing to
-// checkpoint (R1).
+// Every command opens the database through openStore: under the flag every
+// store, read-only ones too, runs with ExternalCheckpoints, and closing the
+// last one leaves the -wal file in place for the replicator (R1).
 func TestExternalCheckpoints_ReadWriteStoresHonourIt(t *testing.T) {
 	db := newDB(t)
 	for _, ro := range []bool{false, true} {
@@ -41,7 +42,7 @@ func TestExternalCheckpoints_ReadWriteStoresHonourIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := s.Options().ExternalCheckpoints; got != !ro {
+		if got := s.Options().ExternalCheckpoints; !got {
 			t.Errorf("openStore(ReadOnly %v) under --external-checkpoints: ExternalCheckpoints = %v", ro, got)
 		}
 		var auto int
@@ -50,6 +51,9 @@ func TestExternalCheckpoints_ReadWriteStoresHonourIt(t *testing.T) {
 			t.Errorf("a read-write store under --external-checkpoints runs wal_autocheckpoint = %d, want 0", auto)
 		}
 		s.Close()
+		if _, err := os.Stat(db + "-wal"); err != nil {
+			t.Errorf("after the last store (ReadOnly %v) under --external-checkpoints closed, -wal is gone (%v): the replicator's WAL was reset", ro, err)
+		}
 	}
 }
 
