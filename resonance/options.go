@@ -65,7 +65,10 @@ type Options struct {
 	// grows. wal_autocheckpoint stays 0 rather than Litestream's suggested
 	// 10000: any checkpoint by the application while Litestream is down
 	// resets the WAL and forces the full snapshot this option exists to
-	// avoid; run without the option if a bounded WAL matters more.
+	// avoid (measured with 1000 pages: the WAL passed it during a 1.5 s
+	// outage and Litestream logged "wal header salt reset, snapshotting"
+	// on restart; 10000 only moves that to 40 MB of WAL). Run without the
+	// option if a bounded WAL matters more than an unbroken stream.
 	//
 	// On Close: SQLite checkpoints the WAL into the database when the last
 	// connection to the file closes, and deletes it. Litestream keeps a
