@@ -8,7 +8,7 @@ RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build generate check-generated test unit conformance replication litestream-w1 bench fuzz lint tools clean
+.PHONY: all build generate check-generated test unit conformance example replication litestream-w1 bench fuzz lint tools clean
 
 all: build
 
@@ -30,26 +30,29 @@ $(LITESTREAM): tools/litestream/go.mod tools/litestream/go.sum
 
 tools: $(SQLC) $(DBMATE) $(LITESTREAM)
 
-# generate regenerates db/ from schema/ and queries/.
+# generate regenerates db/ from schema/ and queries/, and the example
+# application's copy of schema/ and its queries, which read it.
 generate: $(SQLC)
 	$(SQLC) generate
+	cd examples/notes && $(GO) tool resonance schema resonance-schema && $(SQLC) generate
 
-# check-generated fails when db/ differs from what sqlc generates now.
+# check-generated fails when db/ or internal/packed/ differs from what sqlc
+# generates now.
 check-generated: $(SQLC)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	cp -r sqlc.yaml schema queries "$$tmp"/ && \
 	(cd "$$tmp" && $(SQLC) generate) && \
-	if ! diff -ru db "$$tmp/db"; then \
-		echo "check-generated: db/ is stale: run 'make generate' and commit the result" >&2; exit 1; \
+	if ! diff -ru db "$$tmp/db" || ! diff -ru internal/packed "$$tmp/internal/packed"; then \
+		echo "check-generated: generated code is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi
-	@echo "check-generated: db/ is up to date"
+	@echo "check-generated: db/ and internal/packed/ are up to date"
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
 unit:
-	$(GO) test $(RACE) -count=1 ./resonance/... ./cmd/... ./schema/... ./bench/...
+	$(GO) test $(RACE) -count=1 ./resonance/... ./cmd/... ./schema/... ./bench/... ./internal/...
 
 conformance: $(DBMATE)
 	DBMATE_BIN=$(DBMATE) $(GO) test $(RACE) -count=1 -timeout 10m ./conformance/...
@@ -65,8 +68,15 @@ replication: $(LITESTREAM)
 litestream-w1: $(LITESTREAM)
 	LITESTREAM_BIN=$(LITESTREAM) RESONANCE_W1_PAIRS=$(or $(PAIRS),5) $(GO) test -count=1 -timeout 30m -run '^TestW1_WithLitestream$$' -v ./replication/ | grep -E 'pair|median'
 
-# test is what CI runs: vet and format, generated code, unit and conformance tests.
-test: lint check-generated unit conformance
+# example runs the CI of the application module in examples/notes, as an
+# application built on the library would: its generated code is current,
+# its tests pass, and the conformance checks pass on its own database.
+example: $(SQLC) $(DBMATE)
+	SQLC=$(SQLC) DBMATE=$(DBMATE) examples/notes/ci.sh
+
+# test is what CI runs: vet and format, generated code, unit and conformance
+# tests, and the example application.
+test: lint check-generated unit conformance example
 
 # bench: Go benchmarks of the hot paths in benchstat's format (make bench > new.txt;
 # benchstat old.txt new.txt); BENCH= picks a -bench regexp, COUNT= runs (default 6).

@@ -24,7 +24,7 @@ func (r *runner) connections(outer context.Context, sd side) (perConn, pooled fl
 		return 0, 0, err
 	}
 	defer s.Close()
-	err = s.Tx(ctx, func(tx *resonance.Tx) error {
+	err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		var nb nodeBuf
 		for i := range connectionNodes {
 			if err := tx.UpsertNode(ctx, r.data.node(&nb, nodeID("w4", i), i)); err != nil {

@@ -43,7 +43,7 @@ func (w *libWorkloads) ingest() error {
 	d, batch := w.r.data, w.r.cfg.Batch
 	for lo := 0; lo < d.n; lo += batch {
 		hi := min(lo+batch, d.n)
-		err := w.s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := w.s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := lo; i < hi; i++ {
 				id := d.ids[i]
 				if err := tx.UpsertNode(ctx, d.node(&w.nb, id, i)); err != nil {

@@ -176,7 +176,7 @@ func TestC1_WaitsForLockHeldByAnotherProcess(t *testing.T) {
 				var s *resonance.Store
 				s, err = resonance.Open(ctx, path, resonance.Options{TraceConnect: tr.record})
 				if err == nil {
-					err = s.Read(ctx, func(tx *resonance.Tx) error {
+					err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 						return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes WHERE id = 'held-by-child'`).Scan(&n)
 					})
 					s.Close()
@@ -477,7 +477,7 @@ func TestC4_NoMemoryMappedIO(t *testing.T) {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	s := openStore(t, path, resonance.Options{})
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000)
 			INSERT INTO nodes (id, type, summary) SELECT 'm' || i, 'doc', hex(randomblob(500)) FROM c`)
 		return err
@@ -488,7 +488,7 @@ func TestC4_NoMemoryMappedIO(t *testing.T) {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	const scan = `SELECT sum(length(summary)) FROM nodes`
-	if err := s.Read(ctx, func(tx *resonance.Tx) error {
+	if err := s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		return tx.QueryRowContext(ctx, scan).Scan(new(int))
 	}); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
@@ -553,7 +553,7 @@ func TestC5_TempStoreInMemory(t *testing.T) {
 	const bigSort = `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 20000) SELECT i FROM c ORDER BY randomblob(400) || i`
 
 	before := deletedFiles(t)
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		if _, err := tx.ExecContext(ctx, bigTemp); err != nil {
 			return err
 		}
@@ -576,7 +576,7 @@ func TestC5_TempStoreInMemory(t *testing.T) {
 		rows.Next() // the sort is done once the first row is out
 		return newEntries(before, deletedFiles(t))
 	}
-	if err := s.Read(ctx, func(tx *resonance.Tx) error {
+	if err := s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		if got := sortOnce(tx); len(got) > 0 {
 			t.Errorf("C5: an 8 MB sort on a reader opened temporary file(s) %q, want none: temp_store must be MEMORY", got)
 		}
@@ -608,7 +608,7 @@ func TestC6_ForeignKeysEnforced(t *testing.T) {
 	ctx := context.Background()
 	path := newDB(t)
 	s := openStore(t, path, resonance.Options{})
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `CREATE TABLE fk_parent (id INTEGER PRIMARY KEY);
 			CREATE TABLE fk_child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES fk_parent (id));
 			INSERT INTO fk_parent VALUES (1)`)
@@ -645,7 +645,7 @@ func TestC6_ForeignKeysEnforced(t *testing.T) {
 		time.Sleep(15 * time.Millisecond)
 		orphan("replaced connection", db)
 	}
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error { orphan("Store.Tx", tx); return nil }); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { orphan("Store.Tx", tx); return nil }); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	orphan("Store.DB", s.DB())
@@ -764,12 +764,12 @@ func TestC8_ReadOnlyIsBehavioural(t *testing.T) {
 	abs, _ := filepath.EvalSymlinks(path)
 	ro := openStore(t, path, resonance.Options{ReadOnly: true})
 	n := 0
-	if err := ro.Read(ctx, func(tx *resonance.Tx) error {
+	if err := ro.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&n)
 	}); err != nil {
 		t.Fatalf("C8: reading through a read-only store: %v", err)
 	}
-	if err := ro.Tx(ctx, func(tx *resonance.Tx) error { // deferred: query_only cannot BEGIN IMMEDIATE
+	if err := ro.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { // deferred: query_only cannot BEGIN IMMEDIATE
 		return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&n)
 	}); err != nil {
 		t.Fatalf("C8: a reading Tx on a read-only store: %v", err)
@@ -797,11 +797,11 @@ func TestC8_ReadOnlyIsBehavioural(t *testing.T) {
 		`CREATE TEMP TABLE ro_tt (x)`,
 	}
 	for _, w := range writes {
-		exec := func(tx *resonance.Tx) error { _, err := tx.ExecContext(ctx, w); return err }
+		exec := func(ctx context.Context, tx *resonance.Tx) error { _, err := tx.ExecContext(ctx, w); return err }
 		if err := ro.Tx(ctx, exec); !errors.Is(err, resonance.ErrReadOnly) {
 			t.Errorf("C8: %q through Store.Tx of a read-only store: err = %v, want ErrReadOnly", w, err)
 		}
-		if err := ro.Read(ctx, exec); !errors.Is(err, resonance.ErrReadOnly) {
+		if err := ro.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error { _, err := r.ExecContext(ctx, w); return err }); !errors.Is(err, resonance.ErrReadOnly) {
 			t.Errorf("C8: %q through Store.Read: err = %v, want ErrReadOnly", w, err)
 		}
 		if _, err := ro.DB().ExecContext(ctx, w); !errors.Is(err, resonance.ErrReadOnly) {
@@ -820,13 +820,13 @@ func TestC8_ReadOnlyIsBehavioural(t *testing.T) {
 	})
 
 	rw := openStore(t, path, resonance.Options{})
-	if err := rw.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := rw.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('rw', 'doc')`)
 		return err
 	}); err != nil {
 		t.Fatalf("C8: the file is not writable by a normal store beside a read-only one: %v", err)
 	}
-	if err := ro.Read(ctx, func(tx *resonance.Tx) error {
+	if err := ro.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes WHERE id = 'rw'`).Scan(&n)
 	}); err != nil || n != 1 {
 		t.Errorf("C8: the read-only store does not see the writer's commit: n = %d, err = %v", n, err)
@@ -878,13 +878,15 @@ func TestC9_HealthCheck(t *testing.T) {
 		t.Errorf("C9: health of a read-only store = %+v, %v; want healthy with the write probe skipped", h, err)
 	}
 
-	db, err := resonance.Connect(ctx, path, resonance.Options{})
+	// A plain connection, not the connector's: a pooled connection of the
+	// connector whose settings changed is never handed out again (C7).
+	db, err := sql.Open("sqlite3", dsn(path, ""))
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`PRAGMA mmap_size = 1048576; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE`); err != nil {
+	if _, err := db.Exec(`PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1048576; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = FILE`); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	h, err = resonance.CheckHealth(ctx, db)

@@ -72,12 +72,17 @@ const connections = 4
 //   - O1: PRAGMA integrity_check; C6: PRAGMA foreign_key_check;
 //   - W5: the size of -wal, for information.
 //
+// o carries what an application gives the library: its Migrations, known
+// as the embedded ones are (A2), and its ConnectHook, run on each
+// connection the checks open. ReadOnly is forced and Create ignored; the
+// zero Options check a database of the library's schema alone.
+//
 // It writes nothing to the database: connections are query_only, and a file
 // still in rollback-journal mode is examined through a plain read-only
 // connection instead, because the connector would switch it to WAL. When the
 // last connection closes, SQLite checkpoints the WAL as any reader would,
 // which moves committed pages into the file and changes no content.
-func CheckDatabase(ctx context.Context, path string) Report {
+func CheckDatabase(ctx context.Context, path string, o resonance.Options) Report {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = path
@@ -121,13 +126,18 @@ func CheckDatabase(ctx context.Context, path string) Report {
 			return *r
 		}
 		defer db.Close()
-		r.checkContent(ctx, db)
+		r.checkContent(ctx, db, o.Migrations)
 		return *r
 	}
 	r.add(Result{Rule: "C2", OK: true, Detail: "the file header says WAL"})
 
 	tr := &tracer{}
-	db, err := resonance.Connect(ctx, abs, resonance.Options{ReadOnly: true, TraceConnect: tr.record})
+	o.ReadOnly, o.Create, o.TraceConnect = true, false, tr.record
+	db, err := resonance.Connect(ctx, abs, o)
+	if errors.Is(err, resonance.ErrInvalid) && len(o.Migrations) > 0 {
+		r.add(Result{Rule: "A1", Detail: err.Error(), Fix: "give each of the application's migrations a version of its own"})
+		return *r
+	}
 	if err != nil {
 		r.add(Result{Rule: "C7", Detail: "cannot open a hardened connection: " + err.Error(), Fix: "follow the advice in the error; see the W1 findings"})
 		return *r
@@ -139,7 +149,7 @@ func CheckDatabase(ctx context.Context, path string) Report {
 	} else {
 		r.add(Result{Rule: "C9", OK: true, Detail: fmt.Sprintf("health %s, mode %s, write probe %s", h.Status, h.JournalMode, h.WriteProbe)})
 	}
-	r.checkContent(ctx, db)
+	r.checkContent(ctx, db, o.Migrations)
 	walSize := int64(0)
 	if fi, err := os.Stat(abs + "-wal"); err == nil {
 		walSize = fi.Size()
@@ -296,16 +306,19 @@ func openedConnections(db *sql.DB) int {
 // migrationVersion matches dbmate's migration file names: VERSION_name.sql.
 var migrationVersion = regexp.MustCompile(`^(\d+).*\.sql$`)
 
-// knownVersions lists the versions of the migrations embedded in the binary.
-func knownVersions() ([]string, error) {
-	entries, err := fs.ReadDir(schema.FS, ".")
-	if err != nil {
-		return nil, err
-	}
+// knownVersions lists the versions of the migrations embedded in the
+// binary and of the application's.
+func knownVersions(app []fs.FS) ([]string, error) {
 	var vs []string
-	for _, e := range entries {
-		if m := migrationVersion.FindStringSubmatch(e.Name()); m != nil && !e.IsDir() {
-			vs = append(vs, m[1])
+	for _, fsys := range append([]fs.FS{schema.FS}, app...) {
+		entries, err := fs.ReadDir(fsys, ".")
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if m := migrationVersion.FindStringSubmatch(e.Name()); m != nil && !e.IsDir() {
+				vs = append(vs, m[1])
+			}
 		}
 	}
 	slices.Sort(vs)
@@ -313,8 +326,8 @@ func knownVersions() ([]string, error) {
 }
 
 // checkContent checks the recorded schema version, integrity and foreign keys.
-func (r *Report) checkContent(ctx context.Context, db *sql.DB) {
-	known, err := knownVersions()
+func (r *Report) checkContent(ctx context.Context, db *sql.DB, app []fs.FS) {
+	known, err := knownVersions(app)
 	if err != nil {
 		r.add(Result{Rule: "M1", Detail: "reading the embedded migrations: " + err.Error()})
 	}
@@ -342,7 +355,7 @@ func (r *Report) checkContent(ctx context.Context, db *sql.DB) {
 			}
 			if len(unknown) > 0 {
 				r.add(Result{Rule: "M4", Detail: fmt.Sprintf("schema mismatch: the database records version(s) %s that this binary does not know (its newest is %s); resonance refuses to open it", strings.Join(unknown, ", "), last(known)),
-					Fix: "upgrade resonance to the release that wrote it, or restore a backup from before that migration"})
+					Fix: "if they are an application's migrations, pass their directory: --migrations DIR (or RESONANCE_MIGRATIONS; Options.Migrations in Go); otherwise upgrade resonance to the release that wrote it, or restore a backup from before that migration"})
 			} else {
 				r.add(Result{Rule: "M4", OK: true, Detail: fmt.Sprintf("every recorded version is known to this binary (newest %s)", last(applied))})
 			}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/resonance-graph/resonancedb/conformance"
 	"github.com/resonance-graph/resonancedb/resonance"
@@ -38,7 +37,7 @@ func TestCheckDatabase_HealthyDatabaseUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	rep := conformance.CheckDatabase(ctx, path)
+	rep := conformance.CheckDatabase(ctx, path, resonance.Options{})
 	if !rep.OK() {
 		t.Errorf("CheckDatabase of a sound database failed: %+v", rep.Failures())
 	}
@@ -78,7 +77,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 
 	t.Run("Missing", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "missing.db")
-		rep := conformance.CheckDatabase(ctx, path)
+		rep := conformance.CheckDatabase(ctx, path, resonance.Options{})
 		expect(t, rep, "C10", "does not exist")
 		if _, err := os.Stat(path); err == nil {
 			t.Error("CheckDatabase created the missing database")
@@ -87,7 +86,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 	t.Run("NotADatabase", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "notes.db")
 		os.WriteFile(path, []byte(strings.Repeat("not sqlite\n", 20)), 0o644)
-		expect(t, conformance.CheckDatabase(ctx, path), "O1", "not a SQLite database")
+		expect(t, conformance.CheckDatabase(ctx, path, resonance.Options{}), "O1", "not a SQLite database")
 	})
 	t.Run("RollbackJournalLeftAlone", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "old.db")
@@ -96,7 +95,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 			t.Fatalf("%s: %v", rule(t), err)
 		}
 		db.Close()
-		rep := conformance.CheckDatabase(ctx, path)
+		rep := conformance.CheckDatabase(ctx, path, resonance.Options{})
 		expect(t, rep, "C2", "rollback-journal")
 		expect(t, rep, "M1", "no schema_migrations")
 		if a, _ := headerMode(t, path); a != 1 {
@@ -108,13 +107,8 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 	})
 	t.Run("PendingMigrations", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "behind.db")
-		first := fstest.MapFS{"20240101000000_create_graph.sql": {Data: mustRead(t, schema.FS, "20240101000000_create_graph.sql")}}
-		s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: first})
-		if err != nil {
-			t.Fatalf("%s: %v", rule(t), err)
-		}
-		s.Close()
-		rep := conformance.CheckDatabase(ctx, path)
+		migrateByHand(t, path, schema.FS, "20240101000000_create_graph.sql")
+		rep := conformance.CheckDatabase(ctx, path, resonance.Options{})
 		expect(t, rep, "M1", "pending")
 		if got := appliedVersions(t, path); len(got) != 1 {
 			t.Errorf("CheckDatabase applied migrations: %q", got)
@@ -127,12 +121,12 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 			t.Fatalf("%s: %v", rule(t), err)
 		}
 		db.Close()
-		expect(t, conformance.CheckDatabase(ctx, path), "C6", "missing p row")
+		expect(t, conformance.CheckDatabase(ctx, path, resonance.Options{}), "C6", "missing p row")
 	})
 	t.Run("Corrupt", func(t *testing.T) {
 		path := newDB(t)
 		s := openStore(t, path, resonance.Options{})
-		if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 500)
 				INSERT INTO nodes (id, type, summary) SELECT 'n' || i, 'doc', hex(randomblob(200)) FROM c`)
 			return err
@@ -146,7 +140,7 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 		}
 		f.WriteAt(bytes.Repeat([]byte{0xA5}, 4096), 6*4096) // one page in the middle of the nodes b-tree
 		f.Close()
-		rep := conformance.CheckDatabase(ctx, path)
+		rep := conformance.CheckDatabase(ctx, path, resonance.Options{})
 		if rep.OK() {
 			t.Errorf("CheckDatabase passed a database with a page of garbage: %+v", rep.Results)
 		}
@@ -155,6 +149,6 @@ func TestCheckDatabase_FindsProblems(t *testing.T) {
 	t.Run("WorldWritable", func(t *testing.T) {
 		path := newDB(t)
 		os.Chmod(path, 0o666)
-		expect(t, conformance.CheckDatabase(ctx, path), "W1", "world-writable")
+		expect(t, conformance.CheckDatabase(ctx, path, resonance.Options{}), "W1", "world-writable")
 	})
 }

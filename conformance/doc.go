@@ -1,4 +1,4 @@
-// Package conformance proves every rule of sections C, W, T and M of the
+// Package conformance proves every rule of sections C, W, T, M, A and X of the
 // specification on real database files and real processes, and offers the
 // non-destructive part of those checks for a user's own database
 // (CheckDatabase, CheckPermissions), which `resonance doctor` calls.
@@ -89,13 +89,35 @@
 //	                                                       output and a stale db/ is caught (with bin/sqlc or SQLC_BIN)
 //	M6    TestM6_BackupBeforeMigratingData                 backup in backups/ before migrating data, newest 7 kept,
 //	                                                       consistent and openable; none for an empty database
+//	A1    TestA1_ConcurrentFirstOpenAppliesApplicationMigrationsOnce
+//	                                                       3 processes open a fresh db with an application's migration
+//	                                                       directory, 2 rounds: each of the library's and the app's
+//	                                                       migrations applied once
+//	      TestA1_ApplicationMigrationsUnderTheMRules       an app migration added later: backup first (M6); a failing one
+//	                                                       changes nothing (M3); a version colliding with the library's
+//	                                                       refused naming both files
+//	A2    TestA2_CheckDatabaseSeesApplicationMigrations    CheckDatabase passes given the app's migrations; without them
+//	                                                       M4 fails naming --migrations
+//	      TestA2_DbmateCLIAgreesWithBothDirectories        dbmate CLI given schema/ and the app's directory agrees with
+//	                                                       the library, both ways
+//	A4    TestA4_ConnectHookOnEveryConnection              the hook's function on 6 connections held at once and on those
+//	                                                       the pool replaces; a hook setting mmap_size fails naming C4
+//	X1    TestX1_AdoptedDatabaseAgreesWithDbmate           after the adoption of an original's database, dbmate status
+//	                                                       lists every migration applied; CheckDatabase passes
+//	X2    TestX2_KillDuringAdoptionLeavesTheOriginal       SIGKILL inside the conversion of an original's database, after
+//	                                                       every row is copied (pages spilled into the WAL), before the
+//	                                                       commit: the file is byte for byte unchanged, still the
+//	                                                       original's with every row; the next open converts it
+//	      TestX2_KillAtAnyMomentOfAdoption                 5 SIGKILLs at random moments of an adoption (backup,
+//	                                                       conversion, after): always the original's or converted, each
+//	                                                       with every row, never in between
 //
 // TestCheckDatabase_HealthyDatabaseUnchanged and TestCheckDatabase_FindsProblems
 // cover CheckDatabase itself.
 //
 // # Processes and users
 //
-// Rules about processes (C1, C2, C3, W2, W3, W4, W7, M1, M2) run real child
+// Rules about processes (C1, C2, C3, W2, W3, W4, W7, M1, M2, X2) run real child
 // processes: the test binary re-executes itself with
 // -test.run=^TestHelperProcess$ and RESONANCE_CONFORMANCE_CHILD=role. The
 // permission rules (W1, W2) run their child as uid/gid 65534 (nobody) when

@@ -301,6 +301,12 @@ func TestM2_ConcurrentFirstOpenAppliesOnce(t *testing.T) {
 			for _, f := range files {
 				want = append(want, versionOf(f))
 			}
+			if mode == "logged" { // the application's migrations add to the embedded ones
+				for _, f := range embeddedMigrations(t) {
+					want = append(want, versionOf(f))
+				}
+				slices.Sort(want)
+			}
 			if got := appliedVersions(t, path); !slices.Equal(got, want) {
 				t.Errorf("M2: schema_migrations = %q, want %q", got, want)
 			}
@@ -340,19 +346,19 @@ func TestM3_FailingMigrationChangesNothing(t *testing.T) {
 	path := filepath.Join(dir, "m3.db")
 	want := filepath.Join(dir, "want.db")
 	for _, p := range []string{path, want} {
-		s, err := resonance.Open(ctx, p, resonance.Options{Create: true, Migrations: m1, BackupKeep: -1})
+		s, err := resonance.Open(ctx, p, resonance.Options{Create: true, Migrations: []fs.FS{m1}, BackupKeep: -1})
 		if err != nil {
 			t.Fatalf("%s: %v", rule(t), err)
 		}
 		s.Close()
 	}
-	s, err := resonance.Open(ctx, want, resonance.Options{Migrations: m2, BackupKeep: -1})
+	s, err := resonance.Open(ctx, want, resonance.Options{Migrations: []fs.FS{m2}, BackupKeep: -1})
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	s.Close()
 
-	_, err = resonance.Open(ctx, path, resonance.Options{Migrations: bad, BackupKeep: -1})
+	_, err = resonance.Open(ctx, path, resonance.Options{Migrations: []fs.FS{bad}, BackupKeep: -1})
 	if err == nil || !strings.Contains(err.Error(), "003_bad.sql") || !strings.Contains(err.Error(), "previous version") {
 		t.Fatalf("M3: Open with a failing migration: err = %v, want one naming 003_bad.sql and the previous version", err)
 	}
@@ -364,7 +370,7 @@ func TestM3_FailingMigrationChangesNothing(t *testing.T) {
 	}
 	// The next open with the good migrations finds nothing to do.
 	h := &captureHandler{}
-	s, err = resonance.Open(ctx, path, resonance.Options{Migrations: m2, Logger: slog.New(h)})
+	s, err = resonance.Open(ctx, path, resonance.Options{Migrations: []fs.FS{m2}, Logger: slog.New(h)})
 	if err != nil {
 		t.Fatalf("M3: reopening at the previous version: %v", err)
 	}
@@ -414,7 +420,7 @@ func TestM4_UnknownVersionRefused(t *testing.T) {
 			if i := slices.IndexFunc(ms, func(m resonance.MigrationStatus) bool { return m.Version == v }); i < 0 || ms[i].Known {
 				t.Errorf("M4: MigrationStatusOf does not report %s as unknown: %+v", v, ms)
 			}
-			rep := conformance.CheckDatabase(ctx, path)
+			rep := conformance.CheckDatabase(ctx, path, resonance.Options{})
 			if i := slices.IndexFunc(rep.Results, func(r conformance.Result) bool { return r.Rule == "M4" }); i < 0 || rep.Results[i].OK {
 				t.Errorf("M4: CheckDatabase does not flag the unknown version: %+v", rep.Results)
 			}
@@ -422,13 +428,8 @@ func TestM4_UnknownVersionRefused(t *testing.T) {
 	}
 	t.Run("ReadOnlyWithPending", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "old.db")
-		m1 := fstest.MapFS{"20240101000000_create_graph.sql": {Data: mustRead(t, schema.FS, "20240101000000_create_graph.sql")}}
-		s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: m1})
-		if err != nil {
-			t.Fatalf("%s: %v", rule(t), err)
-		}
-		s.Close()
-		_, err = resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
+		migrateByHand(t, path, schema.FS, "20240101000000_create_graph.sql")
+		_, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
 		if !errors.Is(err, resonance.ErrSchemaMismatch) || !strings.Contains(err.Error(), "migrate up") {
 			t.Errorf("M4: a read-only Open of a database with pending migrations: err = %v, want ErrSchemaMismatch saying how to migrate", err)
 		}
@@ -555,8 +556,8 @@ func TestM6_BackupBeforeMigratingData(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "b.db")
-	ms := fstest.MapFS{"001_a.sql": {Data: []byte("-- migrate:up\nCREATE TABLE a (x);\n-- migrate:down\nDROP TABLE a;\n")}}
-	s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: ms})
+	ms := fstest.MapFS{"29000101000001_a.sql": {Data: []byte("-- migrate:up\nCREATE TABLE a (x);\n-- migrate:down\nDROP TABLE a;\n")}}
+	s, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: []fs.FS{ms}})
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
@@ -568,8 +569,8 @@ func TestM6_BackupBeforeMigratingData(t *testing.T) {
 	}
 	s.Close()
 	for i := 2; i <= 10; i++ {
-		ms[fmt.Sprintf("%03d_t.sql", i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf("-- migrate:up\nCREATE TABLE t%03d (x);\nINSERT INTO a VALUES (%d);\n-- migrate:down\n", i, i))}
-		s, err := resonance.Open(ctx, path, resonance.Options{Migrations: ms})
+		ms[fmt.Sprintf("290001010000%02d_t.sql", i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf("-- migrate:up\nCREATE TABLE t%03d (x);\nINSERT INTO a VALUES (%d);\n-- migrate:down\n", i, i))}
+		s, err := resonance.Open(ctx, path, resonance.Options{Migrations: []fs.FS{ms}})
 		if err != nil {
 			t.Fatalf("%s: %v", rule(t), err)
 		}
@@ -581,8 +582,8 @@ func TestM6_BackupBeforeMigratingData(t *testing.T) {
 		t.Fatalf("M6: %d backups after 9 migration runs, want the newest 7: %q", len(backups), backups)
 	}
 	newest := backups[len(backups)-1]
-	if !strings.HasSuffix(newest, "-v009.db") {
-		t.Errorf("M6: the newest backup is %s, want the one taken at version 009", filepath.Base(newest))
+	if !strings.HasSuffix(newest, "-v29000101000009.db") {
+		t.Errorf("M6: the newest backup is %s, want the one taken at version 29000101000009", filepath.Base(newest))
 	}
 	if got := integrity(t, newest); got != "ok" {
 		t.Errorf("M6: integrity_check of the backup = %q", got)
@@ -595,7 +596,7 @@ func TestM6_BackupBeforeMigratingData(t *testing.T) {
 	if n := count(t, db, `SELECT count(*) FROM a`); n != 9 {
 		t.Errorf("M6: the backup taken before migration 010 holds %d rows, want the 9 of its time", n)
 	}
-	if n := count(t, db, `SELECT count(*) FROM schema_migrations`); n != 9 {
-		t.Errorf("M6: the backup records %d migrations, want 9", n)
+	if n, want := count(t, db, `SELECT count(*) FROM schema_migrations`), len(embeddedMigrations(t))+9; n != want {
+		t.Errorf("M6: the backup records %d migrations, want %d", n, want)
 	}
 }

@@ -36,6 +36,9 @@ type childArgs struct {
 	Writer   int           `json:"writer,omitempty"`   // this writer's number
 	Mode     string        `json:"mode,omitempty"`     // the role's variant
 	Count    int           `json:"count,omitempty"`    // how many iterations
+	// Migrations is a directory of the application's migrations the
+	// child passes to the library (A1).
+	Migrations string `json:"migrations,omitempty"`
 }
 
 // sharedDir is a world-traversable directory holding a copy of the test

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sort"
@@ -167,7 +168,7 @@ func roleReadCount(a childArgs) error {
 	var r readResult
 	s, err := resonance.Open(ctx, a.DB, resonance.Options{ReadOnly: true})
 	if err == nil {
-		err = s.Read(ctx, func(tx *resonance.Tx) error {
+		err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 			return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&r.Count)
 		})
 		if cerr := s.Close(); err == nil {
@@ -218,7 +219,7 @@ func roleWriter(a childArgs) error {
 		}
 		defer s.Close()
 		tx = func(fn func(q querier) error) error {
-			return s.Tx(ctx, func(t *resonance.Tx) error { return fn(t) })
+			return s.Tx(ctx, func(ctx context.Context, t *resonance.Tx) error { return fn(t) })
 		}
 	}
 	if err := awaitGo(); err != nil {
@@ -265,7 +266,7 @@ func roleCommitLoop(a childArgs) error {
 	}
 	say("READY")
 	for i := 1; ; i++ {
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type, title) VALUES (?, 'seq', ?)`, seqID(a.Writer, i), fmt.Sprint(i)); err != nil {
 				return err
 			}
@@ -281,7 +282,8 @@ func roleCommitLoop(a childArgs) error {
 
 // roleCommits commits a.Count small transactions between two marker system
 // calls (getpgid of two pids that do not exist) that strace can see.
-// Mode "full" first sets synchronous = FULL on the writer (the control).
+// Mode "full" commits through a plain connection with synchronous = FULL
+// instead (the control: the store would restore its own setting, C7).
 func roleCommits(a childArgs) error {
 	ctx := context.Background()
 	s, err := resonance.Open(ctx, a.DB, resonance.Options{})
@@ -289,17 +291,40 @@ func roleCommits(a childArgs) error {
 		return err
 	}
 	defer s.Close()
+	insert := func(ctx context.Context, x interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}, i int) error {
+		_, err := x.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES (?, 'sync')`, fmt.Sprintf("sync-%s-%d-%d", a.Mode, os.Getpid(), i))
+		return err
+	}
+	commit := func(i int) error {
+		return s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return insert(ctx, tx, i) })
+	}
 	if a.Mode == "full" {
-		if _, err := s.DB().ExecContext(ctx, `PRAGMA synchronous = FULL`); err != nil {
+		plain, err := sql.Open("sqlite3", dsn(a.DB, "_synchronous=FULL&_journal_mode=WAL&_txlock=immediate&_busy_timeout=5000"))
+		if err != nil {
+			return err
+		}
+		defer plain.Close()
+		plain.SetMaxOpenConns(1)
+		commit = func(i int) error {
+			tx, err := plain.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if err := insert(ctx, tx, i); err != nil {
+				tx.Rollback()
+				return err
+			}
+			return tx.Commit()
+		}
+		if err := plain.PingContext(ctx); err != nil {
 			return err
 		}
 	}
 	syscall.Getpgid(markerBegin)
 	for i := range a.Count {
-		if err := s.Tx(ctx, func(tx *resonance.Tx) error {
-			_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES (?, 'sync')`, fmt.Sprintf("sync-%s-%d-%d", a.Mode, os.Getpid(), i))
-			return err
-		}); err != nil {
+		if err := commit(i); err != nil {
 			return err
 		}
 	}
@@ -319,13 +344,17 @@ type migrateResult struct {
 
 // roleMigrateOpen opens a fresh database at the same moment as its
 // siblings (after "go") and reports which migrations this process applied.
-// Mode "logged" uses loggedMigrations instead of the embedded schema.
+// Mode "logged" adds loggedMigrations to the embedded schema, as an
+// application adds its own; a.Migrations adds a directory of them.
 func roleMigrateOpen(a childArgs) error {
 	var r migrateResult
 	h := &captureHandler{}
 	o := resonance.Options{Create: true, Logger: slog.New(h)}
 	if a.Mode == "logged" {
-		o.Migrations = loggedMigrations
+		o.Migrations = []fs.FS{loggedMigrations}
+	}
+	if a.Migrations != "" {
+		o.Migrations = append(o.Migrations, resonance.MigrationsDir(a.Migrations))
 	}
 	if err := awaitGo(); err != nil {
 		return err
@@ -434,7 +463,7 @@ func roleTryWrite(a childArgs) error {
 	r := tryResult{UID: os.Geteuid()}
 	s, err := resonance.Open(ctx, a.DB, resonance.Options{})
 	if err == nil {
-		err = s.Tx(ctx, func(tx *resonance.Tx) error {
+		err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES (?, 'doc')`, fmt.Sprintf("by-uid-%d", os.Geteuid()))
 			return err
 		})

@@ -14,8 +14,8 @@ import (
 
 var errBoom = errors.New("boom")
 
-func insertNode(ctx context.Context, id string) func(*resonance.Tx) error {
-	return func(tx *resonance.Tx) error {
+func insertNode(ctx context.Context, id string) func(context.Context, *resonance.Tx) error {
+	return func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES (?, 'doc')`, id)
 		return err
 	}
@@ -64,7 +64,7 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 	s := openStore(t, path, resonance.Options{})
 
 	t.Run("BeginsImmediate", func(t *testing.T) {
-		if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			if !writeLockTaken(t, path) {
 				t.Errorf("T1/W4: inside Store.Tx, before any statement, another connection could take the write lock: the transaction did not begin IMMEDIATE")
 			}
@@ -85,8 +85,8 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 		}
 	})
 	t.Run("RollsBackOnError", func(t *testing.T) {
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
-			if err := insertNode(ctx, "t1-error")(tx); err != nil {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := insertNode(ctx, "t1-error")(ctx, tx); err != nil {
 				return err
 			}
 			return errBoom
@@ -108,8 +108,8 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 					t.Errorf("T1: recovered %v, want the original panic to continue", p)
 				}
 			}()
-			s.Tx(ctx, func(tx *resonance.Tx) error {
-				insertNode(ctx, "t1-panic")(tx)
+			s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				insertNode(ctx, "t1-panic")(ctx, tx)
 				panic("kaboom")
 			})
 		}()
@@ -125,8 +125,8 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 	})
 	t.Run("RollsBackOnCancel", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
-		err := s.Tx(cctx, func(tx *resonance.Tx) error {
-			if err := insertNode(cctx, "t1-cancel")(tx); err != nil {
+		err := s.Tx(cctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := insertNode(cctx, "t1-cancel")(cctx, tx); err != nil {
 				return err
 			}
 			cancel()
@@ -140,8 +140,8 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 		}
 		dctx, cancel2 := context.WithTimeout(ctx, 20*time.Millisecond)
 		defer cancel2()
-		err = s.Tx(dctx, func(tx *resonance.Tx) error {
-			if err := insertNode(dctx, "t1-deadline")(tx); err != nil {
+		err = s.Tx(dctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := insertNode(dctx, "t1-deadline")(dctx, tx); err != nil {
 				return err
 			}
 			<-dctx.Done()
@@ -153,7 +153,7 @@ func TestT1_TxCommitsOrRollsBack(t *testing.T) {
 	})
 	t.Run("ReportsFailedRollback", func(t *testing.T) {
 		// fn ends the transaction behind Tx's back, so Tx's own rollback fails.
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK`); err != nil {
 				return err
 			}
@@ -176,8 +176,8 @@ func TestT2_NestedTxRefused(t *testing.T) {
 	path := newDB(t)
 	s := openStore(t, path, resonance.Options{})
 	var inner, begin error
-	err := s.Tx(ctx, func(tx *resonance.Tx) error {
-		if err := insertNode(ctx, "outer")(tx); err != nil {
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		if err := insertNode(ctx, "outer")(ctx, tx); err != nil {
 			return err
 		}
 		inner = s.Tx(ctx, insertNode(ctx, "inner"))
@@ -186,7 +186,7 @@ func TestT2_NestedTxRefused(t *testing.T) {
 			t.Error("T2: the nested call committed the outer transaction's work")
 		}
 		var seen int
-		if err := s.Read(ctx, func(r *resonance.Tx) error {
+		if err := s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
 			return r.QueryRowContext(ctx, `SELECT count(*) FROM nodes WHERE id = 'outer'`).Scan(&seen)
 		}); err != nil || seen != 0 {
 			t.Errorf("T2: a Read inside Tx: err %v, sees the uncommitted outer row %d times; want the last committed snapshot", err, seen)
@@ -210,12 +210,86 @@ func TestT2_NestedTxRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	if err := s.Tx(ctx, insertNode(ctx, "inside-explicit")); !errors.Is(err, resonance.ErrNestedTx) {
-		t.Errorf("T2: Tx while this goroutine holds an ExplicitTx: err = %v, want ErrNestedTx", err)
+	if err := s.Tx(etx.Context(), insertNode(ctx, "inside-explicit")); !errors.Is(err, resonance.ErrNestedTx) {
+		t.Errorf("T2: Tx with the context of an open ExplicitTx: err = %v, want ErrNestedTx", err)
 	}
 	etx.Rollback()
 	if err := s.Tx(ctx, insertNode(ctx, "after")); err != nil {
 		t.Errorf("T2: Tx after the refused nesting: %v", err)
+	}
+}
+
+// TestT2_NestedWritesFromGoroutinesEnd starts goroutines inside a Tx, as
+// errgroup does, that write through the Store: with the transaction's
+// context (or one derived from it) they are refused with ErrNestedTx at
+// once; with an unrelated context.Background() they cannot be recognised as
+// nested, and end with ErrBusy once the busy timeout has passed instead of
+// waiting for the writer forever. Nothing of theirs is written.
+func TestT2_NestedWritesFromGoroutinesEnd(t *testing.T) {
+	ctx := context.Background()
+	path := newDB(t)
+	const busy = 300 * time.Millisecond
+	s := openStore(t, path, resonance.Options{BusyTimeout: busy})
+	type result struct {
+		err  error
+		took time.Duration
+	}
+	var withTx, derived, background, tx2 result
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		var wg sync.WaitGroup
+		run := func(r *result, c context.Context, write func(context.Context) error) {
+			wg.Go(func() {
+				start := time.Now()
+				r.err = write(c)
+				r.took = time.Since(start)
+			})
+		}
+		child, cancel := context.WithCancel(ctx)
+		defer cancel()
+		run(&withTx, ctx, func(c context.Context) error {
+			return s.UpsertNode(c, resonance.Node{ID: "from-goroutine", Type: "doc"})
+		})
+		run(&derived, child, func(c context.Context) error { return s.InsertEdge(c, "a", "b", "") })
+		run(&tx2, child, func(c context.Context) error { return s.Tx(c, insertNode(c, "nested-tx")) })
+		run(&background, context.Background(), func(c context.Context) error {
+			return s.UpsertNode(c, resonance.Node{ID: "from-background", Type: "doc"})
+		})
+		wg.Wait()
+		return tx.UpsertNode(ctx, resonance.Node{ID: "outer", Type: "doc"})
+	})
+	if err != nil {
+		t.Fatalf("%s: outer Tx: %v", rule(t), err)
+	}
+	for name, r := range map[string]result{"UpsertNode with the Tx's ctx": withTx, "InsertEdge with a derived ctx": derived, "Store.Tx with a derived ctx": tx2} {
+		if !errors.Is(r.err, resonance.ErrNestedTx) {
+			t.Errorf("T2: %s from a goroutine inside Tx: err = %v, want ErrNestedTx", name, r.err)
+		}
+		if r.took >= busy {
+			t.Errorf("T2: %s was refused after %v, want at once (before the %v busy timeout)", name, r.took, busy)
+		}
+	}
+	if !errors.Is(background.err, resonance.ErrBusy) || !strings.Contains(background.err.Error(), "busy timeout") {
+		t.Errorf("T2: a Store write with context.Background() from a goroutine inside Tx: err = %v, want ErrBusy naming the busy timeout", background.err)
+	}
+	if background.took < busy || background.took > 10*busy {
+		t.Errorf("T2: the unrecognisable nested write ended after %v, want the busy timeout (%v)", background.took, busy)
+	}
+	for _, id := range []string{"from-goroutine", "from-background", "nested-tx"} {
+		if committed(t, path, id) {
+			t.Errorf("T2: %q, written by a refused nested write, is in the database", id)
+		}
+	}
+	if !committed(t, path, "outer") {
+		t.Error("T2: the outer transaction's own write is missing")
+	}
+	// Once the transaction has ended, its context no longer marks a nested
+	// write.
+	var after context.Context
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { after = ctx; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertNode(after, resonance.Node{ID: "after", Type: "doc"}); err != nil {
+		t.Errorf("T2: a write with the context of a Tx that has ended: %v, want success", err)
 	}
 }
 
@@ -230,7 +304,7 @@ func TestT3_ReadSnapshotOnReadOnlyConnections(t *testing.T) {
 	if err := s.Tx(ctx, insertNode(ctx, "first")); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	err := s.Read(ctx, func(tx *resonance.Tx) error {
+	err := s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		before := count(t, tx, `SELECT count(*) FROM nodes`)
 		if err := s.Tx(ctx, insertNode(ctx, "during")); err != nil {
 			return err
@@ -238,7 +312,7 @@ func TestT3_ReadSnapshotOnReadOnlyConnections(t *testing.T) {
 		if after := count(t, tx, `SELECT count(*) FROM nodes`); after != before {
 			t.Errorf("T3: a Read saw %d rows, then %d after another transaction committed: not one snapshot", before, after)
 		}
-		if q := count(t, tx, `PRAGMA query_only`); q != 1 || !tx.ReadOnly() {
+		if q := count(t, tx, `PRAGMA query_only`); q != 1 {
 			t.Errorf("T3: Read runs on a connection with query_only = %d, want 1", q)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('in-read', 'doc')`); !errors.Is(err, resonance.ErrReadOnly) {
@@ -257,7 +331,7 @@ func TestT3_ReadSnapshotOnReadOnlyConnections(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	if err := insertNode(ctx, "uncommitted")(etx.Tx); err != nil {
+	if err := insertNode(ctx, "uncommitted")(ctx, etx.Tx); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	const n = 4
@@ -268,7 +342,7 @@ func TestT3_ReadSnapshotOnReadOnlyConnections(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			errs <- s.Read(ctx, func(tx *resonance.Tx) error {
+			errs <- s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 				arrived.Done()
 				select { // every Read is inside its transaction at the same time
 				case <-all:
@@ -307,11 +381,11 @@ func TestT4_ExplicitTransactions(t *testing.T) {
 	if !writeLockTaken(t, path) {
 		t.Error("T4: Begin did not take the write lock: it must begin IMMEDIATE")
 	}
-	if err := insertNode(ctx, "explicit-commit")(etx.Tx); err != nil {
+	if err := insertNode(ctx, "explicit-commit")(ctx, etx.Tx); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	if _, err := s.Begin(ctx); !errors.Is(err, resonance.ErrNestedTx) {
-		t.Errorf("T4: Begin inside an ExplicitTx: err = %v, want ErrNestedTx", err)
+	if _, err := s.Begin(etx.Context()); !errors.Is(err, resonance.ErrNestedTx) {
+		t.Errorf("T4: Begin with the context of an open ExplicitTx: err = %v, want ErrNestedTx", err)
 	}
 	if err := etx.Commit(); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
@@ -327,7 +401,7 @@ func TestT4_ExplicitTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	insertNode(ctx, "explicit-rollback")(etx.Tx)
+	insertNode(ctx, "explicit-rollback")(ctx, etx.Tx)
 	time.Sleep(150 * time.Millisecond) // longer than half the busy timeout
 	if err := etx.Rollback(); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)

@@ -37,7 +37,7 @@ func roleImporter(a childArgs) error {
 			r.fail(err)
 			continue
 		}
-		err = s.Tx(ctx, func(tx *resonance.Tx) error {
+		err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := range importBatch {
 				id := fmt.Sprintf("imp%d-%06d-%03d", a.Writer, batch, i)
 				if err := tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "import", Title: id}); err != nil {
@@ -180,7 +180,7 @@ func TestW5_CheckpointBesideReaderDoesNotStallImport(t *testing.T) {
 	s := openStore(t, path, resonance.Options{BusyTimeout: busy})
 	write := func(prefix string) {
 		t.Helper()
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := range 50 {
 				if err := tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("%s-%d", prefix, i), Type: "doc"}); err != nil {
 					return err

@@ -19,7 +19,7 @@ func TestW1_WALIsThreeFiles(t *testing.T) {
 	ctx := context.Background()
 	path := newDB(t)
 	s := openStore(t, path, resonance.Options{})
-	if err := s.Read(ctx, func(tx *resonance.Tx) error {
+	if err := s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		for _, p := range []string{path, path + "-wal", path + "-shm"} {
 			if _, err := os.Stat(p); err != nil {
 				t.Errorf("W1: while the database is open, %s: %v", filepath.Base(p), err)
@@ -116,7 +116,7 @@ func TestW1_UnprivilegedUserNeedsDirectoryAndShm(t *testing.T) {
 		path := filepath.Join(dir, "graph.db")
 		createDB(t, path)
 		s := openStore(t, path, resonance.Options{}) // keeps -wal and -shm alive, owned by us
-		if err := s.Read(context.Background(), func(*resonance.Tx) error { return nil }); err != nil {
+		if err := s.Read(context.Background(), func(context.Context, *resonance.ReadTx) error { return nil }); err != nil {
 			t.Fatalf("%s: %v", rule(t), err)
 		}
 		if u.cred == nil {
@@ -167,7 +167,7 @@ func TestW2_ReadonlyTrap(t *testing.T) {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	defer s.Close()
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('a', 'doc'), ('b', 'doc')`)
 		return err
 	}); err != nil {
@@ -237,7 +237,7 @@ func TestW2_ModeRoReaderDoesNotCorrupt(t *testing.T) {
 			done = true
 		default:
 		}
-		if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type, title) VALUES (?, 'doc', 'written while a mode=ro reader reads')`, commits)
 			return err
 		}); err != nil {

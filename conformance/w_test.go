@@ -25,7 +25,7 @@ func TestW3_ReadersSeeSnapshotDuringWrite(t *testing.T) {
 	ctx := context.Background()
 	path := newDB(t)
 	s := openStore(t, path, resonance.Options{})
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('1', 'doc'), ('2', 'doc'), ('3', 'doc')`)
 		return err
 	}); err != nil {
@@ -40,7 +40,7 @@ func TestW3_ReadersSeeSnapshotDuringWrite(t *testing.T) {
 				defer wg.Done()
 				begin := time.Now()
 				var n int
-				err := s.Read(ctx, func(tx *resonance.Tx) error {
+				err := s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 					return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes`).Scan(&n)
 				})
 				took := time.Since(begin)
@@ -117,7 +117,7 @@ func TestW4_TwoWriterProcessesFourReaders(t *testing.T) {
 			last := 0
 			for time.Now().Before(stop) {
 				var n int
-				err := s.Read(ctx, func(tx *resonance.Tx) error {
+				err := s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 					return tx.QueryRowContext(ctx, `SELECT count(*) FROM nodes WHERE type = 'w4'`).Scan(&n)
 				})
 				mu.Lock()
@@ -193,7 +193,7 @@ func TestW5_CheckpointTruncate(t *testing.T) {
 	write := func(n int) {
 		t.Helper()
 		for i := range n {
-			if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 				_, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, type, summary) VALUES (?, 'doc', hex(randomblob(300)))`, fmt.Sprintf("%d-%d", time.Now().UnixNano(), i))
 				return err
 			}); err != nil {
@@ -252,7 +252,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 	rounds := 24 * threshold / 1000
 	fill := func(t *testing.T, s *resonance.Store) {
 		for i := range rounds {
-			if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 				_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM c WHERE j < 50)
 					INSERT INTO nodes (id, type, summary) SELECT ? || '-' || j, 'doc', hex(randomblob(2000)) FROM c`, strconv.Itoa(i))
 				return err
@@ -335,7 +335,7 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 	ctx := context.Background()
 	path := newDB(t)
 	s := openStore(t, path, resonance.Options{})
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300)
 			INSERT INTO edges (source, target, type) SELECT 's' || (i % 30), 't' || i, 'related_to' FROM c`)
 		return err
@@ -360,7 +360,7 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 	}
 	// Grow the table past the point where optimize re-analyzes it, and use
 	// the index on the writer, the connection Close optimizes.
-	if err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		_, err := tx.ExecContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 9000)
 			INSERT INTO edges (source, target, type) SELECT 'g' || (i % 90), 'u' || i, 'related_to' FROM c`)
 		return err
@@ -388,7 +388,7 @@ func TestW6_OptimizeAndCleanClose(t *testing.T) {
 	if !strings.HasPrefix(st, "9300 ") {
 		t.Errorf("W6: after Close, sqlite_stat1 for idx_edges_target = %q, want fresh statistics of the 9300 edges (PRAGMA optimize at close)", st)
 	}
-	if err := s.Tx(ctx, func(*resonance.Tx) error { return nil }); !errors.Is(err, resonance.ErrClosed) {
+	if err := s.Tx(ctx, func(context.Context, *resonance.Tx) error { return nil }); !errors.Is(err, resonance.ErrClosed) {
 		t.Errorf("W6: Tx after Close: err = %v, want ErrClosed", err)
 	}
 
@@ -512,19 +512,19 @@ func TestW8_LongTransactionReported(t *testing.T) {
 	s := openStore(t, path, resonance.Options{BusyTimeout: 200 * time.Millisecond, Logger: slog.New(h)})
 	long := func() int { return len(filterRecords(h, "longer than half")) }
 
-	if err := s.Tx(ctx, func(*resonance.Tx) error { time.Sleep(10 * time.Millisecond); return nil }); err != nil {
+	if err := s.Tx(ctx, func(context.Context, *resonance.Tx) error { time.Sleep(10 * time.Millisecond); return nil }); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if m := s.Metrics(); m.LongTransactions != 0 || long() != 0 {
 		t.Errorf("W8: a 10ms transaction with a 200ms busy timeout was reported as long (%d, %d log lines)", m.LongTransactions, long())
 	}
-	if err := s.Tx(ctx, func(*resonance.Tx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
+	if err := s.Tx(ctx, func(context.Context, *resonance.Tx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	if m := s.Metrics(); m.LongTransactions != 1 || long() != 1 {
 		t.Errorf("W8: a 150ms write transaction with a 200ms busy timeout: counter %d, %d log lines; want 1 and 1", m.LongTransactions, long())
 	}
-	if err := s.Read(ctx, func(*resonance.Tx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
+	if err := s.Read(ctx, func(context.Context, *resonance.ReadTx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	etx, err := s.Begin(ctx)
@@ -532,7 +532,7 @@ func TestW8_LongTransactionReported(t *testing.T) {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
 	other := openStore(t, path, resonance.Options{BusyTimeout: 200 * time.Millisecond})
-	err = other.Tx(ctx, func(tx *resonance.Tx) error { return nil })
+	err = other.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return nil })
 	if !errors.Is(err, resonance.ErrBusy) {
 		t.Errorf("W8: a second writer behind a transaction held past the busy timeout: err = %v, want ErrBusy", err)
 	}

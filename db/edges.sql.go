@@ -10,18 +10,18 @@ import (
 	"database/sql"
 )
 
-const countEdges = `-- name: CountEdges :one
+const CountEdges = `-- name: CountEdges :one
 SELECT count(*) FROM edges
 `
 
 func (q *Queries) CountEdges(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countEdges)
+	row := q.db.QueryRowContext(ctx, CountEdges)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
 }
 
-const incomingEdges = `-- name: IncomingEdges :many
+const IncomingEdges = `-- name: IncomingEdges :many
 SELECT source, type, confidence, veracity, context_source
 FROM edges
 WHERE target = CAST(?1 AS TEXT)
@@ -38,7 +38,7 @@ type IncomingEdgesRow struct {
 
 // IncomingEdges: as OutgoingEdges, for the target.
 func (q *Queries) IncomingEdges(ctx context.Context, target string) ([]IncomingEdgesRow, error) {
-	rows, err := q.db.QueryContext(ctx, incomingEdges, target)
+	rows, err := q.db.QueryContext(ctx, IncomingEdges, target)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (q *Queries) IncomingEdges(ctx context.Context, target string) ([]IncomingE
 	return items, nil
 }
 
-const insertEdge = `-- name: InsertEdge :execrows
+const InsertEdge = `-- name: InsertEdge :execrows
 INSERT OR IGNORE INTO edges (source, target, type)
 VALUES (?, ?, ?)
 `
@@ -78,14 +78,14 @@ type InsertEdgeParams struct {
 }
 
 func (q *Queries) InsertEdge(ctx context.Context, arg InsertEdgeParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, insertEdge, arg.Source, arg.Target, arg.Type)
+	result, err := q.db.ExecContext(ctx, InsertEdge, arg.Source, arg.Target, arg.Type)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected()
 }
 
-const outgoingEdges = `-- name: OutgoingEdges :many
+const OutgoingEdges = `-- name: OutgoingEdges :many
 SELECT target, type, confidence, veracity, context_source
 FROM edges
 WHERE source = CAST(?1 AS TEXT)
@@ -107,7 +107,7 @@ type OutgoingEdgesRow struct {
 // compiled anew on every call (most of its cost); the plan is the same
 // index search. It does not read back the source it was given.
 func (q *Queries) OutgoingEdges(ctx context.Context, source string) ([]OutgoingEdgesRow, error) {
-	rows, err := q.db.QueryContext(ctx, outgoingEdges, source)
+	rows, err := q.db.QueryContext(ctx, OutgoingEdges, source)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func (q *Queries) OutgoingEdges(ctx context.Context, source string) ([]OutgoingE
 	return items, nil
 }
 
-const upsertSemanticEdge = `-- name: UpsertSemanticEdge :exec
+const UpsertSemanticEdge = `-- name: UpsertSemanticEdge :exec
 INSERT INTO edges (source, target, type, confidence, veracity, context_source)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (source, target, type) DO UPDATE SET
@@ -154,7 +154,7 @@ type UpsertSemanticEdgeParams struct {
 }
 
 func (q *Queries) UpsertSemanticEdge(ctx context.Context, arg UpsertSemanticEdgeParams) error {
-	_, err := q.db.ExecContext(ctx, upsertSemanticEdge,
+	_, err := q.db.ExecContext(ctx, UpsertSemanticEdge,
 		arg.Source,
 		arg.Target,
 		arg.Type,

@@ -10,14 +10,14 @@ import (
 	"database/sql"
 )
 
-const getEmberState = `-- name: GetEmberState :one
+const GetEmberState = `-- name: GetEmberState :one
 SELECT file_path, last_analyzed, sidecar_created, confidence
 FROM ember_state
 WHERE file_path = ?
 `
 
 func (q *Queries) GetEmberState(ctx context.Context, filePath string) (EmberState, error) {
-	row := q.db.QueryRowContext(ctx, getEmberState, filePath)
+	row := q.db.QueryRowContext(ctx, GetEmberState, filePath)
 	var i EmberState
 	err := row.Scan(
 		&i.FilePath,
@@ -28,7 +28,7 @@ func (q *Queries) GetEmberState(ctx context.Context, filePath string) (EmberStat
 	return i, err
 }
 
-const upsertEmberState = `-- name: UpsertEmberState :exec
+const UpsertEmberState = `-- name: UpsertEmberState :exec
 INSERT INTO ember_state (file_path, last_analyzed, sidecar_created, confidence)
 VALUES (?, ?, ?, ?)
 ON CONFLICT (file_path) DO UPDATE SET
@@ -45,7 +45,7 @@ type UpsertEmberStateParams struct {
 }
 
 func (q *Queries) UpsertEmberState(ctx context.Context, arg UpsertEmberStateParams) error {
-	_, err := q.db.ExecContext(ctx, upsertEmberState,
+	_, err := q.db.ExecContext(ctx, UpsertEmberState,
 		arg.FilePath,
 		arg.LastAnalyzed,
 		arg.SidecarCreated,

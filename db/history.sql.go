@@ -10,18 +10,18 @@ import (
 	"database/sql"
 )
 
-const countHistory = `-- name: CountHistory :one
+const CountHistory = `-- name: CountHistory :one
 SELECT count(*) FROM history
 `
 
 func (q *Queries) CountHistory(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countHistory)
+	row := q.db.QueryRowContext(ctx, CountHistory)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
 }
 
-const insertHistory = `-- name: InsertHistory :exec
+const InsertHistory = `-- name: InsertHistory :exec
 INSERT INTO history (entity_type, entity_id, action, old_value, new_value)
 VALUES (?, ?, ?, ?, ?)
 `
@@ -35,7 +35,7 @@ type InsertHistoryParams struct {
 }
 
 func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) error {
-	_, err := q.db.ExecContext(ctx, insertHistory,
+	_, err := q.db.ExecContext(ctx, InsertHistory,
 		arg.EntityType,
 		arg.EntityID,
 		arg.Action,
@@ -45,7 +45,7 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 	return err
 }
 
-const listHistory = `-- name: ListHistory :many
+const ListHistory = `-- name: ListHistory :many
 SELECT id, entity_type, entity_id, action, old_value, new_value, timestamp
 FROM history
 WHERE entity_type = CAST(?1 AS TEXT)
@@ -59,7 +59,7 @@ type ListHistoryParams struct {
 }
 
 func (q *Queries) ListHistory(ctx context.Context, arg ListHistoryParams) ([]History, error) {
-	rows, err := q.db.QueryContext(ctx, listHistory, arg.EntityType, arg.EntityID)
+	rows, err := q.db.QueryContext(ctx, ListHistory, arg.EntityType, arg.EntityID)
 	if err != nil {
 		return nil, err
 	}

@@ -10,18 +10,18 @@ import (
 	"database/sql"
 )
 
-const countNodes = `-- name: CountNodes :one
+const CountNodes = `-- name: CountNodes :one
 SELECT count(*) FROM nodes
 `
 
 func (q *Queries) CountNodes(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countNodes)
+	row := q.db.QueryRowContext(ctx, CountNodes)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
 }
 
-const countSemanticTokens = `-- name: CountSemanticTokens :one
+const CountSemanticTokens = `-- name: CountSemanticTokens :one
 SELECT count(*) FROM nodes
 WHERE (CASE WHEN json_valid(meta) THEN json_type(meta, '$.semantic_tokens') END) IS NOT NULL
 `
@@ -31,24 +31,24 @@ WHERE (CASE WHEN json_valid(meta) THEN json_type(meta, '$.semantic_tokens') END)
 // NULL only for a missing key). CASE guarantees json_type never sees text
 // that is not JSON, which would be an error.
 func (q *Queries) CountSemanticTokens(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countSemanticTokens)
+	row := q.db.QueryRowContext(ctx, CountSemanticTokens)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
 }
 
-const countVectors = `-- name: CountVectors :one
+const CountVectors = `-- name: CountVectors :one
 SELECT count(*) FROM nodes WHERE embedding IS NOT NULL AND length(embedding) > 0
 `
 
 func (q *Queries) CountVectors(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countVectors)
+	row := q.db.QueryRowContext(ctx, CountVectors)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
 }
 
-const getNode = `-- name: GetNode :one
+const GetNode = `-- name: GetNode :one
 SELECT id, type, title, domain, layer, embedding, hash, summary, meta, date
 FROM nodes
 WHERE id = ?
@@ -69,7 +69,7 @@ type GetNodeRow struct {
 
 // GetNode reads one node's columns as they are stored.
 func (q *Queries) GetNode(ctx context.Context, id string) (GetNodeRow, error) {
-	row := q.db.QueryRowContext(ctx, getNode, id)
+	row := q.db.QueryRowContext(ctx, GetNode, id)
 	var i GetNodeRow
 	err := row.Scan(
 		&i.ID,
@@ -86,69 +86,40 @@ func (q *Queries) GetNode(ctx context.Context, id string) (GetNodeRow, error) {
 	return i, err
 }
 
-const getNodeDate = `-- name: GetNodeDate :one
+const GetNodeDate = `-- name: GetNodeDate :one
 SELECT date FROM nodes WHERE id = ?
 `
 
 func (q *Queries) GetNodeDate(ctx context.Context, id string) (sql.NullString, error) {
-	row := q.db.QueryRowContext(ctx, getNodeDate, id)
+	row := q.db.QueryRowContext(ctx, GetNodeDate, id)
 	var date sql.NullString
 	err := row.Scan(&date)
 	return date, err
 }
 
-const getNodeHash = `-- name: GetNodeHash :one
+const GetNodeHash = `-- name: GetNodeHash :one
 SELECT hash FROM nodes WHERE id = ?
 `
 
 func (q *Queries) GetNodeHash(ctx context.Context, id string) (sql.NullString, error) {
-	row := q.db.QueryRowContext(ctx, getNodeHash, id)
+	row := q.db.QueryRowContext(ctx, GetNodeHash, id)
 	var hash sql.NullString
 	err := row.Scan(&hash)
 	return hash, err
 }
 
-const getNodeMeta = `-- name: GetNodeMeta :one
+const GetNodeMeta = `-- name: GetNodeMeta :one
 SELECT meta FROM nodes WHERE id = ?
 `
 
 func (q *Queries) GetNodeMeta(ctx context.Context, id string) (sql.NullString, error) {
-	row := q.db.QueryRowContext(ctx, getNodeMeta, id)
+	row := q.db.QueryRowContext(ctx, GetNodeMeta, id)
 	var meta sql.NullString
 	err := row.Scan(&meta)
 	return meta, err
 }
 
-const getNodePacked = `-- name: GetNodePacked :one
-SELECT CAST(concat(
-    octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
-    type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed,
-    embedding
-FROM nodes
-WHERE id = ?
-`
-
-type GetNodePackedRow struct {
-	Packed    string
-	Embedding []byte
-}
-
-// GetNodePacked, ListNodesPacked and ListNodesWithoutEmbeddingPacked are
-// the graph API's hot reads: they return a node's text
-// columns packed into one value, "len,len,...:" and then the texts back to
-// back, meta last (resonance/packed.go reads it): a driver allocates two
-// objects per column it returns, and for a metadata scan those allocations
-// and the garbage they make cost more than SQLite's own work. NULL and ”
-// both pack as nothing, as the graph API reads both as "". GetNodePacked
-// does not read back the id it was given. Use GetNode for plain columns.
-func (q *Queries) GetNodePacked(ctx context.Context, id string) (GetNodePackedRow, error) {
-	row := q.db.QueryRowContext(ctx, getNodePacked, id)
-	var i GetNodePackedRow
-	err := row.Scan(&i.Packed, &i.Embedding)
-	return i, err
-}
-
-const graphStats = `-- name: GraphStats :one
+const GraphStats = `-- name: GraphStats :one
 SELECT
     (SELECT count(*) FROM nodes) AS nodes,
     (SELECT count(*) FROM edges) AS edges,
@@ -168,7 +139,7 @@ type GraphStatsRow struct {
 // from one snapshot without a transaction. (The file sizes are PRAGMAs,
 // which sqlc cannot parse: resonance/stats.go reads them.)
 func (q *Queries) GraphStats(ctx context.Context) (GraphStatsRow, error) {
-	row := q.db.QueryRowContext(ctx, graphStats)
+	row := q.db.QueryRowContext(ctx, GraphStats)
 	var i GraphStatsRow
 	err := row.Scan(
 		&i.Nodes,
@@ -179,7 +150,7 @@ func (q *Queries) GraphStats(ctx context.Context) (GraphStatsRow, error) {
 	return i, err
 }
 
-const listLexicon = `-- name: ListLexicon :many
+const ListLexicon = `-- name: ListLexicon :many
 SELECT id, title, summary, meta
 FROM nodes
 WHERE domain = 'lexicon' AND type = 'concept'
@@ -194,7 +165,7 @@ type ListLexiconRow struct {
 }
 
 func (q *Queries) ListLexicon(ctx context.Context) ([]ListLexiconRow, error) {
-	rows, err := q.db.QueryContext(ctx, listLexicon)
+	rows, err := q.db.QueryContext(ctx, ListLexicon)
 	if err != nil {
 		return nil, err
 	}
@@ -221,109 +192,7 @@ func (q *Queries) ListLexicon(ctx context.Context) ([]ListLexiconRow, error) {
 	return items, nil
 }
 
-const listNodesPacked = `-- name: ListNodesPacked :many
-SELECT CAST(concat(
-    octet_length(id), ',', octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
-    id, type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed,
-    embedding
-FROM nodes
-WHERE (?1 IS NULL OR domain = ?1)
-  AND (?2 IS NULL OR type = ?2)
-ORDER BY rowid
-LIMIT CAST(?4 AS INTEGER) OFFSET CAST(?3 AS INTEGER)
-`
-
-type ListNodesPackedParams struct {
-	Domain interface{}
-	Type   interface{}
-	Offset int64
-	Limit  int64
-}
-
-type ListNodesPackedRow struct {
-	Packed    string
-	Embedding []byte
-}
-
-// LIMIT and OFFSET go through CAST: a bare parameter there lets SQLite
-// re-plan the statement whenever its value changes between 0 or 1 and
-// anything else, and go-sqlite3 clears the bindings before each run, so
-// the scan was compiled anew on every call.
-func (q *Queries) ListNodesPacked(ctx context.Context, arg ListNodesPackedParams) ([]ListNodesPackedRow, error) {
-	rows, err := q.db.QueryContext(ctx, listNodesPacked,
-		arg.Domain,
-		arg.Type,
-		arg.Offset,
-		arg.Limit,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []ListNodesPackedRow{}
-	for rows.Next() {
-		var i ListNodesPackedRow
-		if err := rows.Scan(&i.Packed, &i.Embedding); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const listNodesWithoutEmbeddingPacked = `-- name: ListNodesWithoutEmbeddingPacked :many
-SELECT CAST(concat(
-    octet_length(id), ',', octet_length(type), ',', octet_length(title), ',', octet_length(domain), ',', octet_length(layer), ',', octet_length(hash), ',', octet_length(summary), ',', octet_length(date), ':',
-    id, type, title, domain, layer, hash, summary, date, meta) AS TEXT) AS packed
-FROM nodes
-WHERE (?1 IS NULL OR domain = ?1)
-  AND (?2 IS NULL OR type = ?2)
-ORDER BY rowid
-LIMIT CAST(?4 AS INTEGER) OFFSET CAST(?3 AS INTEGER)
-`
-
-type ListNodesWithoutEmbeddingPackedParams struct {
-	Domain interface{}
-	Type   interface{}
-	Offset int64
-	Limit  int64
-}
-
-func (q *Queries) ListNodesWithoutEmbeddingPacked(ctx context.Context, arg ListNodesWithoutEmbeddingPackedParams) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, listNodesWithoutEmbeddingPacked,
-		arg.Domain,
-		arg.Type,
-		arg.Offset,
-		arg.Limit,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	items := []string{}
-	for rows.Next() {
-		var packed string
-		if err := rows.Scan(&packed); err != nil {
-			return nil, err
-		}
-		items = append(items, packed)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const updateNodeDate = `-- name: UpdateNodeDate :execrows
+const UpdateNodeDate = `-- name: UpdateNodeDate :execrows
 UPDATE nodes SET date = ? WHERE id = ?
 `
 
@@ -333,14 +202,14 @@ type UpdateNodeDateParams struct {
 }
 
 func (q *Queries) UpdateNodeDate(ctx context.Context, arg UpdateNodeDateParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, updateNodeDate, arg.Date, arg.ID)
+	result, err := q.db.ExecContext(ctx, UpdateNodeDate, arg.Date, arg.ID)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected()
 }
 
-const updateNodeMeta = `-- name: UpdateNodeMeta :execrows
+const UpdateNodeMeta = `-- name: UpdateNodeMeta :execrows
 UPDATE nodes SET meta = ? WHERE id = ?
 `
 
@@ -350,14 +219,14 @@ type UpdateNodeMetaParams struct {
 }
 
 func (q *Queries) UpdateNodeMeta(ctx context.Context, arg UpdateNodeMetaParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, updateNodeMeta, arg.Meta, arg.ID)
+	result, err := q.db.ExecContext(ctx, UpdateNodeMeta, arg.Meta, arg.ID)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected()
 }
 
-const upsertNode = `-- name: UpsertNode :exec
+const UpsertNode = `-- name: UpsertNode :exec
 INSERT INTO nodes (id, type, title, domain, layer, embedding, hash, summary, meta, date)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
@@ -386,7 +255,7 @@ type UpsertNodeParams struct {
 }
 
 func (q *Queries) UpsertNode(ctx context.Context, arg UpsertNodeParams) error {
-	_, err := q.db.ExecContext(ctx, upsertNode,
+	_, err := q.db.ExecContext(ctx, UpsertNode,
 		arg.ID,
 		arg.Type,
 		arg.Title,

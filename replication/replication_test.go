@@ -74,7 +74,7 @@ func writer(path string, external bool) error {
 			return nil
 		default:
 		}
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := range batchNodes {
 				emb[0] = float32(b)
 				emb[1] = float32(i)

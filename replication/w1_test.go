@@ -28,7 +28,7 @@ func w1(t *testing.T, path string, external bool) float64 {
 	emb := make([]float32, 384)
 	start := time.Now()
 	for b := 0; b < nodes; b += perTx {
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := b; i < b+perTx; i++ {
 				emb[0], emb[1] = float32(i), float32(b)
 				n := resonance.Node{ID: fmt.Sprintf("n%06d", i), Type: "doc", Title: "w1", Embedding: emb, Meta: json.RawMessage(`{"w":1}`)}

@@ -29,7 +29,7 @@ func TestCheckpointer_PendingMatchesSQLite(t *testing.T) {
 	}()
 	last := cp.pending()
 	for round := range 3 {
-		err := s.Tx(ctx, func(tx *Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
 			for i := range 200 {
 				n := Node{ID: fmt.Sprintf("n-%d-%d", round, i), Type: "doc", Embedding: make([]float32, 384)}
 				if err := tx.UpsertNode(ctx, n); err != nil {

@@ -32,7 +32,7 @@ func TestStore_CloseWhileWriting(t *testing.T) {
 					if g%2 == 0 {
 						err = s.UpsertNode(ctx, resonance.Node{ID: id, Type: "note", Title: id})
 					} else {
-						err = s.Tx(ctx, func(tx *resonance.Tx) error {
+						err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 							return tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "note", Title: id})
 						})
 					}

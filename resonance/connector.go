@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,20 +23,12 @@ import (
 // calls Connect for every connection it adds to a pool, so every connection,
 // not just the first, carries the same settings (C7).
 type connector struct {
-	path string // absolute path of the database file
-	opts Options
-	*connPlan
-	drv *sqlite3.SQLiteDriver
-}
-
-// connPlan is what a connector derives from the path and the options that
-// shape a connection: the DSN and the statements of the connect hook. It is
-// immutable, and cached, so that opening a connection per request (W4)
-// does not rebuild it every time.
-type connPlan struct {
+	path    string // absolute path of the database file
+	opts    Options
 	dsn     string
 	pragmas []pragma
-	plan    hardenPlan
+	plan    hardenPlan // the statements of the connect hook, built once
+	drv     *sqlite3.SQLiteDriver
 }
 
 var _ driver.Connector = (*connector)(nil)
@@ -56,53 +47,15 @@ func newStoreWriterConnector(path string, o Options, txlock string) (*connector,
 }
 
 func newRoleConnector(path string, o Options, txlock string, storeWriter bool) (*connector, error) {
-	abs := path
-	if !filepath.IsAbs(abs) { // relative to the working directory, which may change: never cached
-		var err error
-		if abs, err = filepath.Abs(path); err != nil {
-			return nil, fmt.Errorf("resonance: open %q: %w", path, err)
-		}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: open %q: %w", path, err)
 	}
-	abs = filepath.Clean(abs)
-	c := &connector{path: abs, opts: o, connPlan: plans.get(abs, o, txlock, storeWriter)}
+	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o, storeWriter)}
+	c.dsn = buildDSN(abs, o, txlock, c.pragmas)
+	c.plan = newHardenPlan(c.pragmas)
 	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.harden}
 	return c, nil
-}
-
-// planKey is everything a connPlan depends on.
-type planKey struct {
-	abs                        string
-	busy                       time.Duration
-	create, readOnly, external bool
-	txlock                     string
-	storeWriter                bool
-}
-
-// planCache keeps the plans of the last few databases opened.
-type planCache struct {
-	mu   sync.Mutex
-	keys [8]planKey
-	vals [8]*connPlan
-	next int
-}
-
-var plans planCache
-
-func (pc *planCache) get(abs string, o Options, txlock string, storeWriter bool) *connPlan {
-	k := planKey{abs, o.BusyTimeout, o.Create, o.ReadOnly, o.ExternalCheckpoints, txlock, storeWriter}
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	for i, v := range pc.vals {
-		if v != nil && pc.keys[i] == k {
-			return v
-		}
-	}
-	p := &connPlan{pragmas: requiredPragmas(o, storeWriter)}
-	p.dsn = buildDSN(abs, o, txlock, p.pragmas)
-	p.plan = newHardenPlan(p.pragmas)
-	pc.keys[pc.next], pc.vals[pc.next] = k, p
-	pc.next = (pc.next + 1) % len(pc.vals)
-	return p
 }
 
 // buildDSN makes a file: URI for go-sqlite3. The path is escaped by net/url,
@@ -135,7 +88,7 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 		return nil, c.openError(err)
 	}
 	if sc, ok := conn.(*sqlite3.SQLiteConn); ok {
-		return classifiedConn{sc}, nil // C8: errors of raw pools wrap the sentinels
+		return &classifiedConn{SQLiteConn: sc, c: c}, nil // C8: errors of raw pools wrap the sentinels; C7: settings kept
 	}
 	return conn, nil
 }
@@ -188,7 +141,7 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 			return fmt.Errorf("keeping the WAL on close (SQLITE_FCNTL_PERSIST_WAL): %w", err)
 		}
 	}
-	return nil
+	return c.runHook(conn)
 }
 
 // journalWAL reads journal_mode and switches to WAL only when it is not WAL

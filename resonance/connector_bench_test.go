@@ -104,7 +104,7 @@ func BenchmarkStoreCount(b *testing.B) {
 func BenchmarkStoreTxEmpty(b *testing.B) {
 	_, s := benchDB(b)
 	ctx := context.Background()
-	fn := func(*resonance.Tx) error { return nil }
+	fn := func(context.Context, *resonance.Tx) error { return nil }
 	b.ReportAllocs()
 	defer reportCPU(b, cpuTime())
 	for b.Loop() {
@@ -118,7 +118,7 @@ func BenchmarkStoreTxEmpty(b *testing.B) {
 func BenchmarkStoreReadEmpty(b *testing.B) {
 	_, s := benchDB(b)
 	ctx := context.Background()
-	fn := func(*resonance.Tx) error { return nil }
+	fn := func(context.Context, *resonance.ReadTx) error { return nil }
 	b.ReportAllocs()
 	defer reportCPU(b, cpuTime())
 	for b.Loop() {

@@ -21,27 +21,55 @@
 // # Transactions
 //
 // A Store has one writer connection and a pool of query_only readers.
-// Store.Tx runs a function in a transaction that begins IMMEDIATE, so a
-// second writer waits for the lock (up to the busy timeout) instead of
+// Store.Tx runs a function in a write transaction that begins IMMEDIATE, so
+// a second writer waits for the lock (up to the busy timeout) instead of
 // failing on a lock upgrade that busy_timeout cannot help with. It commits
 // when the function returns nil and rolls back on an error, a panic (which
 // continues) or a cancelled context. Store.Read runs a function on one
 // consistent snapshot on a reader connection; many Reads run beside the
-// writer. The function gets a *Tx, never a *sql.Tx, so it cannot end the
-// transaction itself; Tx.Queries gives the generated queries bound to it.
-// Calling Tx inside Tx on the same store returns ErrNestedTx.
+// writer.
+//
+// The function gets the transaction's context and a handle: a *Tx for
+// Store.Tx, a *ReadTx for Store.Read. A ReadTx has the graph reads, the
+// generated queries bound to it (Queries) and the SQL methods of db.DBTX; a
+// Tx has all of that plus the graph writes, so a graph write inside Read
+// does not compile. Neither has Commit or Rollback: the function decides by
+// its return. A handle is dead once its function returns: every later call
+// fails with sql.ErrTxDone and writes nothing.
+//
+// The context marks the transaction: a Store write made with it, or with a
+// context derived from it (in goroutines the function starts, too), returns
+// ErrNestedTx at once, since the transaction holds the writer it would wait
+// for. Write through the *Tx instead. No write waits for this process's
+// writer longer than the busy timeout: one that cannot be recognised as
+// nested ends with ErrBusy.
 //
 // # The graph
 //
-// Nodes, edges and history follow the original's tables (SPEC D). Every
-// write — UpsertNode, InsertEdge, UpsertSemanticEdge, UpdateNodeMeta,
-// UpdateNodeDate — adds one history row in the same transaction, and each
-// exists on *Tx (inside the caller's transaction) and on *Store (in a
-// transaction of its own). Bad input (an empty id or type, meta that is not
+// Nodes, edges and history follow the original's tables (rules D1–D10).
+// Every write of a Tx — UpsertNode, InsertEdge, UpsertSemanticEdge,
+// UpdateNodeMeta, UpdateNodeDate — adds one history row in the same
+// transaction. Each operation is written once, on ReadTx or Tx; the Store's
+// conveniences (GetNode, GetNodes, OutgoingEdges, UpsertNode, InsertEdge,
+// UpsertSemanticEdge) call it, the reads on the
+// reader pool as one statement, the writes in a transaction of their own.
+// Bad input (an empty id or type, meta that is not
 // a JSON object, NaN or ±Inf in an embedding) is refused with ErrInvalid
 // before any SQL runs, so nothing is written, not even history. Embeddings
 // are stored as little-endian float32 bytes and come back bit for bit; meta
-// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers.
+// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers;
+// GenerateID gives the original's id for every path (D7).
+//
+// # Databases made by the original
+//
+// A read-write Open of a database the original created (its drizzle
+// migrations, recorded in __drizzle_migrations) recognises it by its exact
+// shape, writes a backup, and converts it in one IMMEDIATE transaction to
+// this schema, keeping every row of nodes, edges, history and ember_state;
+// the migrations are then recorded as applied (X1). InspectOriginal says
+// beforehand what it found and changes nothing. A database that resembles
+// the original's but differs is refused with ErrSchemaMismatch naming each
+// difference, and a read-only Open never converts (X2).
 //
 // # Maintenance
 //
@@ -55,6 +83,18 @@
 // runs a PASSIVE checkpoint, which neither the writer nor the readers wait
 // for, so commits do not pay for it. Options.ExternalCheckpoints turns
 // this off for a replicator such as Litestream.
+//
+// # Applications
+//
+// An application adds tables of its own with Options.Migrations: dbmate
+// files applied together with the embedded ones, under the same rules
+// (exactly once across processes, nothing partial, a backup first), a
+// version that collides with the library's refused. Its sqlc-generated
+// queries run on a *Tx or a *ReadTx, which have the methods of sqlc's
+// DBTX, beside the graph API in the same transaction; `resonance schema DIR` writes the
+// embedded migrations where its sqlc.yaml reads them. Options.ConnectHook
+// registers its functions, collations or extensions on every connection
+// after hardening, and every setting is read back after the hook.
 //
 // # Concurrency
 //

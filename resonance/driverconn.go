@@ -3,6 +3,7 @@ package resonance
 import (
 	"context"
 	"database/sql/driver"
+	"strings"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -12,23 +13,37 @@ import (
 // pool (Connect, Store.DB, Store.ReadDB) wrap the package's sentinels as
 // those of Store.Tx do: a write on a read-only connection is
 // errors.Is(err, ErrReadOnly) (C8), a lock held past the busy timeout
-// ErrBusy. The driver's error stays in the chain for errors.As. Every other
-// method is the driver's own.
-type classifiedConn struct{ *sqlite3.SQLiteConn }
+// ErrBusy. The driver's error stays in the chain for errors.As.
+//
+// It also keeps the settings for the connection's whole life (C7): a
+// connection on which a PRAGMA statement ran has its settings checked
+// again before database/sql hands it out again (ResetSession), and one
+// left inside a transaction is never handed out again. Every other method
+// is the driver's own.
+type classifiedConn struct {
+	*sqlite3.SQLiteConn
+	c *connector
+	// pragmaRan is set when a statement whose text holds the word PRAGMA
+	// ran: only such a statement can change a setting.
+	pragmaRan bool
+}
 
 var (
-	_ driver.ExecerContext      = classifiedConn{}
-	_ driver.QueryerContext     = classifiedConn{}
-	_ driver.ConnPrepareContext = classifiedConn{}
-	_ driver.ConnBeginTx        = classifiedConn{}
+	_ driver.ExecerContext      = (*classifiedConn)(nil)
+	_ driver.QueryerContext     = (*classifiedConn)(nil)
+	_ driver.ConnPrepareContext = (*classifiedConn)(nil)
+	_ driver.ConnBeginTx        = (*classifiedConn)(nil)
+	_ driver.SessionResetter    = (*classifiedConn)(nil)
 )
 
-func (c classifiedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+func (c *classifiedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	c.pragmaRan = c.pragmaRan || hasPragma(query)
 	r, err := c.SQLiteConn.ExecContext(ctx, query, args)
 	return r, classify(err)
 }
 
-func (c classifiedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+func (c *classifiedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	c.pragmaRan = c.pragmaRan || hasPragma(query)
 	r, err := c.SQLiteConn.QueryContext(ctx, query, args)
 	if err != nil {
 		return nil, classify(err)
@@ -36,18 +51,18 @@ func (c classifiedConn) QueryContext(ctx context.Context, query string, args []d
 	return wrapRows(r), nil
 }
 
-func (c classifiedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+func (c *classifiedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	s, err := c.SQLiteConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, classify(err)
 	}
 	if ss, ok := s.(*sqlite3.SQLiteStmt); ok {
-		return classifiedStmt{ss}, nil
+		return &classifiedStmt{SQLiteStmt: ss, conn: c, pragma: hasPragma(query)}, nil
 	}
 	return s, nil
 }
 
-func (c classifiedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+func (c *classifiedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	t, err := c.SQLiteConn.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, classify(err)
@@ -55,14 +70,57 @@ func (c classifiedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dri
 	return classifiedTx{t}, nil
 }
 
-type classifiedStmt struct{ *sqlite3.SQLiteStmt }
+// ResetSession runs before database/sql hands the connection out again. A
+// connection still inside a transaction (a BEGIN run on a pool) is thrown
+// away, which rolls the transaction back. After a PRAGMA statement every
+// setting is checked again as the connect hook checked it: one that changed
+// throws the connection away (C7; those whose check statement sets them,
+// busy_timeout among them, are set again by it).
+func (c *classifiedConn) ResetSession(ctx context.Context) error {
+	if !c.AutoCommit() {
+		return driver.ErrBadConn
+	}
+	if !c.pragmaRan {
+		return nil
+	}
+	mode, err := queryString(c.SQLiteConn, "PRAGMA journal_mode", c.c.trace)
+	if err != nil || !strings.EqualFold(mode, "wal") {
+		return driver.ErrBadConn
+	}
+	for i := range c.c.pragmas {
+		if err := c.c.verify(c.SQLiteConn, i); err != nil {
+			return driver.ErrBadConn
+		}
+	}
+	c.pragmaRan = false
+	return nil
+}
 
-func (s classifiedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+// hasPragma reports whether query holds the word PRAGMA, in any case.
+func hasPragma(query string) bool {
+	const word = "pragma"
+	for i := 0; i+len(word) <= len(query); i++ {
+		if query[i]|0x20 == 'p' && strings.EqualFold(query[i:i+len(word)], word) {
+			return true
+		}
+	}
+	return false
+}
+
+type classifiedStmt struct {
+	*sqlite3.SQLiteStmt
+	conn   *classifiedConn
+	pragma bool // its text holds PRAGMA
+}
+
+func (s *classifiedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.conn.pragmaRan = s.conn.pragmaRan || s.pragma
 	r, err := s.SQLiteStmt.ExecContext(ctx, args)
 	return r, classify(err)
 }
 
-func (s classifiedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+func (s *classifiedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.conn.pragmaRan = s.conn.pragmaRan || s.pragma
 	r, err := s.SQLiteStmt.QueryContext(ctx, args)
 	if err != nil {
 		return nil, classify(err)

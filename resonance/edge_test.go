@@ -96,7 +96,7 @@ func TestStore_OutgoingAndIncomingEdges(t *testing.T) {
 	if diff := cmp.Diff([]resonance.Edge{edge("a", "b", "x"), edge("a", "b", "y"), edge("a", "c", "x")}, out); diff != "" {
 		t.Errorf("OutgoingEdges(a) (-want +got):\n%s", diff)
 	}
-	in, err := s.IncomingEdges(ctx, "b")
+	in, err := readIncoming(ctx, s, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,11 +129,16 @@ func TestStore_EveryWriteLeavesOneHistoryRow(t *testing.T) {
 		{"UpsertSemanticEdge update", func(w graphWriter) error {
 			return w.UpsertSemanticEdge(ctx, resonance.Edge{Source: "n", Target: "o", Confidence: 0.7})
 		}},
-		{"UpdateNodeMeta", func(w graphWriter) error { return w.UpdateNodeMeta(ctx, "n", json.RawMessage(`{"a":1}`)) }},
-		{"UpdateNodeDate", func(w graphWriter) error { return w.UpdateNodeDate(ctx, "n", "2024") }},
+		{"UpdateNodeMeta", func(w graphWriter) error {
+			return w.(*resonance.Tx).UpdateNodeMeta(ctx, "n", json.RawMessage(`{"a":1}`))
+		}},
+		{"UpdateNodeDate", func(w graphWriter) error { return w.(*resonance.Tx).UpdateNodeDate(ctx, "n", "2024") }},
 	}
 	for _, op := range ops {
 		t.Run("Store/"+op.name, func(t *testing.T) {
+			if strings.HasPrefix(op.name, "Update") {
+				t.Skip("the meta and date updates are on Tx only")
+			}
 			before := historyRows(t, s)
 			if err := op.run(s); err != nil {
 				t.Fatal(err)
@@ -144,7 +149,7 @@ func TestStore_EveryWriteLeavesOneHistoryRow(t *testing.T) {
 		})
 		t.Run("Tx/"+op.name, func(t *testing.T) {
 			before := historyRows(t, s)
-			if err := s.Tx(ctx, func(tx *resonance.Tx) error { return op.run(tx) }); err != nil {
+			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return op.run(tx) }); err != nil {
 				t.Fatal(err)
 			}
 			if got := historyRows(t, s) - before; got != 1 {
@@ -154,13 +159,12 @@ func TestStore_EveryWriteLeavesOneHistoryRow(t *testing.T) {
 	}
 }
 
-// graphWriter is what Store and Tx have in common for writes.
+// graphWriter is what Store and Tx have in common for writes; the meta and
+// date updates are Tx's only.
 type graphWriter interface {
 	UpsertNode(context.Context, resonance.Node) error
 	InsertEdge(ctx context.Context, source, target, typ string) error
 	UpsertSemanticEdge(context.Context, resonance.Edge) error
-	UpdateNodeMeta(ctx context.Context, id string, meta json.RawMessage) error
-	UpdateNodeDate(ctx context.Context, id, date string) error
 }
 
 var (
@@ -214,9 +218,13 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 		{"semantic edge Inf veracity", func(w graphWriter) error {
 			return w.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "b", Veracity: math.Inf(-1)})
 		}, []string{"veracity is -Inf"}},
-		{"meta update array", func(w graphWriter) error { return w.UpdateNodeMeta(ctx, "exists", json.RawMessage(`[]`)) }, []string{`"exists"`, "array"}},
-		{"meta update empty id", func(w graphWriter) error { return w.UpdateNodeMeta(ctx, "", json.RawMessage(`{}`)) }, []string{"id is empty"}},
-		{"date update empty id", func(w graphWriter) error { return w.UpdateNodeDate(ctx, "", "2024") }, []string{"id is empty"}},
+		{"meta update array", func(w graphWriter) error {
+			return w.(*resonance.Tx).UpdateNodeMeta(ctx, "exists", json.RawMessage(`[]`))
+		}, []string{`"exists"`, "array"}},
+		{"meta update empty id", func(w graphWriter) error {
+			return w.(*resonance.Tx).UpdateNodeMeta(ctx, "", json.RawMessage(`{}`))
+		}, []string{"id is empty"}},
+		{"date update empty id", func(w graphWriter) error { return w.(*resonance.Tx).UpdateNodeDate(ctx, "", "2024") }, []string{"id is empty"}},
 	}
 	counts := func() [3]int {
 		return [3]int{countRows(t, s.DB(), "nodes"), countRows(t, s.DB(), "edges"), historyRows(t, s)}
@@ -237,6 +245,9 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("Store/"+tt.name, func(t *testing.T) {
+			if strings.Contains(tt.name, "update") {
+				t.Skip("the meta and date updates are on Tx only")
+			}
 			before := counts()
 			check(t, tt.run(s), tt.names, before)
 		})
@@ -244,7 +255,7 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 			before := counts()
 			// The caller's transaction wrote a node first; the bad input's
 			// error rolls it back with everything else.
-			err := s.Tx(ctx, func(tx *resonance.Tx) error {
+			err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 				if err := tx.UpsertNode(ctx, resonance.Node{ID: "tx-node", Type: "doc"}); err != nil {
 					return err
 				}
@@ -253,4 +264,12 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 			check(t, err, tt.names, before)
 		})
 	}
+}
+
+func readIncoming(ctx context.Context, s *resonance.Store, id string) (in []resonance.Edge, err error) {
+	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		in, err = r.IncomingEdges(ctx, id)
+		return err
+	})
+	return in, err
 }

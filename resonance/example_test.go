@@ -56,7 +56,7 @@ func ExampleStore_Tx() {
 	}
 	defer store.Close()
 
-	err = store.Tx(ctx, func(tx *resonance.Tx) error {
+	err = store.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		if err := tx.UpsertNode(ctx, resonance.Node{
 			ID:        resonance.GenerateID("./docs/Write-Ahead Log.md"),
 			Type:      "note",
@@ -93,8 +93,8 @@ func ExampleStore_Tx() {
 }
 
 // Read runs a function on one consistent snapshot, on a query_only
-// connection: many Reads run at once beside the writer, and a write in
-// one fails with ErrReadOnly.
+// connection: many Reads run at once beside the writer. A ReadTx has no
+// graph writes, and SQL that writes fails with ErrReadOnly.
 func ExampleStore_Read() {
 	dir, err := os.MkdirTemp("", "resonance-example-*")
 	if err != nil {
@@ -113,21 +113,21 @@ func ExampleStore_Read() {
 		}
 	}
 
-	err = store.Read(ctx, func(tx *resonance.Tx) error {
-		nodes, err := tx.GetNodes(ctx, resonance.NodeFilter{Domain: "lexicon", Limit: 2, SkipEmbedding: true})
+	err = store.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		nodes, err := r.GetNodes(ctx, resonance.NodeFilter{Domain: "lexicon", Limit: 2, SkipEmbedding: true})
 		if err != nil {
 			return err
 		}
 		for _, n := range nodes {
 			fmt.Println(n.ID, n.Title)
 		}
-		total, err := tx.Queries().CountNodes(ctx) // the generated queries, on the same snapshot
+		total, err := r.Queries().CountNodes(ctx) // the generated queries, on the same snapshot
 		if err != nil {
 			return err
 		}
 		fmt.Println("nodes:", total)
 
-		err = tx.UpsertNode(ctx, resonance.Node{ID: "d", Type: "note"})
+		_, err = r.ExecContext(ctx, `DELETE FROM nodes`)
 		fmt.Println("write refused:", errors.Is(err, resonance.ErrReadOnly))
 		return nil
 	})

@@ -22,7 +22,7 @@ func TestQueries_GetNodeReadsStoredColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		r, err := tx.Queries().GetNode(ctx, n.ID)
 		if err != nil {
 			return err

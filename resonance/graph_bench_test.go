@@ -111,7 +111,7 @@ func graphBenchFilled(b *testing.B, n int) (*resonance.Store, []string) {
 	emb := graphEmbedding(384, 2)
 	ids := make([]string, n)
 	for start := 0; start < n; start += graphBenchBatch {
-		err := s.Tx(ctx, func(tx *resonance.Tx) error {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := start; i < min(start+graphBenchBatch, n); i++ {
 				node := graphBenchNode(i, emb)
 				ids[i] = node.ID
@@ -156,7 +156,7 @@ func BenchmarkGetNode(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			err := s.Read(ctx, func(tx *resonance.Tx) error {
+			err := s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 				_, err := tx.GetNode(ctx, ids[i%len(ids)])
 				return err
 			})

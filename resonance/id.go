@@ -1,43 +1,53 @@
 package resonance
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
-// idExtensions are the file extensions GenerateID drops (SPEC D7). Each is
-// stored in lower case; the match is case-insensitive.
+// idExtensions are the file extensions GenerateID drops, matched exactly
+// (in lower case only), as the original's regular expression does.
 var idExtensions = [...]string{".md", ".ts", ".js", ".json"}
 
-// GenerateID derives a node id from a file path (SPEC D7), for example
-// "./docs/My Notes.md" → "docs-my-notes".
+// GenerateID derives a node id from a file path the way the original does
+// (D7), so a file gets the same id in both: "./docs/My Notes.md" →
+// "docs-my-notes".
 //
 // The steps, in order:
 //
-//  1. A leading run of "./" and "../" segments is dropped ("../../a/b.md",
-//     "./././x").
-//  2. One trailing ".md", ".ts", ".js" or ".json" extension is dropped. The
-//     match is case-insensitive, so "Notes.MD" and "notes.md" give the same
-//     id; an extension anywhere but at the very end is kept ("a.md/" →
-//     "a-md").
-//  3. ASCII letters are lowercased. Lowercasing is ASCII-only on purpose:
-//     every non-ASCII character becomes '-', including those whose Unicode
-//     lower case is ASCII (the Kelvin sign U+212A), so the result never
-//     depends on the Unicode tables of the Go release ("Café/Ünïcode.md" →
-//     "caf-n-code"). Invalid UTF-8 is treated the same way.
-//  4. Every character outside [a-z0-9] — slashes included — becomes '-',
-//     runs of '-' collapse to one, and leading and trailing '-' are removed.
+//  1. A leading run of dots followed by a slash is dropped, once ("./a",
+//     "../a" and ".../a" all become "a").
+//  2. One trailing ".md", ".ts", ".js" or ".json" is dropped. The match is
+//     case-sensitive: "Notes.MD" keeps its extension and becomes "notes-md".
+//  3. The rest is lower-cased as JavaScript's toLowerCase does it, with the
+//     full Unicode case mapping: the Kelvin sign U+212A becomes "k", and
+//     U+0130 ("İ") becomes "i" followed by a combining dot above.
+//  4. Every character outside [a-z0-9] — slashes, other ASCII, and every
+//     non-ASCII character left after step 3 — becomes '-', runs of '-'
+//     collapse to one, and a leading and a trailing '-' are removed.
+//     Invalid UTF-8 counts as non-ASCII.
+//
+// These are the original's
+//
+//	path.replace(/^\.+\//, '').replace(/\.(md|ts|js|json)$/, '').toLowerCase()
+//		.replace(/[^a-z0-9/]/g, '-').replace(/\//g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '')
 //
 // The result holds only [a-z0-9-], never starts or ends with '-', never
-// contains "--", and may be empty (for "", "./", "...", ".md"); callers that
-// need a non-empty id must check. GenerateID is idempotent:
+// contains "--", and may be empty (for "", "./", ".md", "日本語.md");
+// callers that need a non-empty id must check. GenerateID is idempotent:
 // GenerateID(GenerateID(p)) == GenerateID(p).
 //
-// GenerateID makes one pass over the path and allocates at most once; a path
-// whose remainder after steps 1 and 2 is already a valid id is returned
-// without allocating.
+// A path whose remainder after steps 1 and 2 is already a valid id is
+// returned without allocating; an ASCII path allocates once.
 func GenerateID(path string) string {
-	s := trimRelativePrefix(path)
+	s := trimDotsSlash(path)
 	s = trimIDExtension(s)
 	if isCanonicalID(s) {
 		return s
+	}
+	if !isASCII(s) {
+		s = lowerJS(s)
 	}
 
 	var b strings.Builder
@@ -62,44 +72,28 @@ func GenerateID(path string) string {
 	return b.String()
 }
 
-// trimRelativePrefix drops a leading run of "./" and "../" segments.
-func trimRelativePrefix(s string) string {
-	for {
-		switch {
-		case strings.HasPrefix(s, "./"):
-			s = s[2:]
-		case strings.HasPrefix(s, "../"):
-			s = s[3:]
-		default:
-			return s
-		}
+// trimDotsSlash drops a leading run of dots followed by a slash, once: the
+// original's /^\.+\//.
+func trimDotsSlash(s string) string {
+	i := 0
+	for i < len(s) && s[i] == '.' {
+		i++
 	}
-}
-
-// trimIDExtension drops one trailing extension from idExtensions, ignoring
-// ASCII case.
-func trimIDExtension(s string) string {
-	for _, ext := range idExtensions {
-		if n := len(s) - len(ext); n >= 0 && equalFoldASCII(s[n:], ext) {
-			return s[:n]
-		}
+	if i > 0 && i < len(s) && s[i] == '/' {
+		return s[i+1:]
 	}
 	return s
 }
 
-// equalFoldASCII reports whether s equals lower, an ASCII lower-case
-// string of the same length, ignoring ASCII case only.
-func equalFoldASCII(s, lower string) bool {
-	for i := 0; i < len(lower); i++ {
-		c := s[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
+// trimIDExtension drops one trailing extension from idExtensions, matched
+// case-sensitively.
+func trimIDExtension(s string) string {
+	for _, ext := range idExtensions {
+		if strings.HasSuffix(s, ext) {
+			return s[:len(s)-len(ext)]
 		}
 	}
-	return true
+	return s
 }
 
 // isCanonicalID reports whether s is already GenerateID's output for itself:
@@ -122,4 +116,93 @@ func isCanonicalID(s string) bool {
 		}
 	}
 	return len(s) == 0 || !prevDash
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerJS lower-cases s as JavaScript's String.prototype.toLowerCase does:
+// the full, language-independent Unicode case mapping. That is the simple
+// mapping of unicode.ToLower (what strings.ToLower applies) plus the two
+// lower-case rules of SpecialCasing.txt that are not language-specific:
+//
+//   - U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE becomes two characters,
+//     "i" and U+0307 COMBINING DOT ABOVE (strings.ToLower gives "i" alone);
+//   - Final_Sigma: U+03A3 GREEK CAPITAL LETTER SIGMA becomes the final form
+//     U+03C2 "ς" when it ends a word (a cased letter before it and none after
+//     it, case-ignorable characters skipped), else U+03C3 "σ".
+//
+// Bytes that are not valid UTF-8 are kept as they are.
+func lowerJS(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 1)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteByte(s[i])
+		case r == '\u0130':
+			b.WriteString("i\u0307")
+		case r == 'Σ':
+			if finalSigma(s[:i], s[i+size:]) {
+				b.WriteRune('ς')
+			} else {
+				b.WriteRune('σ')
+			}
+		default:
+			b.WriteRune(unicode.ToLower(r))
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// finalSigma is Unicode's Final_Sigma condition for a sigma between before
+// and after: before it, a cased letter followed by zero or more
+// case-ignorable characters; after it, no cased letter after zero or more
+// case-ignorable characters.
+func finalSigma(before, after string) bool {
+	casedBefore := false
+	for len(before) > 0 {
+		r, size := utf8.DecodeLastRuneInString(before)
+		before = before[:len(before)-size]
+		if !caseIgnorable(r) {
+			casedBefore = cased(r)
+			break
+		}
+	}
+	if !casedBefore {
+		return false
+	}
+	for len(after) > 0 {
+		r, size := utf8.DecodeRuneInString(after)
+		after = after[size:]
+		if !caseIgnorable(r) {
+			return !cased(r)
+		}
+	}
+	return true
+}
+
+// cased is Unicode's Cased property: Lowercase, Uppercase or titlecase.
+func cased(r rune) bool {
+	return unicode.In(r, unicode.Ll, unicode.Lu, unicode.Lt, unicode.Other_Lowercase, unicode.Other_Uppercase)
+}
+
+// wordBreakMid are the characters of Word_Break MidLetter, MidNumLet and
+// Single_Quote, which Case_Ignorable includes; the unicode package has no
+// Word_Break tables.
+const wordBreakMid = ":\u00B7\u0387\u055F\u05F4\u2027\uFE13\uFE55\uFF1A" + // MidLetter
+	".\u2018\u2019\u2024\uFE52\uFF07\uFF0E" + // MidNumLet
+	"'" // Single_Quote
+
+// caseIgnorable is Unicode's Case_Ignorable property.
+func caseIgnorable(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf, unicode.Lm, unicode.Sk) || strings.ContainsRune(wordBreakMid, r)
 }

@@ -17,7 +17,7 @@ import (
 // transactions wait for it, and it needs the write lock, so other processes'
 // writers wait too (up to their busy timeout). It returns ErrReadOnly on a
 // read-only store, ErrBusy if the lock stayed taken past the busy timeout,
-// ErrNestedTx when called inside this goroutine's Tx, ErrClosed on a closed
+// ErrNestedTx when called with the context of an open Tx, ErrClosed on a closed
 // store.
 func (s *Store) Vacuum(ctx context.Context) error {
 	return s.maintain(ctx, "vacuum", "VACUUM")
@@ -37,23 +37,13 @@ func (s *Store) Optimize(ctx context.Context) error {
 }
 
 func (s *Store) maintain(ctx context.Context, op, stmt string) error {
-	if err := s.writerFree(op); err != nil {
+	conn, err := s.writerConn(ctx, op)
+	if err != nil {
 		return err
 	}
-	if _, err := s.writer.ExecContext(ctx, stmt); err != nil {
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
-	}
-	return nil
-}
-
-// writerFree refuses use of the writer pool by the goroutine that holds it
-// in a Tx: the call would wait for itself forever.
-func (s *Store) writerFree(op string) error {
-	if s.closed.Load() {
-		return fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
-	}
-	if s.holder.Load() == goid() {
-		return fmt.Errorf("resonance: %s %q: %w: called inside this goroutine's Tx, whose connection it needs; call it after the Tx returns", op, s.path, ErrNestedTx)
 	}
 	return nil
 }
@@ -112,11 +102,13 @@ func (s *Store) IncrementalVacuum(ctx context.Context, pages int) error {
 	if pages < 0 {
 		return fmt.Errorf("resonance: %s %q: %w: pages is %d; pass 0 for every free page", op, s.path, ErrInvalid, pages)
 	}
-	if err := s.writerFree(op); err != nil {
+	conn, err := s.writerConn(ctx, op)
+	if err != nil {
 		return err
 	}
+	defer conn.Close()
 	var mode int
-	if err := s.writer.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
+	if err := conn.QueryRowContext(ctx, "PRAGMA auto_vacuum").Scan(&mode); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
 	}
 	if mode != autoVacuumIncremental {
@@ -126,7 +118,7 @@ func (s *Store) IncrementalVacuum(ctx context.Context, pages int) error {
 	}
 	// Each step of the statement frees one page: Exec would step once, so
 	// the rows are drained.
-	rows, err := s.writer.QueryContext(ctx, "PRAGMA incremental_vacuum("+strconv.Itoa(pages)+")")
+	rows, err := conn.QueryContext(ctx, "PRAGMA incremental_vacuum("+strconv.Itoa(pages)+")")
 	if err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
 	}

@@ -16,7 +16,7 @@ import (
 func fillGraph(t testing.TB, s *resonance.Store, prefix string, n int) {
 	t.Helper()
 	ctx := context.Background()
-	err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		for i := range n {
 			id := fmt.Sprintf("%s-%06d", prefix, i)
 			err := tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "doc", Title: id,
@@ -78,9 +78,13 @@ func TestStore_Maintenance(t *testing.T) {
 	}
 
 	t.Run("InsideTxIsRefused", func(t *testing.T) {
-		err := s.Tx(ctx, func(*resonance.Tx) error { return s.Vacuum(ctx) })
+		err := s.Tx(ctx, func(ctx context.Context, _ *resonance.Tx) error { return s.Vacuum(ctx) })
 		if !errors.Is(err, resonance.ErrNestedTx) {
 			t.Errorf("Vacuum inside Tx = %v, want ErrNestedTx", err)
+		}
+		err = s.Tx(ctx, func(ctx context.Context, _ *resonance.Tx) error { _, err := s.Health(ctx); return err })
+		if !errors.Is(err, resonance.ErrNestedTx) {
+			t.Errorf("Health inside Tx = %v, want ErrNestedTx", err)
 		}
 	})
 	t.Run("ReadOnlyStore", func(t *testing.T) {

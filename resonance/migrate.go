@@ -43,30 +43,72 @@ type MigrationStatus struct {
 	Known   bool   `json:"known"` // false: recorded in the database, unknown to this binary
 }
 
-// migrations lists the migration files of fsys in version order.
-func migrations(fsys fs.FS) ([]dbmate.Migration, error) {
-	entries, err := fs.ReadDir(fsys, ".")
-	if err != nil {
-		return nil, fmt.Errorf("resonance: reading migrations: %w", err)
-	}
+// libraryMigrations names the embedded schema/ in errors and status.
+const libraryMigrations = "schema/ (embedded in resonance)"
+
+// migrations lists the library's embedded migrations and the application's
+// (Options.Migrations) together, ordered by file name as dbmate orders the
+// files of several directories: with dbmate's timestamp versions, that is
+// version order. A version given twice, by the library and the application
+// or by two of the application's directories, is refused naming both files
+// (A1): dbmate records versions, not files, so one of them would never run.
+func migrations(app []fs.FS) ([]dbmate.Migration, error) {
+	type origin struct{ file, source string }
+	seen := map[string]origin{}
 	var ms []dbmate.Migration
-	for _, e := range entries {
-		m := migrationFile.FindStringSubmatch(e.Name())
-		if e.IsDir() || m == nil {
-			continue
+	for i, fsys := range append([]fs.FS{schema.FS}, app...) {
+		source := libraryMigrations
+		if i > 0 {
+			source = migrationSourceName(app[i-1], i-1)
 		}
-		ms = append(ms, dbmate.Migration{FileName: m[0], FilePath: m[0], FS: fsys, Version: m[1]})
+		if fsys == nil {
+			return nil, fmt.Errorf("resonance: migrations: %s is nil: %w", source, ErrInvalid)
+		}
+		entries, err := fs.ReadDir(fsys, ".")
+		if err != nil {
+			return nil, fmt.Errorf("resonance: reading migrations in %s: %w", source, err)
+		}
+		n := 0
+		for _, e := range entries {
+			m := migrationFile.FindStringSubmatch(e.Name())
+			if e.IsDir() || m == nil {
+				continue
+			}
+			if prev, ok := seen[m[1]]; ok {
+				return nil, fmt.Errorf("resonance: migrations: version %s is used twice: %q in %s and %q in %s: %w: give the application's migration a version of its own (`dbmate new NAME` takes one from the clock)",
+					m[1], prev.file, prev.source, m[0], source, ErrInvalid)
+			}
+			seen[m[1]] = origin{m[0], source}
+			ms = append(ms, dbmate.Migration{FileName: m[0], FilePath: m[0], FS: fsys, Version: m[1]})
+			n++
+		}
+		if n == 0 && i > 0 {
+			return nil, fmt.Errorf("resonance: migrations: %s holds no migration file (VERSION_name.sql) at its root: %w: point it at the directory that holds them (for an embed.FS, fs.Sub(fsys, \"migrations\"))", source, ErrInvalid)
+		}
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].FileName < ms[j].FileName })
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].FileName < ms[j].FileName })
 	return ms, nil
 }
 
-func (s *Store) migrationFS() fs.FS {
-	if s.opts.Migrations != nil {
-		return s.opts.Migrations
+// migrationSourceName names the application's i-th migration FS in errors:
+// its String method when it has one (MigrationsDir's names the directory).
+func migrationSourceName(fsys fs.FS, i int) string {
+	if s, ok := fsys.(fmt.Stringer); ok {
+		return s.String()
 	}
-	return schema.FS
+	return fmt.Sprintf("Options.Migrations[%d]", i)
 }
+
+// MigrationsDir returns the migrations in the directory dir, in dbmate's
+// format, for Options.Migrations; errors name the directory.
+func MigrationsDir(dir string) fs.FS { return migrationsDir{os.DirFS(dir), dir} }
+
+type migrationsDir struct {
+	fs.FS
+	dir string
+}
+
+func (d migrationsDir) String() string { return d.dir }
 
 // appliedVersions reads dbmate's table through q; a database without the
 // table has applied nothing.
@@ -95,7 +137,7 @@ func appliedVersions(ctx context.Context, q querier) ([]string, error) {
 // Migrations reports every migration the binary knows and every version the
 // database records, in version order.
 func (s *Store) Migrations(ctx context.Context) ([]MigrationStatus, error) {
-	ms, err := migrations(s.migrationFS())
+	ms, err := migrations(s.opts.Migrations)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +175,15 @@ func unknownVersions(ms []dbmate.Migration, applied []string) []string {
 	return unknown
 }
 
-// migrate brings the database to the newest embedded version.
+// migrate brings the database to the newest version: the embedded
+// migrations and the application's.
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrations(s.migrationFS())
+	// A database made by the original is converted first (adopt.go, X1).
+	if err := s.adoptOriginal(ctx); err != nil {
+		return err
+	}
+
+	ms, err := migrations(s.opts.Migrations)
 	if err != nil {
 		return err
 	}
@@ -217,7 +265,9 @@ func (s *Store) checkKnown(ms []dbmate.Migration, applied []string) error {
 		if len(ms) > 0 {
 			newest = ms[len(ms)-1].Version
 		}
-		return fmt.Errorf("resonance: open %q: %w: the database records migration(s) %s that this binary does not know (its newest is %s); it was migrated by a newer release: upgrade resonance, or restore a backup from before that migration. Nothing was changed",
+		return fmt.Errorf("resonance: open %q: %w: the database records migration(s) %s that this binary does not know (its newest is %s). "+
+			"If they are an application's migrations, give them to resonance as well: Options.Migrations, or `--migrations DIR` (RESONANCE_MIGRATIONS) on the command line. "+
+			"Otherwise it was migrated by a newer release: upgrade resonance, or restore a backup from before that migration. Nothing was changed",
 			s.path, ErrSchemaMismatch, strings.Join(unknown, ", "), newest)
 	}
 	return nil
@@ -328,11 +378,7 @@ func MigrationStatusOf(ctx context.Context, path string, o Options) ([]Migration
 		return nil, err
 	}
 	defer db.Close()
-	fsys := o.Migrations
-	if fsys == nil {
-		fsys = schema.FS
-	}
-	ms, err := migrations(fsys)
+	ms, err := migrations(o.Migrations)
 	if err != nil {
 		return nil, err
 	}

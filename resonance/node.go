@@ -4,59 +4,60 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"unsafe"
 
 	"github.com/resonance-graph/resonancedb/db"
+	"github.com/resonance-graph/resonancedb/internal/packed"
 )
 
 // UpsertNode inserts n, or replaces every column of the node with n's id
 // (D1), and adds one history row ("node", id, "upsert") holding the node as
-// JSON with its embedding as {"dim":N,"sha256":"…"}, in the caller's
-// transaction. An empty Domain is stored as DefaultDomain, an empty Layer
-// as DefaultLayer; empty Title, Hash, Summary, Date and Meta (or a JSON null
-// Meta) are stored as NULL and read back as empty. Meta is stored as the
-// exact text given.
+// JSON with its embedding as {"dim":N,"sha256":"…"}. An empty Domain is
+// stored as DefaultDomain, an empty Layer as DefaultLayer; empty Title,
+// Hash, Summary, Date and Meta (or a JSON null Meta) are stored as NULL and
+// read back as empty. Meta is stored as the exact text given.
 //
 // Bad input is refused with an error wrapping ErrInvalid that names the node,
 // before any SQL runs (D9): an empty (or all white space) id or type, Meta
-// that is not a JSON object, NaN or ±Inf in Embedding. In a Read transaction it fails with
-// ErrReadOnly. On any error the caller should return it from its Tx
-// function, so that the transaction rolls back.
+// that is not a JSON object, NaN or ±Inf in Embedding. On any error the
+// caller should return it from its Tx function, so that the transaction
+// rolls back.
 func (t *Tx) UpsertNode(ctx context.Context, n Node) error {
 	w, err := prepareNode(&n)
 	if err != nil {
 		return err
 	}
-	return t.upsertNode(ctx, &w)
-}
-
-// UpsertNode is Tx.UpsertNode in a write transaction of its own: the node
-// and its history row are written together or not at all. Bad input is
-// refused with ErrInvalid before the transaction begins.
-func (s *Store) UpsertNode(ctx context.Context, n Node) error {
-	w, err := prepareNode(&n)
-	if err != nil {
-		return err
+	if err := t.enter(); err != nil {
+		return fmt.Errorf("resonance: upsert node %q: %w", n.ID, err)
 	}
-	return s.writeOne(ctx, func(t *Tx) error {
-		return t.upsertNode(ctx, &w)
-	})
+	defer t.leave()
+	if err := t.q.UpsertNode(ctx, db.UpsertNodeParams{
+		ID: n.ID, Type: n.Type, Title: nullString(n.Title), Domain: w.domain, Layer: w.layer,
+		Embedding: w.blob, Hash: nullString(n.Hash), Summary: nullString(n.Summary),
+		Meta: sql.NullString{String: string(w.meta), Valid: w.meta != nil}, Date: nullString(n.Date),
+	}); err != nil {
+		return fmt.Errorf("resonance: upsert node %q: %w", n.ID, classify(err))
+	}
+	h := nodeJSON(nil, &n, w.domain, w.layer, w.blob, w.meta)
+	if err := insertHistory(ctx, t.q, entityNode, n.ID, actionUpsert, sql.NullString{}, sql.NullString{String: string(h), Valid: true}); err != nil {
+		return fmt.Errorf("resonance: upsert node %q: history: %w", n.ID, classify(err))
+	}
+	return nil
 }
 
-// nodeWrite is a validated node, ready for the two statements of an
-// upsert. It shares the memory of the caller's Node: its strings and
-// bytes are read, never kept, while the statements run. (It holds the
-// Node itself, not a pointer, so that the Node the caller passed by
-// value stays on the stack.)
+// UpsertNode is Tx.UpsertNode in a write transaction of its own.
+func (s *Store) UpsertNode(ctx context.Context, n Node) error {
+	return s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNode(ctx, n) })
+}
+
+// nodeWrite is a validated node's columns that need more than the Node
+// itself: the defaults applied, the encoded embedding and the meta text.
 type nodeWrite struct {
-	n             Node
 	domain, layer string // with the defaults applied
-	blob          []byte // the embedding column (embeddingBlob), nil for NULL
+	blob          []byte // the embedding column, nil for NULL
 	meta          []byte // n.Meta when it is a JSON object, nil for NULL
 }
 
@@ -74,11 +75,11 @@ func prepareNode(n *Node) (nodeWrite, error) {
 	if err != nil {
 		return nodeWrite{}, invalid("%v", err)
 	}
-	blob, err := embeddingBlob(n.Embedding)
+	blob, err := EncodeEmbedding(n.Embedding)
 	if err != nil {
 		return nodeWrite{}, invalid("%v", err)
 	}
-	w := nodeWrite{n: *n, domain: n.Domain, layer: n.Layer, blob: blob, meta: meta}
+	w := nodeWrite{domain: n.Domain, layer: n.Layer, blob: blob, meta: meta}
 	if w.domain == "" {
 		w.domain = DefaultDomain
 	}
@@ -88,89 +89,38 @@ func prepareNode(n *Node) (nodeWrite, error) {
 	return w, nil
 }
 
-// embeddingBlob is EncodeEmbedding for a statement argument, which the
-// driver copies before the statement returns: on a little-endian machine
-// the column format is the memory of v, and the result is that memory,
-// not a copy.
-func embeddingBlob(v []float32) ([]byte, error) {
-	if !littleEndian || len(v) == 0 {
-		return EncodeEmbedding(v)
-	}
-	if i, bits, ok := firstNonFinite(v); !ok {
-		return nil, nonFiniteError(i, bits)
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v)), nil
-}
-
-// upsertNode writes the node on the transaction's driver connection
-// (rawtx.go) and queues its history row (historyqueue.go).
-func (t *Tx) upsertNode(ctx context.Context, w *nodeWrite) error {
-	n := &w.n
-	var stage string
-	err := t.raw(ctx, func(rc rawConn) error {
-		defer clear(t.args[:])
-		id := driver.Value(n.ID)
-		var blob, meta driver.Value
-		if w.blob != nil {
-			blob = w.blob
-		}
-		if w.meta != nil {
-			meta = bytesText(w.meta)
-		}
-		a := t.args[:10]
-		a[0] = arg(1, id)
-		a[1] = arg(2, n.Type)
-		a[2] = arg(3, nullable(n.Title))
-		a[3] = arg(4, textValue(w.domain))
-		a[4] = arg(5, textValue(w.layer))
-		a[5] = arg(6, blob)
-		a[6] = arg(7, nullable(n.Hash))
-		a[7] = arg(8, nullable(n.Summary))
-		a[8] = arg(9, meta)
-		a[9] = arg(10, nullable(n.Date))
-		if err := rc.run(sqlUpsertNode, a); err != nil {
-			return err
-		}
-		stage = "history: "
-		h := t.hist.appendText(func(b []byte) []byte { return nodeJSON(b, n, w.domain, w.layer, w.blob, w.meta) })
-		return t.hist.add(rc, entityNode, id, actionUpsert, nil, h)
-	})
-	if err != nil {
-		return wrapWriteError(fmt.Sprintf("upsert node %q", n.ID), stage, err)
-	}
-	return nil
-}
-
 // GetNode returns the node with this id. It returns an error wrapping
 // ErrNotFound, naming the id, when there is none, and one wrapping
 // ErrInvalid when its stored embedding is corrupt (a length that is not a
 // multiple of 4, or NaN or ±Inf values).
-func (t *Tx) GetNode(ctx context.Context, id string) (Node, error) {
-	return getNode(ctx, t.Queries(), id)
-}
-
-// GetNode is Tx.GetNode on a read-only connection. The single SELECT
-// reads one consistent snapshot, so it needs no transaction of its own.
-// It returns ErrNotFound, ErrInvalid (corrupt embedding) or ErrClosed.
-//
-// It reads on a reader's driver connection (fastpath.go).
-func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
-	return s.getNodeRaw(ctx, id)
-}
-
-func getNode(ctx context.Context, q *db.Queries, id string) (Node, error) {
-	r, err := q.GetNodePacked(ctx, id)
+func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
+	if err := r.enter(); err != nil {
+		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
+	}
+	defer r.leave()
+	row, err := r.pq.GetNodePacked(ctx, id)
 	if err != nil {
 		return Node{}, notFound("get node", id, err)
 	}
 	n := Node{ID: id}
-	if err := unpackNode(&n, r.Packed, false); err != nil {
+	if err := unpackNode(&n, row.Packed, false); err != nil {
 		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
 	}
-	if n.Embedding, err = decodeStored(r.Embedding, "get node", id); err != nil {
+	if n.Embedding, err = decodeStored(row.Embedding, "get node", id); err != nil {
 		return Node{}, err
 	}
 	return n, nil
+}
+
+// GetNode is ReadTx.GetNode on the reader pool: the single SELECT is one
+// consistent snapshot, so it needs no transaction of its own. It also
+// returns ErrClosed.
+func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
+	r, err := s.oneShot("get node")
+	if err != nil {
+		return Node{}, err
+	}
+	return r.GetNode(ctx, id)
 }
 
 // GetNodes returns the nodes that match f in rowid order (the order they
@@ -182,51 +132,28 @@ func getNode(ctx context.Context, q *db.Queries, id string) (Node, error) {
 //
 // A negative Limit or Offset is refused with ErrInvalid. A node whose
 // stored embedding is corrupt fails the call with ErrInvalid naming it.
-func (t *Tx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
-	return getNodes(ctx, t.Queries(), f)
-}
-
-// GetNodes is Tx.GetNodes on a read-only connection; the single SELECT is
-// one consistent snapshot. It returns ErrInvalid or ErrClosed.
-//
-// It reads on a reader's driver connection (fastpath.go).
-func (s *Store) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
-	if err := checkFilter(f); err != nil {
-		return nil, err
-	}
-	return s.getNodesRaw(ctx, f)
-}
-
-func checkFilter(f NodeFilter) error {
+func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 	if f.Limit < 0 || f.Offset < 0 {
-		return fmt.Errorf("resonance: get nodes: %w: NodeFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
+		return nil, fmt.Errorf("resonance: get nodes: %w: NodeFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
 	}
-	return nil
-}
-
-// filterArgs turns f into the arguments of the node scans: an empty
-// domain or type is NULL (no filter), a zero limit is -1 (SQLite: none).
-func filterArgs(f NodeFilter) (domain, typ any, limit int64) {
+	if err := r.enter(); err != nil {
+		return nil, fmt.Errorf("resonance: get nodes: %w", err)
+	}
+	defer r.leave()
+	// An empty domain or type is NULL (no filter), a zero limit -1 (none).
+	var domain, typ any
 	if f.Domain != "" {
 		domain = f.Domain
 	}
 	if f.Type != "" {
 		typ = f.Type
 	}
-	limit = int64(f.Limit)
+	limit := int64(f.Limit)
 	if limit == 0 {
 		limit = -1
 	}
-	return domain, typ, limit
-}
-
-func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) {
-	if err := checkFilter(f); err != nil {
-		return nil, err
-	}
-	domain, typ, limit := filterArgs(f)
 	if f.SkipEmbedding {
-		rows, err := q.ListNodesWithoutEmbeddingPacked(ctx, db.ListNodesWithoutEmbeddingPackedParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
+		rows, err := r.pq.ListNodesWithoutEmbeddingPacked(ctx, packed.ListNodesWithoutEmbeddingPackedParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
 		if err != nil {
 			return nil, fmt.Errorf("resonance: get nodes: %w", classify(err))
 		}
@@ -238,22 +165,31 @@ func getNodes(ctx context.Context, q *db.Queries, f NodeFilter) ([]Node, error) 
 		}
 		return nodes, nil
 	}
-	rows, err := q.ListNodesPacked(ctx, db.ListNodesPackedParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
+	rows, err := r.pq.ListNodesPacked(ctx, packed.ListNodesPackedParams{Domain: domain, Type: typ, Limit: limit, Offset: int64(f.Offset)})
 	if err != nil {
 		return nil, fmt.Errorf("resonance: get nodes: %w", classify(err))
 	}
 	nodes := make([]Node, len(rows))
 	for i := range rows {
-		r, n := &rows[i], &nodes[i]
-		if err := unpackNode(n, r.Packed, true); err != nil {
+		row, n := &rows[i], &nodes[i]
+		if err := unpackNode(n, row.Packed, true); err != nil {
 			return nil, fmt.Errorf("resonance: get nodes: %w", err)
 		}
-		// Scan gave the row its own copy of the blob.
-		if n.Embedding, err = decodeStored(r.Embedding, "get nodes", n.ID); err != nil {
+		if n.Embedding, err = decodeStored(row.Embedding, "get nodes", n.ID); err != nil {
 			return nil, err
 		}
 	}
 	return nodes, nil
+}
+
+// GetNodes is ReadTx.GetNodes on the reader pool, one consistent snapshot.
+// It also returns ErrClosed.
+func (s *Store) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
+	r, err := s.oneShot("get nodes")
+	if err != nil {
+		return nil, err
+	}
+	return r.GetNodes(ctx, f)
 }
 
 // decodeStored decodes a node's embedding column, bytes the caller owns
@@ -269,22 +205,12 @@ func decodeStored(b []byte, op, id string) ([]float32, error) {
 
 // NodeHash returns the hash column of the node with this id ("" when it has
 // none), or an error wrapping ErrNotFound when there is no such node.
-func (t *Tx) NodeHash(ctx context.Context, id string) (string, error) {
-	return nodeHash(ctx, t.Queries(), id)
-}
-
-// NodeHash is Tx.NodeHash on a read-only connection. It returns
-// ErrNotFound or ErrClosed.
-func (s *Store) NodeHash(ctx context.Context, id string) (string, error) {
-	q, err := s.readQueries("node hash")
-	if err != nil {
-		return "", err
+func (r *ReadTx) NodeHash(ctx context.Context, id string) (string, error) {
+	if err := r.enter(); err != nil {
+		return "", fmt.Errorf("resonance: node hash %q: %w", id, err)
 	}
-	return nodeHash(ctx, q, id)
-}
-
-func nodeHash(ctx context.Context, q *db.Queries, id string) (string, error) {
-	h, err := q.GetNodeHash(ctx, id)
+	defer r.leave()
+	h, err := r.q.GetNodeHash(ctx, id)
 	if err != nil {
 		return "", notFound("node hash", id, err)
 	}
@@ -299,46 +225,18 @@ func nodeHash(ctx context.Context, q *db.Queries, id string) (string, error) {
 // else, or an empty id, is refused with ErrInvalid before any SQL runs. A
 // missing node returns ErrNotFound and writes nothing.
 func (t *Tx) UpdateNodeMeta(ctx context.Context, id string, meta json.RawMessage) error {
-	m, err := prepareMeta(id, meta)
-	if err != nil {
-		return err
-	}
-	return t.updateNodeMeta(ctx, id, m)
-}
-
-// UpdateNodeMeta is Tx.UpdateNodeMeta in a write transaction of its own.
-func (s *Store) UpdateNodeMeta(ctx context.Context, id string, meta json.RawMessage) error {
-	m, err := prepareMeta(id, meta)
-	if err != nil {
-		return err
-	}
-	return s.Tx(ctx, func(t *Tx) error { return t.updateNodeMeta(ctx, id, m) })
-}
-
-func prepareMeta(id string, meta json.RawMessage) (sql.NullString, error) {
 	if blank(id) {
-		return sql.NullString{}, fmt.Errorf("resonance: update node meta: %w: id is empty", ErrInvalid)
+		return fmt.Errorf("resonance: update node meta: %w: id is empty", ErrInvalid)
 	}
 	m, err := checkMeta(meta)
 	if err != nil {
-		return sql.NullString{}, fmt.Errorf("resonance: update node meta %q: %w: %w", id, ErrInvalid, err)
+		return fmt.Errorf("resonance: update node meta %q: %w: %w", id, ErrInvalid, err)
 	}
-	return sql.NullString{String: string(m), Valid: m != nil}, nil
-}
-
-func (t *Tx) updateNodeMeta(ctx context.Context, id string, meta sql.NullString) error {
-	q := t.Queries()
-	old, err := q.GetNodeMeta(ctx, id)
-	if err != nil {
-		return notFound("update node meta", id, err)
-	}
-	if _, err := q.UpdateNodeMeta(ctx, db.UpdateNodeMetaParams{Meta: meta, ID: id}); err != nil {
-		return fmt.Errorf("resonance: update node meta %q: %w", id, classify(err))
-	}
-	if err := insertHistory(ctx, q, entityNode, id, actionUpdateMeta, old, meta); err != nil {
-		return fmt.Errorf("resonance: update node meta %q: history: %w", id, classify(err))
-	}
-	return nil
+	return t.updateNode(ctx, "update node meta", id, actionUpdateMeta, sql.NullString{String: string(m), Valid: m != nil},
+		t.q.GetNodeMeta, func(v sql.NullString) error {
+			_, err := t.q.UpdateNodeMeta(ctx, db.UpdateNodeMetaParams{Meta: v, ID: id})
+			return err
+		})
 }
 
 // UpdateNodeDate sets the date of the node with this id ("" clears it) and
@@ -349,37 +247,42 @@ func (t *Tx) UpdateNodeDate(ctx context.Context, id, date string) error {
 	if blank(id) {
 		return fmt.Errorf("resonance: update node date: %w: id is empty", ErrInvalid)
 	}
-	q := t.Queries()
-	old, err := q.GetNodeDate(ctx, id)
+	return t.updateNode(ctx, "update node date", id, actionUpdateDate, nullString(date),
+		t.q.GetNodeDate, func(v sql.NullString) error {
+			_, err := t.q.UpdateNodeDate(ctx, db.UpdateNodeDateParams{Date: v, ID: id})
+			return err
+		})
+}
+
+// updateNode sets one column of a node with set, after reading its old
+// value with get, and records both in a history row.
+func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullString,
+	get func(context.Context, string) (sql.NullString, error), set func(sql.NullString) error) error {
+	if err := t.enter(); err != nil {
+		return fmt.Errorf("resonance: %s %q: %w", op, id, err)
+	}
+	defer t.leave()
+	old, err := get(ctx, id)
 	if err != nil {
-		return notFound("update node date", id, err)
+		return notFound(op, id, err)
 	}
-	d := nullString(date)
-	if _, err := q.UpdateNodeDate(ctx, db.UpdateNodeDateParams{Date: d, ID: id}); err != nil {
-		return fmt.Errorf("resonance: update node date %q: %w", id, classify(err))
+	if err := set(v); err != nil {
+		return fmt.Errorf("resonance: %s %q: %w", op, id, classify(err))
 	}
-	if err := insertHistory(ctx, q, entityNode, id, actionUpdateDate, old, d); err != nil {
-		return fmt.Errorf("resonance: update node date %q: history: %w", id, classify(err))
+	if err := insertHistory(ctx, t.q, entityNode, id, action, old, v); err != nil {
+		return fmt.Errorf("resonance: %s %q: history: %w", op, id, classify(err))
 	}
 	return nil
 }
 
-// UpdateNodeDate is Tx.UpdateNodeDate in a write transaction of its own.
-func (s *Store) UpdateNodeDate(ctx context.Context, id, date string) error {
-	if blank(id) {
-		return fmt.Errorf("resonance: update node date: %w: id is empty", ErrInvalid)
-	}
-	return s.Tx(ctx, func(t *Tx) error { return t.UpdateNodeDate(ctx, id, date) })
-}
-
-// readQueries returns the generated queries bound to the pool of read-only
-// connections. A single SELECT is its own consistent snapshot, so one-query
-// reads skip the BEGIN and COMMIT of Store.Read (half the cost of a GetNode).
-func (s *Store) readQueries(op string) (*db.Queries, error) {
+// oneShot returns the Store's handle for reads of a single statement, on
+// the reader pool: a single SELECT reads one consistent snapshot, so it
+// skips the BEGIN and COMMIT of Store.Read.
+func (s *Store) oneShot(op string) (*ReadTx, error) {
 	if s.closed.Load() {
 		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
 	}
-	return db.New(s.readers), nil
+	return &s.reads, nil
 }
 
 // checkMeta validates meta for the nodes.meta column: nil (NULL) when it is

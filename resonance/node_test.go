@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/resonance-graph/resonancedb/db"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -92,7 +93,7 @@ func TestStore_UpsertNode_RoundTripsBitForBit(t *testing.T) {
 		t.Errorf("GetNodes (-want +got):\n%s", diff)
 	}
 	// The same inside a transaction.
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		got, err := tx.GetNode(ctx, want.ID)
 		if diff := cmp.Diff(want, got, floatBits); diff != "" {
 			t.Errorf("Tx.GetNode (-want +got):\n%s", diff)
@@ -238,7 +239,7 @@ func TestStore_GetNode_NotFound(t *testing.T) {
 	if !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"missing-id"`) {
 		t.Errorf("GetNode(missing) = %v, want ErrNotFound naming the id", err)
 	}
-	_, err = s.NodeHash(ctx, "missing-id")
+	_, err = nodeHash(ctx, s, "missing-id")
 	if !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"missing-id"`) {
 		t.Errorf("NodeHash(missing) = %v, want ErrNotFound naming the id", err)
 	}
@@ -335,22 +336,22 @@ func TestStore_NodeHashAndUpdates(t *testing.T) {
 	if err := s.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"}); err != nil {
 		t.Fatal(err)
 	}
-	if h, err := s.NodeHash(ctx, "a"); err != nil || h != "h1" {
+	if h, err := nodeHash(ctx, s, "a"); err != nil || h != "h1" {
 		t.Errorf("NodeHash(a) = %q, %v; want h1", h, err)
 	}
-	if h, err := s.NodeHash(ctx, "b"); err != nil || h != "" {
+	if h, err := nodeHash(ctx, s, "b"); err != nil || h != "" {
 		t.Errorf("NodeHash(b) = %q, %v; want empty", h, err)
 	}
 
 	t.Run("UpdateNodeMeta", func(t *testing.T) {
-		if err := s.UpdateNodeMeta(ctx, "a", json.RawMessage(`{"v":2}`)); err != nil {
+		if err := updateNodeMeta(ctx, s, "a", json.RawMessage(`{"v":2}`)); err != nil {
 			t.Fatal(err)
 		}
 		want := historyRow{EntityType: "node", EntityID: "a", Action: "update_meta", Old: ptr(`{"v":1}`), New: ptr(`{"v":2}`)}
 		if diff := cmp.Diff(want, lastHistory(t, s)); diff != "" {
 			t.Errorf("history (-want +got):\n%s", diff)
 		}
-		if err := s.UpdateNodeMeta(ctx, "a", nil); err != nil {
+		if err := updateNodeMeta(ctx, s, "a", nil); err != nil {
 			t.Fatal(err)
 		}
 		want = historyRow{EntityType: "node", EntityID: "a", Action: "update_meta", Old: ptr(`{"v":2}`)}
@@ -362,7 +363,7 @@ func TestStore_NodeHashAndUpdates(t *testing.T) {
 		}
 	})
 	t.Run("UpdateNodeDate", func(t *testing.T) {
-		if err := s.UpdateNodeDate(ctx, "a", "2025-02-03"); err != nil {
+		if err := updateNodeDate(ctx, s, "a", "2025-02-03"); err != nil {
 			t.Fatal(err)
 		}
 		want := historyRow{EntityType: "node", EntityID: "a", Action: "update_date", Old: ptr("2024-01-01"), New: ptr("2025-02-03")}
@@ -375,10 +376,10 @@ func TestStore_NodeHashAndUpdates(t *testing.T) {
 	})
 	t.Run("MissingNode", func(t *testing.T) {
 		before := historyRows(t, s)
-		if err := s.UpdateNodeMeta(ctx, "zz", json.RawMessage(`{}`)); !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"zz"`) {
+		if err := updateNodeMeta(ctx, s, "zz", json.RawMessage(`{}`)); !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"zz"`) {
 			t.Errorf("UpdateNodeMeta(missing) = %v, want ErrNotFound naming it", err)
 		}
-		if err := s.UpdateNodeDate(ctx, "zz", "2024"); !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"zz"`) {
+		if err := updateNodeDate(ctx, s, "zz", "2024"); !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"zz"`) {
 			t.Errorf("UpdateNodeDate(missing) = %v, want ErrNotFound naming it", err)
 		}
 		if got := historyRows(t, s); got != before {
@@ -411,7 +412,7 @@ func TestStore_CorruptEmbeddingIsAnError(t *testing.T) {
 func TestTx_GraphWritesRollBackTogether(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
-	err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		if err := tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil {
 			return err
 		}
@@ -438,9 +439,12 @@ func TestTx_GraphWritesRollBackTogether(t *testing.T) {
 			t.Errorf("%s has %d rows after the rollback", table, n)
 		}
 	}
-	err = s.Read(ctx, func(tx *resonance.Tx) error { return tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}) })
+	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		_, err := r.Queries().UpdateNodeDate(ctx, db.UpdateNodeDateParams{ID: "a"})
+		return err
+	})
 	if !errors.Is(err, resonance.ErrReadOnly) {
-		t.Errorf("UpsertNode in Read = %v, want ErrReadOnly", err)
+		t.Errorf("a generated write query in Read = %v, want ErrReadOnly", err)
 	}
 }
 
@@ -517,4 +521,22 @@ func TestGetNodes_SizedOnce(t *testing.T) {
 			t.Errorf("GetNodes(%+v): len %d, cap %d; want both %d", f, len(nodes), cap(nodes), want)
 		}
 	}
+}
+
+// nodeHash, updateNodeMeta and updateNodeDate run the ReadTx and Tx
+// methods in a transaction of their own.
+func nodeHash(ctx context.Context, s *resonance.Store, id string) (h string, err error) {
+	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		h, err = r.NodeHash(ctx, id)
+		return err
+	})
+	return h, err
+}
+
+func updateNodeMeta(ctx context.Context, s *resonance.Store, id string, meta json.RawMessage) error {
+	return s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpdateNodeMeta(ctx, id, meta) })
+}
+
+func updateNodeDate(ctx context.Context, s *resonance.Store, id, date string) error {
+	return s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpdateNodeDate(ctx, id, date) })
 }

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // DefaultBusyTimeout is how long a connection waits for a lock held by
@@ -99,10 +101,27 @@ type Options struct {
 	// negative disables pre-migration backups.
 	BackupKeep int
 
-	// Migrations replaces the embedded schema/ migrations, in dbmate's
-	// format (VERSION_name.sql files with -- migrate:up and -- migrate:down)
-	// at the root of the FS. nil means the embedded schema.
-	Migrations fs.FS
+	// Migrations are the application's own migrations, applied together
+	// with the library's embedded schema/ ones, never instead of them (A1).
+	// Each FS holds dbmate migrations (VERSION_name.sql files with
+	// -- migrate:up and -- migrate:down) at its root: MigrationsDir(dir),
+	// or fs.Sub of an embed.FS. All of them are applied in file name order,
+	// as dbmate orders several directories, each in a transaction of its
+	// own under the M rules, and recorded in dbmate's schema_migrations. A
+	// version used by two files (the library's and the application's, or
+	// two of the application's) is refused naming both. nil means the
+	// library's migrations only; a database that records the application's
+	// versions is then refused with ErrSchemaMismatch (M4).
+	Migrations []fs.FS
+
+	// ConnectHook, when set, runs on every new connection after the
+	// connector has hardened it, with the go-sqlite3 connection: register
+	// functions (RegisterFunc), collations or aggregators, load extensions
+	// (A4). After it returns, every setting of RequiredPragmas is read
+	// back: a hook that changed one (mmap_size, say) fails the connection
+	// with an error naming the rule (C4), as does an error it returns. It
+	// may run on several goroutines at once, one connection each.
+	ConnectHook func(*sqlite3.SQLiteConn) error
 
 	// TraceConnect, when set, is called with each statement the connector
 	// runs while hardening a new connection, in order. It exists for
@@ -139,6 +158,11 @@ func (o Options) withDefaults(path string) (Options, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if len(o.Migrations) > 0 {
+		if _, err := migrations(o.Migrations); err != nil {
+			return o, err
+		}
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return o, fmt.Errorf("resonance: open %q: the path is a directory: name the database file inside it, e.g. %q", path, strings.TrimRight(path, "/")+"/resonance.db")

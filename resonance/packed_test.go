@@ -22,7 +22,7 @@ func TestStore_ReadsPackedText(t *testing.T) {
 		{ID: "plain", Type: "t", Domain: resonance.DefaultDomain, Layer: resonance.DefaultLayer},
 		{ID: "é", Type: "日本", Title: "x", Domain: resonance.DefaultDomain, Layer: resonance.DefaultLayer, Meta: json.RawMessage(`{}`), Embedding: []float32{1, -0, 3.5}},
 	}
-	err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		for _, n := range want {
 			if err := tx.UpsertNode(ctx, n); err != nil {
 				return err
@@ -61,7 +61,7 @@ func TestStore_ReadsPackedText(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("Store.GetNodes(SkipEmbedding)", meta, skip)
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		for _, n := range want {
 			got, err := tx.GetNode(ctx, n.ID)
 			if err != nil {

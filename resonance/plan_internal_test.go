@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/resonance-graph/resonancedb/db"
 )
 
 // The edge lookups search an index and need no sort: OutgoingEdges the
@@ -19,8 +21,8 @@ func TestEdgeLookupsSearchAnIndex(t *testing.T) {
 	}
 	defer s.Close()
 	for stmt, want := range map[string]string{
-		sqlOutgoingEdges: "SEARCH edges USING PRIMARY KEY (source=?)",
-		sqlIncomingEdges: "SEARCH edges USING INDEX idx_edges_target (target=?)",
+		db.OutgoingEdges: "SEARCH edges USING PRIMARY KEY (source=?)",
+		db.IncomingEdges: "SEARCH edges USING INDEX idx_edges_target (target=?)",
 	} {
 		rows, err := s.ReadDB().QueryContext(ctx, "EXPLAIN QUERY PLAN "+stmt, "x")
 		if err != nil {

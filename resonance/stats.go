@@ -17,11 +17,11 @@ import (
 // It returns ErrClosed on a closed store, ErrBusy if the database stayed
 // locked past the busy timeout.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	q, err := s.readQueries("stats")
+	q, err := s.oneShot("stats")
 	if err != nil {
 		return Stats{}, err
 	}
-	r, err := q.GraphStats(ctx)
+	r, err := q.q.GraphStats(ctx)
 	if err != nil {
 		return Stats{}, fmt.Errorf("resonance: stats %q: %w", s.path, classify(err))
 	}
@@ -46,18 +46,12 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // It returns an error wrapping ErrInvalid, naming the node, when a
 // concept's stored meta is not valid JSON (only writes that bypass this
 // package can store that).
-func (t *Tx) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
-	return lexicon(ctx, t.Queries())
-}
-
-// Lexicon is Tx.Lexicon on a read-only connection; the single SELECT is one
-// consistent snapshot. It returns ErrInvalid (see Tx.Lexicon) or ErrClosed.
-func (s *Store) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
-	q, err := s.readQueries("lexicon")
-	if err != nil {
-		return nil, err
+func (r *ReadTx) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
+	if err := r.enter(); err != nil {
+		return nil, fmt.Errorf("resonance: lexicon: %w", err)
 	}
-	return lexicon(ctx, q)
+	defer r.leave()
+	return lexicon(ctx, r.q)
 }
 
 func lexicon(ctx context.Context, q *db.Queries) ([]LexiconEntry, error) {

@@ -84,7 +84,7 @@ func TestStore_Lexicon(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := s.Lexicon(ctx)
+	got, err := lexiconOf(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestStore_Lexicon(t *testing.T) {
 	if want := `{"id":"lex-b","label":"Beta","aliases":[],"definition":"from summary"}`; string(b) != want {
 		t.Errorf("JSON = %s, want %s", b, want)
 	}
-	err = s.Read(ctx, func(tx *resonance.Tx) error {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		inTx, err := tx.Lexicon(ctx)
 		if diff := cmp.Diff(want, inTx); diff != "" {
 			t.Errorf("Tx.Lexicon (-want +got):\n%s", diff)
@@ -116,7 +116,15 @@ func TestStore_Lexicon(t *testing.T) {
 	if _, err := s.DB().Exec(`INSERT INTO nodes (id, type, domain, meta) VALUES ('lex-bad', 'concept', 'lexicon', '{oops')`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Lexicon(ctx); !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), `"lex-bad"`) {
+	if _, err := lexiconOf(ctx, s); !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), `"lex-bad"`) {
 		t.Errorf("Lexicon with corrupt meta = %v, want ErrInvalid naming lex-bad", err)
 	}
+}
+
+func lexiconOf(ctx context.Context, s *resonance.Store) (out []resonance.LexiconEntry, err error) {
+	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		out, err = r.Lexicon(ctx)
+		return err
+	})
+	return out, err
 }

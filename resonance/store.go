@@ -22,10 +22,8 @@ type Store struct {
 	writer  *sql.DB // one connection; transactions begin IMMEDIATE
 	readers *sql.DB // query_only connections; transactions begin DEFERRED
 
-	holder    atomic.Int64 // goid() of the goroutine holding the write transaction, 0 when none
-	holderNum atomic.Int64 // numeric id of that goroutine when it holds an ExplicitTx, else 0
+	reads     ReadTx       // the Store's one-statement reads, on the reader pool
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
-	watches   sync.Pool    // of *txWatch, reused by transactions
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -67,6 +65,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if s.writer, s.readers, s.path, err = openPools(ctx, path, o); err != nil {
 		return nil, err
 	}
+	s.reads = newReadTx(s, s.readers, nil)
 	if err := s.migrate(ctx); err != nil {
 		s.closePools()
 		return nil, err
@@ -144,9 +143,6 @@ func (s *Store) DB() *sql.DB { return s.writer }
 // ReadDB returns the pool of query_only connections that Read uses.
 func (s *Store) ReadDB() *sql.DB { return s.readers }
 
-// Options returns the options the store was opened with, defaults filled in.
-func (s *Store) Options() Options { return s.opts }
-
 // Metrics returns the store's counters.
 func (s *Store) Metrics() Metrics {
 	return Metrics{LongTransactions: s.longTx.Load()}
@@ -157,6 +153,9 @@ func (s *Store) Metrics() Metrics {
 func (s *Store) Health(ctx context.Context) (Health, error) {
 	if s.closed.Load() {
 		return Health{}, fmt.Errorf("resonance: health %q: %w", s.path, ErrClosed)
+	}
+	if err := s.notNested(ctx, "health"); err != nil {
+		return Health{}, err
 	}
 	return CheckHealth(ctx, s.writer)
 }

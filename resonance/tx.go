@@ -3,297 +3,325 @@ package resonance
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"runtime"
-	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/resonance-graph/resonancedb/db"
+	"github.com/resonance-graph/resonancedb/internal/packed"
 )
 
-// Tx is a transaction managed by Store.Tx or Store.Read. It satisfies the
-// generated db.DBTX interface for raw SQL and hands out the generated
-// queries bound to itself. It has no Commit or Rollback: the function
-// passing through Tx or Read decides by returning nil or an error.
-// A Tx must not be used after its function returns.
+// ReadTx is a read transaction: one consistent snapshot on a query_only
+// connection, given to the function of Store.Read. It has the graph API's
+// reads, the generated queries bound to it (Queries) and the methods of the
+// generated db.DBTX interface for SQL of your own.
 //
-// The history rows of UpsertNode, InsertEdge and UpsertSemanticEdge are
-// written in batches (historyqueue.go), always before any statement run
-// through the Tx and before the commit, so every reader sees one row per
-// write, in write order; their timestamp is that of their batch.
-type Tx struct {
-	tx       *sql.Tx
-	conn     *sql.Conn      // of a write transaction: the connection tx was begun on; the graph writes run on its driver connection (rawtx.go)
-	held     classifiedConn // instead of tx and conn: the driver connection of a Store one-write method, already locked (single.go)
-	store    *Store
-	queries  *db.Queries
-	readOnly bool
-	writer   bool     // holds the store's writer (Store.holder)
-	watch    *txWatch // nil once the transaction has ended
-
-	// Scratch space of the graph writes, reused from one call to the next
-	// (the driver copies arguments before a statement returns), and their
-	// queued history rows (historyqueue.go). They are used only inside
-	// Tx.raw, under the connection's lock, so a Tx shared by goroutines
-	// stays safe.
-	args [10]driver.NamedValue
-	hist historyQueue
+// A ReadTx is dead once its function returns: every later call fails with
+// sql.ErrTxDone (T5).
+type ReadTx struct {
+	store *Store
+	conn  db.DBTX     // the *sql.Tx; for the Store's one-statement reads, the reader pool
+	state *txState    // nil for the reader pool, which has no end
+	q     *db.Queries // bound to conn
+	pq    *packed.Queries
 }
 
-var _ db.DBTX = (*Tx)(nil)
+// Tx is a write transaction, given to the function of Store.Tx: everything
+// a ReadTx has, plus the graph API's writes. Each write adds its history
+// row in the same transaction.
+//
+// A Tx is dead once its function returns (or, for an ExplicitTx, once it
+// has committed or rolled back): every later call fails with sql.ErrTxDone
+// and writes nothing (T5). Several goroutines may use one Tx while its
+// function runs; each graph write, with its history row, runs whole before
+// the transaction ends or not at all.
+type Tx struct {
+	ReadTx
+}
+
+var (
+	_ db.DBTX = (*ReadTx)(nil)
+	_ db.DBTX = (*Tx)(nil)
+)
+
+// txState is what a transaction's handle and its context share: whether
+// the transaction has ended, and a lock that each graph operation holds
+// for reading while it runs and the end holds for writing, so that an
+// operation runs whole inside the transaction or fails with sql.ErrTxDone.
+type txState struct {
+	store *Store
+	write bool
+	mu    sync.RWMutex
+	done  bool
+}
+
+// txKey is the context key under which a transaction's context carries its
+// txState: a Store write made with that context, or one derived from it,
+// is inside the transaction (T2).
+type txKey struct{}
+
+// open reports whether the transaction has not ended yet.
+func (st *txState) open() bool {
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	return !st.done
+}
+
+func newReadTx(s *Store, conn db.DBTX, st *txState) ReadTx {
+	return ReadTx{store: s, conn: conn, state: st, q: db.New(conn), pq: packed.New(conn)}
+}
+
+// enter starts an operation on the transaction: it fails with
+// sql.ErrTxDone once the transaction has ended. leave must follow.
+func (r *ReadTx) enter() error {
+	if r.state == nil {
+		return nil
+	}
+	r.state.mu.RLock()
+	if r.state.done {
+		r.state.mu.RUnlock()
+		return sql.ErrTxDone
+	}
+	return nil
+}
+
+func (r *ReadTx) leave() {
+	if r.state != nil {
+		r.state.mu.RUnlock()
+	}
+}
 
 // Queries returns the generated queries bound to this transaction.
-func (t *Tx) Queries() *db.Queries {
-	if t.queries == nil {
-		t.queries = db.New(t)
-	}
-	return t.queries
-}
+func (r *ReadTx) Queries() *db.Queries { return r.q }
 
-// ExecContext runs a statement inside the transaction. Driver errors are
-// translated: a write in a read transaction wraps ErrReadOnly, a lock
-// timeout wraps ErrBusy.
-//
-// Like every statement run through the Tx, it first writes the history
-// rows the graph writes have queued (historyqueue.go), so it sees them.
-func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := t.writeHistory(ctx); err != nil {
+// ExecContext runs a statement inside the transaction. Errors wrap the
+// package's sentinels: a write in a read transaction ErrReadOnly, a lock
+// held past the busy timeout ErrBusy.
+func (r *ReadTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := r.enter(); err != nil {
 		return nil, err
 	}
-	r, err := t.tx.ExecContext(ctx, query, args...)
-	return r, classify(err)
+	defer r.leave()
+	return r.conn.ExecContext(ctx, query, args...)
 }
 
-// PrepareContext prepares a statement bound to the transaction. The graph
-// writes of the transaction then write their history rows at once, so
-// that the statement sees them whenever it runs.
-func (t *Tx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	if !t.readOnly {
-		err := t.raw(ctx, func(rc rawConn) error {
-			t.hist.direct = true
-			return t.hist.write(rc)
-		})
-		if err != nil {
-			return nil, err
-		}
+// PrepareContext prepares a statement bound to the transaction; it is
+// closed when the transaction ends.
+func (r *ReadTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if err := r.enter(); err != nil {
+		return nil, err
 	}
-	s, err := t.tx.PrepareContext(ctx, query)
-	return s, classify(err)
+	defer r.leave()
+	return r.conn.PrepareContext(ctx, query)
 }
 
 // QueryContext runs a query inside the transaction.
-func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := t.writeHistory(ctx); err != nil {
+func (r *ReadTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := r.enter(); err != nil {
 		return nil, err
 	}
-	r, err := t.tx.QueryContext(ctx, query, args...)
-	return r, classify(err)
+	defer r.leave()
+	return r.conn.QueryContext(ctx, query, args...)
 }
 
-// QueryRowContext runs a query that returns at most one row. Its error is
-// reported by Row.Scan, untranslated. (A Row cannot carry the failure to
-// write queued history rows; the transaction then refuses its commit.)
-func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	_ = t.writeHistory(ctx)
-	return t.tx.QueryRowContext(ctx, query, args...)
+// QueryRowContext runs a query that returns at most one row; its error,
+// sql.ErrTxDone after the transaction ended, comes from Row.Scan.
+func (r *ReadTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return r.conn.QueryRowContext(ctx, query, args...)
 }
-
-// ReadOnly reports whether the transaction runs on a query_only connection.
-func (t *Tx) ReadOnly() bool { return t.readOnly }
 
 // Tx runs fn in a write transaction that begins IMMEDIATE (W4), so it takes
 // the write lock at once and waits up to the busy timeout for it instead of
 // failing later on a lock upgrade. It commits when fn returns nil and rolls
 // back when fn returns an error, panics (the panic continues after the
-// rollback) or ctx is cancelled (T1).
+// rollback) or ctx is cancelled (T1). The error returned wraps fn's error;
+// when the rollback itself failed, it is joined to it.
 //
-// The returned error wraps fn's error; when the rollback itself failed, it
-// is joined to it (errors.Is finds both). Calling Tx or Begin inside fn on
-// the same store returns ErrNestedTx (T2). On a read-only store, writes in
-// fn fail with ErrReadOnly. A transaction open longer than half the busy
-// timeout is logged and counted (W8, Store.Metrics).
-func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
-	return s.run(ctx, s.writer, s.opts.ReadOnly, true, fn)
-}
-
-// Read runs fn in a read transaction on the pool of query_only connections
-// (T3): fn sees one consistent snapshot, many Reads run at once beside the
-// writer, and any write in fn fails with ErrReadOnly. Read commits when fn
-// returns nil and rolls back otherwise, like Tx.
-func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
-	return s.run(ctx, s.readers, true, false, fn)
-}
-
-func (s *Store) run(ctx context.Context, pool *sql.DB, readOnly, writer bool, fn func(*Tx) error) (err error) {
-	t, err := s.begin(ctx, pool, readOnly, writer, false)
+// fn gets the transaction's context, derived from ctx: pass it on. A Store
+// write made with it, or with a context derived from it (in goroutines fn
+// starts, too), while the transaction is open returns ErrNestedTx at once
+// instead of waiting for the writer the transaction holds: write through
+// tx instead (T2). A write that cannot be recognised as nested (made with
+// another context) waits for this process's writer at most the busy
+// timeout and then returns ErrBusy, never hangs.
+//
+// On a read-only store, writes in fn fail with ErrReadOnly. A transaction
+// open longer than half the busy timeout is logged and counted (W8,
+// Store.Metrics).
+func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
+	t, tctx, err := s.beginWrite(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = t.tx.Rollback()
-			t.end()
-			panic(p)
-		}
-	}()
-	err = fn(t)
-	if err == nil && ctx.Err() != nil {
-		// T1: never commit once ctx is done. database/sql checks its own
-		// context derived from ctx, which may learn of the cancellation a
-		// moment after fn has.
-		err = fmt.Errorf("resonance: commit %q: %w", s.path, ctx.Err())
-	}
-	if err == nil {
-		err = t.flushForCommit(ctx)
-	}
-	if err == nil {
-		if cerr := t.tx.Commit(); cerr != nil {
-			err = s.endError("commit", ctx, cerr)
-		} else if writer && s.ckpt != nil {
-			s.ckpt.committed()
-		}
-	} else if rerr := t.tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-		err = errors.Join(err, fmt.Errorf("resonance: rollback %q: %w", s.path, classify(rerr)))
-	} else if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		err = errors.Join(err, ctx.Err())
-	}
-	t.end()
-	return err
+	return t.run(ctx, tctx, func(ctx context.Context) error { return fn(ctx, &t.Tx) })
 }
 
-// begin starts a transaction on pool; Tx.end must be called once it has
-// ended. explicit marks an ExplicitTx, whose end may come from another
-// goroutine.
-func (s *Store) begin(ctx context.Context, pool *sql.DB, readOnly, writer, explicit bool) (*Tx, error) {
-	if s.closed.Load() {
-		return nil, fmt.Errorf("resonance: begin %q: %w", s.path, ErrClosed)
-	}
-	var gid int64
-	if writer {
-		gid = goid()
-		if s.heldBy(gid) {
-			return nil, fmt.Errorf("resonance: begin %q: %w: Tx or Begin called while this goroutine already holds the store's write transaction; pass the *Tx down instead", s.path, ErrNestedTx)
-		}
-	}
-	tx, conn, err := beginOn(ctx, pool, writer)
+// Read runs fn in a read transaction on the pool of query_only connections
+// (T3): fn sees one consistent snapshot, and many Reads run at once beside
+// the writer. A write through the ReadTx's SQL methods fails with
+// ErrReadOnly; the graph API's writes are not on ReadTx at all. Read
+// commits when fn returns nil and rolls back otherwise, like Tx. A Read may
+// run inside a Tx and a Tx inside a Read.
+func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r *ReadTx) error) error {
+	conn, err := s.acquire(ctx, s.readers, "read")
 	if err != nil {
-		return nil, s.endError("begin", ctx, err)
+		return err
 	}
-	if writer {
-		s.holder.Store(gid)
-		if explicit {
-			s.holderNum.Store(stackGoid())
-		}
+	t, err := s.beginOn(ctx, conn, false)
+	if err != nil {
+		return err
 	}
-	return &Tx{tx: tx, conn: conn, store: s, readOnly: readOnly, writer: writer, watch: s.startWatch(writer)}, nil
+	return t.run(ctx, ctx, func(ctx context.Context) error { return fn(ctx, &t.ReadTx) })
 }
 
-// beginOn begins a transaction on pool. A write transaction is begun on a
-// connection taken from the pool for it, on whose driver connection its
-// graph writes run (rawtx.go); a Read transaction, which cannot write, on
-// the pool itself.
-func beginOn(ctx context.Context, pool *sql.DB, writer bool) (*sql.Tx, *sql.Conn, error) {
-	if !writer {
-		tx, err := pool.BeginTx(ctx, nil)
-		return tx, nil, err
+// beginWrite begins a write transaction on the writer and returns it with
+// its context.
+func (s *Store) beginWrite(ctx context.Context) (*liveTx, context.Context, error) {
+	if err := s.notNested(ctx, "begin"); err != nil {
+		return nil, nil, err
 	}
-	conn, err := pool.Conn(ctx)
+	conn, err := s.acquire(ctx, s.writer, "begin")
 	if err != nil {
 		return nil, nil, err
 	}
+	t, err := s.beginOn(ctx, conn, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, context.WithValue(ctx, txKey{}, t.state), nil
+}
+
+// notNested refuses a write made with the context of an open write
+// transaction of this store (T2).
+func (s *Store) notNested(ctx context.Context, op string) error {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s && st.write && st.open() {
+		return fmt.Errorf("resonance: %s %q: %w: called with the context of an open Store.Tx, which holds the store's writer; write through its *Tx instead", op, s.path, ErrNestedTx)
+	}
+	return nil
+}
+
+// writerConn takes the store's writer connection for op, outside any
+// transaction. Close returns it.
+func (s *Store) writerConn(ctx context.Context, op string) (*sql.Conn, error) {
+	if err := s.notNested(ctx, op); err != nil {
+		return nil, err
+	}
+	return s.acquire(ctx, s.writer, op)
+}
+
+// acquire takes a connection from pool for op, waiting for one at most the
+// busy timeout: past it, ErrBusy, as SQLite answers a lock held that long.
+func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.opts.BusyTimeout)
+	defer cancel()
+	conn, err := pool.Conn(wctx)
+	switch {
+	case err == nil:
+		return conn, nil
+	case s.closed.Load():
+		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		what := "the store's writer stayed in use by another transaction of this process"
+		if pool == s.readers {
+			what = fmt.Sprintf("all %d reader connections stayed in use", s.opts.MaxReaders)
+		}
+		return nil, fmt.Errorf("resonance: %s %q: %w: %s for the busy timeout (%v); if this runs inside Store.Tx, write through its *Tx and pass its ctx", op, s.path, ErrBusy, what, s.opts.BusyTimeout)
+	}
+	return nil, s.endError(op, ctx, err)
+}
+
+// liveTx is a transaction begun on a connection of the store's, with what
+// its end needs.
+type liveTx struct {
+	Tx
+	s     *Store
+	sqlTx *sql.Tx
+	sconn *sql.Conn
+	began time.Time
+	watch *time.Timer
+}
+
+// beginOn begins a transaction on conn, which it owns from then on: IMMEDIATE
+// on the writer (the DSN's _txlock), DEFERRED on a reader.
+func (s *Store) beginOn(ctx context.Context, conn *sql.Conn, write bool) (*liveTx, error) {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		conn.Close()
-		return nil, nil, err
+		return nil, s.endError("begin", ctx, err)
 	}
-	return tx, conn, nil
+	st := &txState{store: s, write: write}
+	t := &liveTx{s: s, sqlTx: tx, sconn: conn, began: time.Now()}
+	t.Tx = Tx{newReadTx(s, tx, st)}
+	t.watch = time.AfterFunc(s.opts.BusyTimeout/2, func() { s.reportLong(time.Since(t.began), write) })
+	return t, nil
 }
 
-// end releases what the transaction held once it has committed or rolled
-// back: its watch, for a write transaction the store's writer, and last its
-// connection, so that the next transaction on it, which may begin at once
-// in another goroutine, finds the writer released. Calling it again does
-// nothing.
-func (t *Tx) end() {
-	if t.watch == nil {
-		return
+// run runs fn and ends the transaction: a commit when fn returns nil and
+// ctx is not done, a rollback otherwise, and on a panic, which continues.
+func (t *liveTx) run(ctx, fctx context.Context, fn func(context.Context) error) error {
+	defer func() {
+		if p := recover(); p != nil {
+			_ = t.end(ctx, false)
+			panic(p)
+		}
+	}()
+	if err := fn(fctx); err != nil {
+		rerr := t.end(ctx, false)
+		if cerr := ctx.Err(); rerr == nil && cerr != nil && !errors.Is(err, cerr) {
+			rerr = cerr
+		}
+		return errors.Join(err, rerr)
 	}
-	t.watch.stop()
-	t.watch = nil
-	if t.writer {
-		t.store.holderNum.Store(0)
-		t.store.holder.Store(0)
+	return t.end(ctx, true)
+}
+
+// end commits the transaction, or rolls it back when commit is false or
+// ctx is done (T1: never commit once ctx is done; database/sql checks its
+// own context derived from ctx, which may learn of the cancellation a
+// moment after the caller has), then releases its connection. It returns
+// the failure of the commit or of the rollback, or sql.ErrTxDone when the
+// transaction had ended already. From the moment it begins, every call on
+// the transaction's handles fails with sql.ErrTxDone.
+func (t *liveTx) end(ctx context.Context, commit bool) error {
+	s, st := t.s, t.state
+	st.mu.Lock()
+	if st.done {
+		st.mu.Unlock()
+		return sql.ErrTxDone
 	}
+	st.done = true
+	var err error
+	if commit && ctx.Err() != nil {
+		commit = false
+		err = fmt.Errorf("resonance: commit %q: %w", s.path, ctx.Err())
+	}
+	if commit {
+		if cerr := t.sqlTx.Commit(); cerr != nil {
+			err = s.endError("commit", ctx, cerr)
+		} else if st.write && s.ckpt != nil {
+			s.ckpt.committed()
+		}
+	} else if rerr := t.sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+		err = errors.Join(err, fmt.Errorf("resonance: rollback %q: %w", s.path, classify(rerr)))
+	}
+	st.mu.Unlock()
+	t.watch.Stop()
 	// After a rollback on a cancelled context database/sql may have closed
 	// the connection already: Close then reports sql.ErrConnDone.
-	if t.conn != nil {
-		_ = t.conn.Close()
-	}
-}
-
-// txWatch reports a transaction still open after half the busy timeout
-// (W8): a log line and Store.Metrics().LongTransactions. Its timer is made
-// once and reused through the store's pool, so beginning a transaction
-// allocates no timer.
-type txWatch struct {
-	s      *Store
-	timer  *time.Timer
-	start  atomic.Int64 // UnixNano when the transaction began
-	writer atomic.Bool
-}
-
-func (s *Store) startWatch(writer bool) *txWatch {
-	w, _ := s.watches.Get().(*txWatch)
-	if w == nil {
-		w = &txWatch{s: s}
-	}
-	w.start.Store(time.Now().UnixNano())
-	w.writer.Store(writer)
-	if w.timer == nil {
-		w.timer = time.AfterFunc(s.opts.BusyTimeout/2, w.fire)
-	} else {
-		w.timer.Reset(s.opts.BusyTimeout / 2)
-	}
-	return w
-}
-
-// stop disarms the watch. One that fired is not reused: its report may
-// still be running.
-func (w *txWatch) stop() {
-	if w.timer.Stop() {
-		w.s.watches.Put(w)
-	}
-}
-
-func (w *txWatch) fire() {
-	w.s.reportLong(time.Duration(time.Now().UnixNano()-w.start.Load()), w.writer.Load())
+	_ = t.sconn.Close()
+	return err
 }
 
 // reportLong counts and logs a transaction open for longer than half the
 // busy timeout (W8).
-func (s *Store) reportLong(open time.Duration, writer bool) {
+func (s *Store) reportLong(open time.Duration, write bool) {
 	s.longTx.Add(1)
 	s.opts.Logger.Warn("resonance: transaction open longer than half the busy timeout; other writers may time out",
-		"db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", writer)
-}
-
-// heldBy reports whether the goroutine with identity gid, the caller,
-// holds the store's write transaction.
-func (s *Store) heldBy(gid int64) bool {
-	return s.holder.Load() == gid && s.holdsExplicit(gid)
-}
-
-// holdsExplicit is called when the write transaction is held by a goroutine
-// with identity gid, the caller's. That settles it for a Tx, which cannot
-// outlive its goroutine. An ExplicitTx can: its goroutine may have handed it
-// on and exited, and the runtime may have given its descriptor to the
-// caller; the numeric goroutine id tells them apart.
-func (s *Store) holdsExplicit(gid int64) bool {
-	num := s.holderNum.Load()
-	return num == 0 || num == stackGoid()
+		"db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", write)
 }
 
 func (s *Store) endError(op string, ctx context.Context, err error) error {
@@ -309,74 +337,41 @@ func (s *Store) endError(op string, ctx context.Context, err error) error {
 
 // ExplicitTx is a write transaction whose end the caller controls, for code
 // that cannot be written as a function passed to Store.Tx (T4). It follows
-// the same rules: it begins IMMEDIATE, it is refused inside another write
-// transaction of the same goroutine, and it is reported when open too long.
-// Exactly one of Commit or Rollback must be called.
+// the same rules: it begins IMMEDIATE, it is reported when open too long,
+// and it is dead once it has ended. Exactly one of Commit or Rollback must
+// be called; until then it holds the store's writer.
 type ExplicitTx struct {
 	*Tx
-	ctx context.Context
+	t   *liveTx
+	ctx context.Context // the caller's
+	tcx context.Context // the transaction's
 }
 
 // Begin starts an explicit write transaction (the seed's beginTransaction).
-// Prefer Store.Tx, which cannot leak the writer.
+// Prefer Store.Tx, which cannot leak the writer. Store writes made with
+// the transaction's Context while it is open return ErrNestedTx.
 func (s *Store) Begin(ctx context.Context) (*ExplicitTx, error) {
-	t, err := s.begin(ctx, s.writer, s.opts.ReadOnly, true, true)
+	t, tctx, err := s.beginWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &ExplicitTx{Tx: t, ctx: ctx}, nil
+	return &ExplicitTx{Tx: &t.Tx, t: t, ctx: ctx, tcx: tctx}, nil
 }
 
-// Commit commits the transaction and releases the writer.
-func (e *ExplicitTx) Commit() error {
-	defer e.release()
-	if err := e.ctx.Err(); err != nil {
-		_ = e.tx.Rollback() // never commit once ctx is done (see Store.run)
-		return fmt.Errorf("resonance: commit %q: %w", e.store.path, err)
-	}
-	if err := e.flushForCommit(e.ctx); err != nil {
-		_ = e.tx.Rollback()
-		return err
-	}
-	if err := e.tx.Commit(); err != nil {
-		return e.store.endError("commit", e.ctx, err)
-	}
-	if e.store.ckpt != nil {
-		e.store.ckpt.committed()
-	}
-	return nil
-}
+// Context returns the transaction's context, derived from the one given to
+// Begin: pass it to the calls made inside the transaction.
+func (e *ExplicitTx) Context() context.Context { return e.tcx }
+
+// Commit commits the transaction and releases the writer. It never commits
+// once the context given to Begin is done: it rolls back instead and
+// returns the context's error. After the end it returns sql.ErrTxDone.
+func (e *ExplicitTx) Commit() error { return e.t.end(e.ctx, true) }
 
 // Rollback abandons the transaction and releases the writer. Rolling back a
 // transaction that already ended returns nil.
 func (e *ExplicitTx) Rollback() error {
-	defer e.release()
-	if err := e.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return e.store.endError("rollback", e.ctx, err)
+	if err := e.t.end(e.ctx, false); !errors.Is(err, sql.ErrTxDone) {
+		return err
 	}
 	return nil
-}
-
-func (e *ExplicitTx) release() { e.end() }
-
-// stackGoid returns the calling goroutine's numeric id, read from the
-// header of its stack trace. It costs microseconds (the runtime formats the
-// whole stack): goid is the cheap identity used on every transaction.
-func stackGoid() int64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	const prefix = "goroutine "
-	if len(b) <= len(prefix) {
-		return -1
-	}
-	b = b[len(prefix):]
-	i := 0
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	id, err := strconv.ParseInt(string(b[:i]), 10, 64)
-	if err != nil {
-		return -1
-	}
-	return id
 }

@@ -40,11 +40,12 @@ func init() {
 	})
 }
 
-// openStore opens the database of e; create allows creating it. Under
-// --external-checkpoints every store leaves checkpoints to a replicator
-// (R1), read-only ones too: the last connection to close would otherwise
-// checkpoint and remove the WAL.
+// openStore opens the database of e, with the application's migrations.
+// Under --external-checkpoints every store leaves checkpoints to a
+// replicator (R1), read-only ones too: the last connection to close would
+// otherwise checkpoint and remove the WAL.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
+	o = e.options(o)
 	o.ExternalCheckpoints = e.external
 	return resonance.Open(e.ctx, e.dbPath, o)
 }
@@ -112,6 +113,9 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 		// migrations, so read the versions through the status call only.
 		return migrateStatus(e)
 	}
+	// A database made by the original is converted by the open (X1); say
+	// so afterwards. An error here is the open's to report.
+	org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(o))
 	s, err := openStore(e, o)
 	if err != nil {
 		return err
@@ -121,6 +125,12 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
+	if org != nil {
+		if err := printAdopted(e, org, ms); err != nil {
+			return err
+		}
+		return s.Close()
+	}
 	if err := printMigrations(e, ms); err != nil {
 		return err
 	}
@@ -128,15 +138,31 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 }
 
 func migrateStatus(e *env) error {
-	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, resonance.Options{ExternalCheckpoints: e.external})
+	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, e.options(resonance.Options{ExternalCheckpoints: e.external}))
 	if err != nil {
 		return err
+	}
+	org, err := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(resonance.Options{}))
+	if err != nil {
+		return err
+	}
+	if org != nil {
+		found, plan := originalReport(org, e.dbPath)
+		if e.json {
+			return writeJSON(e.stdout, map[string]any{"migrations": ms, "original": org, "plan": plan})
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n`resonance migrate up` (or any read-write open) will:\n", e.dbPath, found)
+		for i, step := range plan {
+			fmt.Fprintf(e.stdout, "  %d. %s\n", i+1, step)
+		}
+		fmt.Fprintln(e.stdout)
 	}
 	if err := printMigrations(e, ms); err != nil {
 		return err
 	}
 	for _, m := range ms {
 		if !m.Known {
+			fmt.Fprintf(e.stderr, "resonance: migrate status %q: the database records migration %s that this binary does not know; %s\n", e.dbPath, m.Version, migrationsHint())
 			return checkFailed{fmt.Errorf("unknown migration %s", m.Version)}
 		}
 	}
@@ -153,7 +179,7 @@ func printMigrations(e *env, ms []resonance.MigrationStatus) error {
 		state := "pending"
 		switch {
 		case !m.Known:
-			state = "UNKNOWN (newer release?)"
+			state = "UNKNOWN (an application's: --migrations DIR? a newer release?)"
 		case m.Applied:
 			state = "applied"
 		}

@@ -72,9 +72,9 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 	}
 	var r doctorReport
 	if boolFlag(fs, "conformance") {
-		r = conformanceReport(e.ctx, abs)
+		r = conformanceReport(e.ctx, abs, e.options(resonance.Options{}))
 	} else {
-		r = diagnose(e.ctx, abs, fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64), e.external)
+		r = diagnose(e.ctx, abs, e.options(resonance.Options{ExternalCheckpoints: e.external}), fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64))
 	}
 	r.OK = true
 	for _, c := range r.Checks {
@@ -109,8 +109,8 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 }
 
 // conformanceReport runs conformance.CheckDatabase and maps its results.
-func conformanceReport(ctx context.Context, path string) doctorReport {
-	cr := conformance.CheckDatabase(ctx, path)
+func conformanceReport(ctx context.Context, path string, o resonance.Options) doctorReport {
+	cr := conformance.CheckDatabase(ctx, path, o)
 	r := doctorReport{DB: cr.Path}
 	for _, res := range cr.Results {
 		status := "fail"
@@ -127,7 +127,9 @@ func conformanceReport(ctx context.Context, path string) doctorReport {
 
 // diagnose looks at the files first, then opens the database read-only if
 // it can be read at all.
-func diagnose(ctx context.Context, path string, walWarn int64, external bool) doctorReport {
+// o carries the application's migrations and --external-checkpoints.
+func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int64) doctorReport {
+	external := o.ExternalCheckpoints
 	r := doctorReport{DB: path}
 	dir := filepath.Dir(path)
 
@@ -166,9 +168,20 @@ func diagnose(ctx context.Context, path string, walWarn int64, external bool) do
 
 	replicationCheck(&r, path, external)
 
-	ms, err := resonance.MigrationStatusOf(ctx, path, resonance.Options{ExternalCheckpoints: external})
+	ms, err := resonance.MigrationStatusOf(ctx, path, o)
 	if err != nil {
 		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+		return r
+	}
+	if org, err := resonance.InspectOriginal(ctx, path, o); err != nil {
+		r.add("X2", "fail", err.Error(), "make the file match the original's schema, or restore the original's own file; resonance converts nothing else")
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not this project's (see X2)", "")
+		return r
+	} else if org != nil {
+		found, plan := originalReport(org, path)
+		r.add("X1", "fail", found+"; not converted yet. `resonance migrate up` will: "+strings.Join(plan, "; "),
+			"resonance migrate up --db "+shellQuote(path)+" (take a copy of the file first if you want one beside the backup)")
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the database is the original's until it is converted (see X1)", "")
 		return r
 	}
 	schemaOK := schemaChecks(&r, ms, path)
@@ -177,7 +190,8 @@ func diagnose(ctx context.Context, path string, walWarn int64, external bool) do
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see M1/M4)", "")
 		return r
 	}
-	s, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true, ExternalCheckpoints: external})
+	o.ReadOnly = true
+	s, err := resonance.Open(ctx, path, o)
 	if err != nil {
 		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
 		return r
@@ -236,7 +250,7 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) 
 	}
 	if len(unknown) > 0 {
 		r.add("M4", "fail", fmt.Sprintf("schema mismatch: the database records version(s) %s that this binary does not know", strings.Join(unknown, ", ")),
-			"upgrade resonance to the release that migrated it, or restore a backup from before; `resonance migrate status` lists the versions")
+			migrationsHint()+"; otherwise upgrade resonance to the release that migrated it, or restore a backup from before; `resonance migrate status` lists the versions")
 	}
 	if len(pending) > 0 {
 		r.add("M1", "fail", fmt.Sprintf("%d migration(s) pending: %s (newest applied: %s)", len(pending), strings.Join(pending, ", "), newest),

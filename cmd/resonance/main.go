@@ -4,10 +4,12 @@
 //
 // Usage:
 //
-//	resonance [--db PATH] [--json] [--external-checkpoints] COMMAND [flags] [args]
+//	resonance [--db PATH] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
 //
 // The database comes from --db, else $RESONANCE_DB, else
-// .resonance/resonance.db. --external-checkpoints (or
+// .resonance/resonance.db. An application's own migrations, applied and
+// known together with the embedded ones, come from --migrations (repeated,
+// or a comma list), else $RESONANCE_MIGRATIONS. --external-checkpoints (or
 // $RESONANCE_EXTERNAL_CHECKPOINTS=1) leaves checkpoints to a replicator
 // such as Litestream. Exit status: 0 ok, 1 a check failed, 2 bad usage.
 package main
@@ -48,6 +50,8 @@ type env struct {
 	// every command that opens the database read-write leaves checkpoints
 	// to a replicator such as Litestream (R1).
 	external bool
+	// migrations are the application's migration directories (A2).
+	migrations migrationDirs
 }
 
 // envExternal turns on --external-checkpoints for every command.
@@ -95,10 +99,11 @@ func globalFlags(fs *flag.FlagSet, e *env) {
 	fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
 	fs.BoolVar(&e.external, "external-checkpoints", e.external,
 		"leave WAL checkpoints to a replicator such as Litestream ($"+envExternal+"=1); see README, Replication")
+	fs.Var(&e.migrations, "migrations", "`DIR` of the application's own migrations, applied and known beside the embedded ones; repeat it or give a comma list ($"+migrationsEnv+")")
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, dbPath: os.Getenv("RESONANCE_DB")}
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, dbPath: os.Getenv("RESONANCE_DB"), migrations: envMigrationDirs()}
 	if e.dbPath == "" {
 		e.dbPath = defaultDB
 	}
@@ -151,7 +156,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return exitUsage
 	}
-	err := c.run(e, fs)
+	err := e.migrations.check()
+	if err == nil {
+		err = c.run(e, fs)
+	}
 	var ue usageError
 	var cf checkFailed
 	switch {
@@ -189,9 +197,12 @@ func commandFlags(c *command, e *env, out io.Writer) *flag.FlagSet {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: resonance [--db PATH] [--json] [--external-checkpoints] COMMAND [flags] [args]
+	fmt.Fprint(w, `usage: resonance [--db PATH] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
 
 The database is --db, else $RESONANCE_DB, else `+defaultDB+`.
+An application's own migrations come from --migrations DIR (repeat it, or a
+comma list), else $`+migrationsEnv+`: every command applies and knows them
+beside the embedded ones.
 --external-checkpoints (or $`+envExternal+`=1) leaves WAL checkpoints to a
 replicator such as Litestream: run it on every command under Litestream.
 Exit status: 0 ok, 1 a check failed, 2 bad usage.

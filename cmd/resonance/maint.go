@@ -234,7 +234,7 @@ func runBackup(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	if boolFlag(fs, "verify") {
-		c, err := resonance.Open(e.ctx, dest, resonance.Options{ReadOnly: true})
+		c, err := resonance.Open(e.ctx, dest, e.options(resonance.Options{ReadOnly: true}))
 		if err != nil {
 			return fmt.Errorf("resonance: backup: verifying %q: %w", dest, err)
 		}

@@ -234,7 +234,7 @@ func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int
 		if len(recs) > 0 {
 			var nodes, edges int64
 			var failed int64
-			err := s.Tx(ctx, func(tx *resonance.Tx) error {
+			err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 				for _, lr := range recs {
 					var err error
 					switch lr.rec.Kind {
@@ -296,7 +296,7 @@ type exampleResult struct {
 // and adds no history rows the second time).
 func importExample(ctx context.Context, s *resonance.Store) (exampleResult, error) {
 	var r exampleResult
-	err := s.Tx(ctx, func(tx *resonance.Tx) error {
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		if _, err := tx.GetNode(ctx, example.FirstNodeID); err == nil {
 			r.Note = "the example graph is already imported"
 			return nil
@@ -388,7 +388,7 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	draw := func(force bool) {
 		prog.draw(fmt.Sprintf("export: %s nodes, %s edges, %s", thousands(res.Nodes), thousands(res.Edges), humanBytes(cw.n)), force)
 	}
-	err = s.Read(e.ctx, func(tx *resonance.Tx) error {
+	err = s.Read(e.ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		for off := 0; ; off += page {
 			nodes, err := tx.GetNodes(e.ctx, resonance.NodeFilter{Limit: page, Offset: off})
 			if err != nil {

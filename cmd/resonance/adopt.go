@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+// originalReport is what `migrate status` and `doctor` say about a
+// database made by the original before converting it (X1): what it holds
+// and what `migrate up` will do.
+func originalReport(org *resonance.Original, path string) (found string, plan []string) {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	found = fmt.Sprintf("made by the original (%d drizzle migrations recorded): %d nodes, %d edges, %d history rows, %d ember_state rows",
+		org.DrizzleMigrations, org.Nodes, org.Edges, org.History, org.EmberState)
+	var fills []string
+	for _, f := range []struct {
+		n    int64
+		what string
+	}{
+		{org.NullType, `node(s) without type get "undefined"`},
+		{org.NullDomain, `node(s) without domain get "knowledge"`},
+		{org.NullLayer, `node(s) without layer get "experience"`},
+		{org.NullConfidence, "edge(s) without confidence get 1"},
+		{org.NullVeracity, "edge(s) without veracity get 1"},
+		{org.NullSidecar, "ember_state row(s) without sidecar_created get 0"},
+		{org.NullTimestamp, "history row(s) without timestamp get 1970-01-01 00:00:00"},
+	} {
+		if f.n > 0 {
+			fills = append(fills, fmt.Sprintf("%d %s", f.n, f.what))
+		}
+	}
+	keep := "keeping every row and every value"
+	if len(fills) > 0 {
+		keep = "keeping every row and every value, except that " + strings.Join(fills, ", ")
+	}
+	plan = []string{
+		"write a backup to " + filepath.Join(filepath.Dir(path), "backups") + "/ first (M6)",
+		"convert it in one transaction to this schema, " + keep,
+		"drop __drizzle_migrations and the original's two edge indexes, and record migrations " + strings.Join(org.Versions, ", ") + " as applied",
+		"then apply any migrations still pending; the original can no longer open the file (the backup is the way back)",
+	}
+	if len(org.OtherTables) > 0 {
+		plan = append(plan, "leave the other tables as they are: "+strings.Join(org.OtherTables, ", "))
+	}
+	return found, plan
+}
+
+// printAdopted reports a conversion `migrate up` has just done.
+func printAdopted(e *env, org *resonance.Original, ms []resonance.MigrationStatus) error {
+	if e.json {
+		return writeJSON(e.stdout, map[string]any{"migrations": ms, "adopted": org})
+	}
+	dir := filepath.Join(filepath.Dir(e.dbPath), "backups")
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	fmt.Fprintf(e.stdout, "converted the database made by the original: %d nodes, %d edges, %d history rows, %d ember_state rows kept; its backup is in %s/\n\n",
+		org.Nodes, org.Edges, org.History, org.EmberState, dir)
+	return printMigrations(e, ms)
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/resonance-graph/resonancedb/internal/originaldb"
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+func newOriginalDB(t *testing.T, o originaldb.Options) (string, originaldb.Counts) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	c, err := originaldb.Create(t.Context(), path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, c
+}
+
+// TestCLI_AdoptsTheOriginalsDatabase walks a user of the original through
+// the switch: status says what it found and what will happen, migrate up
+// converts, and every command then works on every row (X1).
+func TestCLI_AdoptsTheOriginalsDatabase(t *testing.T) {
+	db, c := newOriginalDB(t, originaldb.Options{ExtraNodes: 12})
+
+	// Said before it is done, with nothing changed.
+	st := mustCLI(t, 0, "", "--db", db, "migrate", "status")
+	for _, want := range []string{
+		"made by the original (3 drizzle migrations recorded)",
+		fmt.Sprintf("%d nodes, %d edges, %d history rows, %d ember_state rows", c.Nodes, c.Edges, c.History, c.EmberState),
+		"write a backup to " + filepath.Join(filepath.Dir(db), "backups"),
+		"convert it in one transaction",
+		`1 node(s) without type get "undefined"`,
+		"1 edge(s) without confidence get 1",
+		"drop __drizzle_migrations",
+	} {
+		if !strings.Contains(st.stdout, want) {
+			t.Errorf("X1: migrate status on the original's database does not say %q:\n%s", want, st.stdout)
+		}
+	}
+	if strings.Contains(st.stdout, "  applied  ") || strings.Count(st.stdout, "  pending  ") != strings.Count(st.stdout, ".sql") {
+		t.Errorf("X1: migrate status before adoption lists an applied migration:\n%s", st.stdout)
+	}
+	var js struct {
+		Migrations []resonance.MigrationStatus `json:"migrations"`
+		Original   *resonance.Original         `json:"original"`
+		Plan       []string                    `json:"plan"`
+	}
+	decode(t, mustCLI(t, 0, "", "--db", db, "migrate", "status", "--json"), &js)
+	if js.Original == nil || js.Original.Nodes != int64(c.Nodes) || js.Original.Edges != int64(c.Edges) || len(js.Plan) < 4 {
+		t.Errorf("X1: migrate status --json: %+v", js)
+	}
+	doc := mustCLI(t, 1, "", "--db", db, "doctor")
+	if !strings.Contains(doc.stdout, "X1") || !strings.Contains(doc.stdout, "made by the original") || !strings.Contains(doc.stdout, "resonance migrate up --db") {
+		t.Errorf("X1: doctor on the original's database:\n%s", doc.stdout)
+	}
+	if org, err := resonance.InspectOriginal(t.Context(), db, resonance.Options{}); err != nil || org == nil {
+		t.Fatalf("X1: status and doctor changed the original's database: %+v, %v", org, err)
+	}
+
+	up := mustCLI(t, 0, "", "--db", db, "migrate", "up")
+	if want := fmt.Sprintf("converted the database made by the original: %d nodes, %d edges, %d history rows, %d ember_state rows kept", c.Nodes, c.Edges, c.History, c.EmberState); !strings.Contains(up.stdout, want) {
+		t.Errorf("X1: migrate up does not say %q:\n%s", want, up.stdout)
+	}
+
+	st = mustCLI(t, 0, "", "--db", db, "migrate", "status")
+	if strings.Contains(st.stdout, "pending") || strings.Contains(st.stdout, "original") {
+		t.Errorf("X1: migrate status after adoption:\n%s", st.stdout)
+	}
+	var ms struct {
+		Migrations []resonance.MigrationStatus `json:"migrations"`
+	}
+	decode(t, mustCLI(t, 0, "", "--db", db, "migrate", "status", "--json"), &ms)
+	for _, m := range ms.Migrations {
+		if !m.Applied || !m.Known {
+			t.Errorf("X1: after migrate up, migration %+v", m)
+		}
+	}
+	mustCLI(t, 0, "", "--db", db, "doctor", "--conformance")
+	mustCLI(t, 0, "", "--db", db, "doctor")
+
+	// export lists every node and every edge.
+	out := mustCLI(t, 0, "", "--db", db, "export")
+	nodes, edges := 0, 0
+	ids := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out.stdout), "\n") {
+		var rec struct {
+			Kind, ID, Type, Target string
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		switch rec.Kind {
+		case "node":
+			nodes++
+			ids[rec.ID] = true
+			if rec.ID == originaldb.NodeNullType && rec.Type != "undefined" {
+				t.Errorf("X1: the node without type exports with type %q", rec.Type)
+			}
+		case "edge":
+			edges++
+		}
+	}
+	if nodes != c.Nodes || edges != c.Edges || !ids[originaldb.NodeFull] || !ids[originaldb.NodeUndefined] {
+		t.Errorf("X1: export lists %d nodes and %d edges, want %d and %d", nodes, edges, c.Nodes, c.Edges)
+	}
+	stats := mustCLI(t, 0, "", "--db", db, "stats", "--json")
+	if !strings.Contains(stats.stdout, fmt.Sprintf(`"nodes": %d`, c.Nodes)) || !strings.Contains(stats.stdout, fmt.Sprintf(`"edges": %d`, c.Edges)) {
+		t.Errorf("X1: stats after adoption:\n%s", stats.stdout)
+	}
+	backups, _ := filepath.Glob(filepath.Join(filepath.Dir(db), "backups", "*-voriginal.db"))
+	if len(backups) != 1 {
+		t.Errorf("M6: backups of the original's file: %v, want one", backups)
+	}
+}
+
+func TestCLI_InitAdoptsTheOriginalsDatabase(t *testing.T) {
+	db, c := newOriginalDB(t, originaldb.Options{})
+	r := mustCLI(t, 0, "", "--db", db, "init", "--json")
+	if !strings.Contains(r.stdout, fmt.Sprintf(`"nodes": %d`, c.Nodes)) {
+		t.Errorf("X1: init on the original's database:\n%s", r.stdout)
+	}
+	mustCLI(t, 0, "", "--db", db, "doctor", "--conformance")
+}
+
+// TestCLI_RefusesLookalikesOfTheOriginal: status, doctor and migrate up
+// name the difference and change nothing (X2).
+func TestCLI_RefusesLookalikesOfTheOriginal(t *testing.T) {
+	db, _ := newOriginalDB(t, originaldb.Options{DDL: strings.Replace(originaldb.DDL, "`sidecar_created` integer", "`sidecar_created` text", 1)})
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `ember_state.sidecar_created is "TEXT" where the original's is "integer"`
+	for _, args := range [][]string{{"migrate", "status"}, {"migrate", "up"}, {"init"}} {
+		r := mustCLI(t, 1, "", append([]string{"--db", db}, args...)...)
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("X2: resonance %s on a lookalike: stderr %q, want it to name %q", strings.Join(args, " "), r.stderr, want)
+		}
+	}
+	r := mustCLI(t, 1, "", "--db", db, "doctor")
+	if !strings.Contains(r.stdout, "X2") || !strings.Contains(r.stdout, want) {
+		t.Errorf("X2: doctor on a lookalike:\n%s", r.stdout)
+	}
+	after, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("X2: the lookalike's file changed")
+	}
+}

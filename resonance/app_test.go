@@ -1,0 +1,218 @@
+package resonance_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/resonance"
+	"github.com/resonance-graph/resonancedb/schema"
+)
+
+// appMigrations is an application's schema: one table of its own, with a
+// foreign key to the library's nodes.
+var appMigrations = fstest.MapFS{
+	"29000101000000_create_notes.sql": {Data: []byte("-- migrate:up\nCREATE TABLE notes (node_id TEXT NOT NULL REFERENCES nodes(id), body TEXT NOT NULL);\n-- migrate:down\nDROP TABLE notes;\n")},
+}
+
+func libraryVersions(t *testing.T) []string {
+	t.Helper()
+	names, err := fs.Glob(schema.FS, "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []string
+	for _, n := range names {
+		v, _, _ := strings.Cut(n, "_")
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func TestOpen_ApplicationMigrationsAddToTheLibrarys(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "app.db")
+	s := openStoreAt(t, path, resonance.Options{Create: true, Migrations: []fs.FS{appMigrations}})
+	ms, err := s.Migrations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		if !m.Applied || !m.Known {
+			t.Errorf("migration %+v: want applied and known", m)
+		}
+		got = append(got, m.Version)
+	}
+	want := append(libraryVersions(t), "29000101000000")
+	if !slices.Equal(got, want) {
+		t.Errorf("versions = %q, want the library's and the application's %q", got, want)
+	}
+	// The application's table sits beside the graph, with the foreign key
+	// enforced (C6).
+	err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO notes (node_id, body) VALUES ('missing', 'x')`)
+		return err
+	})
+	if err == nil {
+		t.Error("a note for a missing node was accepted: foreign keys are off")
+	}
+	s.Close()
+
+	// Without the application's migrations the database is refused (M4),
+	// the error naming the version and how to pass the migrations.
+	_, err = resonance.Open(ctx, path, resonance.Options{})
+	if !errors.Is(err, resonance.ErrSchemaMismatch) || !strings.Contains(err.Error(), "29000101000000") || !strings.Contains(err.Error(), "Options.Migrations") {
+		t.Errorf("open without the application's migrations: err = %v, want ErrSchemaMismatch naming the version and Options.Migrations", err)
+	}
+}
+
+func TestOpen_ApplicationMigrationVersionCollision(t *testing.T) {
+	ctx := context.Background()
+	lib := libraryVersions(t)[0]
+	dir := t.TempDir()
+	app := filepath.Join(dir, "migrations")
+	if err := os.Mkdir(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, lib+"_mine.sql"), []byte("-- migrate:up\nCREATE TABLE mine (x);\n-- migrate:down\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "c.db")
+	_, err := resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: []fs.FS{resonance.MigrationsDir(app)}})
+	if !errors.Is(err, resonance.ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
+	}
+	libFile, _ := fs.Glob(schema.FS, lib+"_*.sql")
+	for _, want := range []string{libFile[0], lib + "_mine.sql", app, "schema/"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want it to name %q", err, want)
+		}
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused options created %s", path)
+	}
+
+	// Two of the application's directories may not share a version either.
+	other := fstest.MapFS{"29000101000000_other.sql": {Data: []byte("-- migrate:up\n-- migrate:down\n")}}
+	_, err = resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: []fs.FS{appMigrations, other}})
+	if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), "Options.Migrations[1]") || !strings.Contains(err.Error(), "29000101000000_create_notes.sql") {
+		t.Errorf("two application directories with one version: err = %v", err)
+	}
+
+	// An FS with no migrations at its root is a mistake, such as an
+	// embed.FS not narrowed with fs.Sub.
+	nested := fstest.MapFS{"migrations/29000101000000_a.sql": {Data: []byte("-- migrate:up\n-- migrate:down\n")}}
+	_, err = resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: []fs.FS{nested}})
+	if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), "fs.Sub") {
+		t.Errorf("an FS without migrations at its root: err = %v, want ErrInvalid suggesting fs.Sub", err)
+	}
+}
+
+func TestOpen_ApplicationMigrationFailureChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	s := openStoreAt(t, path, resonance.Options{Create: true, Migrations: []fs.FS{appMigrations}})
+	s.Close()
+	bad := fstest.MapFS{
+		"29000101000000_create_notes.sql": appMigrations["29000101000000_create_notes.sql"],
+		"29000102000000_bad.sql":          {Data: []byte("-- migrate:up\nCREATE TABLE b (x);\nINSERT INTO nope VALUES (1);\n-- migrate:down\n")},
+	}
+	_, err := resonance.Open(ctx, path, resonance.Options{Migrations: []fs.FS{bad}})
+	if err == nil || !strings.Contains(err.Error(), "29000102000000_bad.sql") {
+		t.Fatalf("err = %v, want the failing migration named", err)
+	}
+	s = openStoreAt(t, path, resonance.Options{Migrations: []fs.FS{appMigrations}})
+	var n int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'b'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("table b of the failed migration: count %d, %v; want none", n, err)
+	}
+}
+
+func TestConnectHook_RegisteredFunctionInReadAndTx(t *testing.T) {
+	ctx := context.Background()
+	var calls atomic.Int64
+	hook := func(c *sqlite3.SQLiteConn) error {
+		calls.Add(1)
+		return c.RegisterFunc("shout", func(s string) string { return strings.ToUpper(s) + "!" }, true)
+	}
+	s := openStore(t, resonance.Options{ConnectHook: hook, Migrations: []fs.FS{appMigrations}})
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		if err := tx.UpsertNode(ctx, resonance.Node{ID: "n1", Type: "doc", Title: "one"}); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO notes (node_id, body) VALUES ('n1', shout('hello'))`)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Tx using the hook's function: %v", err)
+	}
+	var body, title string
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
+		n, err := tx.GetNode(ctx, "n1")
+		if err != nil {
+			return err
+		}
+		title = n.Title
+		return tx.QueryRowContext(ctx, `SELECT shout(body) FROM notes WHERE node_id = 'n1'`).Scan(&body)
+	})
+	if err != nil {
+		t.Fatalf("Read using the hook's function: %v", err)
+	}
+	if body != "HELLO!!" || title != "one" {
+		t.Errorf("read back body %q, title %q; want HELLO!! and one", body, title)
+	}
+	if n := calls.Load(); n < 2 {
+		t.Errorf("the hook ran on %d connections, want the writer's and a reader's at least", n)
+	}
+}
+
+func TestConnectHook_ChangedSettingFailsTheConnection(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		rule, stmt string
+		o          resonance.Options
+	}{
+		{"C4", "PRAGMA mmap_size = 1048576", resonance.Options{}},
+		{"C1", "PRAGMA busy_timeout = 0", resonance.Options{}},
+		{"C6", "PRAGMA foreign_keys = OFF", resonance.Options{}},
+		{"C8", "PRAGMA query_only = OFF", resonance.Options{ReadOnly: true}},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "h.db")
+			s := openStoreAt(t, path, resonance.Options{Create: true})
+			s.Close()
+			o := tc.o
+			o.ConnectHook = func(c *sqlite3.SQLiteConn) error {
+				_, err := c.Exec(tc.stmt, nil)
+				return err
+			}
+			_, err := resonance.Open(ctx, path, o)
+			if err == nil || !strings.Contains(err.Error(), tc.rule+" ") || !strings.Contains(err.Error(), "ConnectHook") {
+				t.Errorf("open with a hook running %q: err = %v, want a failure naming %s and the hook", tc.stmt, err, tc.rule)
+			}
+			db, err := resonance.Connect(ctx, path, o)
+			if err == nil {
+				db.Close()
+				t.Errorf("Connect with a hook running %q succeeded", tc.stmt)
+			}
+		})
+	}
+	t.Run("HookError", func(t *testing.T) {
+		boom := errors.New("boom")
+		_, err := resonance.Open(ctx, filepath.Join(t.TempDir(), "e.db"), resonance.Options{Create: true,
+			ConnectHook: func(*sqlite3.SQLiteConn) error { return boom }})
+		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "A4") {
+			t.Errorf("err = %v, want the hook's error, wrapped naming A4", err)
+		}
+	})
+}

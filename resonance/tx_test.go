@@ -1,0 +1,272 @@
+package resonance_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/resonance-graph/resonancedb/db"
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+// TestReadTx_WriteInReadDoesNotCompile type-checks two programs kept out of
+// the build in testdata: a graph write inside Store.Read does not compile,
+// because ReadTx has no writes, and the same write inside Store.Tx does (T5).
+func TestReadTx_WriteInReadDoesNotCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go vet")
+	}
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	vet := func(dir string) (string, error) {
+		out, err := exec.Command(goBin, "vet", "./testdata/"+dir).CombinedOutput()
+		return string(out), err
+	}
+	out, err := vet("writeinread")
+	const want = "r.UpsertNode undefined (type *resonance.ReadTx has no field or method UpsertNode)"
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("go vet of a graph write inside Read: err %v, output:\n%s\nwant the compile error %q", err, out, want)
+	}
+	if out, err := vet("writeintx"); err != nil {
+		t.Errorf("go vet of the same write inside Tx: %v\n%s", err, out)
+	}
+}
+
+// TestTx_HandleDeadAfterEnd keeps a *Tx, a *ReadTx and an ExplicitTx past
+// their end: every call on them fails with sql.ErrTxDone and writes
+// nothing, instead of running on its own outside any transaction (T5).
+func TestTx_HandleDeadAfterEnd(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{})
+	var kept *resonance.Tx
+	var keptRead *resonance.ReadTx
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { kept = tx; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error { keptRead = r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Commit(); !errors.Is(err, sql.ErrTxDone) {
+		t.Errorf("a second Commit = %v, want sql.ErrTxDone", err)
+	}
+	if err := e.Rollback(); err != nil {
+		t.Errorf("Rollback after Commit = %v, want nil", err)
+	}
+	for name, tx := range map[string]*resonance.Tx{"Tx": kept, "ExplicitTx": e.Tx} {
+		calls := map[string]error{
+			"UpsertNode":         tx.UpsertNode(ctx, resonance.Node{ID: "late", Type: "doc"}),
+			"InsertEdge":         tx.InsertEdge(ctx, "a", "b", ""),
+			"UpsertSemanticEdge": tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "c"}),
+			"UpdateNodeDate":     tx.UpdateNodeDate(ctx, "late", "2024"),
+		}
+		_, calls["ExecContext"] = tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('raw', 'doc')`)
+		calls["Queries"] = tx.Queries().InsertHistory(ctx, dbHistory("late"))
+		_, calls["GetNode"] = tx.GetNode(ctx, "late")
+		for call, err := range calls {
+			if !errors.Is(err, sql.ErrTxDone) {
+				t.Errorf("%s.%s after the end = %v, want sql.ErrTxDone", name, call, err)
+			}
+		}
+	}
+	if _, err := keptRead.GetNodes(ctx, resonance.NodeFilter{}); !errors.Is(err, sql.ErrTxDone) {
+		t.Errorf("ReadTx.GetNodes after the end = %v, want sql.ErrTxDone", err)
+	}
+	if _, err := keptRead.QueryContext(ctx, `SELECT 1`); !errors.Is(err, sql.ErrTxDone) {
+		t.Errorf("ReadTx.QueryContext after the end = %v, want sql.ErrTxDone", err)
+	}
+	for _, table := range []string{"nodes", "edges", "history"} {
+		if n := countRows(t, s.DB(), table); n != 0 {
+			t.Errorf("%s has %d rows written after the end of their transaction", table, n)
+		}
+	}
+}
+
+// TestTx_WritesRacingTheEndLandWhole lets goroutines go on writing through
+// a Tx after its function returned, as a careless caller's would: each
+// write either lands whole, node and history row, inside the transaction,
+// or fails with sql.ErrTxDone. After a rollback nothing is left; after a
+// commit every node has its history row (T5).
+func TestTx_WritesRacingTheEndLandWhole(t *testing.T) {
+	ctx := context.Background()
+	for _, commit := range []bool{false, true} {
+		t.Run(fmt.Sprintf("commit=%v", commit), func(t *testing.T) {
+			s := openStore(t, resonance.Options{})
+			var late atomic.Int64 // writes that ran after fn returned
+			for i := range 40 {
+				var wg sync.WaitGroup
+				returned := make(chan struct{})
+				err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+					for w := range 3 {
+						wg.Go(func() {
+							for j := 0; ; j++ {
+								select {
+								case <-returned:
+									late.Add(1)
+								default:
+								}
+								err := tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%d-%d-%d", i, w, j), Type: "doc"})
+								if errors.Is(err, sql.ErrTxDone) {
+									return
+								}
+								if err != nil {
+									t.Error(err)
+									return
+								}
+							}
+						})
+					}
+					time.Sleep(time.Millisecond)
+					close(returned)
+					if !commit {
+						return errors.New("roll back")
+					}
+					return nil
+				})
+				wg.Wait()
+				if commit && err != nil {
+					t.Fatal(err)
+				}
+			}
+			nodes, hist := countRows(t, s.DB(), "nodes"), countRows(t, s.DB(), "history")
+			if !commit && (nodes != 0 || hist != 0) {
+				t.Errorf("after rolled-back transactions: %d nodes, %d history rows; want none", nodes, hist)
+			}
+			if nodes != hist {
+				t.Errorf("%d nodes but %d history rows: a write landed without its history row", nodes, hist)
+			}
+			t.Logf("%d nodes; %d write attempts began after fn returned", nodes, late.Load())
+		})
+	}
+}
+
+// TestTx_GraphWritesFromGoroutines shares one Tx between goroutines while
+// its function runs: every write lands with its own history row.
+func TestTx_GraphWritesFromGoroutines(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{})
+	const workers, each = 4, 50
+	emb := graphEmbedding(384, 5)
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				for i := range each {
+					id := fmt.Sprintf("w%d-%d", w, i)
+					if err := tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "doc", Title: id, Embedding: emb}); err != nil {
+						errs <- err
+						return
+					}
+					if err := tx.InsertEdge(ctx, id, "hub", ""); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, s.DB(), "nodes"); n != workers*each {
+		t.Errorf("nodes = %d, want %d", n, workers*each)
+	}
+	if n := historyRows(t, s); n != 2*workers*each {
+		t.Errorf("history rows = %d, want %d", n, 2*workers*each)
+	}
+}
+
+// TestTx_GraphWritesAfterCancelWriteNothing cancels the context between two
+// graph writes: the second fails with the context's error and nothing of
+// the transaction is committed, the first write included (T1).
+func TestTx_GraphWritesAfterCancelWriteNothing(t *testing.T) {
+	s := openStore(t, resonance.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	var second error
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		if err := tx.UpsertNode(ctx, resonance.Node{ID: "first", Type: "doc"}); err != nil {
+			return err
+		}
+		cancel()
+		second = tx.InsertEdge(ctx, "a", "b", "")
+		return nil
+	})
+	if !errors.Is(second, context.Canceled) {
+		t.Errorf("write after cancel = %v, want context.Canceled", second)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Tx = %v, want context.Canceled", err)
+	}
+	for _, table := range []string{"nodes", "edges", "history"} {
+		if n := countRows(t, s.DB(), table); n != 0 {
+			t.Errorf("%s has %d rows after a cancelled Tx", table, n)
+		}
+	}
+}
+
+// TestStore_SettingsRestoredBeforeReuse changes settings inside a Read, on
+// a pool of one reader so that the next Read gets the same connection:
+// query_only = OFF must not let a later Read write, busy_timeout = 0 must
+// not outlive the Read, and a transaction left open on the pool is not
+// handed on (C7).
+func TestStore_SettingsRestoredBeforeReuse(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{MaxReaders: 1})
+	if err := s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		if _, err := r.ExecContext(ctx, "PRAGMA query_only = OFF"); err != nil {
+			return err
+		}
+		_, err := r.ExecContext(ctx, "pragma busy_timeout = 0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		var busy int
+		if err := r.QueryRowContext(ctx, "SELECT * FROM pragma_busy_timeout").Scan(&busy); err != nil {
+			return err
+		}
+		if busy != 5000 {
+			t.Errorf("busy_timeout in a later Read = %d, want 5000", busy)
+		}
+		_, err := r.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('sneaked', 'doc')`)
+		if !errors.Is(err, resonance.ErrReadOnly) {
+			t.Errorf("INSERT in a later Read = %v, want ErrReadOnly", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertNode(ctx, resonance.Node{ID: "after-begin", Type: "doc"}); err != nil {
+		t.Fatalf("a write after a BEGIN left on the writer pool: %v", err)
+	}
+	if n := countRows(t, s.ReadDB(), "nodes"); n != 1 {
+		t.Errorf("nodes visible to readers = %d, want 1 (the write committed, nothing sneaked in)", n)
+	}
+}
+
+func dbHistory(id string) db.InsertHistoryParams {
+	return db.InsertHistoryParams{EntityType: "node", EntityID: id, Action: "upsert"}
+}
