@@ -373,7 +373,12 @@ func TestR2_KillLitestreamAndRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.restore("litestream-killed", s.committedBefore(killed.Add(-lossWindow)))
+		got := s.restore("litestream-killed", s.committedBefore(killed.Add(-lossWindow)))
+		s.mu.Lock()
+		if at, ok := s.commits[got+1]; ok {
+			t.Logf("loss window: the oldest commit missing from the restore was made %v before Litestream was killed (sync-interval %v)", killed.Sub(at).Round(time.Millisecond), syncEvery)
+		}
+		s.mu.Unlock()
 		time.Sleep(writeFor) // the writer goes on while Litestream is down
 		after, err := os.Stat(s.db)
 		if err != nil {
