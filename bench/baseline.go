@@ -117,6 +117,7 @@ type baseWorkloads struct {
 	db *sql.DB
 	st struct {
 		upsert, history, edge, get, scan, outgoing *sql.Stmt
+		embeddings, hit                            *sql.Stmt // W6's, prepared on its first query
 	}
 	nb, wb     nodeBuf
 	blob, hist []byte // the ingest's buffers

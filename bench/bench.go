@@ -18,6 +18,9 @@
 //	W5     mixed load: one writer upserting in short transactions, readers doing
 //	       W3b lookups (reads/s, with writes/s, read latency percentiles idle
 //	       and under load, and busy errors, which must be 0)
+//	W6     vector search: top-10 queries over every node's embedding
+//	       (queries/s, with the memory the library keeps for them; see
+//	       search.go)
 //
 // Every figure is the median of Config.Reps repetitions; the library and the
 // baseline alternate which goes first. Statements run with a context that is
@@ -64,6 +67,7 @@ type Config struct {
 	Mixed        time.Duration // W5 duration under load: 10s (quick 2s)
 	MixedIdle    time.Duration // W5 idle phase (readers only): a quarter of Mixed
 	Readers      int           // W5 readers: 4
+	Queries      int           // W6 queries: 200 (quick 50)
 
 	// Progress, when set, is called with a short description of each step.
 	Progress func(step string)
@@ -87,6 +91,7 @@ func (c Config) withDefaults() Config {
 	def(&c.Connects, 1000, 200)
 	def(&c.PoolQueries, 20000, 5000)
 	def(&c.Readers, 4, 4)
+	def(&c.Queries, 200, 50)
 	if c.Mixed <= 0 {
 		c.Mixed = 10 * time.Second
 		if c.Quick {
@@ -235,7 +240,7 @@ func (r *Report) Workload(name string) (Workload, bool) {
 }
 
 // Names lists the workloads in report order.
-var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W4", "W4pool", "W5"}
+var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W4", "W4pool", "W5", "W6"}
 
 // side is one of the two implementations measured.
 type side int
@@ -302,10 +307,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // runner holds what every repetition shares.
 type runner struct {
-	cfg  Config
-	dir  string
-	data *data
-	seq  int
+	cfg       Config
+	dir       string
+	data      *data
+	seq       int
+	queries   [][]float32 // W6's
+	searchIDs [][]string  // what W6's first run found, per query
 }
 
 func (r *runner) progress(format string, args ...any) {
@@ -435,6 +442,19 @@ func (r *runner) repetition(ctx context.Context, rep int, sd side) (sample, erro
 		return nil, err
 	}
 
+	r.progress("rep %d/%d %s: W6 vector search ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Queries)
+	err = labeled("W6", sd, func() (err error) {
+		s["W6"], s["kept_mib"], err = r.vectorSearch(w)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("W6: %w", err)
+	}
+	s["embeddings_mib"] = float64(r.cfg.Nodes*Dim*4) / (1 << 20)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
 	r.progress("rep %d/%d %s: W5 mixed load %v", rep+1, r.cfg.Reps, sd, r.cfg.Mixed)
 	var m mixedResult
 	err = labeled("W5", sd, func() (err error) {
@@ -509,14 +529,15 @@ func (r *runner) autocommit(sd side) (float64, error) {
 type workloads interface {
 	open(path string) error
 	close() error
-	ingest() error                    // W1
-	checkpointSize() (float64, error) // checkpoint, then the file size in MiB
-	verify() error                    // the rows W1 wrote are all there
-	scan() (int, error)               // W3a, the number of nodes
-	get(i int) error                  // W3b
-	outgoing(i int) (int, error)      // W3c, the number of edges
-	upsertOne(i int) error            // W2 and W5's writer: one node, one transaction
-	read(i int) error                 // W5's readers: W3b, busy errors returned as errBusy
+	ingest() error                               // W1
+	checkpointSize() (float64, error)            // checkpoint, then the file size in MiB
+	verify() error                               // the rows W1 wrote are all there
+	scan() (int, error)                          // W3a, the number of nodes
+	get(i int) error                             // W3b
+	outgoing(i int) (int, error)                 // W3c, the number of edges
+	upsertOne(i int) error                       // W2 and W5's writer: one node, one transaction
+	read(i int) error                            // W5's readers: W3b, busy errors returned as errBusy
+	search(q []float32, k int) ([]string, error) // W6, the ids found
 }
 
 // errBusy marks a busy error seen by W5, counted rather than failing the run.
@@ -548,7 +569,16 @@ var specs = []spec{
 	{"W4", "µs/op", false, 70, nil},
 	{"W4pool", "µs/op", false, 5, nil},
 	{"W5", "reads/s", true, 0, []string{"writes_per_s", "p50_idle_us", "p99_idle_us", "p50_load_us", "p99_load_us", "busy_errors"}},
+	{"W6", "queries/s", true, 0, []string{"kept_mib", "embeddings_mib"}},
 }
+
+// W6's targets: the library answers at least w6Ratio times as many queries
+// per second as the baseline, and keeps at most w6Memory times the
+// embeddings' own size in memory for it.
+const (
+	w6Ratio  = 10
+	w6Memory = 2
+)
 
 func (sp spec) summarize(libs, bases []sample) Workload {
 	w := Workload{Name: sp.name, Unit: sp.unit, HigherIsBetter: sp.higherIsBetter}
@@ -587,6 +617,11 @@ func (sp spec) summarize(libs, bases []sample) Workload {
 		}
 		busy, _ := w.Get("busy_errors")
 		w.TargetMet = busy == 0
+	}
+	if sp.name == "W6" {
+		kept, _ := w.Get("kept_mib")
+		emb, _ := w.Get("embeddings_mib")
+		w.TargetMet = w.Ratio >= w6Ratio && kept <= w6Memory*emb
 	}
 	return w
 }

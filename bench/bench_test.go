@@ -17,7 +17,7 @@ func TestRun(t *testing.T) {
 	var steps []string
 	cfg := bench.Config{
 		Dir: dir, Reps: 1, Nodes: 50, Batch: 20, Upserts: 20, Scans: 2, Connects: 5, PoolQueries: 20,
-		Mixed: 200 * time.Millisecond, MixedIdle: 50 * time.Millisecond, Readers: 2,
+		Mixed: 200 * time.Millisecond, MixedIdle: 50 * time.Millisecond, Readers: 2, Queries: 20,
 		Progress: func(s string) { steps = append(steps, s) },
 	}
 	rep, err := bench.Run(context.Background(), cfg)
@@ -80,9 +80,26 @@ func TestRun(t *testing.T) {
 	if !slices.Equal(names, bench.Names) {
 		t.Errorf("JSON workloads %v, want %v", names, bench.Names)
 	}
+	jsonOf := func(name string) map[string]any {
+		for _, w := range doc.Workloads {
+			if w["name"] == name {
+				return w
+			}
+		}
+		return nil
+	}
 	for _, key := range []string{"busy_errors", "p99_idle_us", "p99_load_us"} {
-		if _, ok := doc.Workloads[len(doc.Workloads)-1][key]; !ok {
+		if _, ok := jsonOf("W5")[key]; !ok {
 			t.Errorf("W5 JSON has no %q", key)
 		}
+	}
+	for _, key := range []string{"kept_mib", "baseline_kept_mib", "embeddings_mib"} {
+		if _, ok := jsonOf("W6")[key]; !ok {
+			t.Errorf("W6 JSON has no %q", key)
+		}
+	}
+	w6, _ := rep.Workload("W6")
+	if kept, _ := w6.Get("kept_mib"); kept <= 0 {
+		t.Errorf("W6 kept_mib = %v: the library keeps its copy of the embeddings, want positive", kept)
 	}
 }

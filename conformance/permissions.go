@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 )
 
 // Finding is one permission problem CheckPermissions found (rule W1).
@@ -56,35 +54,42 @@ func CheckPermissions(path string) []Finding {
 	dfi, err := os.Stat(dir)
 	if err != nil {
 		add(dir, fmt.Sprintf("directory %q cannot be examined by %s: %v", dir, who, err),
-			fmt.Sprintf("create it (mkdir -p %s), or give %s search permission (x) on every directory above it", quote(dir), who))
+			fmt.Sprintf("create it (mkdir -p %s), or give %s search permission (x) on every directory above it", fsfix.Quote(dir), who))
 		return out
 	}
-	if err := access(dir, accessWX); err != nil {
+	err = access(dir, accessWX)
+	if fsfix.ReadOnly(err) {
+		add(dir, fmt.Sprintf("the file system holding %q is mounted read-only: SQLite cannot create %s-wal and %s-shm there, and in WAL mode every connection, readers too, needs them", dir, base, base),
+			fsfix.ReadOnlyFix(abs))
+	} else if err != nil {
 		add(dir, fmt.Sprintf("directory %q is not writable and searchable by %s: SQLite creates and removes %s-wal and %s-shm there; "+
 			"a reader then works only while another process keeps the database open, and fails with \"attempt to write a readonly database\" once the last one closes it",
 			dir, who, base, base),
-			grant(dir, dfi, "wx"))
+			fsfix.Grant(dir, dfi, "wx"))
 	}
 	if dfi.Mode().Perm()&0o002 != 0 && dfi.Mode()&os.ModeSticky == 0 {
 		add(dir, fmt.Sprintf("directory %q is world-writable without the sticky bit: any user can delete or replace the database and its -wal and -shm", dir),
-			"chmod o-w "+quote(dir))
+			"chmod o-w "+fsfix.Quote(dir))
 	}
 
 	fi, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		add(abs, fmt.Sprintf("database %q does not exist", abs), "create it: resonance init --db "+quote(abs))
+		add(abs, fmt.Sprintf("database %q does not exist", abs), "create it: resonance init --db "+fsfix.Quote(abs))
 		return out
 	case err != nil:
 		add(abs, fmt.Sprintf("database %q cannot be examined by %s: %v", abs, who, err),
-			fmt.Sprintf("give %s search permission (x) on %s and every directory above it", who, quote(dir)))
+			fmt.Sprintf("give %s search permission (x) on %s and every directory above it", who, fsfix.Quote(dir)))
 		return out
 	case fi.IsDir():
-		add(abs, fmt.Sprintf("%q is a directory, not a database file", abs), "name the database file inside it, e.g. "+quote(filepath.Join(abs, "resonance.db")))
+		add(abs, fmt.Sprintf("%q is a directory, not a database file", abs), "name the database file inside it, e.g. "+fsfix.Quote(filepath.Join(abs, "resonance.db")))
+		return out
+	case !fi.Mode().IsRegular(): // a device, a named pipe, a socket: SQLite would create PATH-journal beside it
+		add(abs, fmt.Sprintf("%q is not a regular file (mode %v), not a database file", abs, fi.Mode()), "name a database file with --db")
 		return out
 	}
 
-	companion := " SQLite creates -wal and -shm with the owner and permissions of the database file: give every user of the database a common group, make the database group-writable (chmod g+rw) and its directory too (chmod g+rwx), and remove stale -wal/-shm files only while no process has the database open."
+	companion := ". SQLite creates -wal and -shm with the owner and permissions of the database file: give every user of the database a common group, make the database group-writable (chmod g+rw) and its directory too (chmod g+rwx), and remove stale -wal/-shm files only while no process has the database open."
 	files := []struct {
 		path, why string
 		mode      uint32
@@ -100,67 +105,30 @@ func CheckPermissions(path string) []Finding {
 			continue // created on open, which the directory check covers
 		}
 		if err != nil {
-			add(f.path, fmt.Sprintf("%q cannot be examined by %s: %v", f.path, who, err), "check the permissions of "+quote(dir))
+			add(f.path, fmt.Sprintf("%q cannot be examined by %s: %v", f.path, who, err), "check the permissions of "+fsfix.Quote(dir))
 			continue
 		}
 		var missing []string
 		if access(f.path, accessR) != nil {
 			missing = append(missing, "read")
 		}
-		if access(f.path, accessW) != nil {
+		if err := access(f.path, accessW); err != nil && !fsfix.ReadOnly(err) { // a read-only mount is reported once, above
 			missing = append(missing, "write")
 		}
 		if len(missing) > 0 {
 			add(f.path, fmt.Sprintf("%s cannot %s %q: %s", who, strings.Join(missing, " or "), f.path, f.why),
-				grant(f.path, ffi, "rw")+"."+f.extra)
+				fsfix.Grant(f.path, ffi, "rw")+f.extra)
 		}
 		if ffi.Mode().Perm()&0o002 != 0 {
 			add(f.path, fmt.Sprintf("%q is world-writable: any user on the machine can corrupt the database", f.path),
-				"chmod o-w "+quote(f.path))
+				"chmod o-w "+fsfix.Quote(f.path))
 		}
 	}
 	return out
 }
 
-// grant suggests how to give the current user perm on p, by who owns it.
-func grant(p string, fi fs.FileInfo, perm string) string {
-	uid := os.Geteuid()
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	switch {
-	case !ok:
-		return fmt.Sprintf("chmod u+%s %s", perm, quote(p))
-	case int(st.Uid) == uid:
-		return fmt.Sprintf("chmod u+%s %s", perm, quote(p))
-	case inGroup(int(st.Gid)):
-		return fmt.Sprintf("chmod g+%s %s", perm, quote(p))
-	}
-	return fmt.Sprintf("it belongs to uid %d, group %d: run as that user, or give uid %d access with sudo chown %d %s (or add the user to group %d and chmod g+%s %s)",
-		st.Uid, st.Gid, uid, uid, quote(p), st.Gid, perm, quote(p))
-}
-
-func inGroup(gid int) bool {
-	if os.Getegid() == gid {
-		return true
-	}
-	gs, err := os.Getgroups()
-	return err == nil && slices.Contains(gs, gid)
-}
-
 // currentUser names the effective user, e.g. `uid 65534 (nobody)`.
-func currentUser() string {
-	uid := os.Geteuid()
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
-		return fmt.Sprintf("uid %d (%s)", uid, u.Username)
-	}
-	return fmt.Sprintf("uid %d", uid)
-}
+func currentUser() string { return fsfix.DescribeUser(os.Geteuid()) }
 
 // quote quotes p for a POSIX shell when it needs it.
-func quote(p string) string {
-	if p != "" && strings.IndexFunc(p, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@%", r))
-	}) < 0 {
-		return p
-	}
-	return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
-}
+func quote(p string) string { return fsfix.Quote(p) }

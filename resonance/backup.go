@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -38,9 +37,11 @@ const backupPoll = 100 * time.Millisecond
 // fs.ErrExist, and nothing is overwritten. The copy is written to a
 // temporary file in dest's directory and linked into place only when it is
 // complete and synced, so a failed or cancelled backup leaves no partial
-// file. A dest naming the database itself is refused with ErrInvalid. A
-// missing directory is an error wrapping fs.ErrNotExist. ErrClosed on a
-// closed store.
+// file, and the temporary files of an interrupted backup to dest are
+// removed by the next one (see Output). A dest that is the database or its
+// -wal, -shm or -journal file (by any name), a device or a directory is
+// refused with ErrInvalid. A missing directory is an error wrapping
+// fs.ErrNotExist. ErrClosed on a closed store.
 func (s *Store) Backup(ctx context.Context, dest string) error {
 	return s.BackupProgress(ctx, dest, nil)
 }
@@ -70,53 +71,33 @@ func (s *Store) BackupProgress(ctx context.Context, dest string, progress func(c
 	return nil
 }
 
-// vacuumInto writes a consistent, compacted copy of the database behind
-// pool to dest, which must not exist, as Backup does. It serves the
+// vacuumInto writes a consistent, compacted copy of the database src
+// behind pool to dest, which must not exist, as Backup does. It serves the
 // pre-migration backup (M6), on the writer before anything is migrated.
-func vacuumInto(ctx context.Context, pool *sql.DB, dest string) error {
-	return backupTo(ctx, pool, "", dest, nil)
+func vacuumInto(ctx context.Context, pool *sql.DB, src, dest string) error {
+	return backupTo(ctx, pool, src, dest, nil)
 }
 
 // backupTo implements Backup on a connection of pool that is not
-// query_only. src is the database's path, to refuse it as dest ("" skips
-// the check). Errors do not name src or dest: callers add them.
+// query_only. src is the database's path: dest may be neither it nor its
+// -wal, -shm or -journal file (CreateOutput). Errors do not name src or
+// dest: callers add them.
 func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func(int64, int64)) (err error) {
-	abs, err := filepath.Abs(dest)
+	out, err := createOutput(src, dest, false)
 	if err != nil {
 		return err
 	}
-	if src != "" && abs == src {
-		return fmt.Errorf("%w: the backup must go to another file than the database", ErrInvalid)
-	}
-	if _, err := os.Lstat(abs); err == nil {
-		return fmt.Errorf("%w: the destination exists already: choose a new file name, or remove it first", fs.ErrExist)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	dir := filepath.Dir(abs)
-	if fi, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("directory %q: %w: create it first", dir, err)
-	} else if !fi.IsDir() {
-		return fmt.Errorf("%q is not a directory", dir)
-	}
-
-	f, err := os.CreateTemp(dir, "."+filepath.Base(abs)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	f.Close()
 	defer func() {
 		if err != nil {
-			for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
-				os.Remove(tmp + suffix)
-			}
+			out.Abort()
 		}
 	}()
-	if src != "" {
-		if fi, err := os.Stat(src); err == nil {
-			_ = os.Chmod(tmp, fi.Mode().Perm()&^0o002)
-		}
+	if err := out.closeFile(); err != nil { // VACUUM INTO writes it by name
+		return err
+	}
+	tmp := out.Name()
+	if fi, err := os.Stat(src); err == nil {
+		_ = os.Chmod(tmp, fi.Mode().Perm()&^0o002)
 	}
 
 	stop := func() {}
@@ -138,12 +119,11 @@ func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func
 	if err := finishCopy(tmp); err != nil {
 		return err
 	}
-	if err := publish(tmp, abs); err != nil {
+	if err := out.Commit(); err != nil {
 		return err
 	}
-	syncDir(dir)
 	if progress != nil {
-		size := fileSize(abs)
+		size := fileSize(out.Dest())
 		progress(size, size)
 	}
 	return nil

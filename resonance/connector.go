@@ -10,13 +10,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 )
 
 // connector opens hardened connections to one database file. database/sql
@@ -50,6 +51,9 @@ func newRoleConnector(path string, o Options, txlock string, storeWriter bool) (
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("resonance: open %q: %w", path, err)
+	}
+	if err := StartPoller(); err != nil {
+		return nil, fmt.Errorf("resonance: open %q: %w", abs, err)
 	}
 	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o, storeWriter)}
 	c.dsn = buildDSN(abs, o, txlock, c.pragmas)
@@ -141,7 +145,15 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 			return fmt.Errorf("keeping the WAL on close (SQLITE_FCNTL_PERSIST_WAL): %w", err)
 		}
 	}
-	return c.runHook(conn)
+	if err := c.runHook(conn); err != nil {
+		return err
+	}
+	if c.opts.ReadOnly {
+		// query_only refuses writes to an attached database, but ATTACH
+		// would create its file first: a reader attaches nothing more.
+		conn.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+	}
+	return nil
 }
 
 // journalWAL reads journal_mode and switches to WAL only when it is not WAL
@@ -243,20 +255,29 @@ func queryRow(conn *sqlite3.SQLiteConn, stmt string, n int, trace func(string)) 
 // openError turns a failure to open or harden a connection into an error
 // that names the file, the cause and the fix.
 func (c *connector) openError(err error) error {
+	if en := systemErrno(err); en == syscall.EMFILE || en == syscall.ENFILE {
+		return fmt.Errorf("resonance: open %q: %w", c.path, explainOS(err))
+	}
 	code, ext, ok := sqliteCode(err)
 	dir := filepath.Dir(c.path)
 	switch {
+	case deletedWhileOpen(c.path):
+		return deletedError(c.path)
+	case systemErrno(err) == syscall.ENOENT && missingCompanion(c.path) != "":
+		return fmt.Errorf("resonance: open %q: %w: %s", c.path, err, missingCompanion(c.path))
 	case ok && code == sqlite3.ErrCantOpen:
 		if _, statErr := os.Stat(c.path); errors.Is(statErr, os.ErrNotExist) {
 			if !c.opts.Create {
 				return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", c.path, os.ErrNotExist, c.path)
 			}
-			if dirWritable(dir) != nil {
-				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is not writable by uid %d; chmod u+w %s or choose another path", c.path, err, dir, os.Geteuid(), dir)
+			if derr := dirWritable(dir); fsfix.ReadOnly(derr) {
+				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is on a file system mounted read-only; choose a path on a writable one", c.path, err, dir)
+			} else if derr != nil {
+				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is not writable by uid %d; %s, or choose another path", c.path, err, dir, os.Geteuid(), dirFix(c.path, derr))
 			}
 		}
 		if derr := dirWritable(dir); derr != nil {
-			return c.readonlyTrap(err, dir)
+			return c.readonlyTrap(err, dir, derr)
 		}
 		return fmt.Errorf("resonance: open %q: %w: check that the file is readable and writable by uid %d", c.path, err, os.Geteuid())
 	case ok && code == sqlite3.ErrReadonly:
@@ -264,13 +285,21 @@ func (c *connector) openError(err error) error {
 		// READONLY while WAL recovery runs: the connection could not create
 		// or write -shm/-wal.
 		if derr := dirWritable(dir); derr != nil {
-			return c.readonlyTrap(err, dir)
+			return c.readonlyTrap(err, dir, derr)
 		}
 		_ = ext
 		return fmt.Errorf("resonance: open %q: %w: %w: the database or its %s-shm/%s-wal files are not writable by uid %d; every connection, even a reader, needs write access to them in WAL mode; run `resonance doctor --db %s`", c.path, ErrReadOnly, err, filepath.Base(c.path), filepath.Base(c.path), os.Geteuid(), c.path)
 	case ok && (code == sqlite3.ErrBusy || code == sqlite3.ErrLocked):
 		return fmt.Errorf("resonance: open %q: %w: %w: another connection held a lock for longer than the busy timeout (%v); find the long transaction or raise Options.BusyTimeout", c.path, ErrBusy, err, c.opts.BusyTimeout)
-	case ok && code == sqlite3.ErrNotADB:
+	case fsfix.NoSpace(systemErrno(err)) || ok && code == sqlite3.ErrFull:
+		return fmt.Errorf("resonance: open %q: %w: %s", c.path, err, fsfix.NoSpaceFix(dir))
+	case ok && (code == sqlite3.ErrCorrupt || code == sqlite3.ErrNotADB):
+		if p := fsfix.SizeProblem(c.path); p != "" {
+			return fmt.Errorf("resonance: open %q: %w: %s; %s", c.path, err, p, fsfix.DamagedFix(c.path))
+		}
+		if code == sqlite3.ErrCorrupt {
+			return fmt.Errorf("resonance: open %q: %w: the database is damaged; %s", c.path, err, fsfix.DamagedFix(c.path))
+		}
 		return fmt.Errorf("resonance: open %q: %w: the file is not a SQLite database", c.path, err)
 	}
 	return fmt.Errorf("resonance: open %q: %w", c.path, classify(err))
@@ -279,38 +308,28 @@ func (c *connector) openError(err error) error {
 // readonlyTrap explains the WAL readonly trap (W2): a process that cannot
 // write the directory can read a WAL database only while another process
 // keeps -shm alive; once the last one closes, -shm is gone and cannot be
-// created again.
-func (c *connector) readonlyTrap(err error, dir string) error {
-	return fmt.Errorf("resonance: open %q: %w: %w: directory %q is not writable by uid %d: WAL needs to create %s-shm and %s-wal there (readers too, once no other process holds the database open); %s",
-		c.path, ErrReadOnly, err, dir, os.Geteuid(), filepath.Base(c.path), filepath.Base(c.path), dirFix(dir))
+// created again. dirErr is why the directory is not writable.
+func (c *connector) readonlyTrap(err error, dir string, dirErr error) error {
+	why := fmt.Sprintf("is not writable by uid %d", os.Geteuid())
+	if fsfix.ReadOnly(dirErr) {
+		why = "is on a file system mounted read-only"
+	}
+	return fmt.Errorf("resonance: open %q: %w: %w: directory %q %s: WAL needs to create %s-shm and %s-wal there (readers too, once no other process holds the database open); %s",
+		c.path, ErrReadOnly, err, dir, why, filepath.Base(c.path), filepath.Base(c.path), dirFix(c.path, dirErr))
 }
 
-// dirFix says how to give the current user write and search permission on
-// dir, by who owns it: chmod u+wx helps only the directory's owner.
-func dirFix(dir string) string {
-	uid := os.Geteuid()
+// dirFix says how to make the directory of the database at db writable
+// for the current user, given why it is not (dirErr).
+func dirFix(db string, dirErr error) string {
+	if fsfix.ReadOnly(dirErr) {
+		return fsfix.ReadOnlyFix(db)
+	}
+	dir := filepath.Dir(db)
 	fi, err := os.Stat(dir)
-	st, ok := statT(fi, err)
-	switch {
-	case !ok || int(st.Uid) == uid:
-		return fmt.Sprintf("chmod u+wx %s", dir)
-	case int(st.Gid) == os.Getegid() || inGroups(int(st.Gid)):
-		return fmt.Sprintf("chmod g+wx %s (it belongs to your group %d)", dir, st.Gid)
-	}
-	return fmt.Sprintf("it belongs to uid %d: give uid %d write access to it (a group both users share, then chgrp that group and chmod g+wx %s), or keep the database in a directory every user of it can write", st.Uid, uid, dir)
-}
-
-func statT(fi os.FileInfo, err error) (*syscall.Stat_t, bool) {
 	if err != nil {
-		return nil, false
+		return fmt.Sprintf("chmod u+wx %s", fsfix.Quote(dir))
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return st, ok
-}
-
-func inGroups(gid int) bool {
-	gs, err := os.Getgroups()
-	return err == nil && slices.Contains(gs, gid)
+	return fsfix.Grant(dir, fi, "wx")
 }
 
 // dirWritable reports whether the current user may create and remove files
@@ -354,13 +373,19 @@ func Connect(ctx context.Context, path string, o Options) (*sql.DB, error) {
 
 // prepareFile checks that path exists, or creates its directory when
 // o.Create allows it. Directories are created without world write access.
+// A read-only open of an empty file is refused: switching it to WAL (C2)
+// would write to it.
 func prepareFile(path string, o Options) error {
-	_, err := os.Stat(path)
+	fi, err := os.Stat(path)
 	switch {
+	case err == nil && o.ReadOnly && fi.Size() == 0 && fileSize(path+"-wal") == 0:
+		return fmt.Errorf("resonance: open %q: the file is empty, not a database yet, and a read-only open writes nothing: create it with `resonance init --db %s` or Options.Create", path, path)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("resonance: open %q: %w", path, err)
+	case deletedWhileOpen(path):
+		return deletedError(path)
 	case !o.Create:
 		return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", path, os.ErrNotExist, path)
 	case o.ReadOnly:

@@ -71,6 +71,12 @@
 // the original's but differs is refused with ErrSchemaMismatch naming each
 // difference, and a read-only Open never converts (X2).
 //
+// SearchByVector (D10) returns the nodes whose embeddings score highest
+// against a query vector, with the original's scores, order and ties. The
+// Store answers from a copy of the embeddings in memory, bounded by
+// Options.VectorCacheBytes and read again after any commit by any process;
+// a Tx searches its own snapshot.
+//
 // # Maintenance
 //
 // Store.Checkpoint, Vacuum, Analyze, Optimize, IntegrityCheck,

@@ -52,6 +52,9 @@ func classify(err error) error {
 	if !errors.As(err, &se) {
 		return err
 	}
+	if oe := explainOS(err); oe != err {
+		return oe
+	}
 	switch se.Code {
 	case sqlite3.ErrBusy, sqlite3.ErrLocked:
 		if errors.Is(err, ErrBusy) {

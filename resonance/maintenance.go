@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -42,6 +43,11 @@ func (s *Store) maintain(ctx context.Context, op, stmt string) error {
 		return err
 	}
 	defer conn.Close()
+	if s.opts.ReadOnly {
+		// Refused here: on a query_only connection VACUUM would fail on its
+		// internal ATTACH, which readers may not do, before the write.
+		return fmt.Errorf("resonance: %s %q: %w: the store was opened read-only; open it read-write to run %s", op, s.path, ErrReadOnly, stmt)
+	}
 	if _, err := conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
 	}
@@ -49,7 +55,9 @@ func (s *Store) maintain(ctx context.Context, op, stmt string) error {
 }
 
 // IntegrityCheck runs PRAGMA integrity_check on a read-only connection and
-// returns the problems it reports, an empty slice for a sound database.
+// returns the problems it reports, one line each (SQLite reports the
+// problems of a b-tree as one multi-line row), an empty slice for a sound
+// database.
 // Problems are not an error, and neither is damage so bad that SQLite stops
 // the check with SQLITE_CORRUPT or SQLITE_NOTADB: that is returned as the
 // last problem. The error is for failing to run the check (ErrClosed,
@@ -81,8 +89,15 @@ func integrityCheck(ctx context.Context, q querier) ([]string, error) {
 		if err := rows.Scan(&p); err != nil {
 			return problems, err
 		}
-		if p != "ok" {
-			problems = append(problems, p)
+		if p == "ok" {
+			continue
+		}
+		// A row of the b-tree check holds one line per problem, after a
+		// "*** in database main ***" heading: one problem, one entry.
+		for line := range strings.SplitSeq(p, "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "*** in database ") {
+				problems = append(problems, line)
+			}
 		}
 	}
 	return problems, rows.Err()

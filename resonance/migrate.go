@@ -135,8 +135,11 @@ func appliedVersions(ctx context.Context, q querier) ([]string, error) {
 }
 
 // Migrations reports every migration the binary knows and every version the
-// database records, in version order.
+// database records, in version order. ErrClosed on a closed store.
 func (s *Store) Migrations(ctx context.Context) ([]MigrationStatus, error) {
+	if s.closed.Load() {
+		return nil, fmt.Errorf("resonance: migration status %q: %w", s.path, ErrClosed)
+	}
 	ms, err := migrations(s.opts.Migrations)
 	if err != nil {
 		return nil, err
@@ -334,26 +337,40 @@ func (s *Store) preMigrationBackup(ctx context.Context, version string) error {
 		return fmt.Errorf("resonance: pre-migration backup of %q: %w", s.path, err)
 	}
 	base := strings.TrimSuffix(filepath.Base(s.path), filepath.Ext(s.path))
-	name := fmt.Sprintf("%s-%s-v%s.db", base, time.Now().UTC().Format("20060102T150405.000000000Z"), version)
+	name := fmt.Sprintf("%s-%s-v%s.db", base, time.Now().UTC().Format(backupStamp), version)
 	dest := filepath.Join(dir, name)
-	if err := vacuumInto(ctx, s.writer, dest); err != nil {
+	pattern := backupName(base)
+	removeStaleTemps(dir, pattern) // of backups interrupted before this one
+	if err := vacuumInto(ctx, s.writer, s.path, dest); err != nil {
 		return fmt.Errorf("resonance: pre-migration backup of %q to %q: %w; nothing was migrated", s.path, dest, err)
 	}
 	s.opts.Logger.Info("resonance: pre-migration backup written", "db", s.path, "backup", dest)
-	return pruneBackups(dir, base+"-", s.opts.BackupKeep)
+	return pruneBackups(dir, regexp.MustCompile(`^(?:`+pattern+`)$`), s.opts.BackupKeep)
+}
+
+// backupStamp is the UTC time in a pre-migration backup's name: fixed
+// width, so name order is age order.
+const backupStamp = "20060102T150405.000000000Z"
+
+// backupName returns a regular expression matching exactly the names of
+// the pre-migration backups of a database whose file name without its
+// extension is base: base, the time stamp and the version (digits, or
+// "original" for an adopted database), nothing else,
+// so that g.db's backups are never taken for those of g-1.db.
+func backupName(base string) string {
+	return regexp.QuoteMeta(base) + `-[0-9]{8}T[0-9]{6}\.[0-9]{9}Z-v[0-9A-Za-z]+\.db`
 }
 
 // pruneBackups removes all but the newest keep files in dir whose names
-// start with prefix and end in .db. Names carry a UTC timestamp, so name
-// order is age order.
-func pruneBackups(dir, prefix string, keep int) error {
+// match name. Names carry a UTC timestamp, so name order is age order.
+func pruneBackups(dir string, name *regexp.Regexp, keep int) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("resonance: pruning backups in %q: %w", dir, err)
 	}
 	var names []string
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasPrefix(e.Name(), prefix) && strings.HasSuffix(e.Name(), ".db") {
+		if e.Type().IsRegular() && name.MatchString(e.Name()) {
 			names = append(names, e.Name())
 		}
 	}

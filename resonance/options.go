@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -17,6 +18,9 @@ import (
 // DefaultBusyTimeout is how long a connection waits for a lock held by
 // another connection before it gives up with ErrBusy.
 const DefaultBusyTimeout = 5 * time.Second
+
+// DefaultVectorCacheBytes is the default of Options.VectorCacheBytes.
+const DefaultVectorCacheBytes = 256 << 20
 
 // Options configure Connect and Open. The zero value is the documented
 // default for every field; Options are validated when the database is
@@ -38,13 +42,24 @@ type Options struct {
 	Create bool
 
 	// Logger receives background events: long transactions, checkpoint
-	// results, migrations applied, backups written. nil discards them.
-	// The library returns errors; it never logs them.
+	// results, migrations applied, backups written, and the warning of
+	// Close when the path no longer leads to the database the store had
+	// open (removed, moved or replaced meanwhile). nil discards them. The
+	// library returns errors; it never logs them.
 	Logger *slog.Logger
 
 	// MaxReaders is the size of the store's pool of read-only connections
-	// used by Store.Read. Zero means max(4, 2×GOMAXPROCS).
+	// used by Store.Read. Zero means max(4, 2×GOMAXPROCS). Each connection
+	// holds two file descriptors (the database and -wal).
 	MaxReaders int
+
+	// VectorCacheBytes bounds the memory Store.SearchByVector keeps: a copy
+	// of every stored embedding (4 bytes per float) and its node's id, read
+	// once and read again only after a commit changed the database. Zero
+	// means DefaultVectorCacheBytes (256 MiB, about 170,000 embeddings of
+	// 384 floats); negative keeps no copy. When the embeddings need more,
+	// each search reads them from the database instead (search.go).
+	VectorCacheBytes int64
 
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such
 	// as Litestream (R1): every connection runs with wal_autocheckpoint = 0,
@@ -135,7 +150,7 @@ func (o Options) withDefaults(path string) (Options, error) {
 	if strings.TrimSpace(path) == "" {
 		return o, errors.New("resonance: open: empty database path: pass a file path such as .resonance/resonance.db")
 	}
-	if strings.HasPrefix(path, ":memory:") || strings.Contains(path, "mode=memory") {
+	if inMemory(path) {
 		return o, fmt.Errorf("resonance: open %q: in-memory databases are not supported: every pooled connection would get its own empty database; use a file", path)
 	}
 	if o.BusyTimeout < 0 {
@@ -153,6 +168,9 @@ func (o Options) withDefaults(path string) (Options, error) {
 	if o.MaxReaders == 0 {
 		o.MaxReaders = max(4, 2*runtime.GOMAXPROCS(0))
 	}
+	if o.VectorCacheBytes == 0 {
+		o.VectorCacheBytes = DefaultVectorCacheBytes
+	}
 	if o.BackupKeep == 0 {
 		o.BackupKeep = 7
 	}
@@ -164,8 +182,34 @@ func (o Options) withDefaults(path string) (Options, error) {
 			return o, err
 		}
 	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return o, fmt.Errorf("resonance: open %q: the path is a directory: name the database file inside it, e.g. %q", path, strings.TrimRight(path, "/")+"/resonance.db")
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		// O5: SQLite would open a device or a pipe, then create
+		// PATH-journal beside it.
+		if fi.IsDir() {
+			return o, fmt.Errorf("resonance: open %q: %w: the path is a directory: name the database file inside it, e.g. %q", path, ErrInvalid, strings.TrimRight(path, "/")+"/resonance.db")
+		}
+		return o, fmt.Errorf("resonance: open %q: %w: the path is a %s, not a regular file: name a database file, or a path where one may be created", path, ErrInvalid, fileKind(fi.Mode()))
 	}
 	return o, nil
+}
+
+// inMemory reports whether path names an in-memory database to SQLite:
+// ":memory:" (with or without parameters), or a file: URI whose name is
+// ":memory:" or which asks for mode=memory. Every other path is a file
+// name taken literally, "x.db?mode=memory" included: the connector escapes
+// it into its own file: URI.
+func inMemory(path string) bool {
+	if strings.HasPrefix(path, ":memory:") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, "file:")
+	if !ok {
+		return false
+	}
+	name, query, _ := strings.Cut(rest, "?")
+	if strings.HasPrefix(name, ":memory:") {
+		return true
+	}
+	q, err := url.ParseQuery(query)
+	return err == nil && q.Get("mode") == "memory"
 }

@@ -28,8 +28,13 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	vindexMu sync.Mutex
+	vindex   *vectorIndex // made by the first search by vector (vectorindex.go)
+
 	ckpt   *checkpointer // nil on a read-only store and with ExternalCheckpoints
 	ckptMu sync.Mutex    // held by every checkpoint the store runs
+
+	file fileWatch // the database file's identity at open, checked at Close (fileid.go)
 }
 
 // Metrics are counters a store keeps while it is open.
@@ -65,6 +70,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if s.writer, s.readers, s.path, err = openPools(ctx, path, o); err != nil {
 		return nil, err
 	}
+	s.file.start(s.path)
 	s.reads = newReadTx(s, s.readers, nil)
 	if err := s.migrate(ctx); err != nil {
 		s.closePools()
@@ -168,6 +174,7 @@ func (s *Store) Health(ctx context.Context) (Health, error) {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.file.check(s.path, s.opts.Logger)
 		var errs []error
 		leaked := s.writer.Stats().InUse
 		if s.readers != nil {
@@ -199,6 +206,9 @@ func (s *Store) Close() error {
 // connection: SQLite then checkpoints and removes the WAL on its close.
 func (s *Store) closePools() error {
 	var errs []error
+	if err := s.closeVectorIndex(); err != nil {
+		errs = append(errs, fmt.Errorf("resonance: close %q vector index: %w", s.path, err))
+	}
 	if s.ckpt != nil {
 		if err := s.ckpt.stop(); err != nil {
 			errs = append(errs, fmt.Errorf("resonance: close %q checkpointer: %w", s.path, err))

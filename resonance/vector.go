@@ -104,6 +104,15 @@ func DecodeEmbedding(b []byte) ([]float32, error) {
 		return nil, fmt.Errorf("embedding blob is %d bytes, not a multiple of 4", len(b))
 	}
 	v := make([]float32, len(b)/4)
+	if err := decodeInto(v, b); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// decodeInto is DecodeEmbedding into v, which holds exactly len(b)/4
+// elements; len(b) is a multiple of 4.
+func decodeInto(v []float32, b []byte) error {
 	if littleEndian {
 		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), len(b)), b)
 	} else {
@@ -112,9 +121,9 @@ func DecodeEmbedding(b []byte) ([]float32, error) {
 		}
 	}
 	if i, bits, ok := firstNonFinite(v); !ok {
-		return nil, nonFiniteError(i, bits)
+		return nonFiniteError(i, bits)
 	}
-	return v, nil
+	return nil
 }
 
 // decodeOwnedEmbedding is DecodeEmbedding for bytes that nobody else

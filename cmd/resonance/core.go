@@ -40,11 +40,15 @@ func init() {
 	})
 }
 
-// openStore opens the database of e, with the application's migrations.
-// Under --external-checkpoints every store leaves checkpoints to a
-// replicator (R1), read-only ones too: the last connection to close would
-// otherwise checkpoint and remove the WAL.
+// openStore opens the database of e, with the application's migrations;
+// the warnings the store logs go to stderr. Under --external-checkpoints
+// every store leaves checkpoints to a replicator (R1), read-only ones too:
+// the last connection to close would otherwise checkpoint and remove the
+// WAL.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
+	if o.Logger == nil {
+		o.Logger = newWarnLogger(e.stderr)
+	}
 	o = e.options(o)
 	o.ExternalCheckpoints = e.external
 	return resonance.Open(e.ctx, e.dbPath, o)

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/resonance-graph/resonancedb/conformance"
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -22,10 +23,14 @@ func init() {
 		summary: "Diagnose the database for the current user: exit 1 naming each problem and its fix, 0 when healthy.\n\n" +
 			"It first looks at the files without opening them (W1): write and search permission on the\n" +
 			"directory (SQLite creates and removes -wal and -shm there, readers too), read and write on the\n" +
-			"database, -shm and -wal, and files or a directory that any user may write. Then, if the file\n" +
+			"database, -shm and -wal, and files or a directory that any user may write; a file system\n" +
+			"mounted read-only; the free space of the file system (O6: it fails under 1 MiB, and warns under\n" +
+			"64 MiB or under the size of the database and its -wal); processes that still have a deleted\n" +
+			"database, -wal or -shm open (from /proc; it then does not open the database). Then, if the file\n" +
 			"can be read, it opens it read-only (nothing is written, no migration applied) and checks the\n" +
 			"schema version (M1, M4), the connection settings (C1-C9), integrity_check (O1), the page and\n" +
-			"free-list counts, and the size of -wal (W5). PATH, when given, replaces --db.\n\n" +
+			"free-list counts, and the size of -wal (W5); a database that cannot be opened because it is\n" +
+			"truncated is named as such (O1). PATH, when given, replaces --db.\n\n" +
 			"--conformance runs the conformance package's non-destructive checks on the file instead:\n" +
 			"several pooled connections held at once, each setting read back, busy_timeout first, writes\n" +
 			"refused on read-only connections, schema, integrity and foreign keys.",
@@ -65,6 +70,9 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 	}
 	if strings.TrimSpace(path) == "" {
 		return usagef("empty database path")
+	}
+	if w := fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64); w < 0 {
+		return usagef("--wal-warn is %d: want 0 or more bytes", w)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -140,8 +148,23 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	for _, f := range findings {
 		r.add(f.Rule, "fail", f.Path+": "+f.Problem, f.Fix)
 	}
+	if free, err := fsfix.FreeSpace(dir); err == nil {
+		var used int64
+		for _, p := range []string{path, path + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				used += fi.Size()
+			}
+		}
+		status, detail, fix := spaceCheck(dir, free, used)
+		r.add("O6", status, detail, fix)
+	}
+	if deletedChecks(&r, path) {
+		// Opening it now would create a new -shm beside the deleted one.
+		r.add("C10", "skip", "the database was not opened: a process still has a deleted file of it open (see W1)", "")
+		return r
+	}
 	fi, err := os.Stat(path)
-	if err != nil || fi.IsDir() {
+	if err != nil || !fi.Mode().IsRegular() { // opening a named pipe would block
 		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see W1)", "")
 		return r
 	}
@@ -170,7 +193,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 
 	ms, err := resonance.MigrationStatusOf(ctx, path, o)
 	if err != nil {
-		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+		openFailed(&r, err, path)
 		return r
 	}
 	if org, err := resonance.InspectOriginal(ctx, path, o); err != nil {
@@ -193,7 +216,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	o.ReadOnly = true
 	s, err := resonance.Open(ctx, path, o)
 	if err != nil {
-		r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+		openFailed(&r, err, path)
 		return r
 	}
 	defer s.Close()
@@ -207,7 +230,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	err = s.ReadDB().QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size()), (SELECT page_count FROM pragma_page_count()),
 		(SELECT freelist_count FROM pragma_freelist_count()), (SELECT auto_vacuum FROM pragma_auto_vacuum())`).Scan(&pageSize, &pages, &free, &autoVacuum)
 	if err != nil {
-		r.add("O1", "fail", "reading page counts: "+err.Error(), "run `resonance integrity`; restore a backup if it reports problems")
+		r.add("O1", "fail", "reading page counts: "+err.Error(), osFix(err, fsfix.DamagedFix(path)))
 	} else {
 		detail := fmt.Sprintf("page_size %d, %d pages (%s), %d free, auto_vacuum %s", pageSize, pages, humanBytes(pages*pageSize), free,
 			map[int64]string{0: "NONE", 1: "FULL", 2: "INCREMENTAL"}[autoVacuum])
@@ -220,10 +243,13 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	problems, err := s.IntegrityCheck(ctx)
 	switch {
 	case err != nil:
-		r.add("O1", "fail", "integrity_check could not run: "+err.Error(), "retry when no other process holds a long write transaction")
+		r.add("O1", "fail", "integrity_check could not run: "+err.Error(), osFix(err, "retry when no other process holds a long write transaction"))
 	case len(problems) > 0:
-		r.add("O1", "fail", fmt.Sprintf("integrity_check: %d problem(s): %s", len(problems), strings.Join(first(problems, 5), "; ")),
-			"restore the newest good backup (backups/ beside the database, or a `resonance backup` copy)")
+		detail := fmt.Sprintf("integrity_check: %d problem(s): %s", len(problems), strings.Join(first(problems, 5), "; "))
+		if p := fsfix.SizeProblem(path); p != "" {
+			detail = p + "; " + detail
+		}
+		r.add("O1", "fail", detail, fsfix.DamagedFix(path))
 	default:
 		r.add("O1", "ok", "integrity_check: ok", "")
 	}
@@ -263,17 +289,31 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) 
 	return false
 }
 
+// openFailed reports a database that cannot be opened: a truncated file
+// as such (O1), anything else with the fix for its cause (C10).
+func openFailed(r *doctorReport, err error, path string) {
+	if p := fsfix.SizeProblem(path); p != "" {
+		r.add("O1", "fail", p+": SQLite cannot open it", fsfix.DamagedFix(path))
+		return
+	}
+	r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+}
+
 // openFix is the advice for a database that cannot be opened.
 func openFix(err error, path string) string {
 	switch {
+	case osFix(err, "") != "":
+		return osFix(err, "")
+	case fsfix.NoSpace(err):
+		return fsfix.NoSpaceFix(filepath.Dir(path))
 	case errors.Is(err, resonance.ErrReadOnly):
-		return "fix the W1 permission findings above (the error says which file or directory)"
+		return "apply the fixes of the W1 findings above (the error says which file or directory)"
 	case errors.Is(err, resonance.ErrSchemaMismatch):
 		return "resonance migrate status --db " + shellQuote(path)
 	case errors.Is(err, resonance.ErrBusy):
 		return "another process holds a lock: find the long transaction (W8), or retry"
 	}
-	return "follow the advice in the error; resonance integrity --db " + shellQuote(path) + " if the file may be damaged"
+	return "follow the advice in the error"
 }
 
 func first(s []string, n int) []string {
@@ -352,4 +392,48 @@ func replicationCheck(r *doctorReport, path string, external bool) {
 		r.add("R1", "warn", fmt.Sprintf("replicated by Litestream (tables %s), and this run is %s: resonance's own checkpoints copy little while Litestream runs and, while it is stopped, reset the WAL so that it takes a full snapshot on restart", strings.Join(names, ", "), mode),
 			"run every resonance command on it with --external-checkpoints (or "+envExternal+"=1); see README, Replication")
 	}
+}
+
+// Free space below which doctor fails (the file system is full: SQLite
+// cannot even append to -wal), and the floor under which it warns; it also
+// warns when less is free than the database and its -wal take, which a
+// checkpoint, a vacuum or a backup may need.
+const (
+	spaceFull = 1 << 20
+	spaceWarn = 64 << 20
+)
+
+// spaceCheck judges free bytes on the file system holding dir, where the
+// database and its -wal take used bytes.
+func spaceCheck(dir string, free, used int64) (status, detail, fix string) {
+	switch {
+	case free < spaceFull:
+		return "fail", fmt.Sprintf("the file system holding %s is full: %s free; writes, checkpoints and the -shm index fail", dir, humanBytes(free)), fsfix.NoSpaceFix(dir)
+	case free < max(spaceWarn, used):
+		return "warn", fmt.Sprintf("only %s free on the file system holding %s (the database and its -wal take %s): a checkpoint, vacuum or backup may fail", humanBytes(free), dir, humanBytes(used)), fsfix.NoSpaceFix(dir)
+	}
+	return "ok", fmt.Sprintf("%s free on the file system holding %s", humanBytes(free), dir), ""
+}
+
+// deletedChecks reports processes that still have the database, its -wal
+// or its -shm open after the file was deleted: they and the processes
+// that open the database from now on use different files, and do not see
+// each other's writes or locks. It returns whether it found any.
+func deletedChecks(r *doctorReport, path string) bool {
+	found, hidden, ok := holdersOfDeleted(path)
+	if !ok {
+		return false
+	}
+	for _, h := range found {
+		r.add("W1", "fail", fmt.Sprintf("process %d (%s) still has %s open, though it was deleted: processes that open the database now use a new file and do not see its locks or writes, which can lose or corrupt data", h.PID, h.Name, h.File),
+			fmt.Sprintf("stop process %d (kill %d) before the database is used again, then run doctor again; never delete the database, -wal or -shm while a process has it open", h.PID, h.PID))
+	}
+	if len(found) == 0 {
+		detail := "no process has a deleted database, -wal or -shm open"
+		if hidden > 0 {
+			detail += fmt.Sprintf(" (%d processes of other users could not be looked at: run doctor as root to see them)", hidden)
+		}
+		r.add("W1", "ok", detail, "")
+	}
+	return len(found) > 0
 }

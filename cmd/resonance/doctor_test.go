@@ -206,6 +206,47 @@ func TestDoctor_Unprivileged(t *testing.T) {
 		}
 	})
 
+	t.Run("someone else's", func(t *testing.T) {
+		// Fixes ask for the least that works: a group made to share the
+		// directory and the files, never group 0, world access, or a
+		// change of owner of another user's files.
+		for _, owner := range []int{0, 1234} {
+			dir := worldDir(t, 0o755, owner)
+			db := filepath.Join(dir, "graph.db")
+			mustCLI(t, 0, "", "--db", db, "init")
+			if err := os.Chown(db, owner, owner); err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, code := asNobody(t, bin, "--db", db, "doctor", "--json")
+			var rep doctorReport
+			if err := json.Unmarshal([]byte(stdout), &rep); code != 1 || err != nil {
+				t.Fatalf("doctor as nobody on uid %d's database: exit %d, %v\n%s\n%s", owner, code, err, stdout, stderr)
+			}
+			fixes := map[string]string{}
+			for _, c := range rep.Checks {
+				if c.Status != "fail" {
+					continue
+				}
+				for _, bad := range []string{"chown", "group 0", "-aG root", "o+w", "a+w", "777", "666"} {
+					if strings.Contains(c.Fix, bad) {
+						t.Errorf("uid %d's database: the fix suggests %q: %s", owner, bad, c.Fix)
+					}
+				}
+				if c.Rule == "W1" {
+					path, _, _ := strings.Cut(c.Detail, ": ")
+					fixes[path] = c.Fix
+				}
+			}
+			for path, mode := range map[string]string{dir: "g+rwx,g+s", db: "g+rw"} {
+				for _, want := range []string{"groupadd -f resonance", "usermod -aG resonance nobody", "chgrp resonance " + path, "chmod " + mode + " " + path} {
+					if !strings.Contains(fixes[path], want) {
+						t.Errorf("uid %d's database: the fix for %s lacks %q: %q", owner, path, want, fixes[path])
+					}
+				}
+			}
+		}
+	})
+
 	t.Run("healthy", func(t *testing.T) {
 		dir := worldDir(t, 0o755, nobody)
 		db := filepath.Join(dir, "graph.db")

@@ -27,6 +27,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/resonance-graph/resonancedb/resonance"
 )
 
 // Exit codes.
@@ -156,7 +158,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return exitUsage
 	}
-	err := e.migrations.check()
+	// Before any file is opened: with too few descriptors left, the Go
+	// runtime would abort the process at the first open.
+	err := resonance.StartPoller()
+	if err != nil {
+		err = fmt.Errorf("resonance: %s: %w", name, err)
+	} else {
+		err = e.migrations.check()
+	}
 	if err == nil {
 		err = c.run(e, fs)
 	}
@@ -172,10 +181,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &cf):
 		return exitFail
 	default:
+		msg := explain(err)
 		if e.json {
-			writeJSON(stdout, map[string]string{"error": err.Error()})
+			writeJSON(stdout, map[string]string{"error": msg})
 		}
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, msg)
 		return exitFail
 	}
 }
@@ -231,6 +241,25 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// bare returns err without the "resonance: " its text begins with, for a
+// message that carries the prefix already; errors.Is and errors.As still
+// see err.
+func bare(err error) error {
+	msg, ok := strings.CutPrefix(err.Error(), "resonance: ")
+	if !ok {
+		return err
+	}
+	return bareError{msg, err}
+}
+
+type bareError struct {
+	msg string
+	err error
+}
+
+func (b bareError) Error() string { return b.msg }
+func (b bareError) Unwrap() error { return b.err }
 
 // noArgs refuses positional arguments for commands that take none.
 func noArgs(fs *flag.FlagSet) error {

@@ -78,7 +78,7 @@ func count(t *testing.T, path, query string, args ...any) int64 {
 func TestHelp_ListsEveryCommand(t *testing.T) {
 	r := mustCLI(t, 0, "", "help")
 	want := []string{"init", "migrate", "health", "stats", "checkpoint", "vacuum", "analyze", "optimize",
-		"integrity", "backup", "doctor", "import", "export"}
+		"integrity", "backup", "doctor", "import", "export", "search"}
 	for _, name := range want {
 		if !strings.Contains(r.stdout, "\n  "+name+" ") {
 			t.Errorf("help does not list %q:\n%s", name, r.stdout)
@@ -132,6 +132,8 @@ func TestRun_UsageErrorsExit2(t *testing.T) {
 		{"--db", db, "backup"},
 		{"--db", db, "doctor", "a", "b"},
 		{"--db", db, "vacuum", "--pages", "3"},
+		{"--db", db, "search"},
+		{"--db", db, "search", "--like", "a", "--k", "-1"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -51,9 +51,11 @@ func init() {
 		name: "backup",
 		args: "DEST",
 		summary: "Write a consistent, compacted copy of the database to DEST while writers keep writing (O2).\n\n" +
-			"DEST must not exist. The copy is written to a temporary file and linked into place when it is\n" +
-			"complete, so a failed backup leaves nothing behind. Progress shows on stderr when it is a\n" +
-			"terminal. --verify opens the copy afterwards and runs integrity_check on it.",
+			"DEST must not exist, and may never be the database, its -wal, -shm or -journal (under any\n" +
+			"name), a device or a directory. The copy is written to a temporary file and linked into place\n" +
+			"when it is complete, so a failed backup leaves nothing behind; the temporary files of a killed\n" +
+			"backup to DEST are removed by the next one. Progress shows on stderr when it is a terminal.\n" +
+			"--verify opens the copy afterwards and runs integrity_check on it.",
 		flags: func(fs *flag.FlagSet) {
 			fs.Bool("verify", false, "open the copy and run integrity_check on it; exit 1 if it fails")
 			progressFlag(fs)
@@ -236,14 +238,14 @@ func runBackup(e *env, fs *flag.FlagSet) error {
 	if boolFlag(fs, "verify") {
 		c, err := resonance.Open(e.ctx, dest, e.options(resonance.Options{ReadOnly: true}))
 		if err != nil {
-			return fmt.Errorf("resonance: backup: verifying %q: %w", dest, err)
+			return fmt.Errorf("resonance: backup: verifying %q: %w", dest, bare(err))
 		}
 		r.Problems, err = c.IntegrityCheck(e.ctx)
 		if cerr := c.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return fmt.Errorf("resonance: backup: verifying %q: %w", dest, err)
+			return fmt.Errorf("resonance: backup: verifying %q: %w", dest, bare(err))
 		}
 		r.Verified = len(r.Problems) == 0
 	}

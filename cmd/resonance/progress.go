@@ -127,12 +127,12 @@ func humanBytes(n int64) string {
 
 // thousands formats n with commas: 100000 → 100,000.
 func thousands(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + thousands(-n)
+	s, sign := fmt.Sprint(n), ""
+	if n < 0 { // the digits of -n: -n itself overflows for the smallest int64
+		s, sign = s[1:], "-"
 	}
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + "," + s[i:]
 	}
-	return s
+	return sign + s
 }

@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
@@ -25,7 +27,9 @@ Format (JSON Lines, one object a line; blank lines are skipped):
 Absent fields take the defaults: domain knowledge, layer experience, edge type
 related_to, confidence and veracity 1 (the store writes a 0 as 1 too). Unknown
 kinds and fields, wrong types, meta that is not an object and NaN are errors
-naming the line and the field.`
+naming the line and the field. The input is UTF-8: bytes that are not, and
+\u escapes of lone surrogates, are errors too. A UTF-8 byte-order mark at the
+very start of the input is skipped.`
 
 func init() {
 	register(&command{
@@ -38,7 +42,7 @@ func init() {
 			"edges upserted with their confidence, veracity and context (D3); importing twice is harmless.\n" +
 			formatHelp,
 		flags: func(fs *flag.FlagSet) {
-			fs.Int("batch", 1000, "lines per transaction")
+			fs.Int("batch", 1000, fmt.Sprintf("lines per transaction (1 to %d)", maxBatch))
 			fs.Int("skip", 0, "skip the first `N` lines of the input (to resume a failed import)")
 			progressFlag(fs)
 		},
@@ -49,17 +53,26 @@ func init() {
 		args: "[FILE|-]",
 		summary: "Export every node, then every edge, as JSON Lines to FILE or stdout (the import format).\n\n" +
 			"The export reads one consistent snapshot while writers go on. FILE is written to a temporary\n" +
-			"file and renamed into place when complete; an existing FILE is refused unless --force. With\n" +
+			"file and renamed into place when complete; an existing FILE is refused unless --force. FILE\n" +
+			"may never be the database, its -wal, -shm or -journal (under any name), a device or a\n" +
+			"directory. Temporary files an interrupted export to FILE left behind are removed. With\n" +
 			"FILE a summary (or with --json a JSON object) goes to stdout; with -, stdout holds only the data.\n" +
 			formatHelp,
 		flags: func(fs *flag.FlagSet) {
 			fs.Bool("force", false, "overwrite FILE if it exists")
-			fs.Int("page", 1000, "nodes read per query")
+			fs.Int("page", 1000, fmt.Sprintf("nodes read per query (1 to %d)", maxPage))
 			progressFlag(fs)
 		},
 		run: runExport,
 	})
 }
+
+// Bounds of the size flags: a size from the command line is checked before
+// anything is opened and never allocated up front (O5).
+const (
+	maxBatch = 100000 // --batch: lines per transaction
+	maxPage  = 100000 // --page: nodes per query
+)
 
 func intFlag(fs *flag.FlagSet, name string) int {
 	return fs.Lookup(name).Value.(flag.Getter).Get().(int)
@@ -109,8 +122,8 @@ func runImport(e *env, fs *flag.FlagSet) error {
 		return usagef("want one FILE, or - for stdin")
 	}
 	batch, skip := intFlag(fs, "batch"), intFlag(fs, "skip")
-	if batch < 1 {
-		return usagef("--batch is %d: want at least 1", batch)
+	if batch < 1 || batch > maxBatch {
+		return usagef("--batch is %d: want 1 to %d", batch, maxBatch)
 	}
 	if skip < 0 {
 		return usagef("--skip is %d: want 0 or more", skip)
@@ -192,14 +205,15 @@ type lineRecord struct {
 // reads batches of batch lines, parses each batch completely, and writes it
 // in one transaction. res is updated as batches commit.
 func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int64, batch int, prog *progress, res *importResult) error {
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(jsonl.SkipBOM(r))
 	sc.Buffer(make([]byte, 0, 64<<10), jsonl.MaxLineBytes)
 	var line int64
 	for line < skip && sc.Scan() {
 		line++
 	}
+	skip = line // fewer when the input ends first
 	res.Lines, res.Skipped, res.CommittedLines = line, line, line
-	recs := make([]lineRecord, 0, batch)
+	var recs []lineRecord // grows with the input, never to --batch up front
 	for {
 		recs = recs[:0]
 		start, eof := line+1, false
@@ -216,7 +230,7 @@ func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int
 					pe.Line = int(line)
 				}
 				// The batch would have run to start+batch-1: none of it is written.
-				return &importError{line: line, batchStart: start, batchEnd: start + int64(batch) - 1, committed: res.CommittedLines, skip: skip, err: err}
+				return &importError{line: line, batchStart: start, batchEnd: start + int64(batch) - 1, committed: res.CommittedLines, skip: skip, err: bare(err)}
 			}
 			if !rec.Blank() {
 				recs = append(recs, lineRecord{line, rec})
@@ -226,7 +240,7 @@ func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int
 			if err := sc.Err(); err != nil {
 				if errors.Is(err, bufio.ErrTooLong) {
 					err = fmt.Errorf("line %d: longer than %d bytes", line+1, jsonl.MaxLineBytes)
-					return &importError{line: line + 1, batchStart: start, batchEnd: line + 1, committed: res.CommittedLines, skip: skip, err: err}
+					return &importError{line: line + 1, batchStart: start, batchEnd: line + 1, committed: res.CommittedLines, skip: skip, err: bare(err)}
 				}
 				return &importError{batchStart: start, batchEnd: line, committed: res.CommittedLines, skip: skip, err: fmt.Errorf("reading after line %d: %w", line, err)}
 			}
@@ -247,13 +261,13 @@ func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int
 					}
 					if err != nil {
 						failed = lr.line
-						return fmt.Errorf("line %d: %w", lr.line, err)
+						return fmt.Errorf("line %d: %w", lr.line, bare(err))
 					}
 				}
 				return nil
 			})
 			if err != nil {
-				return &importError{line: failed, batchStart: start, batchEnd: line, committed: res.CommittedLines, skip: skip, err: err}
+				return &importError{line: failed, batchStart: start, batchEnd: line, committed: res.CommittedLines, skip: skip, err: bare(err)}
 			}
 			res.Nodes += nodes
 			res.Edges += edges
@@ -326,7 +340,7 @@ func importExample(ctx context.Context, s *resonance.Store) (exampleResult, erro
 		return nil
 	})
 	if err != nil {
-		return exampleResult{}, fmt.Errorf("resonance: init --example %q: %w", s.Path(), err)
+		return exampleResult{}, fmt.Errorf("resonance: init --example %q: %w", s.Path(), bare(err))
 	}
 	return r, nil
 }
@@ -351,8 +365,8 @@ func runExport(e *env, fs *flag.FlagSet) error {
 		return usagef("want at most one FILE (default -, stdout)")
 	}
 	page := intFlag(fs, "page")
-	if page < 1 {
-		return usagef("--page is %d: want at least 1", page)
+	if page < 1 || page > maxPage {
+		return usagef("--page is %d: want 1 to %d", page, maxPage)
 	}
 	prog, err := newProgress(e, stringFlag(fs, "progress"))
 	if err != nil {
@@ -369,18 +383,19 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	defer s.Close()
 
 	var out io.Writer = e.stdout
-	var tmp *os.File
+	var file *resonance.Output
 	if name != "-" {
-		if _, err := os.Stat(name); err == nil && !boolFlag(fs, "force") {
-			return fmt.Errorf("resonance: export: %q exists: choose another file or pass --force to overwrite it", name)
-		}
-		tmp, err = os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp-*")
+		// O5: the database, its companions, devices and directories are
+		// refused here, before anything is written.
+		file, err = resonance.CreateOutput(s.Path(), name, boolFlag(fs, "force"))
 		if err != nil {
-			return fmt.Errorf("resonance: export: %w", err)
+			if errors.Is(err, os.ErrExist) {
+				return fmt.Errorf("resonance: export: %w; or pass --force to replace it", bare(err))
+			}
+			return fmt.Errorf("resonance: export: %w", bare(err))
 		}
-		defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
-		defer tmp.Close()
-		out = tmp
+		defer file.Abort() // after Commit there is nothing left to remove
+		out = file
 	}
 	cw := &countingWriter{w: out}
 	w := jsonl.NewWriter(cw)
@@ -430,18 +445,18 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	}
 	draw(true)
 	prog.clear()
-	if err != nil {
-		return fmt.Errorf("resonance: export %q: %w", s.Path(), err)
+	if cw.err != nil && file == nil {
+		return fmt.Errorf("resonance: export: writing to stdout: %w", cw.err)
 	}
-	if tmp != nil {
-		if err := tmp.Sync(); err != nil {
-			return fmt.Errorf("resonance: export: %w", err)
-		}
-		if err := tmp.Close(); err != nil {
-			return fmt.Errorf("resonance: export: %w", err)
-		}
-		if err := os.Rename(tmp.Name(), name); err != nil {
-			return fmt.Errorf("resonance: export: %w", err)
+	if cw.err != nil {
+		return writeFailure("export", name, cw.err)
+	}
+	if err != nil {
+		return fmt.Errorf("resonance: export %q: %w", s.Path(), bare(err))
+	}
+	if file != nil {
+		if err := file.Commit(); err != nil {
+			return writeFailure("export", name, err)
 		}
 	}
 	res.Bytes, res.Duration = cw.n, prog.elapsed()
@@ -461,15 +476,35 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	return s.Close()
 }
 
+// countingWriter counts the bytes written and keeps the first write error.
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w   io.Writer
+	n   int64
+	err error
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
 	return n, err
+}
+
+// writeFailure reports an error writing the output file name of op: by
+// the file's name, not the temporary file's, with the fix for a full disk.
+// The file was left as it was.
+func writeFailure(op, name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // names the temporary file
+	}
+	fix := ""
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		fix = fmt.Sprintf(": the file system holding %s is full; free space there or write elsewhere", filepath.Dir(name))
+	}
+	return fmt.Errorf("resonance: %s: writing %q: %w%s; nothing was changed at %q", op, name, err, fix, name)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -12,6 +12,13 @@
 // "experience", edge type "related_to", confidence and veracity 1. Lines
 // holding only white space are blank and carry nothing.
 //
+// The input is UTF-8. A byte that is not UTF-8, and a \u escape of a lone
+// UTF-16 surrogate in a string field, are refused naming the line and the
+// field: decoding either as U+FFFD would merge distinct ids into one node.
+// A UTF-8 byte-order mark is skipped at the very start of the input (by
+// Scanner and SkipBOM) and nowhere else: at the start of a later line it is
+// an error, and inside a string it is data.
+//
 // A Writer writes the same format; what it writes parses back to the same
 // values, bit for bit for embeddings.
 package jsonl
@@ -25,7 +32,10 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -83,9 +93,15 @@ var (
 // allowed). A blank line gives a Record with Kind "" and no error. Errors
 // are *Error with Line 0 and name the field; Scanner fills in the line.
 func ParseLine(line []byte) (Record, error) {
+	if !utf8.Valid(line) {
+		return Record{}, invalidUTF8(line)
+	}
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
 		return Record{}, nil
+	}
+	if bytes.HasPrefix(line, []byte(bom)) {
+		return Record{}, &Error{Err: errors.New("a byte-order mark (U+FEFF) is allowed only at the very start of the input")}
 	}
 	if line[0] != '{' {
 		return Record{}, &Error{Err: errors.New("want a JSON object ({\"kind\":\"node\",…} or {\"kind\":\"edge\",…})")}
@@ -123,6 +139,44 @@ func ParseLine(line []byte) (Record, error) {
 		return Record{Kind: KindEdge, Edge: e}, nil
 	}
 	return Record{}, &Error{Field: "kind", Err: fmt.Errorf(`unknown kind %q: want "node" or "edge"`, kind)}
+}
+
+// invalidUTF8 reports the first byte of line that is not UTF-8, naming the
+// member of the object that holds it.
+func invalidUTF8(line []byte) error {
+	at := 0
+	for at < len(line) {
+		r, size := utf8.DecodeRune(line[at:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		at += size
+	}
+	return &Error{Field: memberAt(line, at), Err: fmt.Errorf("not valid UTF-8: byte 0x%02x at column %d; the input must be UTF-8", line[at], at+1)}
+}
+
+// memberAt returns the key of the member of the JSON object line whose key
+// or value holds byte offset at; "" when none does.
+func memberAt(line []byte, at int) string {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if _, err := dec.Token(); err != nil {
+		return ""
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return ""
+		}
+		if dec.InputOffset() > int64(at) {
+			key, _ := tok.(string)
+			return key
+		}
+	}
+	return ""
 }
 
 // splitObject splits one JSON object into its members, keeping each value
@@ -305,10 +359,53 @@ func str(obj map[string]json.RawMessage, name string, dst *string) error {
 	if raw[0] != '"' {
 		return &Error{Field: name, Err: fmt.Errorf("want a string, got %s", typeOf(raw))}
 	}
+	if loneSurrogate(raw) {
+		return &Error{Field: name, Err: errors.New(`a \u escape of a lone UTF-16 surrogate is not a character: write a character outside the BMP as a pair (\ud83d\ude00) or as UTF-8`)}
+	}
 	if err := json.Unmarshal(raw, dst); err != nil {
 		return &Error{Field: name, Err: err}
 	}
 	return nil
+}
+
+// loneSurrogate reports whether the JSON string raw holds a \u escape of a
+// UTF-16 surrogate that is not part of a high-low pair, which encoding/json
+// would decode as U+FFFD. raw is valid JSON: every \u has four hex digits.
+func loneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if raw[i] != 'u' {
+			continue
+		}
+		r := hex4(raw[i+1:])
+		i += 4 // the last hex digit
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		if r >= 0xdc00 { // a low surrogate with no high one before it
+			return true
+		}
+		if i+6 >= len(raw) || raw[i+1] != '\\' || raw[i+2] != 'u' {
+			return true
+		}
+		if lo := hex4(raw[i+3:]); lo < 0xdc00 || lo > 0xdfff {
+			return true
+		}
+		i += 6
+	}
+	return false
+}
+
+// hex4 decodes the four hex digits at the start of b.
+func hex4(b []byte) rune {
+	v, err := strconv.ParseUint(string(b[:4]), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return rune(v)
 }
 
 // blank reports whether s is empty or only white space, which the store
@@ -357,9 +454,10 @@ type Scanner struct {
 	err  error
 }
 
-// NewScanner returns a Scanner reading r. Lines may be up to MaxLineBytes long.
+// NewScanner returns a Scanner reading r. Lines may be up to MaxLineBytes
+// long. A byte-order mark at the very start of r is skipped (SkipBOM).
 func NewScanner(r io.Reader) *Scanner {
-	sc := bufio.NewScanner(r)
+	sc := bufio.NewScanner(SkipBOM(r))
 	sc.Buffer(make([]byte, 0, 64<<10), MaxLineBytes)
 	return &Scanner{sc: sc}
 }
@@ -430,18 +528,48 @@ type edgeLine struct {
 	ContextSource string  `json:"context_source,omitempty"`
 }
 
-// Writer writes records, one line each.
+// Writer writes records, one line each. An error of the underlying writer
+// (a full disk) is returned as it is, naming no record: it is not the
+// record's fault.
 type Writer struct {
 	w   *bufio.Writer
+	out *errWriter
 	enc *json.Encoder
+}
+
+// errWriter keeps the first error of the writer it wraps.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // NewWriter returns a Writer on w. Call Flush when done.
 func NewWriter(w io.Writer) *Writer {
-	bw := bufio.NewWriterSize(w, 64<<10)
+	out := &errWriter{w: w}
+	bw := bufio.NewWriterSize(out, 64<<10)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	return &Writer{w: bw, enc: enc}
+	return &Writer{w: bw, out: out, enc: enc}
+}
+
+// encode writes v as one line; what names the record in an error that is
+// the record's own (a value JSON cannot hold).
+func (w *Writer) encode(v any, what func() string) error {
+	if err := w.enc.Encode(v); err != nil {
+		if w.out.err != nil {
+			return w.out.err
+		}
+		return fmt.Errorf("%s: %w", what(), err)
+	}
+	return nil
 }
 
 // WriteNode writes n as one line. Empty domain, layer and meta are written
@@ -459,10 +587,7 @@ func (w *Writer) WriteNode(n resonance.Node) error {
 	if len(bytes.TrimSpace(n.Meta)) > 0 && !isNull(bytes.TrimSpace(n.Meta)) {
 		l.Meta = n.Meta
 	}
-	if err := w.enc.Encode(l); err != nil {
-		return fmt.Errorf("node %q: %w", n.ID, err)
-	}
-	return nil
+	return w.encode(l, func() string { return fmt.Sprintf("node %q", n.ID) })
 }
 
 // WriteEdge writes e as one line; an empty type is written as "related_to".
@@ -472,10 +597,7 @@ func (w *Writer) WriteEdge(e resonance.Edge) error {
 	if l.Type == "" {
 		l.Type = resonance.DefaultEdgeType
 	}
-	if err := w.enc.Encode(l); err != nil {
-		return fmt.Errorf("edge %q -> %q (%s): %w", e.Source, e.Target, l.Type, err)
-	}
-	return nil
+	return w.encode(l, func() string { return fmt.Sprintf("edge %q -> %q (%s)", e.Source, e.Target, l.Type) })
 }
 
 // Write writes a node or edge record; blank records write nothing.
@@ -493,3 +615,18 @@ func (w *Writer) Write(r Record) error {
 
 // Flush writes any buffered lines to the underlying writer.
 func (w *Writer) Flush() error { return w.w.Flush() }
+
+// bom is the UTF-8 encoding of U+FEFF, the byte-order mark.
+const bom = "\xef\xbb\xbf"
+
+// SkipBOM returns a reader of r without the UTF-8 byte-order mark that some
+// editors put at the very start of a file. Only that one mark is skipped:
+// one at the start of a later line is refused by ParseLine, and one inside
+// a string is data.
+func SkipBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if b, _ := br.Peek(len(bom)); string(b) == bom {
+		br.Discard(len(bom))
+	}
+	return br
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -243,3 +245,97 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+// TestParseLine_InvalidUTF8: bytes that are not UTF-8 are refused naming
+// the field, instead of becoming U+FFFD (which would merge the ids "k\xff"
+// and "k\xfe" into one node); so are escapes of lone surrogates, which
+// would become U+FFFD the same way.
+func TestParseLine_InvalidUTF8(t *testing.T) {
+	tests := []struct {
+		name, line, field string
+	}{
+		{"id", "{\"kind\":\"node\",\"id\":\"k\xff\",\"type\":\"t\"}", "id"},
+		{"other id", "{\"kind\":\"node\",\"id\":\"k\xfe\",\"type\":\"t\"}", "id"},
+		{"title", "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\",\"title\":\"caf\xe9\"}", "title"},
+		{"truncated sequence", "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\",\"summary\":\"\xe2\x82\"}", "summary"},
+		{"overlong encoding", "{\"kind\":\"edge\",\"source\":\"a\",\"target\":\"\xc0\xaf\"}", "target"},
+		{"encoded surrogate", "{\"kind\":\"edge\",\"source\":\"a\",\"target\":\"b\",\"context_source\":\"\xed\xa0\x80\"}", "context_source"},
+		{"inside meta", "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\",\"meta\":{\"x\":\"\xff\"}}", "meta"},
+		{"in a key", "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\",\"\xff\":1}", "\ufffd"},
+		{"lone high surrogate escape", `{"kind":"node","id":"k\ud800","type":"t"}`, "id"},
+		{"lone low surrogate escape", `{"kind":"node","id":"a","type":"t","title":"x\udc00y"}`, "title"},
+		{"reversed surrogate pair", `{"kind":"node","id":"\udc00\ud800","type":"t"}`, "id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := jsonl.ParseLine([]byte(tt.line))
+			var pe *jsonl.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("ParseLine(%q) = %+v, %v; want a *jsonl.Error", tt.line, rec, err)
+			}
+			if pe.Field != tt.field || !strings.Contains(err.Error(), "UTF-8") && !strings.Contains(err.Error(), "surrogate") {
+				t.Errorf("ParseLine(%q) error %q (field %q), want invalid UTF-8 or a lone surrogate in field %q", tt.line, err, pe.Field, tt.field)
+			}
+		})
+	}
+	// A valid surrogate pair and a literal U+FFFD are data.
+	rec, err := jsonl.ParseLine([]byte(`{"kind":"node","id":"\ud83d\ude00\ufffd` + "\uFFFD" + `","type":"t"}`))
+	if err != nil || rec.Node.ID != "😀\uFFFD\uFFFD" {
+		t.Errorf("valid pair and U+FFFD: %+v, %v", rec.Node, err)
+	}
+}
+
+// TestScanner_ByteOrderMark: a UTF-8 byte-order mark at the very start of
+// the input is skipped; one at the start of a later line is refused naming
+// that line; one inside a string is data.
+func TestScanner_ByteOrderMark(t *testing.T) {
+	const bom = "\xef\xbb\xbf"
+	in := bom + "{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\",\"title\":\"" + bom + "x\"}\n"
+	sc := jsonl.NewScanner(strings.NewReader(in))
+	if !sc.Scan() {
+		t.Fatalf("a file starting with a byte-order mark: %v", sc.Err())
+	}
+	if got := sc.Record().Node; got.ID != "a" || got.Title != bom+"x" {
+		t.Errorf("record %+v, want id a and the mark kept inside the title", got)
+	}
+	if sc.Scan() || sc.Err() != nil {
+		t.Errorf("after the only line: Scan true or Err %v", sc.Err())
+	}
+
+	sc = jsonl.NewScanner(strings.NewReader(in + bom + "{\"kind\":\"node\",\"id\":\"b\",\"type\":\"t\"}\n"))
+	for sc.Scan() {
+	}
+	if err := sc.Err(); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") || !strings.Contains(err.Error(), "byte-order mark") {
+		t.Errorf("a byte-order mark starting line 2: %v, want an error naming line 2 and the mark", err)
+	}
+
+	r := jsonl.SkipBOM(strings.NewReader(bom + bom + "x"))
+	b, _ := io.ReadAll(r)
+	if string(b) != bom+"x" {
+		t.Errorf("SkipBOM read %q, want only the first mark skipped", b)
+	}
+}
+
+// TestWriter_WriteErrorNamesNoRecord: a failing writer (a full disk) is
+// reported as a write error wrapping the cause, not as a fault of the node
+// or edge being written.
+func TestWriter_WriteErrorNamesNoRecord(t *testing.T) {
+	w := jsonl.NewWriter(failingWriter{syscall.ENOSPC})
+	var err error
+	for i := 0; err == nil && i < 10000; i++ {
+		err = w.WriteNode(resonance.Node{ID: "node-" + strings.Repeat("x", 100), Type: "t"})
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if !errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "node-") {
+		t.Errorf("write error %v, want ENOSPC without a node id", err)
+	}
+	if err := w.WriteEdge(resonance.Edge{Source: "s", Target: "t"}); !errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), `"s"`) {
+		t.Errorf("edge after a write error: %v, want ENOSPC without the edge", err)
+	}
+}
+
+type failingWriter struct{ err error }
+
+func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }

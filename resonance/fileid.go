@@ -1,0 +1,135 @@
+package resonance
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// fileID is the identity of a file: its device and inode numbers.
+type fileID struct{ dev, ino uint64 }
+
+func fileIDOf(path string) (fileID, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, errors.New("the file system reports no device and inode numbers")
+	}
+	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+}
+
+// fileWatch remembers which file a store opened, so that Close can tell
+// whether the path still leads to it. A database removed, moved or
+// replaced while a store has it open takes every later write with it: the
+// store keeps writing, without an error, to a file no one will open again.
+type fileWatch struct {
+	id    fileID
+	known bool
+}
+
+// start records the identity of the file at path; a store calls it once
+// its connections have the database open.
+func (w *fileWatch) start(path string) {
+	var err error
+	w.id, err = fileIDOf(path)
+	w.known = err == nil
+}
+
+// check logs a warning when path no longer leads to the file start saw.
+func (w *fileWatch) check(path string, log *slog.Logger) {
+	if !w.known {
+		return
+	}
+	id, err := fileIDOf(path)
+	switch {
+	case err != nil:
+		log.Warn(fmt.Sprintf("resonance: close %q: the path no longer leads to the database this store had open: it was removed or moved while open (%v); what was written since went to the removed file: look for it, or restore from backups/", path, err),
+			"db", path)
+	case id != w.id:
+		log.Warn(fmt.Sprintf("resonance: close %q: the path no longer leads to the database this store had open: another file replaced it while open; what was written since is not in the file now at that path", path),
+			"db", path)
+	}
+}
+
+// deletedWhileOpen reports whether the database at path is missing while
+// its -wal or -shm remain: it was deleted, most likely while a process had
+// it open.
+func deletedWhileOpen(path string) bool {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + suffix); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// deletedError is the open error for a database deleted while open.
+func deletedError(path string) error {
+	return fmt.Errorf("resonance: open %q: %w: the database was deleted while a process had it open (its -wal or -shm remain): "+
+		"the processes that have it open keep writing to the deleted file; stop them, then restore the newest backup (backups/ beside it); "+
+		"never delete the database, -wal or -shm while it is open", path, os.ErrNotExist)
+}
+
+// missingCompanion names the -wal or -shm of the database at path that
+// was deleted while a process had the database open, and says what to do.
+// A deleted -wal is seen as one holding fewer frames than the -shm index
+// counts (a new connection may have created an empty one since); it held
+// transactions that new connections cannot read. It returns "" when
+// neither is missing.
+func missingCompanion(path string) string {
+	base := filepath.Base(path)
+	_, dbErr := os.Stat(path)
+	_, walErr := os.Stat(path + "-wal")
+	_, shmErr := os.Stat(path + "-shm")
+	switch {
+	case dbErr != nil:
+		return ""
+	case shmErr == nil && walShort(path):
+		return fmt.Sprintf("%s-wal was deleted while a process had the database open (%s-shm counts more frames than -wal holds): new connections cannot read the transactions it held; "+
+			"close every process that has the database open (the last one to close writes them back into the database), then open it again; "+
+			"never delete -wal or -shm while the database is open", base, base)
+	case walErr == nil && errors.Is(shmErr, os.ErrNotExist):
+		return fmt.Sprintf("%s-shm was deleted while the database was open (%s-wal remains): processes that still use the deleted -shm do not see the locks of a new one, which can corrupt the database; "+
+			"close every process that has the database open, then run `resonance doctor --db %s`; never delete -wal or -shm while the database is open", base, base, path)
+	}
+	return ""
+}
+
+// walShort reports whether the -wal of the database at path holds fewer
+// frames than the header of the WAL index in -shm counts (mxFrame), or is
+// missing while the index counts any.
+func walShort(path string) bool {
+	f, err := os.Open(path + "-shm")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	// The index header: iVersion, unused, iChange (u32 each), isInit (u8),
+	// bigEndCksum (u8), szPage (u16; 1 means 65536), mxFrame (u32)..., in
+	// the machine's byte order.
+	h := make([]byte, 20)
+	if _, err := io.ReadFull(f, h); err != nil || h[12] != 1 {
+		return false
+	}
+	pageSize := int64(binary.NativeEndian.Uint16(h[14:16]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	frames := int64(binary.NativeEndian.Uint32(h[16:20]))
+	if frames == 0 {
+		return false
+	}
+	fi, err := os.Stat(path + "-wal")
+	return err != nil || fi.Size() < 32+frames*(24+pageSize)
+}

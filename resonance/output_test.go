@@ -1,0 +1,208 @@
+package resonance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+// TestCreateOutput_RefusesTheDatabase: an output (backup, export) that is
+// the database or its -wal, -shm or -journal file, by path, through a
+// symbolic link or as a hard link, or that is a device, a named pipe or a
+// directory, is refused with ErrInvalid even when replacing is allowed,
+// before anything is written (O5).
+func TestCreateOutput_RefusesTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{})
+	fillGraph(t, s, "o", 10)
+	db := s.Path()
+	dir := filepath.Dir(db)
+	other := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.Symlink(db, filepath.Join(other, "link.db")))
+	must(os.Link(db, filepath.Join(other, "hard.db")))
+	must(os.Symlink(dir, filepath.Join(other, "dirlink")))
+	must(os.Symlink(db+"-wal", filepath.Join(other, "wal-link")))
+	must(os.Symlink(db+"-journal", filepath.Join(other, "journal-link"))) // dangling: no -journal in WAL mode
+	must(syscall.Mkfifo(filepath.Join(other, "fifo"), 0o644))
+	must(os.Mkdir(filepath.Join(other, "sub"), 0o755))
+
+	for _, dest := range []string{
+		db, db + "-wal", db + "-shm", db + "-journal",
+		filepath.Join(dir, ".", filepath.Base(db)),
+		filepath.Join(other, "link.db"),
+		filepath.Join(other, "hard.db"),
+		filepath.Join(other, "dirlink", filepath.Base(db)),
+		filepath.Join(other, "dirlink", filepath.Base(db)+"-shm"),
+		filepath.Join(other, "wal-link"),
+		filepath.Join(other, "journal-link"),
+		"/dev/null",
+		filepath.Join(other, "fifo"),
+		filepath.Join(other, "sub"),
+		filepath.Join(other, "sub") + "/",
+	} {
+		t.Run(strings.TrimPrefix(dest, other), func(t *testing.T) {
+			out, err := resonance.CreateOutput(db, dest, true)
+			if err == nil {
+				out.Abort()
+				t.Fatalf("CreateOutput(%q, replace) succeeded, want ErrInvalid", dest)
+			}
+			if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), strings.TrimSuffix(dest, "/")) {
+				t.Errorf("CreateOutput(%q) = %v, want ErrInvalid naming it", dest, err)
+			}
+			if err := s.Backup(ctx, dest); !errors.Is(err, resonance.ErrInvalid) {
+				t.Errorf("Backup(%q) = %v, want ErrInvalid", dest, err)
+			}
+		})
+	}
+	if n := countRows(t, s.ReadDB(), "nodes"); n != 10 {
+		t.Errorf("the database holds %d nodes after the refusals, want 10", n)
+	}
+	if problems, err := s.IntegrityCheck(ctx); err != nil || len(problems) > 0 {
+		t.Errorf("integrity after the refusals: %v %v", problems, err)
+	}
+	noTempFiles(t, dir, filepath.Base(db)+"*")
+	noTempFiles(t, other, "link.db", "hard.db", "dirlink", "wal-link", "journal-link", "fifo", "sub")
+}
+
+// TestCreateOutput_Replace: an existing file, and a symbolic link whose
+// target is missing, are replaced only when replacing is allowed; a missing
+// directory is named as such, not by the temporary file's name.
+func TestCreateOutput_Replace(t *testing.T) {
+	s := openStore(t, resonance.Options{})
+	db := s.Path()
+	dir := t.TempDir()
+	write := func(dest string, replace bool, data string) error {
+		out, err := resonance.CreateOutput(db, dest, replace)
+		if err != nil {
+			return err
+		}
+		if _, err := out.Write([]byte(data)); err != nil {
+			out.Abort()
+			return err
+		}
+		return out.Commit()
+	}
+
+	file := filepath.Join(dir, "out.jsonl")
+	if err := write(file, false, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(file, false, "two"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("a second output without replace = %v, want fs.ErrExist", err)
+	}
+	if err := write(file, true, "three"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "three" {
+		t.Errorf("file holds %q, want the replacement", b)
+	}
+
+	link := filepath.Join(dir, "dangling.jsonl")
+	if err := os.Symlink(filepath.Join(dir, "missing", "target"), link); err != nil {
+		t.Fatal(err)
+	}
+	err := write(link, false, "x")
+	if !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("output onto a dangling symbolic link = %v, want fs.ErrExist naming the link", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("the dangling link was replaced without replace: %v %v", fi, err)
+	}
+	if err := write(link, true, "x"); err != nil {
+		t.Fatalf("replacing a dangling link: %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("after replacing: %v %v, want a regular file", fi, err)
+	}
+
+	missing := filepath.Join(dir, "no", "such")
+	err = write(filepath.Join(missing, "out.jsonl"), false, "x")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) || strings.Contains(err.Error(), ".tmp-") {
+		t.Errorf("output into a missing directory = %v, want fs.ErrNotExist naming %s", err, missing)
+	}
+
+	out, err := resonance.CreateOutput(db, filepath.Join(dir, "aborted.jsonl"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Write([]byte("partial"))
+	out.Abort()
+	noTempFiles(t, dir, "out.jsonl", "dangling.jsonl")
+}
+
+// deadPid returns the process id of a child process that has exited and
+// been waited for.
+func deadPid(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// TestCreateOutput_RemovesStaleTemps: temporary files that an interrupted
+// output to the same destination left behind (their writer's process is
+// gone, or they have not been written for a day) are removed by the next
+// output; a live writer's file and other destinations' files stay (O5).
+func TestCreateOutput_RemovesStaleTemps(t *testing.T) {
+	s := openStore(t, resonance.Options{})
+	dir := t.TempDir()
+	dead, live := deadPid(t), os.Getpid()
+	touch := func(name string, age time.Duration) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if age > 0 {
+			old := time.Now().Add(-age)
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	stale := []string{
+		touch(fmt.Sprintf(".out.db.tmp-%d-123", dead), 0),
+		touch(fmt.Sprintf(".out.db.tmp-%d-123-wal", dead), 0),
+		touch(fmt.Sprintf(".out.db.tmp-%d-123-shm", dead), 0),
+		touch(fmt.Sprintf(".out.db.tmp-%d-456", live), 25*time.Hour),
+	}
+	kept := []string{
+		touch(fmt.Sprintf(".out.db.tmp-%d-789", live), 0),    // a writer still at work
+		touch(fmt.Sprintf(".other.db.tmp-%d-1", dead), 0),    // another destination
+		touch(fmt.Sprintf(".out.db.tmp-%d-1.keep", dead), 0), // not a temporary name
+		touch(fmt.Sprintf("out.db.tmp-%d-1", dead), 0),       // not hidden: not ours
+		touch(fmt.Sprintf(".xout.db.tmp-%d-1", dead), 0),     // a longer name
+	}
+	if err := s.Backup(context.Background(), filepath.Join(dir, "out.db")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stale %s was not removed (%v)", filepath.Base(p), err)
+		}
+	}
+	for _, p := range kept {
+		if _, err := os.Lstat(p); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(p), err)
+		}
+	}
+}

@@ -1,0 +1,384 @@
+package resonance
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/resonance-graph/resonancedb/db"
+)
+
+// Search by vector (D10) scores every node that has an embedding as the
+// original's search engine does: the dot product with the query, summed in
+// float64 over the float32 values in order, or 0 when either magnitude is
+// below 1e-6. Only scores above 0 are hits; they come highest first, equal
+// scores in the order of a scan of the nodes table (rowid order), and the
+// first k are returned with their title, meta and date.
+//
+// Store.SearchByVector answers from a copy of the embeddings in memory,
+// kept by the store's vector index (vectorindex.go), and reads the copy
+// again whenever a commit has changed the database. ReadTx.SearchByVector
+// reads the embeddings of its transaction with one scan (scanSearch). Both keep
+// the best k in a bounded heap (topK) instead of sorting every candidate.
+
+// DefaultSearchK is how many hits SearchByVector returns when
+// SearchOptions.K is 0, as the original does.
+const DefaultSearchK = 5
+
+// SearchOptions shape a search by vector. The zero value returns the best
+// DefaultSearchK nodes of every domain and type.
+type SearchOptions struct {
+	// K is how many hits to return at most. Zero means DefaultSearchK (5);
+	// negative is refused with ErrInvalid.
+	K int
+	// Domain and Type, when not empty, restrict the search to the nodes of
+	// that domain and of that type, as in NodeFilter.
+	Domain string
+	Type   string
+	// MinScore drops the hits that score below it. Hits score above 0
+	// whatever MinScore says. NaN is refused with ErrInvalid.
+	MinScore float64
+}
+
+// SearchHit is a node found by SearchByVector.
+type SearchHit struct {
+	ID    string          `json:"id"`
+	Score float64         `json:"score"`
+	Title string          `json:"title"`
+	Meta  json.RawMessage `json:"meta,omitempty"`
+	Date  string          `json:"date"`
+}
+
+// SearchResult is what SearchByVector found.
+type SearchResult struct {
+	// Hits, best first; empty (not nil) when nothing scored above 0.
+	Hits []SearchHit `json:"hits"`
+	// Skipped counts the nodes the filters selected whose stored embedding
+	// has another dimension than the query: they are not scored. (The
+	// original multiplied over the query's length whatever the stored
+	// length was; a result that mixes dimensions means nothing, so they
+	// are left out and counted instead.)
+	Skipped int `json:"skipped"`
+}
+
+// SearchByVector returns the nodes whose embeddings score highest against
+// query, as the original's search engine does (D10). Each node with an
+// embedding scores the dot product with query, its float32 values
+// multiplied and summed in float64 in order, or 0 when either magnitude is
+// below 1e-6. Hits score above 0 and at least o.MinScore; they come highest
+// first, equal scores in rowid order (the order in which the nodes were
+// first inserted), and the first o.K (default 5) are returned with their
+// title, meta and date. The one difference from the original: a node whose
+// embedding has another dimension than query is not scored but counted in
+// SearchResult.Skipped.
+//
+// It answers from a copy of the embeddings in memory that the store reads
+// on the first search and reads again after any commit, by this process or
+// another, has changed the database, so a search always sees every commit
+// that finished before it began (a dedicated read-only connection checks
+// PRAGMA data_version inside the read transaction it searches in). The copy
+// takes 4 bytes per float plus the node ids, bounded by
+// Options.VectorCacheBytes; beyond it, or when that is negative, each
+// search reads the embeddings from the database. Searches of one store run
+// one at a time.
+//
+// A query that is empty, holds NaN or ±Inf, or whose magnitude is below
+// 1e-6 (it would match nothing) is refused with ErrInvalid, as are a
+// negative K and a NaN MinScore. A stored embedding that is corrupt fails
+// the search with ErrInvalid naming its node. After Close it returns
+// ErrClosed.
+func (s *Store) SearchByVector(ctx context.Context, query []float32, o SearchOptions) (SearchResult, error) {
+	vq, err := newVectorQuery(query, o)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	x, err := s.vectorIndex()
+	if err != nil {
+		return SearchResult{}, err
+	}
+	return x.search(ctx, vq)
+}
+
+// SearchByVector is Store.SearchByVector inside the transaction: it scores
+// the embeddings of the transaction's own snapshot (in a Tx, with its own
+// uncommitted writes), reading them with one scan instead of the store's
+// copy in memory. After the transaction has ended it fails with
+// sql.ErrTxDone.
+func (r *ReadTx) SearchByVector(ctx context.Context, query []float32, o SearchOptions) (SearchResult, error) {
+	if err := r.enter(); err != nil {
+		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
+	}
+	defer r.leave()
+	return searchIn(ctx, r.conn, query, o)
+}
+
+// searchIn is SearchByVector on whatever q reads: a transaction's snapshot.
+func searchIn(ctx context.Context, q db.DBTX, query []float32, o SearchOptions) (SearchResult, error) {
+	vq, err := newVectorQuery(query, o)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	return scanSearch(ctx, q, vq)
+}
+
+// vectorQuery is a checked query with its options.
+type vectorQuery struct {
+	q           []float64 // the query's float32 values, widened once
+	k           int
+	min         float64
+	domain, typ string
+}
+
+// newVectorQuery checks query and o; errors wrap ErrInvalid.
+func newVectorQuery(query []float32, o SearchOptions) (*vectorQuery, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("resonance: search by vector: %w: "+format, append([]any{ErrInvalid}, args...)...)
+	}
+	if len(query) == 0 {
+		return nil, bad("the query vector is empty")
+	}
+	if i, bits, ok := firstNonFinite(query); !ok {
+		return nil, bad("query %v", nonFiniteError(i, bits))
+	}
+	if magnitude(query) < minMagnitude {
+		return nil, bad("the query vector's magnitude is below %g: it would match nothing", minMagnitude)
+	}
+	if o.K < 0 {
+		return nil, bad("SearchOptions.K is %d: want 0 (the default, %d) or more", o.K, DefaultSearchK)
+	}
+	if math.IsNaN(o.MinScore) {
+		return nil, bad("SearchOptions.MinScore is NaN")
+	}
+	vq := &vectorQuery{q: make([]float64, len(query)), k: o.K, min: o.MinScore, domain: o.Domain, typ: o.Type}
+	if vq.k == 0 {
+		vq.k = DefaultSearchK
+	}
+	for i, x := range query {
+		vq.q[i] = float64(x)
+	}
+	return vq, nil
+}
+
+// dim is the query's dimension.
+func (vq *vectorQuery) dim() int { return len(vq.q) }
+
+// hit reports whether score makes a hit.
+func (vq *vectorQuery) hit(score float64) bool { return score > 0 && score >= vq.min }
+
+// magnitude is the L2 norm of v, its squares summed in float64 in order,
+// as Dot and the original compute it.
+func magnitude(v []float32) float64 {
+	var sum float64
+	for _, x := range v {
+		sum += float64(x) * float64(x)
+	}
+	return math.Sqrt(sum)
+}
+
+// The dot products. A float32 has a 24-bit significand, so the product of
+// two, computed in float64 (53 bits), is exact: the score depends only on
+// the order of the additions, and each loop below adds in index order, as
+// the original does. (A fused multiply-add, which the compiler may emit on
+// some architectures, rounds once after adding an exact product: the same
+// result.) dot4 computes four scores at once so that the four chains of
+// additions overlap in the processor instead of each waiting for the last
+// addition's result; each score is still added up in order.
+
+// dot returns the sum of q[i]*v[i] in index order; len(v) >= len(q).
+func dot(q []float64, v []float32) float64 {
+	v = v[:len(q)]
+	var s float64
+	for i, x := range q {
+		s += x * float64(v[i])
+	}
+	return s
+}
+
+// dot4 is dot of q with each of a, b, c and d.
+func dot4(q []float64, a, b, c, d []float32) (sa, sb, sc, sd float64) {
+	n := len(q)
+	a, b, c, d = a[:n], b[:n], c[:n], d[:n]
+	for i, x := range q {
+		sa += x * float64(a[i])
+		sb += x * float64(b[i])
+		sc += x * float64(c[i])
+		sd += x * float64(d[i])
+	}
+	return sa, sb, sc, sd
+}
+
+// scored is a candidate: its score, its position in the scan (which breaks
+// ties: earlier is better) and its node's id.
+type scored struct {
+	score float64
+	seq   int
+	id    string
+}
+
+// worse reports whether a ranks below b.
+func worse(a, b scored) bool {
+	return a.score < b.score || (a.score == b.score && a.seq > b.seq)
+}
+
+// topK keeps the best k candidates offered, in a min-heap whose root is the
+// worst of them: each offer costs O(log k), and nothing is sorted but the k
+// kept at the end. Its memory grows with the candidates kept, never to
+// more than k, so a huge K costs nothing up front.
+type topK struct {
+	k int
+	h []scored
+}
+
+// admits reports whether a candidate with this score and scan position
+// would be kept, so that the caller can skip building it.
+func (t *topK) admits(score float64, seq int) bool {
+	return len(t.h) < t.k || worse(t.h[0], scored{score: score, seq: seq})
+}
+
+// offer keeps c if it ranks among the best k so far.
+func (t *topK) offer(c scored) {
+	if len(t.h) < t.k {
+		t.h = append(t.h, c)
+		for i := len(t.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !worse(t.h[i], t.h[p]) {
+				break
+			}
+			t.h[i], t.h[p] = t.h[p], t.h[i]
+			i = p
+		}
+		return
+	}
+	if !worse(t.h[0], c) {
+		return
+	}
+	t.h[0] = c
+	for i := 0; ; {
+		m, l, r := i, 2*i+1, 2*i+2
+		if l < len(t.h) && worse(t.h[l], t.h[m]) {
+			m = l
+		}
+		if r < len(t.h) && worse(t.h[r], t.h[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		t.h[i], t.h[m] = t.h[m], t.h[i]
+		i = m
+	}
+}
+
+// best returns the candidates kept, best first.
+func (t *topK) best() []scored {
+	slices.SortFunc(t.h, func(a, b scored) int {
+		switch {
+		case worse(b, a):
+			return -1
+		case worse(a, b):
+			return 1
+		}
+		return 0
+	})
+	return t.h
+}
+
+// listEmbeddings runs the statement of db.Queries.ListEmbeddings with the
+// filters (empty: none), for scanSearch and the vector index to read row
+// by row instead of holding every embedding at once.
+func listEmbeddings(ctx context.Context, q db.DBTX, domain, typ string) (*sql.Rows, error) {
+	var d, t any
+	if domain != "" {
+		d = domain
+	}
+	if typ != "" {
+		t = typ
+	}
+	rows, err := q.QueryContext(ctx, db.ListEmbeddings, d, t)
+	return rows, classify(err)
+}
+
+// corruptEmbedding is the error for a node whose stored embedding cannot
+// be decoded.
+func corruptEmbedding(id []byte, err error) error {
+	return fmt.Errorf("resonance: search by vector: node %q: %w: stored embedding is corrupt: %w", id, ErrInvalid, err)
+}
+
+// checkBlob checks that b is whole float32 values.
+func checkBlob(b []byte) error {
+	if len(b)%4 != 0 {
+		return fmt.Errorf("embedding blob is %d bytes, not a multiple of 4", len(b))
+	}
+	return nil
+}
+
+// scanSearch searches the embeddings q reads, in one scan: the search of a
+// transaction, and of a store whose embeddings do not fit its
+// Options.VectorCacheBytes.
+func scanSearch(ctx context.Context, q db.DBTX, vq *vectorQuery) (SearchResult, error) {
+	rows, err := listEmbeddings(ctx, q, vq.domain, vq.typ)
+	if err != nil {
+		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
+	}
+	defer rows.Close()
+	top := topK{k: vq.k}
+	var res SearchResult
+	var id, domain, typ, blob sql.RawBytes
+	v := make([]float32, vq.dim())
+	seq := 0
+	for rows.Next() {
+		if err := rows.Scan(&id, &domain, &typ, &blob); err != nil {
+			return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", classify(err))
+		}
+		seq++
+		if err := checkBlob(blob); err != nil {
+			return SearchResult{}, corruptEmbedding(id, err)
+		}
+		if len(blob) != 4*len(v) {
+			res.Skipped++
+			continue
+		}
+		if err := decodeInto(v, blob); err != nil {
+			return SearchResult{}, corruptEmbedding(id, err)
+		}
+		if magnitude(v) < minMagnitude {
+			continue
+		}
+		if s := dot(vq.q, v); vq.hit(s) && top.admits(s, seq) {
+			top.offer(scored{score: s, seq: seq, id: string(id)})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", classify(err))
+	}
+	if err := rows.Close(); err != nil {
+		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", classify(err))
+	}
+	res.Hits, err = hitDetails(ctx, q, top.best())
+	return res, err
+}
+
+// hitDetails reads the title, meta and date of each candidate, in the
+// snapshot q reads (the one the candidates were scored in).
+func hitDetails(ctx context.Context, q db.DBTX, best []scored) ([]SearchHit, error) {
+	hits := make([]SearchHit, len(best))
+	qs := db.New(q)
+	for i, c := range best {
+		r, err := qs.GetSearchHit(ctx, c.id)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				err = fmt.Errorf("%w: the node was scored but is gone from the same snapshot", ErrNotFound)
+			}
+			return nil, fmt.Errorf("resonance: search by vector: node %q: %w", c.id, classify(err))
+		}
+		hits[i] = SearchHit{ID: c.id, Score: c.score, Title: r.Title.String, Date: r.Date.String}
+		if r.Meta.String != "" {
+			hits[i].Meta = json.RawMessage(r.Meta.String)
+		}
+	}
+	return hits, nil
+}
