@@ -44,7 +44,7 @@ func init() {
 
 // check is one line of the doctor's report.
 type check struct {
-	Rule   string `json:"rule"`   // SPEC rule, e.g. "W1"
+	Rule   string `json:"rule"`   // rule ID (RULES.md), e.g. "W1"
 	Status string `json:"status"` // ok, warn, fail or skip
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
