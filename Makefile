@@ -3,11 +3,12 @@ GO        ?= go
 BIN       := $(CURDIR)/bin
 SQLC      := $(BIN)/sqlc
 DBMATE    := $(BIN)/dbmate
+LITESTREAM := $(BIN)/litestream
 RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build generate check-generated test unit conformance example bench fuzz lint tools clean
+.PHONY: all build generate check-generated test unit conformance example replication litestream-w1 bench fuzz lint tools clean
 
 all: build
 
@@ -22,7 +23,12 @@ $(SQLC): tools/go.mod tools/go.sum
 $(DBMATE): tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o $(DBMATE) github.com/amacneil/dbmate/v2
 
-tools: $(SQLC) $(DBMATE)
+# Litestream pulls the AWS, GCS, Azure and NATS SDKs: it has a tools module
+# of its own so that none of them reach tools/go.mod or the library's.
+$(LITESTREAM): tools/litestream/go.mod tools/litestream/go.sum
+	cd tools/litestream && $(GO) build -o $(LITESTREAM) github.com/benbjohnson/litestream/cmd/litestream
+
+tools: $(SQLC) $(DBMATE) $(LITESTREAM)
 
 # generate regenerates db/ from schema/ and queries/, and the example
 # application's copy of schema/ and its queries, which read it.
@@ -50,6 +56,17 @@ unit:
 
 conformance: $(DBMATE)
 	DBMATE_BIN=$(DBMATE) $(GO) test $(RACE) -count=1 -timeout 10m ./conformance/...
+
+# replication runs the library under the real Litestream (R2): clean stop,
+# kill -9 of the writer, kill -9 of Litestream and its restart, each restored
+# and checked. Separate from test because building Litestream takes minutes.
+replication: $(LITESTREAM)
+	LITESTREAM_BIN=$(LITESTREAM) $(GO) test -count=1 -timeout 10m ./replication/...
+
+# litestream-w1 measures W1 with Litestream replicating against without it,
+# PAIRS alternating pairs in one run (default 5), and prints the ratio.
+litestream-w1: $(LITESTREAM)
+	LITESTREAM_BIN=$(LITESTREAM) RESONANCE_W1_PAIRS=$(or $(PAIRS),5) $(GO) test -count=1 -timeout 30m -run '^TestW1_WithLitestream$$' -v ./replication/ | grep -E 'pair|median'
 
 # example runs the CI of the application module in examples/notes, as an
 # application built on the library would: its generated code is current,

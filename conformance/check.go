@@ -24,7 +24,7 @@ import (
 
 // Result is the outcome of one check CheckDatabase ran.
 type Result struct {
-	Rule    string `json:"rule"`              // SPEC rule ID, e.g. "C4"
+	Rule    string `json:"rule"`              // rule ID (RULES.md), e.g. "C4"
 	OK      bool   `json:"ok"`                // the rule holds on this database
 	Skipped bool   `json:"skipped,omitempty"` // the check could not run; Detail says why
 	Detail  string `json:"detail"`            // what was checked and what was found

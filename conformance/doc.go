@@ -1,5 +1,5 @@
-// Package conformance proves every rule of sections C, W, T, M, A and X of the
-// specification on real database files and real processes, and offers the
+// Package conformance proves every rule of sections C, W, T, M, A and X of
+// RULES.md on real database files and real processes, and offers the
 // non-destructive part of those checks for a user's own database
 // (CheckDatabase, CheckPermissions), which `resonance doctor` calls.
 //

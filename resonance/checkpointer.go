@@ -50,8 +50,9 @@ type checkpointer struct {
 	db      *sql.DB // one connection, never in a transaction between checkpoints
 	log     *slog.Logger
 	mu      *sync.Mutex
-	wake    chan struct{}
-	done    chan struct{}
+	wake    chan struct{} // never closed: commits may still send after stop (O4)
+	quit    chan struct{} // closed by stop
+	done    chan struct{} // closed when the goroutine has ended
 	shm     *os.File
 	buf     [shmReadBytes]byte
 	failing bool // the last checkpoint failed; logged once until one succeeds
@@ -64,12 +65,15 @@ func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, e
 	if err != nil {
 		return nil, err
 	}
-	cp := &checkpointer{path: path, db: oneConnPool(c), log: o.Logger, mu: mu, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	cp := &checkpointer{path: path, db: oneConnPool(c), log: o.Logger, mu: mu, wake: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{})}
 	go cp.loop()
 	return cp, nil
 }
 
-// committed tells the checkpointer that a write transaction committed.
+// committed tells the checkpointer that a write transaction committed. It
+// never blocks and is safe after stop: a writer racing Store.Close must get
+// ErrClosed or success, not a send on a closed channel.
 func (cp *checkpointer) committed() {
 	select {
 	case cp.wake <- struct{}{}:
@@ -79,11 +83,15 @@ func (cp *checkpointer) committed() {
 
 func (cp *checkpointer) loop() {
 	defer close(cp.done)
-	for range cp.wake {
-		if cp.pending() < bgCheckpointFrames {
-			continue
+	for {
+		select {
+		case <-cp.quit:
+			return
+		case <-cp.wake:
+			if cp.pending() >= bgCheckpointFrames {
+				cp.checkpoint()
+			}
 		}
-		cp.checkpoint()
 	}
 }
 
@@ -133,7 +141,7 @@ func (cp *checkpointer) pending() int64 {
 
 // stop ends the goroutine and closes its connection.
 func (cp *checkpointer) stop() error {
-	close(cp.wake)
+	close(cp.quit)
 	<-cp.done
 	if cp.shm != nil {
 		cp.shm.Close()

@@ -138,6 +138,14 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 			return err
 		}
 	}
+	if c.opts.ExternalCheckpoints {
+		// R1: the last connection to close keeps the -wal file, so that
+		// a replicator started later resumes its stream instead of taking
+		// a full snapshot (see Options.ExternalCheckpoints).
+		if err := conn.SetFileControlInt("main", sqlite3.SQLITE_FCNTL_PERSIST_WAL, 1); err != nil {
+			return fmt.Errorf("keeping the WAL on close (SQLITE_FCNTL_PERSIST_WAL): %w", err)
+		}
+	}
 	if err := c.runHook(conn); err != nil {
 		return err
 	}

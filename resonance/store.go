@@ -239,12 +239,32 @@ type Checkpoint struct {
 	WALBytes int64 `json:"wal_bytes"`
 	// Duration is how long the checkpoint took.
 	Duration time.Duration `json:"duration_ns"`
+	// OtherCheckpoint is true when another connection (another process, or
+	// a replicator such as Litestream) was running a checkpoint all the
+	// while: this one copied nothing, and the frame counts are those SQLite
+	// reported before it gave up, or 0 when it reported none.
+	OtherCheckpoint bool `json:"other_checkpoint"`
 }
 
-// Checkpoint runs PRAGMA wal_checkpoint(TRUNCATE) on the writer and reports
-// its result. A busy checkpoint is not an error: Busy is set and the frame
-// counts say how far it got. On a store opened with ExternalCheckpoints it
-// returns ErrCheckpointsDisabled and does nothing.
+// checkpointWait bounds how long Store.Checkpoint, holding the write lock,
+// waits for readers to leave the WAL and for another connection's
+// checkpoint to end, before it reports a partial checkpoint (W5). It is cut
+// to half the busy timeout when that is shorter.
+const checkpointWait = 200 * time.Millisecond
+
+// Checkpoint copies the WAL into the database and resets it, and reports
+// the result (W5). It runs PRAGMA wal_checkpoint(PASSIVE) first, which
+// copies every frame no reader still needs and waits for nobody (on the
+// background checkpoint's connection, so writers go on meanwhile), then
+// wal_checkpoint(TRUNCATE) on the writer, which holds the write lock while
+// it waits for readers to leave the WAL: there SQLite's wait is cut from
+// the busy timeout to checkpointWait, so an open reader stalls writers for
+// that long at most, not for the whole busy timeout.
+//
+// A busy checkpoint is not an error: Busy is set and the frame counts say
+// how far it got; OtherCheckpoint says another connection's checkpoint
+// kept this one from running. On a store opened with ExternalCheckpoints
+// it returns ErrCheckpointsDisabled and does nothing.
 func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if s.opts.ExternalCheckpoints {
 		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w (Options.ExternalCheckpoints)", s.path, ErrCheckpointsDisabled)
@@ -255,31 +275,79 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
 	start := time.Now()
-	conn, err := s.writer.Conn(ctx)
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, classify(err))
+	wait := min(checkpointWait, s.opts.BusyTimeout/2)
+	passivePool := s.writer
+	if s.ckpt != nil {
+		passivePool = s.ckpt.db
 	}
-	defer conn.Close()
-	// A complete TRUNCATE checkpoint resets the WAL and then reports 0 log
-	// and 0 checkpointed frames. A PASSIVE checkpoint first counts the
-	// frames in the WAL (and copies what it can without waiting).
-	var busy, passiveLog, passiveDone int64
+	passive, err := s.walCheckpoint(ctx, passivePool, "PASSIVE", 0, start.Add(wait))
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	trunc, err := s.walCheckpoint(ctx, s.writer, "TRUNCATE", wait, start.Add(wait))
+	if err != nil {
+		return Checkpoint{}, err
+	}
 	var cp Checkpoint
-	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &passiveLog, &passiveDone)
-	if err == nil {
-		err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &cp.LogFrames, &cp.Checkpointed)
-	}
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, classify(err))
-	}
-	cp.Busy = busy != 0
-	if !cp.Busy { // every frame, including any written in between, is in the database now
-		cp.LogFrames = max(cp.LogFrames, passiveLog)
+	switch {
+	case trunc.busy == 0: // every frame, including any written in between, is in the database now
+		cp.LogFrames = max(trunc.log, passive.log, 0)
 		cp.Checkpointed = cp.LogFrames
+	case trunc.log < 0: // SQLite's -1: another connection held the checkpoint lock
+		cp.Busy, cp.OtherCheckpoint = true, true
+		cp.LogFrames, cp.Checkpointed = max(passive.log, 0), max(passive.done, 0)
+	default:
+		cp.Busy = true
+		cp.LogFrames, cp.Checkpointed = trunc.log, trunc.done
 	}
 	cp.Duration = time.Since(start)
 	cp.WALBytes = fileSize(s.path + "-wal")
 	s.opts.Logger.Info("resonance: checkpoint", "db", s.path, "busy", cp.Busy, "log_frames", cp.LogFrames,
-		"checkpointed", cp.Checkpointed, "wal_bytes", cp.WALBytes, "took", cp.Duration)
+		"checkpointed", cp.Checkpointed, "other_checkpoint", cp.OtherCheckpoint, "wal_bytes", cp.WALBytes, "took", cp.Duration)
 	return cp, nil
+}
+
+// walResult is the row of PRAGMA wal_checkpoint.
+type walResult struct{ busy, log, done int64 }
+
+// walCheckpoint runs PRAGMA wal_checkpoint(mode) on a connection of pool.
+// A wait above zero replaces the connection's busy timeout for the
+// statement and is restored afterwards; a connection whose busy timeout
+// cannot be restored is discarded (C7). SQLite does not wait for another
+// connection's checkpoint (it answers busy with -1 frames at once), so
+// that is retried until the deadline.
+func (s *Store) walCheckpoint(ctx context.Context, pool *sql.DB, mode string, wait time.Duration, deadline time.Time) (walResult, error) {
+	fail := func(err error) (walResult, error) {
+		return walResult{}, fmt.Errorf("resonance: checkpoint %q: wal_checkpoint(%s): %w", s.path, mode, classify(err))
+	}
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	defer conn.Close()
+	if wait > 0 {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", wait.Milliseconds())); err != nil {
+			return fail(err)
+		}
+		defer func() {
+			restore := fmt.Sprintf("PRAGMA busy_timeout = %d", s.opts.BusyTimeout.Milliseconds())
+			if _, err := conn.ExecContext(context.Background(), restore); err != nil {
+				conn.Raw(func(any) error { return driver.ErrBadConn })
+			}
+		}()
+	}
+	for {
+		var r walResult
+		if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&r.busy, &r.log, &r.done); err != nil {
+			return fail(err)
+		}
+		if r.log >= 0 || !time.Now().Before(deadline) {
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

@@ -325,6 +325,10 @@ func (s *Store) reportLong(open time.Duration, write bool) {
 }
 
 func (s *Store) endError(op string, ctx context.Context, err error) error {
+	if s.closed.Load() && !errors.Is(err, ErrClosed) {
+		// Close ran while this write waited for the writer (O4).
+		return fmt.Errorf("resonance: %s %q: %w: %w", op, s.path, ErrClosed, classify(err))
+	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 		return fmt.Errorf("resonance: %s %q: %w (%w)", op, s.path, classify(err), cerr)
 	}

@@ -8,10 +8,10 @@ import (
 )
 
 // minMagnitude is the L2 magnitude below which Dot treats a vector as zero
-// (SPEC D8).
+// (rule D8).
 const minMagnitude = 1e-6
 
-// Normalize returns a new slice holding v scaled to unit L2 norm (SPEC D8).
+// Normalize returns a new slice holding v scaled to unit L2 norm (rule D8).
 // v itself is not modified.
 //
 // Normalize never returns NaN: a vector whose magnitude is 0 stays zero, and
@@ -41,7 +41,7 @@ func Normalize(v []float32) []float32 {
 	return out
 }
 
-// Dot returns the dot product of a and b (SPEC D8), or 0 when the L2
+// Dot returns the dot product of a and b (rule D8), or 0 when the L2
 // magnitude of either is below 1e-6, so that a missing (zero) embedding is
 // never similar to anything.
 //
@@ -65,7 +65,7 @@ func Dot(a, b []float32) float32 {
 }
 
 // EncodeEmbedding returns v as raw little-endian IEEE 754 float32 bytes,
-// 4 per element, the nodes.embedding column format (SPEC D1). Every bit is
+// 4 per element, the nodes.embedding column format (rule D1). Every bit is
 // kept, including -0 and denormals, so DecodeEmbedding gives back exactly v.
 //
 // It returns an error naming the first element that is NaN or ±Inf, for

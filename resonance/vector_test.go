@@ -13,7 +13,7 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// vecDim is the embedding size of the workloads in SPEC P.
+// vecDim is the embedding size of the workloads (rule P).
 const vecDim = 384
 
 // float32 bit patterns that the tests need exactly.

@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -39,12 +41,17 @@ func init() {
 }
 
 // openStore opens the database of e, with the application's migrations;
-// the warnings the store logs go to stderr.
+// the warnings the store logs go to stderr. Under --external-checkpoints
+// every store leaves checkpoints to a replicator (R1), read-only ones too:
+// the last connection to close would otherwise checkpoint and remove the
+// WAL.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
 	if o.Logger == nil {
 		o.Logger = newWarnLogger(e.stderr)
 	}
-	return resonance.Open(e.ctx, e.dbPath, e.options(o))
+	o = e.options(o)
+	o.ExternalCheckpoints = e.external
+	return resonance.Open(e.ctx, e.dbPath, o)
 }
 
 func runInit(e *env, fs *flag.FlagSet) error {
@@ -135,7 +142,7 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 }
 
 func migrateStatus(e *env) error {
-	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, e.options(resonance.Options{}))
+	ms, err := resonance.MigrationStatusOf(e.ctx, e.dbPath, e.options(resonance.Options{ExternalCheckpoints: e.external}))
 	if err != nil {
 		return err
 	}
@@ -231,6 +238,9 @@ func runCheckpoint(e *env, fs *flag.FlagSet) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if e.external {
+		return usagef("refused under --external-checkpoints ($%s): checkpoints belong to the replicator (Litestream checkpoints the WAL itself); run without the flag only when no replicator runs", envExternal)
+	}
 	s, err := openStore(e, resonance.Options{})
 	if err != nil {
 		return err
@@ -245,12 +255,22 @@ func runCheckpoint(e *env, fs *flag.FlagSet) error {
 			return err
 		}
 	} else {
-		state := "complete"
-		if cp.Busy {
-			state = "partial (busy: readers or writers were using the WAL)"
-		}
-		fmt.Fprintf(e.stdout, "checkpoint %s: %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
-			state, cp.Checkpointed, cp.LogFrames, cp.WALBytes, cp.Duration.Round(1000))
+		printCheckpoint(e.stdout, cp)
 	}
 	return s.Close()
+}
+
+func printCheckpoint(w io.Writer, cp resonance.Checkpoint) {
+	took := cp.Duration.Round(time.Microsecond)
+	switch {
+	case cp.OtherCheckpoint:
+		fmt.Fprintf(w, "checkpoint not run: another connection (another process, or a replicator such as Litestream) was checkpointing the WAL; -wal is %d bytes, took %v; run it again later\n",
+			cp.WALBytes, took)
+	case cp.Busy:
+		fmt.Fprintf(w, "checkpoint partial (busy: readers or writers were using the WAL): %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
+			cp.Checkpointed, cp.LogFrames, cp.WALBytes, took)
+	default:
+		fmt.Fprintf(w, "checkpoint complete: %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
+			cp.Checkpointed, cp.LogFrames, cp.WALBytes, took)
+	}
 }

@@ -44,7 +44,7 @@ func init() {
 
 // check is one line of the doctor's report.
 type check struct {
-	Rule   string `json:"rule"`   // SPEC rule, e.g. "W1"
+	Rule   string `json:"rule"`   // rule ID (RULES.md), e.g. "W1"
 	Status string `json:"status"` // ok, warn, fail or skip
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
@@ -82,7 +82,7 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 	if boolFlag(fs, "conformance") {
 		r = conformanceReport(e.ctx, abs, e.options(resonance.Options{}))
 	} else {
-		r = diagnose(e.ctx, abs, e.options(resonance.Options{}), fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64))
+		r = diagnose(e.ctx, abs, e.options(resonance.Options{ExternalCheckpoints: e.external}), fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64))
 	}
 	r.OK = true
 	for _, c := range r.Checks {
@@ -135,8 +135,9 @@ func conformanceReport(ctx context.Context, path string, o resonance.Options) do
 
 // diagnose looks at the files first, then opens the database read-only if
 // it can be read at all.
-// o carries the application's migrations.
+// o carries the application's migrations and --external-checkpoints.
 func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int64) doctorReport {
+	external := o.ExternalCheckpoints
 	r := doctorReport{DB: path}
 	dir := filepath.Dir(path)
 
@@ -175,14 +176,20 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	}
 	if wal, err := os.Stat(path + "-wal"); err == nil {
 		if wal.Size() > walWarn {
-			r.add("W5", "warn", fmt.Sprintf("-wal is %s: checkpoints are not keeping up (a long-running reader blocks them, or checkpoints are left to a replicator)", humanBytes(wal.Size())),
-				"resonance checkpoint --db "+shellQuote(path)+"; look for readers that stay open for long")
+			fix := "resonance checkpoint --db " + shellQuote(path) + "; look for readers that stay open for long"
+			if external || litestreamTables(path) != nil {
+				fix = "the database is replicated with external checkpoints: only Litestream checkpoints it; check that `litestream replicate` is running and keeping up (see README, Replication)"
+			}
+			r.add("W5", "warn", fmt.Sprintf("-wal is %s, over --wal-warn %s: checkpoints are not keeping up (a long-running reader blocks them, or checkpoints are left to a replicator that is stopped or behind)",
+				humanBytes(wal.Size()), humanBytes(walWarn)), fix)
 		} else {
 			r.add("W5", "ok", fmt.Sprintf("-wal is %s", humanBytes(wal.Size())), "")
 		}
 	} else if errors.Is(err, fs.ErrNotExist) {
 		r.add("W5", "ok", "no -wal file: no process has the database open, or the last one checkpointed it on close", "")
 	}
+
+	replicationCheck(&r, path, external)
 
 	ms, err := resonance.MigrationStatusOf(ctx, path, o)
 	if err != nil {
@@ -330,6 +337,60 @@ func printDoctor(e *env, r doctorReport) {
 		fmt.Fprintln(e.stdout, "\nno problems found")
 	} else {
 		fmt.Fprintln(e.stdout, "\nproblems found: apply the fixes above and run `resonance doctor` again")
+	}
+}
+
+// litestreamTableNames are the tables Litestream adds to a database it
+// replicates: _litestream_seq (a row it updates to force a write when it
+// needs one) and _litestream_lock (written to hold the write lock around
+// its checkpoints).
+var litestreamTableNames = []string{"_litestream_lock", "_litestream_seq"}
+
+// litestreamTables returns the Litestream tables present in the database
+// at path, read through a read-only connection; nil when none or when the
+// file cannot be read.
+func litestreamTables(path string) []string {
+	// ExternalCheckpoints: if this is the last connection to the file, it
+	// leaves the WAL as it found it (R1).
+	db, err := resonance.Connect(context.Background(), path, resonance.Options{ReadOnly: true, ExternalCheckpoints: true})
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?) ORDER BY name`,
+		litestreamTableNames[0], litestreamTableNames[1])
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// replicationCheck reports whether Litestream replicates the database and
+// whether this run uses external checkpoints (R1).
+func replicationCheck(r *doctorReport, path string, external bool) {
+	names := litestreamTables(path)
+	mode := "without --external-checkpoints"
+	if external {
+		mode = "with --external-checkpoints"
+	}
+	switch {
+	case len(names) == 0 && !external:
+		r.add("R1", "ok", "not replicated by Litestream (no _litestream_seq or _litestream_lock table); resonance checkpoints the WAL itself", "")
+	case len(names) == 0:
+		r.add("R1", "ok", "run with --external-checkpoints, but no Litestream table is in the file: Litestream has not replicated this database yet, and nothing checkpoints its WAL until it does", "")
+	case external:
+		r.add("R1", "ok", fmt.Sprintf("replicated by Litestream (tables %s); this run uses external checkpoints, as every command under Litestream should", strings.Join(names, ", ")), "")
+	default:
+		r.add("R1", "warn", fmt.Sprintf("replicated by Litestream (tables %s), and this run is %s: resonance's own checkpoints copy little while Litestream runs and, while it is stopped, reset the WAL so that it takes a full snapshot on restart", strings.Join(names, ", "), mode),
+			"run every resonance command on it with --external-checkpoints (or "+envExternal+"=1); see README, Replication")
 	}
 }
 

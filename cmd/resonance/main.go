@@ -4,13 +4,14 @@
 //
 // Usage:
 //
-//	resonance [--db PATH] [--migrations DIR] [--json] COMMAND [flags] [args]
+//	resonance [--db PATH] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
 //
 // The database comes from --db, else $RESONANCE_DB, else
 // .resonance/resonance.db. An application's own migrations, applied and
 // known together with the embedded ones, come from --migrations (repeated,
-// or a comma list), else $RESONANCE_MIGRATIONS. Exit status: 0 ok, 1 a
-// check failed, 2 bad usage.
+// or a comma list), else $RESONANCE_MIGRATIONS. --external-checkpoints (or
+// $RESONANCE_EXTERNAL_CHECKPOINTS=1) leaves checkpoints to a replicator
+// such as Litestream. Exit status: 0 ok, 1 a check failed, 2 bad usage.
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -46,9 +48,16 @@ type env struct {
 	stderr io.Writer
 	dbPath string
 	json   bool
+	// external is --external-checkpoints (or $RESONANCE_EXTERNAL_CHECKPOINTS):
+	// every command that opens the database read-write leaves checkpoints
+	// to a replicator such as Litestream (R1).
+	external bool
 	// migrations are the application's migration directories (A2).
 	migrations migrationDirs
 }
+
+// envExternal turns on --external-checkpoints for every command.
+const envExternal = "RESONANCE_EXTERNAL_CHECKPOINTS"
 
 // command is one subcommand. run returns an error; errors of type usageError
 // exit 2, others exit 1.
@@ -90,6 +99,8 @@ func main() {
 func globalFlags(fs *flag.FlagSet, e *env) {
 	fs.StringVar(&e.dbPath, "db", e.dbPath, "database file ($RESONANCE_DB, else "+defaultDB+")")
 	fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
+	fs.BoolVar(&e.external, "external-checkpoints", e.external,
+		"leave WAL checkpoints to a replicator such as Litestream ($"+envExternal+"=1); see README, Replication")
 	fs.Var(&e.migrations, "migrations", "`DIR` of the application's own migrations, applied and known beside the embedded ones; repeat it or give a comma list ($"+migrationsEnv+")")
 }
 
@@ -97,6 +108,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, dbPath: os.Getenv("RESONANCE_DB"), migrations: envMigrationDirs()}
 	if e.dbPath == "" {
 		e.dbPath = defaultDB
+	}
+	if v := os.Getenv(envExternal); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			fmt.Fprintf(stderr, "resonance: $%s is %q: set it to 1 (external checkpoints) or 0\n", envExternal, v)
+			return exitUsage
+		}
+		e.external = on
 	}
 	top := flag.NewFlagSet("resonance", flag.ContinueOnError)
 	top.SetOutput(stderr)
@@ -188,12 +207,14 @@ func commandFlags(c *command, e *env, out io.Writer) *flag.FlagSet {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: resonance [--db PATH] [--migrations DIR] [--json] COMMAND [flags] [args]
+	fmt.Fprint(w, `usage: resonance [--db PATH] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
 
 The database is --db, else $RESONANCE_DB, else `+defaultDB+`.
 An application's own migrations come from --migrations DIR (repeat it, or a
 comma list), else $`+migrationsEnv+`: every command applies and knows them
 beside the embedded ones.
+--external-checkpoints (or $`+envExternal+`=1) leaves WAL checkpoints to a
+replicator such as Litestream: run it on every command under Litestream.
 Exit status: 0 ok, 1 a check failed, 2 bad usage.
 
 commands:
