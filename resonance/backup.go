@@ -95,7 +95,7 @@ func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func
 	if err := out.closeFile(); err != nil { // VACUUM INTO writes it by name
 		return err
 	}
-	tmp := out.Name()
+	tmp := out.tmp
 	if fi, err := os.Stat(src); err == nil {
 		_ = os.Chmod(tmp, fi.Mode().Perm()&^0o002)
 	}
@@ -123,7 +123,7 @@ func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func
 		return err
 	}
 	if progress != nil {
-		size := fileSize(out.Dest())
+		size := fileSize(out.dest)
 		progress(size, size)
 	}
 	return nil

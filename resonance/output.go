@@ -73,12 +73,6 @@ func createOutput(db, dest string, replace bool) (*Output, error) {
 // Write writes to the temporary file.
 func (o *Output) Write(p []byte) (int, error) { return o.f.Write(p) }
 
-// Name returns the name of the temporary file being written.
-func (o *Output) Name() string { return o.tmp }
-
-// Dest returns the absolute path of the destination.
-func (o *Output) Dest() string { return o.dest }
-
 // closeFile closes the temporary file, for writers that write it by name
 // (VACUUM INTO).
 func (o *Output) closeFile() error {
