@@ -226,10 +226,12 @@ func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn
 		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
 	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 		what := "the store's writer stayed in use by another transaction of this process"
+		fix := "if this runs inside Store.Tx, write through its *Tx and pass its ctx"
 		if pool == s.readers {
 			what = fmt.Sprintf("all %d reader connections stayed in use", s.opts.MaxReaders)
+			fix = "a Read waiting inside another Read holds one of them: pass the ReadTx down, or raise Options.MaxReaders"
 		}
-		return nil, fmt.Errorf("resonance: %s %q: %w: %s for the busy timeout (%v); if this runs inside Store.Tx, write through its *Tx and pass its ctx", op, s.path, ErrBusy, what, s.opts.BusyTimeout)
+		return nil, fmt.Errorf("resonance: %s %q: %w: %s for the busy timeout (%v); %s", op, s.path, ErrBusy, what, s.opts.BusyTimeout, fix)
 	}
 	return nil, s.endError(op, ctx, err)
 }

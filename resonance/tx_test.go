@@ -270,3 +270,23 @@ func TestStore_SettingsRestoredBeforeReuse(t *testing.T) {
 func dbHistory(id string) db.InsertHistoryParams {
 	return db.InsertHistoryParams{EntityType: "node", EntityID: id, Action: "upsert"}
 }
+
+// TestStore_ReadsNestedPastThePoolEnd nests Reads deeper than the reader
+// pool: the Read that finds every reader taken by the Reads around it ends
+// with ErrBusy after the busy timeout, naming the fix, instead of waiting
+// for itself forever.
+func TestStore_ReadsNestedPastThePoolEnd(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{MaxReaders: 1, BusyTimeout: 200 * time.Millisecond})
+	var inner error
+	err := s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		inner = s.Read(ctx, func(context.Context, *resonance.ReadTx) error { return nil })
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(inner, resonance.ErrBusy) || !strings.Contains(inner.Error(), "MaxReaders") {
+		t.Errorf("a Read inside a Read with one reader = %v, want ErrBusy naming MaxReaders", inner)
+	}
+}
