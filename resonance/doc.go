@@ -71,6 +71,8 @@
 // the original's but differs is refused with ErrSchemaMismatch naming each
 // difference, and a read-only Open never converts (X2).
 //
+// # Search by vector
+//
 // SearchByVector (D10) returns the nodes whose embeddings score highest
 // against a query vector, with the original's scores, order and ties. The
 // Store answers from a copy of the embeddings in memory, bounded by
@@ -111,10 +113,12 @@
 // the busy timeout is logged and counted (Store.Metrics), because it makes
 // other writers wait.
 //
-// With synchronous = NORMAL in WAL mode a committed transaction survives a
-// crash of the process, but a power loss or OS crash may drop the newest
-// commits (never corrupt the database). Use PRAGMA synchronous = FULL on
-// your own connection if that matters more than write speed.
+// With synchronous = NORMAL in WAL mode a committed transaction survives a crash
+// of the process, but a power loss or OS crash may drop the newest commits (never
+// corrupt the database). Every connection the package hands out keeps NORMAL
+// (C3): a connection on which a setting was changed is checked and replaced
+// before it is used again (C7), so a program that needs FULL opens its own
+// connection without the connector.
 //
 // # Errors
 //
