@@ -112,6 +112,8 @@ func prepareEdge(op string, e *Edge, semantic bool) error {
 		problem = "target is empty"
 	case blank(e.Type):
 		problem = "type is blank"
+	case invalidText(e.Source, e.Target, e.Type, e.ContextSource) != "":
+		problem = invalidText(e.Source, e.Target, e.Type, e.ContextSource)
 	case semantic && !finite(e.Confidence):
 		problem = fmt.Sprintf("confidence is %v", e.Confidence)
 	case semantic && !finite(e.Veracity):
@@ -123,6 +125,18 @@ func prepareEdge(op string, e *Edge, semantic bool) error {
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// invalidText says which of the texts is not valid UTF-8, or "" when all
+// are. Such text would come back from a JSON export rewritten (each bad
+// byte as U+FFFD), so that two ids could become one (D9).
+func invalidText(texts ...string) string {
+	for _, t := range texts {
+		if !utf8.ValidString(t) {
+			return fmt.Sprintf("%q is not valid UTF-8", t)
+		}
+	}
+	return ""
+}
 
 // edgeName names an edge in an error: "a" -> "b" [related_to].
 func edgeName(e *Edge) string {

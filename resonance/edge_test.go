@@ -206,6 +206,15 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 		{"NaN embedding", node("n7", "doc", "", emb(nan)), []string{`"n7"`, "embedding[17] is NaN"}},
 		{"+Inf embedding", node("n8", "doc", "", emb(inf)), []string{`"n8"`, "+Inf"}},
 		{"-Inf embedding", node("n9", "doc", "", emb(-inf)), []string{`"n9"`, "-Inf"}},
+		{"id not UTF-8", node("k\xff", "doc", "", nil), []string{`"k\xff"`, "not valid UTF-8"}},
+		{"title not UTF-8", func(w graphWriter) error {
+			return w.UpsertNode(ctx, resonance.Node{ID: "n10", Type: "doc", Title: "t\xfe"})
+		}, []string{`"n10"`, "not valid UTF-8"}},
+		{"meta not UTF-8", node("n11", "doc", "{\"a\":\"\xff\"}", nil), []string{`"n11"`, "meta is not valid UTF-8"}},
+		{"edge source not UTF-8", func(w graphWriter) error { return w.InsertEdge(ctx, "a\xff", "b", "") }, []string{"not valid UTF-8"}},
+		{"semantic edge context not UTF-8", func(w graphWriter) error {
+			return w.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "b", ContextSource: "c\xff"})
+		}, []string{"not valid UTF-8"}},
 		{"edge empty source", func(w graphWriter) error { return w.InsertEdge(ctx, "", "b", "") }, []string{`"" -> "b"`, "source is empty"}},
 		{"edge empty target", func(w graphWriter) error { return w.InsertEdge(ctx, "a", "", "x") }, []string{`"a" -> ""`, "target is empty"}},
 		{"edge blank type", func(w graphWriter) error { return w.InsertEdge(ctx, "a", "b", " ") }, []string{`"a" -> "b"`, "type"}},

@@ -2,11 +2,14 @@ package resonance_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/resonance-graph/resonancedb/db"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -21,14 +24,29 @@ func TestOutgoingEdgesOf(t *testing.T) {
 	sources := append([]string{"a", "b", "c"}, odd...)
 	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		for i, src := range sources {
+			// The graph API refuses text that is not UTF-8 (D9), which
+			// other programs may still have written: through the
+			// generated queries, without history.
+			q := tx.Queries()
 			// Inserted out of key order, so the read must order them.
 			for _, tgt := range []string{"z", "m", "a"} {
-				if err := tx.InsertEdge(ctx, src, tgt, "references"); err != nil {
+				if err := tx.InsertEdge(ctx, src, tgt, "references"); utf8.ValidString(src) && err != nil {
 					return err
 				}
+				if !utf8.ValidString(src) {
+					if _, err := q.InsertEdge(ctx, db.InsertEdgeParams{Source: src, Target: tgt, Type: "references"}); err != nil {
+						return err
+					}
+				}
 			}
-			if err := tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: src, Target: "m", Type: "derived_from",
-				Confidence: 0.1 * float64(i+1), Veracity: 0.3, ContextSource: "ctx " + src}); err != nil {
+			e := resonance.Edge{Source: src, Target: "m", Type: "derived_from",
+				Confidence: 0.1 * float64(i+1), Veracity: 0.3, ContextSource: "ctx " + src}
+			if !utf8.ValidString(src) {
+				if err := q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{Source: e.Source, Target: e.Target, Type: e.Type,
+					Confidence: e.Confidence, Veracity: e.Veracity, ContextSource: sql.NullString{String: e.ContextSource, Valid: true}}); err != nil {
+					return err
+				}
+			} else if err := tx.UpsertSemanticEdge(ctx, e); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/resonance-graph/resonancedb/db"
 	"github.com/resonance-graph/resonancedb/internal/packed"
@@ -70,6 +71,9 @@ func prepareNode(n *Node) (nodeWrite, error) {
 	}
 	if blank(n.Type) {
 		return nodeWrite{}, invalid("type is empty")
+	}
+	if bad := invalidText(n.ID, n.Type, n.Title, n.Domain, n.Layer, n.Hash, n.Summary, n.Date); bad != "" {
+		return nodeWrite{}, invalid("%s", bad)
 	}
 	meta, err := checkMeta(n.Meta)
 	if err != nil {
@@ -292,6 +296,9 @@ func checkMeta(meta json.RawMessage) ([]byte, error) {
 	t := bytes.TrimLeft(meta, " \t\r\n")
 	if len(t) == 0 {
 		return nil, nil
+	}
+	if !utf8.Valid(meta) {
+		return nil, errors.New("meta is not valid UTF-8")
 	}
 	if t[0] == '{' {
 		if !json.Valid(meta) {

@@ -184,7 +184,7 @@ func TestStore_UpsertNode_HistoryRecordsNodeWithEmbeddingDigest(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
 	emb := graphEmbedding(384, 7)
-	n := resonance.Node{ID: "n1", Type: "doc", Title: "quote \" backslash \\ tab \t nl \n ctl \x01 bad \xff sep \u2028 <&>",
+	n := resonance.Node{ID: "n1", Type: "doc", Title: "quote \" backslash \\ tab \t nl \n ctl \x01 sep \u2028 <&>",
 		Embedding: emb, Meta: json.RawMessage(`{"k": [1, 2]}`)}
 	before := historyRows(t, s)
 	if err := s.UpsertNode(ctx, n); err != nil {

@@ -30,7 +30,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -587,6 +589,10 @@ func (w *Writer) WriteNode(n resonance.Node) error {
 	if len(bytes.TrimSpace(n.Meta)) > 0 && !isNull(bytes.TrimSpace(n.Meta)) {
 		l.Meta = n.Meta
 	}
+	if err := notUTF8(map[string]string{"id": n.ID, "type": n.Type, "title": n.Title, "domain": n.Domain, "layer": n.Layer,
+		"hash": n.Hash, "summary": n.Summary, "date": n.Date, "meta": string(n.Meta)}); err != nil {
+		return fmt.Errorf("node %q: %w", n.ID, err)
+	}
 	return w.encode(l, func() string { return fmt.Sprintf("node %q", n.ID) })
 }
 
@@ -596,6 +602,9 @@ func (w *Writer) WriteEdge(e resonance.Edge) error {
 		Confidence: e.Confidence, Veracity: e.Veracity, ContextSource: e.ContextSource}
 	if l.Type == "" {
 		l.Type = resonance.DefaultEdgeType
+	}
+	if err := notUTF8(map[string]string{"source": e.Source, "target": e.Target, "type": e.Type, "context_source": e.ContextSource}); err != nil {
+		return fmt.Errorf("edge %q -> %q (%s): %w", e.Source, e.Target, l.Type, err)
 	}
 	return w.encode(l, func() string { return fmt.Sprintf("edge %q -> %q (%s)", e.Source, e.Target, l.Type) })
 }
@@ -611,6 +620,19 @@ func (w *Writer) Write(r Record) error {
 		return nil
 	}
 	return fmt.Errorf("jsonl: unknown kind %q", r.Kind)
+}
+
+// notUTF8 refuses a record whose text is not valid UTF-8 (written by
+// another program: the graph API refuses it): JSON would carry each bad
+// byte as U+FFFD, and the line would parse back to other text, two ids
+// perhaps to one.
+func notUTF8(fields map[string]string) error {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		if !utf8.ValidString(fields[name]) {
+			return fmt.Errorf("field %q is not valid UTF-8 (%q): JSON cannot carry it unchanged; fix the row in the database first", name, fields[name])
+		}
+	}
+	return nil
 }
 
 // Flush writes any buffered lines to the underlying writer.

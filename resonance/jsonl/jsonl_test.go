@@ -339,3 +339,28 @@ func TestWriter_WriteErrorNamesNoRecord(t *testing.T) {
 type failingWriter struct{ err error }
 
 func (f failingWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// TestWriter_RefusesTextThatIsNotUTF8 writes records whose text another
+// program stored without being UTF-8: each is refused, naming the record
+// and the field, and nothing of it is written, since JSON would carry the
+// bad bytes as U+FFFD and the line would parse back to other text.
+func TestWriter_RefusesTextThatIsNotUTF8(t *testing.T) {
+	var buf bytes.Buffer
+	w := jsonl.NewWriter(&buf)
+	for name, write := range map[string]func() error{
+		`node "k\xff": field "id"`:                         func() error { return w.WriteNode(resonance.Node{ID: "k\xff", Type: "doc"}) },
+		`node "k": field "title"`:                          func() error { return w.WriteNode(resonance.Node{ID: "k", Type: "doc", Title: "t\xfe"}) },
+		`edge "a" -> "b\xff" (related_to): field "target"`: func() error { return w.WriteEdge(resonance.Edge{Source: "a", Target: "b\xff"}) },
+	} {
+		err := write()
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not valid UTF-8") {
+			t.Errorf("writing a record with %s not UTF-8: err = %v", name, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if buf.Len() != 0 {
+		t.Errorf("refused records wrote %q", buf.String())
+	}
+}
