@@ -186,6 +186,9 @@ func TestConnectHook_ChangedSettingFailsTheConnection(t *testing.T) {
 		{"C1", "PRAGMA busy_timeout = 0", resonance.Options{}},
 		{"C6", "PRAGMA foreign_keys = OFF", resonance.Options{}},
 		{"C8", "PRAGMA query_only = OFF", resonance.Options{ReadOnly: true}},
+		{"C8", "PRAGMA query_only = ON", resonance.Options{}},
+		{"C1", "PRAGMA locking_mode = EXCLUSIVE", resonance.Options{}},
+		{"C7", "BEGIN", resonance.Options{}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "h.db")
