@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -445,7 +446,15 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("resonance: adopt %q: commit: %w; nothing was changed", s.path, classify(err))
 	}
-	s.opts.Logger.Info("resonance: adopted the original's database", "db", s.path, "versions", len(ms), "took", time.Since(start))
+	// A warning, so that every command that converted the file says so (the
+	// CLI prints warnings), not only migrate up: the original cannot open
+	// the file any more, and the backup is the way back.
+	backups := s.opts.BackupDir
+	if backups == "" {
+		backups = filepath.Join(filepath.Dir(s.path), "backups")
+	}
+	s.opts.Logger.Warn("resonance: converted the database made by the original to this schema; the original cannot open it any more; its backup is in "+backups,
+		"db", s.path, "versions", len(ms), "took", time.Since(start))
 	return nil
 }
 
