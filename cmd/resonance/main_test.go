@@ -347,3 +347,21 @@ func TestBackup(t *testing.T) {
 		t.Errorf("backup drew progress on a non-terminal stderr: %q", q.stderr)
 	}
 }
+
+// TestInit_ExampleNeverReplacesTheUsersNodes: init --example on a database
+// that holds a node (or an edge) of the user's with one of the example's
+// keys refuses, naming it, and changes nothing.
+func TestInit_ExampleNeverReplacesTheUsersNodes(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "graph.db")
+	mine := `{"kind":"node","id":"lexicon-checkpoint","type":"mine","title":"MY OWN DATA"}` + "\n"
+	mustCLI(t, 0, "", "--db", db, "init")
+	mustCLI(t, 0, mine, "--db", db, "import", "-")
+	r := mustCLI(t, 1, "", "--db", db, "init", "--example")
+	if !strings.Contains(r.stderr, `"lexicon-checkpoint" exists already`) {
+		t.Errorf("init --example over the user's node: stderr does not name it:\n%s", r.stderr)
+	}
+	out := mustCLI(t, 0, "", "--db", db, "export")
+	if strings.Count(out.stdout, "\n") != 1 || !strings.Contains(out.stdout, "MY OWN DATA") {
+		t.Errorf("after a refused init --example the database holds:\n%s", out.stdout)
+	}
+}

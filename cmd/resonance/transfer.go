@@ -321,11 +321,27 @@ func importExample(ctx context.Context, s *resonance.Store) (exampleResult, erro
 		for sc.Scan() {
 			rec := sc.Record()
 			var err error
+			// Never replace what the user wrote: a node or edge with one
+			// of the example's keys refuses the whole import.
 			switch rec.Kind {
 			case jsonl.KindNode:
+				if _, gerr := tx.GetNode(ctx, rec.Node.ID); gerr == nil {
+					return fmt.Errorf("node %q exists already: --example would replace it; import the example into a new database", rec.Node.ID)
+				} else if !errors.Is(gerr, resonance.ErrNotFound) {
+					return gerr
+				}
 				err = tx.UpsertNode(ctx, rec.Node)
 				r.Nodes++
 			case jsonl.KindEdge:
+				out, oerr := tx.OutgoingEdges(ctx, rec.Edge.Source)
+				if oerr != nil {
+					return oerr
+				}
+				for _, o := range out {
+					if o.Target == rec.Edge.Target && o.Type == rec.Edge.Type {
+						return fmt.Errorf("edge %q -> %q (%s) exists already: --example would replace it; import the example into a new database", o.Source, o.Target, o.Type)
+					}
+				}
 				err = tx.UpsertSemanticEdge(ctx, rec.Edge)
 				r.Edges++
 			}
