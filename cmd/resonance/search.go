@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -87,10 +86,13 @@ func runSearch(e *env, fs *flag.FlagSet) error {
 		query = n.Embedding
 		o.K++ // the node itself may be among the best k+1
 	}
-	res, err := s.SearchByVector(e.ctx, query, o)
-	if errors.Is(err, resonance.ErrInvalid) && like == "" {
-		return usagef("--vector %s: %v", vectorFile, err)
+	if like == "" && resonance.Dot(query, query) == 0 {
+		// The library refuses it too, with ErrInvalid; said here, it is
+		// the query's fault, while ErrInvalid from the search itself may
+		// name a corrupt embedding stored in the database.
+		return usagef("--vector %s: the query has no magnitude (empty, or every value about 0): nothing can score against it", vectorFile)
 	}
+	res, err := s.SearchByVector(e.ctx, query, o)
 	if err != nil {
 		return err
 	}

@@ -136,3 +136,24 @@ func TestSearch_Errors(t *testing.T) {
 		}
 	}
 }
+
+// TestSearch_CorruptStoredEmbedding: an embedding another program stored
+// with NaN in it fails the search with exit 1 naming the node, not as a
+// usage error that blames the query.
+func TestSearch_CorruptStoredEmbedding(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "graph.db")
+	mustCLI(t, 0, "", "--db", db, "init")
+	raw, err := resonance.Connect(t.Context(), db, resonance.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0x7FC00000 is a float32 NaN, little-endian.
+	if _, err := raw.Exec(`INSERT INTO nodes (id, type, embedding) VALUES ('nan-node', 'doc', X'0000C07F0000803F')`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	r := mustCLI(t, 1, "[1, 0]", "--db", db, "search", "--vector", "-")
+	if !strings.Contains(r.stderr, `"nan-node"`) || strings.Contains(r.stderr, "usage") {
+		t.Errorf("search over a stored NaN embedding: stderr %q, want exit 1 naming the node", r.stderr)
+	}
+}
