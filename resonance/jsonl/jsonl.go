@@ -589,6 +589,11 @@ func (w *Writer) WriteNode(n resonance.Node) error {
 	if len(bytes.TrimSpace(n.Meta)) > 0 && !isNull(bytes.TrimSpace(n.Meta)) {
 		l.Meta = n.Meta
 	}
+	if m := bytes.TrimSpace(l.Meta); len(m) > 0 && (m[0] != '{' || !json.Valid(m)) {
+		// Written by another program (the graph API keeps meta a JSON
+		// object): a line with it would not parse back.
+		return fmt.Errorf("node %q: field \"meta\" is not a JSON object (%.40q): import would refuse the line; fix the row in the database first", n.ID, m)
+	}
 	if err := notUTF8(map[string]string{"id": n.ID, "type": n.Type, "title": n.Title, "domain": n.Domain, "layer": n.Layer,
 		"hash": n.Hash, "summary": n.Summary, "date": n.Date, "meta": string(n.Meta)}); err != nil {
 		return fmt.Errorf("node %q: %w", n.ID, err)
