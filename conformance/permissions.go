@@ -44,6 +44,11 @@ func CheckPermissions(path string) []Finding {
 	if err != nil {
 		abs = path
 	}
+	// SQLite follows a symbolic link to the database and keeps -wal and
+	// -shm beside the file it leads to: check that directory.
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
 	dir, base := filepath.Dir(abs), filepath.Base(abs)
 	who := currentUser()
 	var out []Finding

@@ -140,6 +140,9 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	external := o.ExternalCheckpoints
 	r := doctorReport{DB: path}
 	dir := filepath.Dir(path)
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		dir = filepath.Dir(real) // where SQLite keeps -wal and -shm
+	}
 
 	findings := conformance.CheckPermissions(path)
 	if len(findings) == 0 {

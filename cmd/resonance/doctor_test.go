@@ -206,6 +206,36 @@ func TestDoctor_Unprivileged(t *testing.T) {
 		}
 	})
 
+	t.Run("symlink into a directory not writable", func(t *testing.T) {
+		// SQLite keeps -wal and -shm beside the file a link leads to: that
+		// directory is the one to check, not the link's.
+		real := worldDir(t, 0o755, 0)
+		db := filepath.Join(real, "graph.db")
+		mustCLI(t, 0, "", "--db", db, "init")
+		if err := os.Chown(db, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		links := worldDir(t, 0o755, 65534)
+		link := filepath.Join(links, "graph.db")
+		if err := os.Symlink(db, link); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, code := asNobody(t, bin, "--db", link, "doctor", "--json")
+		var rep doctorReport
+		if err := json.Unmarshal([]byte(stdout), &rep); code != 1 || err != nil {
+			t.Fatalf("doctor as nobody through a link: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+		}
+		var named bool
+		for _, c := range rep.Checks {
+			if c.Rule == "W1" && c.Status == "fail" && strings.HasPrefix(c.Detail, real+":") {
+				named = true
+			}
+		}
+		if !named {
+			t.Errorf("doctor through a link did not name the directory the link leads to, %s: %+v", real, rep.Checks)
+		}
+	})
+
 	t.Run("someone else's", func(t *testing.T) {
 		// Fixes ask for the least that works: a group made to share the
 		// directory and the files, never group 0, world access, or a
