@@ -92,6 +92,9 @@ func (c *classifiedConn) ResetSession(ctx context.Context) error {
 			return driver.ErrBadConn
 		}
 	}
+	if checkDefaults(c.SQLiteConn, c.c.opts.ReadOnly, "a PRAGMA changed it") != nil {
+		return driver.ErrBadConn
+	}
 	c.pragmaRan = false
 	return nil
 }

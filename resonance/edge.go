@@ -166,10 +166,11 @@ func (r *ReadTx) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
 // OutgoingEdges is ReadTx.OutgoingEdges on the reader pool, one consistent
 // snapshot. It also returns ErrClosed.
 func (s *Store) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
-	r, err := s.oneShot("outgoing edges")
+	r, done, err := s.oneShot(ctx, "outgoing edges")
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return r.OutgoingEdges(ctx, id)
 }
 
@@ -225,10 +226,11 @@ func (r *ReadTx) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string]
 // OutgoingEdgesOf is ReadTx.OutgoingEdgesOf on the reader pool, one
 // consistent snapshot. It also returns ErrClosed.
 func (s *Store) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string][]Edge, error) {
-	r, err := s.oneShot("outgoing edges")
+	r, done, err := s.oneShot(ctx, "outgoing edges")
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return r.OutgoingEdgesOf(ctx, ids)
 }
 

@@ -38,15 +38,20 @@ func (h Health) Healthy() bool { return h.Status == "healthy" }
 // (which keeps its 10 newest rows) and reads it back. It returns the report
 // and, when anything is off, an error naming every rule that is.
 func CheckHealth(ctx context.Context, db *sql.DB) (Health, error) {
-	start := time.Now()
-	h := Health{Status: "unhealthy"}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return h, fmt.Errorf("resonance: health: %w", classify(err))
+		return Health{Status: "unhealthy"}, fmt.Errorf("resonance: health: %w", classify(err))
 	}
 	defer conn.Close()
+	return checkHealth(ctx, conn)
+}
+
+// checkHealth is CheckHealth on one connection.
+func checkHealth(ctx context.Context, conn *sql.Conn) (Health, error) {
+	start := time.Now()
+	h := Health{Status: "unhealthy"}
 	var queryOnly int64
-	err = conn.QueryRowContext(ctx, `SELECT
+	err := conn.QueryRowContext(ctx, `SELECT
 		(SELECT * FROM pragma_journal_mode), (SELECT * FROM pragma_busy_timeout),
 		(SELECT * FROM pragma_synchronous), (SELECT * FROM pragma_temp_store),
 		(SELECT * FROM pragma_foreign_keys), (SELECT * FROM pragma_query_only)`).Scan(

@@ -23,21 +23,8 @@ func (c *connector) runHook(conn *sqlite3.SQLiteConn) error {
 		return fmt.Errorf("C7 Options.ConnectHook left a transaction open: the hook must end what it begins")
 	}
 	quiet := func(string) {}
-	// Settings the connector leaves at SQLite's defaults, which the store
-	// relies on all the same: a query_only writer would fail its writes as
-	// if the file were read-only, and an exclusive lock would hold every
-	// other connection off until this one closed.
-	for _, p := range []struct{ rule, name, want string }{
-		{"C8", "query_only", map[bool]string{true: "1", false: "0"}[c.opts.ReadOnly]},
-		{"C1", "locking_mode", "normal"},
-	} {
-		got, err := queryString(conn, "PRAGMA "+p.name, quiet)
-		if err != nil {
-			return fmt.Errorf("%s %s: reading it back after Options.ConnectHook: %w", p.rule, p.name, err)
-		}
-		if !strings.EqualFold(got, p.want) {
-			return fmt.Errorf("%s %s: Options.ConnectHook changed it to %q, want %q: the hook must leave the connector's settings as they are", p.rule, p.name, got, p.want)
-		}
+	if err := checkDefaults(conn, c.opts.ReadOnly, "Options.ConnectHook changed it"); err != nil {
+		return err
 	}
 	mode, err := queryString(conn, "PRAGMA journal_mode", quiet)
 	if err != nil {
@@ -54,6 +41,39 @@ func (c *connector) runHook(conn *sqlite3.SQLiteConn) error {
 		if got != p.expect {
 			return fmt.Errorf("%s %s: Options.ConnectHook changed it: read back %q after the hook, want %q (%s): the hook must leave the connector's settings as they are",
 				p.rule, p.name, got, p.expect, p.value)
+		}
+	}
+	return nil
+}
+
+// reliedDefaults are settings the connector leaves at SQLite's defaults (or,
+// for query_only, sets only on read-only connections) and the store relies
+// on all the same: a query_only writer would fail its writes as if the file
+// were read-only, an exclusive lock would hold every other connection off
+// until this one closed, and ignored CHECK constraints would let rows in
+// that the schema forbids.
+func reliedDefaults(readOnly bool) []struct{ rule, name, want string } {
+	qo := "0"
+	if readOnly {
+		qo = "1"
+	}
+	return []struct{ rule, name, want string }{
+		{"C8", "query_only", qo},
+		{"C1", "locking_mode", "normal"},
+		{"C6", "ignore_check_constraints", "0"},
+	}
+}
+
+// checkDefaults reads the reliedDefaults back on conn; why says what
+// changed one, in the error.
+func checkDefaults(conn *sqlite3.SQLiteConn, readOnly bool, why string) error {
+	for _, p := range reliedDefaults(readOnly) {
+		got, err := queryString(conn, "PRAGMA "+p.name, func(string) {})
+		if err != nil {
+			return fmt.Errorf("%s %s: reading it back: %w", p.rule, p.name, err)
+		}
+		if !strings.EqualFold(got, p.want) {
+			return fmt.Errorf("%s %s: %s to %q, want %q: leave the connector's settings as they are", p.rule, p.name, why, got, p.want)
 		}
 	}
 	return nil

@@ -120,10 +120,11 @@ func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
 // consistent snapshot, so it needs no transaction of its own. It also
 // returns ErrClosed.
 func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
-	r, err := s.oneShot("get node")
+	r, done, err := s.oneShot(ctx, "get node")
 	if err != nil {
 		return Node{}, err
 	}
+	defer done()
 	return r.GetNode(ctx, id)
 }
 
@@ -189,10 +190,11 @@ func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 // GetNodes is ReadTx.GetNodes on the reader pool, one consistent snapshot.
 // It also returns ErrClosed.
 func (s *Store) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
-	r, err := s.oneShot("get nodes")
+	r, done, err := s.oneShot(ctx, "get nodes")
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	return r.GetNodes(ctx, f)
 }
 
@@ -279,14 +281,19 @@ func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullSt
 	return nil
 }
 
-// oneShot returns the Store's handle for reads of a single statement, on
-// the reader pool: a single SELECT reads one consistent snapshot, so it
-// skips the BEGIN and COMMIT of Store.Read.
-func (s *Store) oneShot(op string) (*ReadTx, error) {
-	if s.closed.Load() {
-		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+// oneShot returns a handle for a read of a single statement, bound to a
+// reader connection taken for it, and the function that gives the
+// connection back. A single SELECT reads one consistent snapshot, so it
+// skips the BEGIN and COMMIT of Store.Read; like Read, it waits for a
+// reader at most the busy timeout (ErrBusy), so a Store read inside Reads
+// that hold every reader ends instead of waiting for itself.
+func (s *Store) oneShot(ctx context.Context, op string) (*ReadTx, func(), error) {
+	conn, err := s.acquire(ctx, s.readers, op)
+	if err != nil {
+		return nil, nil, err
 	}
-	return &s.reads, nil
+	r := newReadTx(s, conn, nil)
+	return &r, func() { conn.Close() }, nil
 }
 
 // checkMeta validates meta for the nodes.meta column: nil (NULL) when it is

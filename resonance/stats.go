@@ -17,10 +17,11 @@ import (
 // It returns ErrClosed on a closed store, ErrBusy if the database stayed
 // locked past the busy timeout.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	q, err := s.oneShot("stats")
+	q, done, err := s.oneShot(ctx, "stats")
 	if err != nil {
 		return Stats{}, err
 	}
+	defer done()
 	r, err := q.q.GraphStats(ctx)
 	if err != nil {
 		return Stats{}, fmt.Errorf("resonance: stats %q: %w", s.path, classify(err))
@@ -28,7 +29,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{Nodes: r.Nodes, Edges: r.Edges, Vectors: r.Vectors, SemanticTokens: r.SemanticTokens}
 	var pages, size int64
 	// PRAGMAs are outside what sqlc parses.
-	if err := s.readers.QueryRowContext(ctx, "SELECT (SELECT page_count FROM pragma_page_count()), (SELECT page_size FROM pragma_page_size())").Scan(&pages, &size); err != nil {
+	if err := q.conn.QueryRowContext(ctx, "SELECT (SELECT page_count FROM pragma_page_count()), (SELECT page_size FROM pragma_page_size())").Scan(&pages, &size); err != nil {
 		return Stats{}, fmt.Errorf("resonance: stats %q: page count: %w", s.path, classify(err))
 	}
 	st.DBSizeBytes = pages * size

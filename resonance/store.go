@@ -22,7 +22,6 @@ type Store struct {
 	writer  *sql.DB // one connection; transactions begin IMMEDIATE
 	readers *sql.DB // query_only connections; transactions begin DEFERRED
 
-	reads     ReadTx       // the Store's one-statement reads, on the reader pool
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -71,7 +70,6 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.file.start(s.path)
-	s.reads = newReadTx(s, s.readers, nil)
 	if err := s.migrate(ctx); err != nil {
 		s.closePools()
 		return nil, err
@@ -160,10 +158,12 @@ func (s *Store) Health(ctx context.Context) (Health, error) {
 	if s.closed.Load() {
 		return Health{}, fmt.Errorf("resonance: health %q: %w", s.path, ErrClosed)
 	}
-	if err := s.notNested(ctx, "health"); err != nil {
+	conn, err := s.writerConn(ctx, "health")
+	if err != nil {
 		return Health{}, err
 	}
-	return CheckHealth(ctx, s.writer)
+	defer conn.Close()
+	return checkHealth(ctx, conn)
 }
 
 // Close runs PRAGMA optimize on the writer, closes every connection and
@@ -272,6 +272,9 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if s.closed.Load() {
 		return Checkpoint{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, ErrClosed)
 	}
+	if err := s.notNested(ctx, "checkpoint"); err != nil {
+		return Checkpoint{}, err
+	}
 	s.ckptMu.Lock()
 	defer s.ckptMu.Unlock()
 	start := time.Now()
@@ -320,9 +323,9 @@ func (s *Store) walCheckpoint(ctx context.Context, pool *sql.DB, mode string, wa
 	fail := func(err error) (walResult, error) {
 		return walResult{}, fmt.Errorf("resonance: checkpoint %q: wal_checkpoint(%s): %w", s.path, mode, classify(err))
 	}
-	conn, err := pool.Conn(ctx)
+	conn, err := s.acquire(ctx, pool, "checkpoint")
 	if err != nil {
-		return fail(err)
+		return walResult{}, err
 	}
 	defer conn.Close()
 	if wait > 0 {

@@ -83,6 +83,10 @@ func (r *ReadTx) enter() error {
 		r.state.mu.RUnlock()
 		return sql.ErrTxDone
 	}
+	if r.store.closed.Load() {
+		r.state.mu.RUnlock()
+		return ErrClosed
+	}
 	return nil
 }
 
@@ -297,9 +301,14 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 	}
 	st.done = true
 	var err error
-	if commit && ctx.Err() != nil {
+	switch {
+	case commit && ctx.Err() != nil:
 		commit = false
 		err = fmt.Errorf("resonance: commit %q: %w", s.path, ctx.Err())
+	case commit && s.closed.Load():
+		// O4: a transaction still open when Close ran commits nothing.
+		commit = false
+		err = fmt.Errorf("resonance: commit %q: %w", s.path, ErrClosed)
 	}
 	if commit {
 		if cerr := t.sqlTx.Commit(); cerr != nil {

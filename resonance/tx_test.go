@@ -290,3 +290,115 @@ func TestStore_ReadsNestedPastThePoolEnd(t *testing.T) {
 		t.Errorf("a Read inside a Read with one reader = %v, want ErrBusy naming MaxReaders", inner)
 	}
 }
+
+// TestStore_WriterSettingsRestoredBeforeReuse changes, inside one Tx,
+// settings of the writer that the connector leaves at SQLite's defaults:
+// a later Tx still has CHECK constraints enforced and can write (C7).
+func TestStore_WriterSettingsRestoredBeforeReuse(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{})
+	exec := func(stmt string) error {
+		return s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			_, err := tx.ExecContext(ctx, stmt)
+			return err
+		})
+	}
+	if err := exec(`CREATE TABLE k (x INTEGER CHECK (x > 0))`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`PRAGMA ignore_check_constraints = ON`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`INSERT INTO k VALUES (-1)`); err == nil || !strings.Contains(err.Error(), "CHECK") {
+		t.Errorf("a row against a CHECK constraint after a Tx set ignore_check_constraints: err = %v, want the constraint", err)
+	}
+	if err := exec(`PRAGMA query_only = ON`); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(`INSERT INTO k VALUES (1)`); err != nil {
+		t.Errorf("a write after a Tx set query_only: %v, want it to succeed on a restored writer", err)
+	}
+}
+
+// TestStore_NoCallWaitsForItself calls, inside a Tx, the Store's methods
+// that need the writer, and inside a Read that holds the only reader, the
+// Store's one-statement reads: with the transaction's context they are
+// refused at once, and with another context they end with ErrBusy after
+// the busy timeout instead of waiting for themselves (T2).
+func TestStore_NoCallWaitsForItself(t *testing.T) {
+	ctx := context.Background()
+	const busy = 200 * time.Millisecond
+	s := openStore(t, resonance.Options{BusyTimeout: busy, MaxReaders: 1})
+	calls := map[string]func(context.Context) error{
+		"Checkpoint": func(c context.Context) error { _, err := s.Checkpoint(c); return err },
+		"Health":     func(c context.Context) error { _, err := s.Health(c); return err },
+		"Vacuum":     s.Vacuum,
+	}
+	err := s.Tx(ctx, func(tctx context.Context, tx *resonance.Tx) error {
+		for name, call := range calls {
+			if err := call(tctx); !errors.Is(err, resonance.ErrNestedTx) {
+				t.Errorf("%s with the Tx's context = %v, want ErrNestedTx", name, err)
+			}
+			start := time.Now()
+			if err := call(context.Background()); !errors.Is(err, resonance.ErrBusy) || time.Since(start) > 20*busy {
+				t.Errorf("%s with another context inside a Tx = %v after %v, want ErrBusy after the busy timeout", name, err, time.Since(start))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := map[string]func(context.Context) error{
+		"GetNode":       func(c context.Context) error { _, err := s.GetNode(c, "a"); return err },
+		"GetNodes":      func(c context.Context) error { _, err := s.GetNodes(c, resonance.NodeFilter{}); return err },
+		"OutgoingEdges": func(c context.Context) error { _, err := s.OutgoingEdges(c, "a"); return err },
+		"Stats":         func(c context.Context) error { _, err := s.Stats(c); return err },
+	}
+	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		for name, read := range reads {
+			if err := read(ctx); !errors.Is(err, resonance.ErrBusy) {
+				t.Errorf("Store.%s inside a Read holding the only reader = %v, want ErrBusy", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stats(ctx); err != nil {
+		t.Errorf("Stats with the reader free: %v", err)
+	}
+}
+
+// TestStore_CloseEndsOpenTransactions: writes through an ExplicitTx begun
+// before Close fail with ErrClosed afterwards, and its Commit commits
+// nothing (O4).
+func TestStore_CloseEndsOpenTransactions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	s, err := resonance.Open(ctx, path, resonance.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UpsertNode(ctx, resonance.Node{ID: "before-close", Type: "doc"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); !errors.Is(err, resonance.ErrLeakedConnections) {
+		t.Errorf("Close with an ExplicitTx open = %v, want ErrLeakedConnections", err)
+	}
+	if err := e.UpsertNode(ctx, resonance.Node{ID: "after-close", Type: "doc"}); !errors.Is(err, resonance.ErrClosed) {
+		t.Errorf("a write after Close = %v, want ErrClosed", err)
+	}
+	if err := e.Commit(); !errors.Is(err, resonance.ErrClosed) {
+		t.Errorf("Commit after Close = %v, want ErrClosed", err)
+	}
+	s2 := openStoreAt(t, path, resonance.Options{})
+	if n := countRows(t, s2.DB(), "nodes"); n != 0 {
+		t.Errorf("%d nodes committed by a transaction that Close ended", n)
+	}
+}
