@@ -164,7 +164,9 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 // Read runs fn in a read transaction on the pool of query_only connections
 // (T3): fn sees one consistent snapshot, and many Reads run at once beside
 // the writer. A write through the ReadTx's SQL methods fails with
-// ErrReadOnly; the graph API's writes are not on ReadTx at all. Read
+// ErrReadOnly (unless fn turns PRAGMA query_only off itself, which the
+// package cannot stop; the connection is then replaced before it is used
+// again, C7); the graph API's writes are not on ReadTx at all. Read
 // commits when fn returns nil and rolls back otherwise, like Tx. A Read may
 // run inside a Tx and a Tx inside a Read.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r *ReadTx) error) error {
