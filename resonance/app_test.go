@@ -102,6 +102,13 @@ func TestOpen_ApplicationMigrationVersionCollision(t *testing.T) {
 		t.Errorf("the refused options created %s", path)
 	}
 
+	// A copy of the library's own migrations (resonance schema DIR) given
+	// as the application's is named as such, not as a version to change.
+	_, err = resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: []fs.FS{schema.FS}})
+	if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), "copy of the library's own migrations") {
+		t.Errorf("the library's own migrations given as the application's: err = %v, want it named as a copy of ours", err)
+	}
+
 	// Two of the application's directories may not share a version either.
 	other := fstest.MapFS{"29000101000000_other.sql": {Data: []byte("-- migrate:up\n-- migrate:down\n")}}
 	_, err = resonance.Open(ctx, path, resonance.Options{Create: true, Migrations: []fs.FS{appMigrations, other}})

@@ -75,8 +75,15 @@ func migrations(app []fs.FS) ([]dbmate.Migration, error) {
 				continue
 			}
 			if prev, ok := seen[m[1]]; ok {
-				return nil, fmt.Errorf("resonance: migrations: version %s is used twice: %q in %s and %q in %s: %w: give the application's migration a version of its own (`dbmate new NAME` takes one from the clock)",
-					m[1], prev.file, prev.source, m[0], source, ErrInvalid)
+				fix := "give the application's migration a version of its own (`dbmate new NAME` takes one from the clock)"
+				if prev.source == libraryMigrations && prev.file == m[0] {
+					// The same file: a copy of ours (resonance schema DIR
+					// writes them for sqlc), not a migration of the
+					// application's.
+					fix = fmt.Sprintf("%s holds a copy of the library's own migrations (as `resonance schema` writes them): pass only the application's migrations directory", source)
+				}
+				return nil, fmt.Errorf("resonance: migrations: version %s is used twice: %q in %s and %q in %s: %w: %s",
+					m[1], prev.file, prev.source, m[0], source, ErrInvalid, fix)
 			}
 			seen[m[1]] = origin{m[0], source}
 			ms = append(ms, dbmate.Migration{FileName: m[0], FilePath: m[0], FS: fsys, Version: m[1]})
