@@ -67,6 +67,13 @@ func createOutput(db, dest string, replace bool) (*Output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary file in %q: %w", dir, err)
 	}
+	// CreateTemp makes the file 0600: the output gets the mode of the file
+	// it replaces, or 0644 (readable, like a file a shell would create).
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(abs); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	_ = f.Chmod(mode)
 	return &Output{f: f, tmp: f.Name(), dest: abs, replace: replace}, nil
 }
 

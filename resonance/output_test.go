@@ -206,3 +206,37 @@ func TestCreateOutput_RemovesStaleTemps(t *testing.T) {
 		}
 	}
 }
+
+// TestCreateOutput_Mode: a new output is readable (0644), not CreateTemp's
+// 0600; one that replaces a file keeps that file's mode.
+func TestCreateOutput_Mode(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "graph.db")
+	mode := func(name string, replace bool) os.FileMode {
+		t.Helper()
+		out, err := resonance.CreateOutput(db, filepath.Join(dir, name), replace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	if m := mode("new.jsonl", false); m != 0o644 {
+		t.Errorf("a new output has mode %v, want 0644", m)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "kept.jsonl"), nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "kept.jsonl"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if m := mode("kept.jsonl", true); m != 0o640 {
+		t.Errorf("an output replacing a 0640 file has mode %v, want 0640", m)
+	}
+}
