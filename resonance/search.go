@@ -58,10 +58,11 @@ type SearchResult struct {
 	// Hits, best first; empty (not nil) when nothing scored above 0.
 	Hits []SearchHit `json:"hits"`
 	// Skipped counts the nodes the filters selected whose stored embedding
-	// has another dimension than the query: they are not scored. (The
-	// original multiplied over the query's length whatever the stored
-	// length was; a result that mixes dimensions means nothing, so they
-	// are left out and counted instead.)
+	// has another dimension than the query, or is not whole float32
+	// values (a length that is not a multiple of 4, written by another
+	// program): they are not scored. (The original multiplied over the
+	// query's length whatever the stored length was; a result that mixes
+	// dimensions means nothing, so they are left out and counted instead.)
 	Skipped int `json:"skipped"`
 }
 
@@ -88,9 +89,10 @@ type SearchResult struct {
 //
 // A query that is empty, holds NaN or ±Inf, or whose magnitude is below
 // 1e-6 (it would match nothing) is refused with ErrInvalid, as are a
-// negative K and a NaN MinScore. A stored embedding that is corrupt fails
-// the search with ErrInvalid naming its node. After Close it returns
-// ErrClosed.
+// negative K and a NaN MinScore. A stored embedding holding NaN or ±Inf
+// (only another program can write one) scores nothing, as in the
+// original; one that is not whole float32 values is skipped and counted.
+// After Close it returns ErrClosed.
 func (s *Store) SearchByVector(ctx context.Context, query []float32, o SearchOptions) (SearchResult, error) {
 	vq, err := newVectorQuery(query, o)
 	if err != nil {
@@ -302,20 +304,6 @@ func listEmbeddings(ctx context.Context, q db.DBTX, domain, typ string) (*sql.Ro
 	return rows, classify(err)
 }
 
-// corruptEmbedding is the error for a node whose stored embedding cannot
-// be decoded.
-func corruptEmbedding(id []byte, err error) error {
-	return fmt.Errorf("resonance: search by vector: node %q: %w: stored embedding is corrupt: %w", id, ErrInvalid, err)
-}
-
-// checkBlob checks that b is whole float32 values.
-func checkBlob(b []byte) error {
-	if len(b)%4 != 0 {
-		return fmt.Errorf("embedding blob is %d bytes, not a multiple of 4", len(b))
-	}
-	return nil
-}
-
 // scanSearch searches the embeddings q reads, in one scan: the search of a
 // transaction, and of a store whose embeddings do not fit its
 // Options.VectorCacheBytes.
@@ -335,17 +323,13 @@ func scanSearch(ctx context.Context, q db.DBTX, vq *vectorQuery) (SearchResult, 
 			return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", classify(err))
 		}
 		seq++
-		if err := checkBlob(blob); err != nil {
-			return SearchResult{}, corruptEmbedding(id, err)
-		}
-		if len(blob) != 4*len(v) {
+		if len(blob) != 4*len(v) { // another dimension, or not whole float32 values
 			res.Skipped++
 			continue
 		}
-		if err := decodeInto(v, blob); err != nil {
-			return SearchResult{}, corruptEmbedding(id, err)
-		}
-		if magnitude(v) < minMagnitude {
+		// NaN or ±Inf, written by another program, scores nothing, as in
+		// the original (a NaN score is not above 0).
+		if err := decodeInto(v, blob); err != nil || magnitude(v) < minMagnitude {
 			continue
 		}
 		if s := dot(vq.q, v); vq.hit(s) && top.admits(s, seq) {

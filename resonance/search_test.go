@@ -565,3 +565,36 @@ func TestTx_SearchByVector(t *testing.T) {
 		t.Errorf("a ReadTx kept past its function: %v, want sql.ErrTxDone", err)
 	}
 }
+
+// TestSearchByVector_StoredEmbeddingsOtherProgramsWrote: a NaN embedding
+// scores nothing, as in the original, and a blob that is not whole float32
+// values is skipped and counted, from the copy in memory, from a scan and
+// inside a Read alike (D10).
+func TestSearchByVector_StoredEmbeddingsOtherProgramsWrote(t *testing.T) {
+	ctx := context.Background()
+	for name, o := range map[string]resonance.Options{"copy": {}, "scan": {VectorCacheBytes: -1}} {
+		t.Run(name, func(t *testing.T) {
+			s := openStore(t, o)
+			if _, err := s.DB().ExecContext(ctx, `INSERT INTO nodes (id, type, embedding) VALUES
+				('nan-node', 'doc', X'0000C07F0000803F'), ('short-node', 'doc', X'0000803F00'), ('good', 'doc', X'0000803F00000000')`); err != nil {
+				t.Fatal(err)
+			}
+			check := func(where string, res resonance.SearchResult, err error) {
+				t.Helper()
+				if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "good" || res.Skipped != 1 {
+					t.Errorf("%s: %+v, %v; want the one good hit and 1 skipped", where, res, err)
+				}
+			}
+			res, err := s.SearchByVector(ctx, []float32{1, 0}, resonance.SearchOptions{})
+			check("Store", res, err)
+			err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+				res, err := r.SearchByVector(ctx, []float32{1, 0}, resonance.SearchOptions{})
+				check("Read", res, err)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

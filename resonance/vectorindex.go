@@ -56,7 +56,11 @@ type vectorIndex struct {
 	tooBig  bool  // at version, the embeddings exceed maxBytes: searches scan
 	version int64 // PRAGMA data_version of conn when sets was read
 	sets    map[int]*vectorSet
-	names   []string          // domain and type names by number
+	// unreadable holds the nodes whose stored embedding is not whole
+	// float32 values (a length that is not a multiple of 4), skipped and
+	// counted by every search that selects them.
+	unreadable []vectorEntry
+	names      []string          // domain and type names by number
 	numbers map[string]uint32 // the inverse of names
 	bytes   int64             // what sets and names hold
 	loads   int               // how many times the embeddings were read
@@ -169,7 +173,7 @@ func (x *vectorIndex) closeConn() error {
 // drop forgets the copy.
 func (x *vectorIndex) drop() {
 	x.loaded, x.tooBig = false, false
-	x.sets, x.names, x.numbers, x.bytes = nil, nil, nil, 0
+	x.sets, x.unreadable, x.names, x.numbers, x.bytes = nil, nil, nil, nil, 0
 }
 
 // connection returns the index's connection, opening it if needed.
@@ -259,8 +263,12 @@ func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx) error {
 		if err := rows.Scan(&id, &domain, &typ, &blob); err != nil {
 			return fmt.Errorf("resonance: search by vector: read embeddings: %w", classify(err))
 		}
-		if err := checkBlob(blob); err != nil {
-			return corruptEmbedding(id, err)
+		if len(blob)%4 != 0 {
+			x.unreadable = append(x.unreadable, vectorEntry{id: string(id), domain: x.number(domain), typ: x.number(typ)})
+			if x.bytes += entryBytes + int64(len(id)); x.bytes > x.maxBytes {
+				return errTooBig
+			}
+			continue
 		}
 		dim := len(blob) / 4
 		vs := x.sets[dim]
@@ -272,10 +280,9 @@ func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx) error {
 		if x.bytes += entryBytes + int64(len(id)) + allocated; x.bytes > x.maxBytes {
 			return errTooBig
 		}
-		if err := decodeInto(v, blob); err != nil {
-			return corruptEmbedding(id, err)
-		}
-		vs.entries[len(vs.entries)-1].zero = magnitude(v) < minMagnitude
+		// NaN or ±Inf, written by another program, scores nothing, as in
+		// the original (a NaN score is not above 0).
+		vs.entries[len(vs.entries)-1].zero = decodeInto(v, blob) != nil || magnitude(v) < minMagnitude
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("resonance: search by vector: read embeddings: %w", classify(err))
@@ -321,6 +328,11 @@ func (x *vectorIndex) score(vq *vectorQuery) ([]scored, int) {
 		return (domain == anyNumber || e.domain == domain) && (typ == anyNumber || e.typ == typ)
 	}
 	skipped := 0
+	for i := range x.unreadable {
+		if selected(&x.unreadable[i]) {
+			skipped++
+		}
+	}
 	for dim, vs := range x.sets {
 		if dim == vq.dim() {
 			continue

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,9 +138,10 @@ func TestSearch_Errors(t *testing.T) {
 	}
 }
 
-// TestSearch_CorruptStoredEmbedding: an embedding another program stored
-// with NaN in it fails the search with exit 1 naming the node, not as a
-// usage error that blames the query.
+// TestSearch_CorruptStoredEmbedding: embeddings another program stored
+// with NaN in them, or as a blob that is not whole float32 values, do not
+// break the search: the NaN one scores nothing, as in the original, and the
+// other is skipped and counted on stderr.
 func TestSearch_CorruptStoredEmbedding(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "graph.db")
 	mustCLI(t, 0, "", "--db", db, "init")
@@ -147,13 +149,18 @@ func TestSearch_CorruptStoredEmbedding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 0x7FC00000 is a float32 NaN, little-endian.
-	if _, err := raw.Exec(`INSERT INTO nodes (id, type, embedding) VALUES ('nan-node', 'doc', X'0000C07F0000803F')`); err != nil {
+	// 0x7FC00000 is a float32 NaN, little-endian; 0x3F800000 is 1.
+	if _, err := raw.Exec(`INSERT INTO nodes (id, type, embedding) VALUES
+		('nan-node', 'doc', X'0000C07F0000803F'), ('short-node', 'doc', X'0000803F00'), ('good', 'doc', X'0000803F00000000')`); err != nil {
 		t.Fatal(err)
 	}
 	raw.Close()
-	r := mustCLI(t, 1, "[1, 0]", "--db", db, "search", "--vector", "-")
-	if !strings.Contains(r.stderr, `"nan-node"`) || strings.Contains(r.stderr, "usage") {
-		t.Errorf("search over a stored NaN embedding: stderr %q, want exit 1 naming the node", r.stderr)
+	r := mustCLI(t, 0, "[1, 0]", "--db", db, "search", "--vector", "-", "--json")
+	var res resonance.SearchResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("search --json: %v\n%s", err, r.stdout)
+	}
+	if len(res.Hits) != 1 || res.Hits[0].ID != "good" || res.Skipped != 1 {
+		t.Errorf("search over stored NaN and short embeddings = %+v, want the one good hit and 1 skipped", res)
 	}
 }
