@@ -61,10 +61,10 @@ type vectorIndex struct {
 	// counted by every search that selects them.
 	unreadable []vectorEntry
 	names      []string          // domain and type names by number
-	numbers map[string]uint32 // the inverse of names
-	bytes   int64             // what sets and names hold
-	loads   int               // how many times the embeddings were read
-	closed  bool
+	numbers    map[string]uint32 // the inverse of names
+	bytes      int64             // what sets and names hold
+	loads      int               // how many times the embeddings were read
+	closed     bool
 }
 
 // vectorSet holds the embeddings of one dimension.
