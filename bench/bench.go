@@ -1,5 +1,5 @@
-// Package bench runs the performance workloads of SPEC section P (and issue
-// 5) against the resonance library and, in the same process, against a
+// Package bench runs the performance workloads of section P of RULES.md
+// against the resonance library and, in the same process, against a
 // baseline: plain database/sql and go-sqlite3 with prepared statements,
 // running the same statements on the same schema and writing the same rows.
 //

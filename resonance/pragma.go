@@ -9,7 +9,7 @@ import (
 // pragma is one setting every connection must carry: the statement that
 // applies it, the value that must be read back, and why it is there.
 type pragma struct {
-	rule   string // SPEC rule ID, named in errors
+	rule   string // rule ID (RULES.md), named in errors
 	name   string // PRAGMA name
 	value  string // value to set
 	expect string // value PRAGMA name must return afterwards
@@ -28,7 +28,7 @@ type pragma struct {
 // nothing after it can fail on a lock; journal_mode is handled separately
 // (read first, set only when not WAL, C2) and sits right after it.
 // storeWriter is true for the writer connection of a read-write Store,
-// which also gets the page cache and checkpoint settings of SPEC P.
+// which also gets the page cache and checkpoint settings of the P workloads.
 func requiredPragmas(o Options, storeWriter bool) []pragma {
 	ms := strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10)
 	ps := []pragma{
@@ -48,7 +48,7 @@ func requiredPragmas(o Options, storeWriter bool) []pragma {
 			"foreign key constraints are enforced",
 			"_foreign_keys", false},
 	}
-	// Page cache and checkpoints (SPEC P), for a store's writer only: it is
+	// Page cache and checkpoints (rule P), for a store's writer only: it is
 	// the one long-lived connection that writes, so the memory is bounded
 	// per store. A negative cache_size is in KiB, whatever the page size.
 	//
@@ -132,7 +132,7 @@ func newHardenPlan(ps []pragma) hardenPlan {
 // PragmaSetting describes one setting the connector enforces on every
 // connection, for documentation and diagnostics (resonance doctor).
 type PragmaSetting struct {
-	Rule   string // the SPEC rule ID
+	Rule   string // the rule ID (RULES.md)
 	Name   string // the PRAGMA
 	Value  string // the value set
 	Expect string // the value read back

@@ -16,7 +16,7 @@ import (
 func init() {
 	register(&command{
 		name: "bench",
-		summary: "Benchmark the library against plain database/sql + go-sqlite3 on the workloads of SPEC P.\n\n" +
+		summary: "Benchmark the library against plain database/sql + go-sqlite3 on the P workloads (RULES.md).\n\n" +
 			"Runs W1 bulk ingest, W2 autocommit upserts, W3a metadata scan, W3b get node, W3c outgoing\n" +
 			"edges, W3d the same edges 100 nodes per call, W4 per-request connections (and W4pool\n" +
 			"through a long-lived pool), W5 mixed load and W6 vector search (top-10 queries over every\n" +
