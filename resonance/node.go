@@ -281,13 +281,20 @@ func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullSt
 	return nil
 }
 
-// oneShot returns a handle for a read of a single statement, bound to a
-// reader connection taken for it, and the function that gives the
-// connection back. A single SELECT reads one consistent snapshot, so it
-// skips the BEGIN and COMMIT of Store.Read; like Read, it waits for a
-// reader at most the busy timeout (ErrBusy), so a Store read inside Reads
-// that hold every reader ends instead of waiting for itself.
+// oneShot returns a handle for a read of a single statement, and the
+// function to call when it is done. A single SELECT reads one consistent
+// snapshot, so it skips the BEGIN and COMMIT of Store.Read and runs on the
+// reader pool. Made with the context of an open transaction of this store,
+// whose Reads may hold every reader, it takes its reader the way Read
+// does, waiting at most the busy timeout (ErrBusy), instead of waiting for
+// a reader its own caller holds.
 func (s *Store) oneShot(ctx context.Context, op string) (*ReadTx, func(), error) {
+	if s.closed.Load() {
+		return nil, nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+	}
+	if !s.inTransaction(ctx) {
+		return &s.reads, func() {}, nil
+	}
 	conn, err := s.acquire(ctx, s.readers, op)
 	if err != nil {
 		return nil, nil, err

@@ -22,6 +22,7 @@ type Store struct {
 	writer  *sql.DB // one connection; transactions begin IMMEDIATE
 	readers *sql.DB // query_only connections; transactions begin DEFERRED
 
+	reads     ReadTx       // the Store's one-statement reads, on the reader pool
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -70,6 +71,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	s.file.start(s.path)
+	s.reads = newReadTx(s, s.readers, nil)
 	if err := s.migrate(ctx); err != nil {
 		s.closePools()
 		return nil, err

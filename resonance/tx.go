@@ -50,10 +50,11 @@ var (
 // for reading while it runs and the end holds for writing, so that an
 // operation runs whole inside the transaction or fails with sql.ErrTxDone.
 type txState struct {
-	store *Store
-	write bool
-	mu    sync.RWMutex
-	done  bool
+	store  *Store
+	write  bool
+	parent *txState // the transaction whose context this one's was made with
+	mu     sync.RWMutex
+	done   bool
 }
 
 // txKey is the context key under which a transaction's context carries its
@@ -168,7 +169,10 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 // package cannot stop; the connection is then replaced before it is used
 // again, C7); the graph API's writes are not on ReadTx at all. Read
 // commits when fn returns nil and rolls back otherwise, like Tx. A Read may
-// run inside a Tx and a Tx inside a Read.
+// run inside a Tx and a Tx inside a Read. Give the Store's own reads in fn
+// fn's ctx: with it they wait for a reader at most the busy timeout
+// (ErrBusy) when the Reads around them hold every reader; with another
+// context they wait until a reader is free.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r *ReadTx) error) error {
 	conn, err := s.acquire(ctx, s.readers, "read")
 	if err != nil {
@@ -178,7 +182,9 @@ func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r *ReadTx
 	if err != nil {
 		return err
 	}
-	return t.run(ctx, ctx, func(ctx context.Context) error { return fn(ctx, &t.ReadTx) })
+	// The context marks the Read too: a Store read made with it takes its
+	// reader with a bound, since this Read holds one (oneShot).
+	return t.run(ctx, context.WithValue(ctx, txKey{}, t.state), func(ctx context.Context) error { return fn(ctx, &t.ReadTx) })
 }
 
 // beginWrite begins a write transaction on the writer and returns it with
@@ -201,10 +207,24 @@ func (s *Store) beginWrite(ctx context.Context) (*liveTx, context.Context, error
 // notNested refuses a write made with the context of an open write
 // transaction of this store (T2).
 func (s *Store) notNested(ctx context.Context, op string) error {
-	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s && st.write && st.open() {
+	for st, _ := ctx.Value(txKey{}).(*txState); st != nil; st = st.parent {
+		if st.store != s || !st.write || !st.open() {
+			continue
+		}
 		return fmt.Errorf("resonance: %s %q: %w: called with the context of an open Store.Tx, which holds the store's writer; write through its *Tx instead", op, s.path, ErrNestedTx)
 	}
 	return nil
+}
+
+// inTransaction reports whether ctx is the context of an open transaction
+// of this store, or derived from one.
+func (s *Store) inTransaction(ctx context.Context) bool {
+	for st, _ := ctx.Value(txKey{}).(*txState); st != nil; st = st.parent {
+		if st.store == s && st.open() {
+			return true
+		}
+	}
+	return false
 }
 
 // writerConn takes the store's writer connection for op, outside any
@@ -262,6 +282,7 @@ func (s *Store) beginOn(ctx context.Context, conn *sql.Conn, write bool) (*liveT
 		return nil, s.endError("begin", ctx, err)
 	}
 	st := &txState{store: s, write: write}
+	st.parent, _ = ctx.Value(txKey{}).(*txState)
 	t := &liveTx{s: s, sqlTx: tx, sconn: conn, began: time.Now()}
 	t.Tx = Tx{newReadTx(s, tx, st)}
 	t.watch = time.AfterFunc(s.opts.BusyTimeout/2, func() { s.reportLong(time.Since(t.began), write) })

@@ -402,3 +402,27 @@ func TestStore_CloseEndsOpenTransactions(t *testing.T) {
 		t.Errorf("%d nodes committed by a transaction that Close ended", n)
 	}
 }
+
+// TestStore_NestedThroughARead: a Tx inside a Read inside a Tx, made with
+// the contexts they were given, is still recognised as nested (T2).
+func TestStore_NestedThroughARead(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{BusyTimeout: 200 * time.Millisecond})
+	var inner error
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+			start := time.Now()
+			inner = s.UpsertNode(ctx, resonance.Node{ID: "inner", Type: "doc"})
+			if time.Since(start) > 100*time.Millisecond {
+				t.Errorf("the nested write was refused after %v, want at once", time.Since(start))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(inner, resonance.ErrNestedTx) {
+		t.Errorf("a Store write inside a Read inside a Tx = %v, want ErrNestedTx", inner)
+	}
+}
