@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,12 +13,18 @@ import (
 // access, or taking a file from its owner.
 var overreach = []string{"chown", "group 0", "-aG root", "-aG 0 ", "o+w", "a+w", "o+rw", "777", "666", "to group 0"}
 
+// absPath matches an absolute path in a fix's text.
+var absPath = regexp.MustCompile(`/[^\s;:"'()]*`)
+
 // checkLeastFix fails unless fix gives path to the user through a group
 // made for the purpose, with mode, and suggests nothing of overreach.
 func checkLeastFix(t *testing.T, what, path, mode, fix string) {
 	t.Helper()
+	// Paths (random temporary names) may hold any digits: look for modes in
+	// the fix without them.
+	bare := absPath.ReplaceAllString(fix, "PATH")
 	for _, bad := range overreach {
-		if strings.Contains(fix, bad) {
+		if strings.Contains(bare, bad) {
 			t.Errorf("W1: the fix for %s suggests %q: %s", what, bad, fix)
 		}
 	}

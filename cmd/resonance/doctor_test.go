@@ -257,8 +257,11 @@ func TestDoctor_Unprivileged(t *testing.T) {
 				if c.Status != "fail" {
 					continue
 				}
+				// The paths (random temporary names) may hold any digits:
+				// look for modes in the fix without them.
+				fix := strings.NewReplacer(db, "DB", dir, "DIR").Replace(c.Fix)
 				for _, bad := range []string{"chown", "group 0", "-aG root", "o+w", "a+w", "777", "666"} {
-					if strings.Contains(c.Fix, bad) {
+					if strings.Contains(fix, bad) {
 						t.Errorf("uid %d's database: the fix suggests %q: %s", owner, bad, c.Fix)
 					}
 				}
