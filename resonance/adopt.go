@@ -2,6 +2,7 @@ package resonance
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -155,7 +156,21 @@ func InspectOriginal(ctx context.Context, path string, o Options) (*Original, er
 		return nil, err
 	}
 	defer db.Close()
-	return findOriginal(ctx, db, path)
+	return findOriginalIn(ctx, db, path)
+}
+
+// findOriginalIn is findOriginal on one snapshot of the database behind
+// db: the recorded migrations and the tables must be read together, or a
+// process migrating a fresh file at the same moment could show its first
+// tables beside a check of the records made before they existed, and the file
+// would look like a lookalike of the original's.
+func findOriginalIn(ctx context.Context, db *sql.DB, path string) (*Original, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrapAdopt(path, err)
+	}
+	defer tx.Rollback() // it only reads
+	return findOriginal(ctx, tx, path)
 }
 
 // findOriginal examines the schema through q; see InspectOriginal.
@@ -346,7 +361,7 @@ func extraIndexes(ctx context.Context, q querier) ([]string, error) {
 // migrations run (X1); it does nothing to any other database. A read-only
 // store refuses it, naming the command that converts it (X2).
 func (s *Store) adoptOriginal(ctx context.Context) error {
-	org, err := findOriginal(ctx, s.writer, s.path)
+	org, err := findOriginalIn(ctx, s.writer, s.path)
 	if err != nil || org == nil {
 		return err
 	}
