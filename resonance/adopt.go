@@ -163,7 +163,9 @@ func InspectOriginal(ctx context.Context, path string, o Options) (*Original, er
 // db: the recorded migrations and the tables must be read together, or a
 // process migrating a fresh file at the same moment could show its first
 // tables beside a check of the records made before they existed, and the file
-// would look like a lookalike of the original's.
+// would look like a lookalike of the original's. On a reader (a deferred
+// transaction) it takes no write lock: opening a database never waits for
+// another process's writer (C2).
 func findOriginalIn(ctx context.Context, db *sql.DB, path string) (*Original, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -361,7 +363,7 @@ func extraIndexes(ctx context.Context, q querier) ([]string, error) {
 // migrations run (X1); it does nothing to any other database. A read-only
 // store refuses it, naming the command that converts it (X2).
 func (s *Store) adoptOriginal(ctx context.Context) error {
-	org, err := findOriginalIn(ctx, s.writer, s.path)
+	org, err := findOriginalIn(ctx, s.readers, s.path)
 	if err != nil || org == nil {
 		return err
 	}
