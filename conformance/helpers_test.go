@@ -39,15 +39,6 @@ func isBusy(err error) bool {
 	return errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
 }
 
-// sqliteCode returns the driver's primary result code in err.
-func sqliteCode(err error) sqlite3.ErrNo {
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		return se.Code
-	}
-	return 0
-}
-
 // newDB creates a database with the embedded schema in a fresh temporary
 // directory and returns its path; no connection stays open.
 func newDB(t testing.TB) string {
