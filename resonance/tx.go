@@ -266,7 +266,6 @@ func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn
 // its end needs.
 type liveTx struct {
 	Tx
-	s     *Store
 	sqlTx *sql.Tx
 	sconn *sql.Conn
 	began time.Time
@@ -283,7 +282,7 @@ func (s *Store) beginOn(ctx context.Context, conn *sql.Conn, write bool) (*liveT
 	}
 	st := &txState{store: s, write: write}
 	st.parent, _ = ctx.Value(txKey{}).(*txState)
-	t := &liveTx{s: s, sqlTx: tx, sconn: conn, began: time.Now()}
+	t := &liveTx{sqlTx: tx, sconn: conn, began: time.Now()}
 	t.Tx = Tx{newReadTx(s, tx, st)}
 	t.watch = time.AfterFunc(s.opts.BusyTimeout/2, func() { s.reportLong(time.Since(t.began), write) })
 	return t, nil
@@ -316,7 +315,7 @@ func (t *liveTx) run(ctx, fctx context.Context, fn func(context.Context) error) 
 // transaction had ended already. From the moment it begins, every call on
 // the transaction's handles fails with sql.ErrTxDone.
 func (t *liveTx) end(ctx context.Context, commit bool) error {
-	s, st := t.s, t.state
+	s, st := t.store, t.state
 	st.mu.Lock()
 	if st.done {
 		st.mu.Unlock()
