@@ -41,22 +41,25 @@ func (w *libWorkloads) close() error {
 
 func (w *libWorkloads) ingest() error {
 	d, batch := w.r.data, w.r.cfg.Batch
+	nodes := make([]resonance.Node, 0, batch)
+	edges := make([]resonance.Edge, 0, batch*d.edges)
+	bufs := make([]nodeBuf, batch)
 	for lo := 0; lo < d.n; lo += batch {
 		hi := min(lo+batch, d.n)
-		err := w.s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
-			for i := lo; i < hi; i++ {
-				id := d.ids[i]
-				if err := tx.UpsertNode(ctx, d.node(&w.nb, id, i)); err != nil {
-					return err
-				}
-				for k := range d.edges {
-					target, typ := d.edge(i, k)
-					if err := tx.InsertEdge(ctx, id, target, typ); err != nil {
-						return err
-					}
-				}
+		nodes, edges = nodes[:0], edges[:0]
+		for i := lo; i < hi; i++ {
+			id := d.ids[i]
+			nodes = append(nodes, d.node(&bufs[i-lo], id, i))
+			for k := range d.edges {
+				target, typ := d.edge(i, k)
+				edges = append(edges, resonance.Edge{Source: id, Target: target, Type: typ})
 			}
-			return nil
+		}
+		err := w.s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := tx.UpsertNodes(ctx, nodes); err != nil {
+				return err
+			}
+			return tx.InsertEdges(ctx, edges)
 		})
 		if err != nil {
 			return err

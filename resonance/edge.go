@@ -21,17 +21,131 @@ import (
 // An empty source, target or type is refused with an error wrapping
 // ErrInvalid that names the edge, before any SQL runs (D9).
 func (t *Tx) InsertEdge(ctx context.Context, source, target, typ string) error {
-	e := Edge{Source: source, Target: target, Type: typ}
-	if err := prepareEdge("insert edge", &e, false); err != nil {
+	return t.InsertEdges(ctx, []Edge{{Source: source, Target: target, Type: typ}})
+}
+
+// InsertEdges inserts each of edges as InsertEdge does, in order, with one
+// history row each (an edge given twice is inserted, then ignored). Only
+// the key of each edge is written: an edge whose Confidence, Veracity or
+// ContextSource is set is refused (use UpsertSemanticEdge). It writes up to
+// 32 edges, and then their history rows, per statement: for imports, it is
+// several times cheaper than a loop over InsertEdge.
+//
+// Every edge is checked before any SQL runs: one bad edge refuses the
+// whole call, naming it and its index, and writes nothing. An error from
+// SQLite may come after some of the edges were written: return it from
+// the Tx function, so that the transaction rolls back.
+func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
+	es := make([]Edge, len(edges))
+	for i, e := range edges {
+		err := prepareEdge("insert edge", &e, false)
+		if err == nil && (e.Confidence != 0 || e.Veracity != 0 || e.ContextSource != "") {
+			err = fmt.Errorf("resonance: insert edge %s: %w: InsertEdges writes only the key; "+
+				"use UpsertSemanticEdge for confidence, veracity and context source", edgeName(&e), ErrInvalid)
+		}
+		if err != nil {
+			if len(edges) > 1 {
+				err = fmt.Errorf("%w (edges[%d])", err, i)
+			}
+			return err
+		}
+		es[i] = e
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	if err := t.enter(); err != nil {
+		return fmt.Errorf("resonance: %s: %w", edgesName(es), err)
+	}
+	defer t.leave()
+	args := make([]any, 0, 3*min(len(es), maxChunkRows))
+	hist := make([]historyRow, 0, min(len(es), maxChunkRows))
+	inserted := make(map[edgeKey]int, min(len(es), maxChunkRows))
+	for len(es) > 0 {
+		k := chunkRows(len(es))
+		chunk := es[:k]
+		args = args[:0]
+		for i := range chunk {
+			args = append(args, chunk[i].Source, chunk[i].Target, chunk[i].Type)
+		}
+		clear(inserted)
+		if err := t.insertEdgeRows(ctx, k, args, inserted); err != nil {
+			return fmt.Errorf("resonance: %s: %w", edgesName(chunk), classify(err))
+		}
+		hist = hist[:0]
+		for i := range chunk {
+			e := &chunk[i]
+			// The first of equal keys in the chunk is the one inserted.
+			action, key := actionInsertIgnored, edgeKey{e.Source, e.Target, e.Type}
+			if inserted[key] > 0 {
+				inserted[key]--
+				action = actionInsert
+			}
+			hist = append(hist, historyRow{entity: entityEdge, id: string(appendEdgeEntityID(nil, e.Source, e.Target, e.Type)),
+				action: action, new: sql.NullString{String: string(edgeJSON(nil, e, false)), Valid: true}})
+		}
+		if err := t.insertHistory(ctx, hist); err != nil {
+			return fmt.Errorf("resonance: %s: history: %w", edgesName(chunk), classify(err))
+		}
+		es = es[k:]
+	}
+	return nil
+}
+
+type edgeKey struct{ source, target, typ string }
+
+// insertEdgeRows inserts k edges whose keys are args, and counts in
+// inserted the keys of those that did not exist.
+//
+// An import writes new edges: a plain INSERT OR IGNORE inserts them all,
+// and its count of changed rows says that it did. Only when the count is
+// short is the statement undone, to the savepoint taken before it, and run
+// again with RETURNING, which names the edges it inserted (RETURNING costs
+// every row a round trip to the driver: always asking cut W1's edge
+// ingest by a fifth).
+func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any, inserted map[edgeKey]int) (err error) {
+	if _, err := t.conn.ExecContext(ctx, "SAVEPOINT resonance_insert_edges"); err != nil {
 		return err
 	}
-	return t.writeEdge(ctx, "insert edge", &e, func() (string, error) {
-		n, err := t.q.InsertEdge(ctx, db.InsertEdgeParams{Source: e.Source, Target: e.Target, Type: e.Type})
-		if n == 0 {
-			return actionInsertIgnored, err
+	defer func() {
+		if _, rerr := t.conn.ExecContext(ctx, "RELEASE resonance_insert_edges"); rerr != nil && err == nil {
+			err = rerr
 		}
-		return actionInsert, err
-	})
+	}()
+	res, err := t.conn.ExecContext(ctx, insertEdgeRows.text(k), args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == int64(k) {
+		for i := 0; i < len(args); i += 3 {
+			inserted[edgeKey{args[i].(string), args[i+1].(string), args[i+2].(string)}]++
+		}
+		return err
+	}
+	if _, err := t.conn.ExecContext(ctx, "ROLLBACK TO resonance_insert_edges"); err != nil {
+		return err
+	}
+	rows, err := t.conn.QueryContext(ctx, insertEdgeRowsReturning.text(k), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key edgeKey
+		if err := rows.Scan(&key.source, &key.target, &key.typ); err != nil {
+			return err
+		}
+		inserted[key]++
+	}
+	return rows.Err()
+}
+
+// edgesName names the edges of one statement in an error.
+func edgesName(es []Edge) string {
+	if len(es) == 1 {
+		return "insert edge " + edgeName(&es[0])
+	}
+	return fmt.Sprintf("insert %d edges %s … %s", len(es), edgeName(&es[0]), edgeName(&es[len(es)-1]))
 }
 
 // InsertEdge is Tx.InsertEdge in a write transaction of its own.
@@ -56,38 +170,29 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := prepareEdge("upsert edge", &e, true); err != nil {
 		return err
 	}
-	return t.writeEdge(ctx, "upsert edge", &e, func() (string, error) {
-		return actionUpsert, t.q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
-			Source: e.Source, Target: e.Target, Type: e.Type, Confidence: e.Confidence, Veracity: e.Veracity,
-			ContextSource: nullString(e.ContextSource),
-		})
+	if err := t.enter(); err != nil {
+		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(&e), err)
+	}
+	defer t.leave()
+	err := t.q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
+		Source: e.Source, Target: e.Target, Type: e.Type, Confidence: e.Confidence, Veracity: e.Veracity,
+		ContextSource: nullString(e.ContextSource),
 	})
+	if err != nil {
+		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(&e), classify(err))
+	}
+	h := historyRow{entity: entityEdge, id: string(appendEdgeEntityID(nil, e.Source, e.Target, e.Type)),
+		action: actionUpsert, new: sql.NullString{String: string(edgeJSON(nil, &e, true)), Valid: true}}
+	if err := t.insertHistory(ctx, []historyRow{h}); err != nil {
+		return fmt.Errorf("resonance: upsert edge %s: history: %w", edgeName(&e), classify(err))
+	}
+	return nil
 }
 
 // UpsertSemanticEdge is Tx.UpsertSemanticEdge in a write transaction of its
 // own.
 func (s *Store) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	return s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertSemanticEdge(ctx, e) })
-}
-
-// writeEdge runs write, which writes e and returns the action of its
-// history row, and then the history row. The semantic upsert's row holds
-// every field of the edge.
-func (t *Tx) writeEdge(ctx context.Context, op string, e *Edge, write func() (string, error)) error {
-	if err := t.enter(); err != nil {
-		return fmt.Errorf("resonance: %s %s: %w", op, edgeName(e), err)
-	}
-	defer t.leave()
-	action, err := write()
-	if err != nil {
-		return fmt.Errorf("resonance: %s %s: %w", op, edgeName(e), classify(err))
-	}
-	h := edgeJSON(nil, e, action == actionUpsert)
-	id := appendEdgeEntityID(nil, e.Source, e.Target, e.Type)
-	if err := insertHistory(ctx, t.q, entityEdge, string(id), action, sql.NullString{}, sql.NullString{String: string(h), Valid: true}); err != nil {
-		return fmt.Errorf("resonance: %s %s: history: %w", op, edgeName(e), classify(err))
-	}
-	return nil
 }
 
 // prepareEdge applies the defaults to e and validates it. semantic also

@@ -1,14 +1,10 @@
 package resonance
 
 import (
-	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/resonance-graph/resonancedb/db"
 )
 
 // History rows: every write of the graph API adds exactly one, in the same
@@ -34,17 +30,6 @@ const (
 	actionInsert        = "insert"
 	actionInsertIgnored = "insert_ignored"
 )
-
-// insertHistory writes one history row through q.
-func insertHistory(ctx context.Context, q *db.Queries, entity, id, action string, old, new sql.NullString) error {
-	return q.InsertHistory(ctx, db.InsertHistoryParams{
-		EntityType: entity,
-		EntityID:   id,
-		Action:     action,
-		OldValue:   old,
-		NewValue:   new,
-	})
-}
 
 // nodeJSON is the history record of an upserted node: its fields, with the
 // embedding as {"dim":N,"sha256":"hex of the stored blob"} instead of its
