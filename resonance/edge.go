@@ -54,7 +54,7 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if err := t.enter(); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", edgesName(es), err)
 	}
 	defer t.leave()
@@ -170,7 +170,7 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := prepareEdge("upsert edge", &e, true); err != nil {
 		return err
 	}
-	if err := t.enter(); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(&e), err)
 	}
 	defer t.leave()
@@ -252,7 +252,7 @@ func edgeName(e *Edge) string {
 // type; an empty, non-nil slice when there are none (also when no node has
 // this id: edges do not require their nodes).
 func (r *ReadTx) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
-	if err := r.enter(); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, err)
 	}
 	defer r.leave()
@@ -285,7 +285,7 @@ func (s *Store) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
 // one entry per distinct id, its edges ordered by target and type as
 // OutgoingEdges returns them; an empty, non-nil slice when it has none.
 func (r *ReadTx) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string][]Edge, error) {
-	if err := r.enter(); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %d nodes: %w", len(ids), err)
 	}
 	defer r.leave()
@@ -342,7 +342,7 @@ func (s *Store) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string][
 // IncomingEdges returns the edges whose target is id, ordered by source and
 // type; an empty, non-nil slice when there are none.
 func (r *ReadTx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
-	if err := r.enter(); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: incoming edges of %q: %w", id, err)
 	}
 	defer r.leave()

@@ -55,7 +55,7 @@ func (t *Tx) UpsertNodes(ctx context.Context, nodes []Node) error {
 	if len(nodes) == 0 {
 		return nil
 	}
-	if err := t.enter(); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", nodesName(nodes), err)
 	}
 	defer t.leave()
@@ -140,7 +140,7 @@ func prepareNode(n *Node) (nodeWrite, error) {
 // ErrInvalid when its stored embedding is corrupt (a length that is not a
 // multiple of 4, or NaN or ±Inf values).
 func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
-	if err := r.enter(); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
 	}
 	defer r.leave()
@@ -183,7 +183,7 @@ func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 	if f.Limit < 0 || f.Offset < 0 {
 		return nil, fmt.Errorf("resonance: get nodes: %w: NodeFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
 	}
-	if err := r.enter(); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: get nodes: %w", err)
 	}
 	defer r.leave()
@@ -254,7 +254,7 @@ func decodeStored(b []byte, op, id string) ([]float32, error) {
 // NodeHash returns the hash column of the node with this id ("" when it has
 // none), or an error wrapping ErrNotFound when there is no such node.
 func (r *ReadTx) NodeHash(ctx context.Context, id string) (string, error) {
-	if err := r.enter(); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return "", fmt.Errorf("resonance: node hash %q: %w", id, err)
 	}
 	defer r.leave()
@@ -306,7 +306,7 @@ func (t *Tx) UpdateNodeDate(ctx context.Context, id, date string) error {
 // value with get, and records both in a history row.
 func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullString,
 	get func(context.Context, string) (sql.NullString, error), set func(sql.NullString) error) error {
-	if err := t.enter(); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, id, err)
 	}
 	defer t.leave()
@@ -341,8 +341,9 @@ func (s *Store) oneShot(ctx context.Context, op string) (*ReadTx, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	r := newReadTx(s, conn, nil)
-	return &r, func() { conn.Close() }, nil
+	r := &ReadTx{}
+	r.init(s, conn, nil)
+	return r, func() { conn.Close() }, nil
 }
 
 // checkMeta validates meta for the nodes.meta column: nil (NULL) when it is

@@ -48,7 +48,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // concept's stored meta is not valid JSON (only writes that bypass this
 // package can store that).
 func (r *ReadTx) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
-	if err := r.enter(); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: lexicon: %w", err)
 	}
 	defer r.leave()

@@ -426,3 +426,93 @@ func TestStore_NestedThroughARead(t *testing.T) {
 		t.Errorf("a Store write inside a Read inside a Tx = %v, want ErrNestedTx", inner)
 	}
 }
+
+// TestTx_EndClosesWhatFnLeftOpen leaves open, in a Tx and in a Read, the
+// Rows of QueryContext and a Row never scanned: the transaction still commits what it wrote, returns, and the
+// next transaction gets the connection (T5).
+func TestTx_EndClosesWhatFnLeftOpen(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{MaxReaders: 1, BusyTimeout: 2 * time.Second})
+	// within fails the test when run does not return in time: a
+	// connection held by open Rows would make the end wait forever.
+	within := func(what string, run func() error) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- run() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not return", what)
+		}
+	}
+	for i := range 3 {
+		within(fmt.Sprintf("Tx %d", i), func() error {
+			return s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				if err := tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%d", i), Type: "doc"}); err != nil {
+					return err
+				}
+				if _, err := tx.QueryContext(ctx, "SELECT id FROM nodes"); err != nil {
+					return err
+				}
+				_ = tx.QueryRowContext(ctx, "SELECT id FROM nodes")
+				_, err := tx.Queries().CountNodes(ctx)
+				return err
+			})
+		})
+		within(fmt.Sprintf("Read %d", i), func() error {
+			return s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+				_ = r.QueryRowContext(ctx, "SELECT 1")
+				_, err := r.QueryContext(ctx, "SELECT 1")
+				return err
+			})
+		})
+	}
+	if n := countRows(t, s.DB(), "nodes"); n != 3 {
+		t.Errorf("%d nodes committed, want 3", n)
+	}
+}
+
+// TestTx_PreparedRowsLeftOpen: the Rows of a statement fn prepared and
+// left open hold the writer until they are closed, as database/sql holds
+// any connection with open Rows. The Tx still commits and returns, other
+// writes meanwhile fail with ErrBusy within the busy timeout instead of
+// waiting, and closing the Rows gives the writer back.
+func TestTx_PreparedRowsLeftOpen(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, resonance.Options{BusyTimeout: 300 * time.Millisecond})
+	var rows *sql.Rows
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		if err := tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil {
+			return err
+		}
+		st, err := tx.PrepareContext(ctx, "SELECT id FROM nodes")
+		if err != nil {
+			return err
+		}
+		rows, err = st.QueryContext(ctx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"}); !errors.Is(err, resonance.ErrBusy) {
+		t.Errorf("a write while the Rows are open = %v, want ErrBusy", err)
+	}
+	rows.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := s.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a write after the Rows were closed = %v", err)
+		}
+	}
+	if n := countRows(t, s.DB(), "nodes"); n != 2 {
+		t.Errorf("%d nodes, want 2", n)
+	}
+}
