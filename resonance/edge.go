@@ -54,10 +54,10 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if err := t.enter(ctx); err != nil {
+	if err := t.enterWrite(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", edgesName(es), err)
 	}
-	defer t.leave()
+	defer t.leaveWrite()
 	args := make([]any, 0, 3*min(len(es), maxChunkRows))
 	hist := make([]historyRow, 0, min(len(es), maxChunkRows))
 	inserted := make(map[edgeKey]int, min(len(es), maxChunkRows))
@@ -170,10 +170,10 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := prepareEdge("upsert edge", &e, true); err != nil {
 		return err
 	}
-	if err := t.enter(ctx); err != nil {
+	if err := t.enterWrite(ctx); err != nil {
 		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(&e), err)
 	}
-	defer t.leave()
+	defer t.leaveWrite()
 	err := t.q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
 		Source: e.Source, Target: e.Target, Type: e.Type, Confidence: e.Confidence, Veracity: e.Veracity,
 		ContextSource: nullString(e.ContextSource),

@@ -56,6 +56,10 @@ type txState struct {
 	parent *txState // the transaction whose context this one's was made with
 	mu     sync.RWMutex
 	done   bool
+	// writeMu makes the writes on one transaction run one at a time:
+	// InsertEdges may undo its statement to a savepoint, which must not
+	// undo another write's statements made in between.
+	writeMu sync.Mutex
 
 	// What the handle's own SQL methods left open, closed by the end so
 	// that the connection is free for its COMMIT and its next user: the
@@ -112,6 +116,24 @@ func (r *ReadTx) enter(ctx context.Context) error {
 	return nil
 }
 
+// enterWrite is enter for an operation that writes; leaveWrite must follow.
+func (r *ReadTx) enterWrite(ctx context.Context) error {
+	if err := r.enter(ctx); err != nil {
+		return err
+	}
+	if r.state != nil {
+		r.state.writeMu.Lock()
+	}
+	return nil
+}
+
+func (r *ReadTx) leaveWrite() {
+	if r.state != nil {
+		r.state.writeMu.Unlock()
+	}
+	r.leave()
+}
+
 func (r *ReadTx) leave() {
 	if r.state != nil {
 		r.state.mu.RUnlock()
@@ -125,10 +147,10 @@ func (r *ReadTx) Queries() *db.Queries { return r.uq }
 // package's sentinels: a write in a read transaction ErrReadOnly, a lock
 // held past the busy timeout ErrBusy.
 func (r *ReadTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := r.enter(ctx); err != nil {
+	if err := r.enterWrite(ctx); err != nil {
 		return nil, err
 	}
-	defer r.leave()
+	defer r.leaveWrite()
 	return r.conn.ExecContext(ctx, query, args...)
 }
 
