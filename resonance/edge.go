@@ -98,30 +98,38 @@ type edgeKey struct{ source, target, typ string }
 // inserted the keys of those that did not exist.
 //
 // An import writes new edges: a plain INSERT OR IGNORE inserts them all,
-// and its count of changed rows says that it did. Only when the count is
-// short is the statement undone, to the savepoint taken before it, and run
-// again with RETURNING, which names the edges it inserted (RETURNING costs
-// every row a round trip to the driver: always asking cut W1's edge
-// ingest by a fifth).
+// and its count of changed rows says that it did (or that it inserted
+// none). Only when the count is between is the statement undone, to the
+// savepoint taken before it, and run again with RETURNING, which names the
+// edges it inserted (RETURNING costs every row a round trip to the driver:
+// always asking cut W1's edge ingest by a fifth). A single edge needs no
+// savepoint: its count says it all.
 func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any, inserted map[edgeKey]int) (err error) {
-	if _, err := t.conn.ExecContext(ctx, "SAVEPOINT resonance_insert_edges"); err != nil {
-		return err
-	}
-	defer func() {
-		if _, rerr := t.conn.ExecContext(ctx, "RELEASE resonance_insert_edges"); rerr != nil && err == nil {
-			err = rerr
+	if k > 1 {
+		if _, err := t.conn.ExecContext(ctx, "SAVEPOINT resonance_insert_edges"); err != nil {
+			return err
 		}
-	}()
+		defer func() {
+			if _, rerr := t.conn.ExecContext(ctx, "RELEASE resonance_insert_edges"); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+	}
 	res, err := t.conn.ExecContext(ctx, insertEdgeRows.text(k), args...)
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == int64(k) {
+	n, err := res.RowsAffected()
+	switch {
+	case err != nil || n == 0: // none inserted
+		return err
+	case n == int64(k):
 		for i := 0; i < len(args); i += 3 {
 			inserted[edgeKey{args[i].(string), args[i+1].(string), args[i+2].(string)}]++
 		}
-		return err
+		return nil
 	}
+	// Some of k > 1 edges existed: which ones, RETURNING says.
 	if _, err := t.conn.ExecContext(ctx, "ROLLBACK TO resonance_insert_edges"); err != nil {
 		return err
 	}

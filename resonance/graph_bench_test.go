@@ -102,6 +102,47 @@ func BenchmarkIngest(b *testing.B) {
 	})
 }
 
+// BenchmarkIngestBatch is BenchmarkIngest through Tx.UpsertNodes and
+// Tx.InsertEdges: the nodes of a transaction in one call, then their
+// edges in another (as resonance bench's W1 writes them).
+func BenchmarkIngestBatch(b *testing.B) {
+	s := graphBenchStore(b)
+	emb := graphEmbedding(384, 1)
+	ctx := context.Background()
+	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
+	var nodes []resonance.Node
+	var edges []resonance.Edge
+	flush := func() {
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			if err := tx.UpsertNodes(ctx, nodes); err != nil {
+				return err
+			}
+			return tx.InsertEdges(ctx, edges)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		nodes, edges = nodes[:0], edges[:0]
+	}
+	i := 0
+	for b.Loop() {
+		n := graphBenchNode(i, emb)
+		nodes = append(nodes, n)
+		for k := 1; k <= 3; k++ {
+			edges = append(edges, resonance.Edge{Source: n.ID, Target: fmt.Sprintf("docs-node-%06d", i+k)})
+		}
+		i++
+		if len(nodes) == graphBenchBatch {
+			flush()
+		}
+	}
+	if len(nodes) > 0 {
+		flush()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "nodes/s")
+}
+
 // graphBenchFilled returns a store holding n nodes with 3 outgoing edges
 // each, and their ids.
 func graphBenchFilled(b *testing.B, n int) (*resonance.Store, []string) {
