@@ -7,7 +7,9 @@
 //
 //	W1     bulk ingest: nodes with a 384-float embedding, meta JSON and a history
 //	       row, 3 edges per node each with its history row, 1,000 nodes per
-//	       transaction, then a TRUNCATE checkpoint (nodes/s)
+//	       transaction, then a TRUNCATE checkpoint (nodes/s); the library
+//	       writes each transaction's nodes with Tx.UpsertNodes and their
+//	       edges with Tx.InsertEdges, the baseline one prepared statement per row
 //	W2     autocommit: node upserts, one transaction each (upserts/s)
 //	W3a    metadata scan of every node without its embedding (ms per scan)
 //	W3b    get node by id, for every id (µs/op)

@@ -49,7 +49,10 @@
 // Nodes, edges and history follow the original's tables (rules D1–D10).
 // Every write of a Tx — UpsertNode, InsertEdge, UpsertSemanticEdge,
 // UpdateNodeMeta, UpdateNodeDate — adds one history row in the same
-// transaction. Each operation is written once, on ReadTx or Tx; the Store's
+// transaction. UpsertNodes and InsertEdges write many nodes or edges with
+// up to 32 rows per statement, history rows included; UpsertNode and
+// InsertEdge are those with one. Each operation is written once, on
+// ReadTx or Tx; the Store's
 // conveniences (GetNode, GetNodes, OutgoingEdges, UpsertNode, InsertEdge,
 // UpsertSemanticEdge) call it, the reads on the
 // reader pool as one statement, the writes in a transaction of their own.
