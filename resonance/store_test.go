@@ -182,6 +182,14 @@ func TestStore_ReadOnly(t *testing.T) {
 			t.Errorf("Read %q: err = %v, want ErrReadOnly", w, err)
 		}
 	}
+	// A Tx that only reads works on a read-only store.
+	err := ro.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		_, err := tx.GetNode(ctx, "a")
+		return err
+	})
+	if err != nil {
+		t.Errorf("a Tx that only reads, on a read-only store: %v", err)
+	}
 	if _, err := rw.DB().Exec(`INSERT INTO nodes (id, type) VALUES ('c', 'doc')`); err != nil {
 		t.Fatalf("normal store cannot write after read-only store used the file: %v", err)
 	}

@@ -358,10 +358,12 @@ type liveTx struct {
 }
 
 // beginOn begins a transaction on conn, which it owns from then on: BEGIN
-// IMMEDIATE on the writer (W4), a deferred BEGIN on a reader.
+// IMMEDIATE on the writer (W4), a deferred BEGIN on a reader and on the
+// writer of a read-only store (whose query_only connection cannot take
+// the write lock; its writes fail with ErrReadOnly, its reads work).
 func (s *Store) beginOn(ctx context.Context, conn *sql.Conn, write bool) (*liveTx, error) {
 	begin := "BEGIN"
-	if write {
+	if write && !s.opts.ReadOnly {
 		begin = "BEGIN IMMEDIATE"
 	}
 	if _, err := conn.ExecContext(ctx, begin); err != nil {
