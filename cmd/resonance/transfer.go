@@ -214,6 +214,7 @@ func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int
 	skip = line // fewer when the input ends first
 	res.Lines, res.Skipped, res.CommittedLines = line, line, line
 	var recs []lineRecord // grows with the input, never to --batch up front
+	var run []resonance.Node
 	for {
 		recs = recs[:0]
 		start, eof := line+1, false
@@ -249,20 +250,37 @@ func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int
 			var nodes, edges int64
 			var failed int64
 			err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
-				for _, lr := range recs {
-					var err error
-					switch lr.rec.Kind {
-					case jsonl.KindNode:
-						err = tx.UpsertNode(ctx, lr.rec.Node)
-						nodes++
-					case jsonl.KindEdge:
-						err = tx.UpsertSemanticEdge(ctx, lr.rec.Edge)
+				for i := 0; i < len(recs); {
+					if lr := recs[i]; lr.rec.Kind == jsonl.KindEdge {
+						if err := tx.UpsertSemanticEdge(ctx, lr.rec.Edge); err != nil {
+							failed = lr.line
+							return fmt.Errorf("line %d: %w", lr.line, bare(err))
+						}
 						edges++
+						i++
+						continue
 					}
-					if err != nil {
-						failed = lr.line
-						return fmt.Errorf("line %d: %w", lr.line, bare(err))
+					// A run of nodes goes in one UpsertNodes, 32 rows a
+					// statement.
+					j := i
+					run = run[:0]
+					for ; j < len(recs) && recs[j].rec.Kind == jsonl.KindNode; j++ {
+						run = append(run, recs[j].rec.Node)
 					}
+					if err := tx.UpsertNodes(ctx, run); err != nil {
+						// Name the line: the first node that fails on its
+						// own (the transaction rolls back either way).
+						for _, lr := range recs[i:j] {
+							if err := tx.UpsertNode(ctx, lr.rec.Node); err != nil {
+								failed = lr.line
+								return fmt.Errorf("line %d: %w", lr.line, bare(err))
+							}
+						}
+						failed = recs[i].line
+						return fmt.Errorf("lines %d–%d: %w", recs[i].line, recs[j-1].line, bare(err))
+					}
+					nodes += int64(j - i)
+					i = j
 				}
 				return nil
 			})

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
+
+	"github.com/resonance-graph/resonancedb/resonance"
 )
 
 // lines writes n JSONL lines: every fifth an edge between the two nodes
@@ -224,5 +226,38 @@ func TestExport_RoundTrip(t *testing.T) {
 		if strings.Contains(e.Name(), ".tmp-") {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
+	}
+}
+
+// TestImport_NodeRefusedBySQLiteNamesItsLine: import writes each run of
+// nodes with one UpsertNodes; when SQLite refuses one of them (here a
+// trigger of the application's), the error still names its line, and
+// nothing of the batch is written.
+func TestImport_NodeRefusedBySQLiteNamesItsLine(t *testing.T) {
+	db := newDB(t)
+	conn, err := resonance.Connect(t.Context(), db, resonance.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = conn.Exec(`CREATE TRIGGER no_bad BEFORE INSERT ON nodes WHEN NEW.id = 'bad'
+BEGIN SELECT RAISE(ABORT, 'the application refuses this node'); END`)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in strings.Builder
+	for i := 1; i <= 40; i++ {
+		id := fmt.Sprintf("n%d", i)
+		if i == 37 {
+			id = "bad"
+		}
+		fmt.Fprintf(&in, `{"kind":"node","id":%q,"type":"t"}`+"\n", id)
+	}
+	r := mustCLI(t, 1, in.String(), "--db", db, "import", "-")
+	if !strings.Contains(r.stderr, "line 37") || !strings.Contains(r.stderr, "the application refuses this node") {
+		t.Errorf("stderr does not name line 37 and the cause:\n%s", r.stderr)
+	}
+	if n := count(t, db, `SELECT count(*) FROM nodes`); n != 0 {
+		t.Errorf("%d nodes written", n)
 	}
 }
