@@ -3,10 +3,9 @@ package resonance
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"log/slog"
-	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,18 +15,23 @@ import (
 // crosses SQLite's wal_autocheckpoint threshold and holding the write lock
 // all the while.
 //
-// After each commit of a write transaction the committing goroutine reads
-// how many frames the WAL holds that are not in the database yet from the
-// WAL index, the first bytes of the -shm file
-// (https://sqlite.org/walformat.html: mxFrame in the header, nBackfill in
-// the checkpoint information after its two copies). Once they reach
-// bgCheckpointFrames it wakes the goroutine (a send that never blocks),
-// which runs PRAGMA wal_checkpoint(PASSIVE). (Waking the goroutine after
-// every commit to read them itself cost a one-row write transaction, W2,
-// about a sixth of its time on two cores.) A PASSIVE checkpoint takes no
-// lock that the writer or the readers wait for; it copies the frames that
-// no reader still needs, and the writer starts the WAL over at its next
-// transaction once every frame has been copied.
+// Each commit of a write transaction is counted (an atomic add). When the
+// count reaches the number of commits expected to have written
+// bgCheckpointFrames WAL frames, the committing goroutine wakes the
+// checkpoint goroutine (a send that never blocks), which runs PRAGMA
+// wal_checkpoint(PASSIVE). Its answer, the frames the WAL holds, divided
+// by the commits since the checkpoint before gives the frames a commit
+// writes, and from it the next count; the first commit after open always
+// wakes it. (Waking the goroutine after every commit instead cost a
+// one-row write transaction, W2, about a sixth of its time on two cores.)
+// Nothing reads the WAL index in -shm directly: closing a descriptor of a
+// file releases every POSIX lock the process holds on it, SQLite's
+// included (https://sqlite.org/howtocorrupt.html, section 2.2).
+//
+// A PASSIVE checkpoint takes no lock that the writer or the readers wait
+// for; it copies the frames that no reader still needs, and the writer
+// starts the WAL over at its next transaction once every frame has been
+// copied.
 //
 // The writer keeps wal_autocheckpoint (at writerAutocheckpoint pages) as a
 // bound on the WAL, for writes that do not wake the goroutine (statements
@@ -41,13 +45,6 @@ import (
 // before the background checkpoint runs: 4 MiB of 4 KiB pages.
 const bgCheckpointFrames = 1000
 
-// WAL index offsets (native byte order, as SQLite writes them).
-const (
-	shmMaxFrame  = 16 // WalIndexHdr.mxFrame, in the first copy of the header
-	shmBackfill  = 96 // WalCkptInfo.nBackfill, after the two 48-byte copies
-	shmReadBytes = shmBackfill + 4
-)
-
 type checkpointer struct {
 	path    string
 	db      *sql.DB // one connection, never in a transaction between checkpoints
@@ -58,31 +55,37 @@ type checkpointer struct {
 	done    chan struct{} // closed when the goroutine has ended
 	failing bool          // the last checkpoint failed; logged once until one succeeds
 
-	shmMu   sync.Mutex // guards shm, opened by the first commit, and stopped
-	shm     *os.File
-	stopped bool
+	commits atomic.Int64 // commits since the goroutine last took the count
+	due     atomic.Int64 // the count at which a commit wakes the goroutine
+	// The goroutine's own: the WAL's frames after the last checkpoint,
+	// and whether it copied them all (the WAL then starts over).
+	lastLog      int64
+	lastComplete bool
 }
 
 // startCheckpointer starts the background checkpoint of a read-write store.
 // mu is held by every checkpoint of the store.
+// Its connection never creates the file: a checkpoint after the database
+// was deleted must not make an empty one.
 func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, error) {
+	o.Create = false
 	c, err := newConnector(path, o, "deferred")
 	if err != nil {
 		return nil, err
 	}
 	cp := &checkpointer{path: path, db: oneConnPool(c), log: o.Logger, mu: mu, wake: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), lastComplete: true}
+	cp.due.Store(1)
 	go cp.loop()
 	return cp, nil
 }
 
 // committed tells the checkpointer that a write transaction committed: it
-// wakes the goroutine once the WAL holds bgCheckpointFrames frames not
-// yet checkpointed. It never blocks and is safe after stop: a writer
-// racing Store.Close must get ErrClosed or success, not a send on a
-// closed channel.
+// wakes the goroutine once a checkpoint is due. It never blocks and is
+// safe after stop: a writer racing Store.Close must get ErrClosed or
+// success, not a send on a closed channel.
 func (cp *checkpointer) committed() {
-	if cp.pending() < bgCheckpointFrames {
+	if cp.commits.Add(1) < cp.due.Load() {
 		return
 	}
 	select {
@@ -98,20 +101,38 @@ func (cp *checkpointer) loop() {
 		case <-cp.quit:
 			return
 		case <-cp.wake:
-			cp.checkpoint()
+			n := cp.commits.Swap(0)
+			if log, copied, ok := cp.checkpoint(); ok {
+				cp.plan(n, log, copied)
+			}
 		}
 	}
 }
 
-// checkpoint runs one PASSIVE checkpoint. A failure loses nothing: the next
-// commit tries again and, past the writer's wal_autocheckpoint, the writer
-// checkpoints itself. It is logged once, and so is the recovery.
-func (cp *checkpointer) checkpoint() {
+// plan sets the number of commits after which the next checkpoint is due,
+// from the n commits since the last one and the frames the WAL holds now
+// (log, of which copied are in the database).
+func (cp *checkpointer) plan(n, log, copied int64) {
+	added := log // the WAL started over after a complete checkpoint
+	if !cp.lastComplete && log >= cp.lastLog {
+		added = log - cp.lastLog
+	}
+	perCommit := max(1, added/max(n, 1))
+	cp.due.Store(max(1, bgCheckpointFrames/perCommit))
+	cp.lastLog, cp.lastComplete = log, copied == log
+}
+
+// checkpoint runs one PASSIVE checkpoint and returns SQLite's answer: the
+// frames in the WAL and those of them now in the database. A failure
+// loses nothing: a later commit tries again and, past the writer's
+// wal_autocheckpoint, the writer checkpoints itself. It is logged once,
+// and so is the recovery.
+func (cp *checkpointer) checkpoint() (log, copied int64, ok bool) {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	start := time.Now()
-	var busy, frames, copied int64
-	err := cp.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+	var busy int64
+	err := cp.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied)
 	switch {
 	case err != nil && !cp.failing:
 		cp.failing = true
@@ -121,47 +142,15 @@ func (cp *checkpointer) checkpoint() {
 		cp.failing = false
 		cp.log.Info("resonance: background checkpoint works again", "db", cp.path)
 	case err == nil:
-		cp.log.Debug("resonance: background checkpoint", "db", cp.path, "log_frames", frames,
+		cp.log.Debug("resonance: background checkpoint", "db", cp.path, "log_frames", log,
 			"checkpointed", copied, "took", time.Since(start))
 	}
-}
-
-// pending is the number of WAL frames not yet copied into the database, as
-// the WAL index says; 0 when it cannot be read.
-func (cp *checkpointer) pending() int64 {
-	cp.shmMu.Lock()
-	defer cp.shmMu.Unlock()
-	if cp.stopped {
-		return 0
-	}
-	if cp.shm == nil {
-		f, err := os.Open(cp.path + "-shm")
-		if err != nil {
-			return 0
-		}
-		cp.shm = f
-	}
-	var buf [shmReadBytes]byte
-	if _, err := cp.shm.ReadAt(buf[:], 0); err != nil {
-		return 0
-	}
-	mx := binary.NativeEndian.Uint32(buf[shmMaxFrame:])
-	bf := binary.NativeEndian.Uint32(buf[shmBackfill:])
-	if bf >= mx {
-		return 0
-	}
-	return int64(mx - bf)
+	return log, copied, err == nil
 }
 
 // stop ends the goroutine and closes its connection.
 func (cp *checkpointer) stop() error {
 	close(cp.quit)
 	<-cp.done
-	cp.shmMu.Lock()
-	cp.stopped = true
-	if cp.shm != nil {
-		cp.shm.Close()
-	}
-	cp.shmMu.Unlock()
 	return cp.db.Close()
 }

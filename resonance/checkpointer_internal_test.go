@@ -3,7 +3,6 @@ package resonance
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -11,51 +10,32 @@ import (
 	"testing"
 )
 
-// The checkpointer's count of waiting frames, read from the WAL index in
-// the -shm file, is SQLite's own: the frames a checkpoint then copies.
-func TestCheckpointer_PendingMatchesSQLite(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "p.db")
-	s, err := Open(ctx, path, Options{Create: true, ExternalCheckpoints: true})
-	if err != nil {
-		t.Fatal(err)
+// plan spaces the checkpoints by the frames a commit writes: after each
+// checkpoint, the next one is due once the commits since then have
+// written about bgCheckpointFrames frames.
+func TestCheckpointer_PlanFollowsTheFramesACommitWrites(t *testing.T) {
+	cases := []struct {
+		name                 string
+		lastLog              int64
+		lastComplete         bool
+		commits, log, copied int64
+		want                 int64
+	}{
+		{"the WAL started over: 6 frames a commit", 900, true, 100, 600, 600, bgCheckpointFrames / 6},
+		{"the WAL went on: 300 new frames in 50 commits", 500, false, 50, 800, 800, bgCheckpointFrames / 6},
+		{"one large commit", 0, true, 1, 3000, 3000, 1},
+		{"nothing written", 0, true, 5, 0, 0, bgCheckpointFrames},
+		{"no commit counted", 0, true, 0, 12, 12, bgCheckpointFrames / 12},
 	}
-	defer s.Close()
-	cp := &checkpointer{path: s.Path(), mu: new(sync.Mutex)}
-	defer func() {
-		if cp.shm != nil {
-			cp.shm.Close()
+	for _, c := range cases {
+		cp := &checkpointer{lastLog: c.lastLog, lastComplete: c.lastComplete}
+		cp.plan(c.commits, c.log, c.copied)
+		if got := cp.due.Load(); got != c.want {
+			t.Errorf("%s: next checkpoint due after %d commits, want %d", c.name, got, c.want)
 		}
-	}()
-	last := cp.pending()
-	for round := range 3 {
-		err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
-			for i := range 200 {
-				n := Node{ID: fmt.Sprintf("n-%d-%d", round, i), Type: "doc", Embedding: make([]float32, 384)}
-				if err := tx.UpsertNode(ctx, n); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+		if cp.lastLog != c.log || cp.lastComplete != (c.copied == c.log) {
+			t.Errorf("%s: remembered %d frames, complete %v", c.name, cp.lastLog, cp.lastComplete)
 		}
-		p := cp.pending()
-		if p <= last {
-			t.Fatalf("round %d: %d frames pending after a write, %d before", round, p, last)
-		}
-		last = p
-	}
-	var busy, log, done int64
-	if err := s.DB().QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done); err != nil {
-		t.Fatal(err)
-	}
-	if busy != 0 || log != last || done != last {
-		t.Errorf("checkpoint: busy %d, %d frames, %d copied; the WAL index said %d were waiting", busy, log, done, last)
-	}
-	if p := cp.pending(); p != 0 {
-		t.Errorf("%d frames pending after a complete checkpoint, want 0", p)
 	}
 }
 

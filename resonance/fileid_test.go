@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -126,5 +127,28 @@ func TestClose_WarnsWhenThePathNoLongerLeadsToTheDatabase(t *testing.T) {
 				t.Errorf("Close warned about a database that stayed put: %q", warned)
 			}
 		})
+	}
+}
+
+// TestStore_CheckpointAfterDeleteCreatesNothing: a commit after the
+// database file was deleted under an open store wakes the background
+// checkpoint, whose connection opens then: it must not create an empty
+// database in the deleted one's place.
+func TestStore_CheckpointAfterDeleteCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	s := openStoreAt(t, path, resonance.Options{Create: true})
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			t.Fatal("a file was created in place of the deleted database")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
