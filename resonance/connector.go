@@ -28,8 +28,12 @@ type connector struct {
 	opts    Options
 	dsn     string
 	pragmas []pragma
-	plan    hardenPlan // the statements of the connect hook, built once
-	drv     *sqlite3.SQLiteDriver
+	plan    hardenPlan            // the statements of the connect hook, built once
+	drv     *sqlite3.SQLiteDriver // hardens every connection it opens, for Driver()
+	plain   *sqlite3.SQLiteDriver // Connect's, which hardens them itself
+	// guard gives each connection the commit hook of a Store's writer:
+	// inside a transaction of Store.Tx only its end may commit (T1).
+	guard bool
 }
 
 var _ driver.Connector = (*connector)(nil)
@@ -55,10 +59,11 @@ func newRoleConnector(path string, o Options, txlock string, storeWriter bool) (
 	if err := StartPoller(); err != nil {
 		return nil, fmt.Errorf("resonance: open %q: %w", abs, err)
 	}
-	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o, storeWriter)}
+	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o, storeWriter), guard: storeWriter}
 	c.dsn = buildDSN(abs, o, txlock, c.pragmas)
 	c.plan = newHardenPlan(c.pragmas)
 	c.drv = &sqlite3.SQLiteDriver{ConnectHook: c.harden}
+	c.plain = &sqlite3.SQLiteDriver{}
 	return c, nil
 }
 
@@ -87,14 +92,22 @@ func buildDSN(abs string, o Options, txlock string, ps []pragma) string {
 
 // Connect opens one connection and hardens it.
 func (c *connector) Connect(context.Context) (driver.Conn, error) {
-	conn, err := c.drv.Open(c.dsn)
+	conn, err := c.plain.Open(c.dsn)
 	if err != nil {
 		return nil, c.openError(err)
 	}
-	if sc, ok := conn.(*sqlite3.SQLiteConn); ok {
-		return &classifiedConn{SQLiteConn: sc, c: c}, nil // C8: errors of raw pools wrap the sentinels; C7: settings kept
+	sc := conn.(*sqlite3.SQLiteConn)
+	// C8: errors of raw pools wrap the sentinels; C7: settings kept.
+	cc := &classifiedConn{SQLiteConn: sc, c: c}
+	if c.guard {
+		// Before the application's ConnectHook, which may replace it.
+		sc.RegisterCommitHook(cc.commitHook)
 	}
-	return conn, nil
+	if err := c.harden(sc); err != nil {
+		sc.Close()
+		return nil, c.openError(err)
+	}
+	return cc, nil
 }
 
 // Driver returns the underlying go-sqlite3 driver.

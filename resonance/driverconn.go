@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -27,6 +28,23 @@ type classifiedConn struct {
 	// pragmaRan is set when a statement whose text holds the word PRAGMA
 	// ran: only such a statement can change a setting.
 	pragmaRan bool
+	// inTx is set while the connection holds a transaction of Store.Tx or
+	// Store.Begin: its commit hook then refuses every commit but the one
+	// of the transaction's end. When SQLite has rolled the transaction back
+	// by itself (an interrupted statement, RAISE(ROLLBACK), a full disk) or
+	// fn ran COMMIT or ROLLBACK, a later write would otherwise commit on
+	// its own, though the function goes on to fail (T1).
+	inTx atomic.Bool
+}
+
+// commitHook is the connection's SQLite commit hook: non-zero turns the
+// commit into a rollback, and the statement fails with
+// SQLITE_CONSTRAINT_COMMITHOOK.
+func (c *classifiedConn) commitHook() int {
+	if c.inTx.Load() {
+		return 1
+	}
+	return 0
 }
 
 var (

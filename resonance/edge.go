@@ -54,10 +54,10 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if err := t.enterWrite(ctx); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", edgesName(es), err)
 	}
-	defer t.leaveWrite()
+	defer t.leave()
 	args := make([]any, 0, 3*min(len(es), maxChunkRows))
 	hist := make([]historyRow, 0, min(len(es), maxChunkRows))
 	inserted := make(map[edgeKey]int, min(len(es), maxChunkRows))
@@ -95,45 +95,12 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 type edgeKey struct{ source, target, typ string }
 
 // insertEdgeRows inserts k edges whose keys are args, and counts in
-// inserted the keys of those that did not exist.
-//
-// An import writes new edges: a plain INSERT OR IGNORE inserts them all,
-// and its count of changed rows says that it did (or that it inserted
-// none). Only when the count is between is the statement undone, to the
-// savepoint taken before it, and run again with RETURNING, which names the
-// edges it inserted (RETURNING costs every row a round trip to the driver:
-// always asking cut W1's edge ingest by a fifth). A single edge needs no
-// savepoint: its count says it all.
-func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any, inserted map[edgeKey]int) (err error) {
-	if k > 1 {
-		if _, err := t.conn.ExecContext(ctx, "SAVEPOINT resonance_insert_edges"); err != nil {
-			return err
-		}
-		defer func() {
-			if _, rerr := t.conn.ExecContext(ctx, "RELEASE resonance_insert_edges"); rerr != nil && err == nil {
-				err = rerr
-			}
-		}()
-	}
-	res, err := t.conn.ExecContext(ctx, insertEdgeRows.text(k), args...)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	switch {
-	case err != nil || n == 0: // none inserted
-		return err
-	case n == int64(k):
-		for i := 0; i < len(args); i += 3 {
-			inserted[edgeKey{args[i].(string), args[i+1].(string), args[i+2].(string)}]++
-		}
-		return nil
-	}
-	// Some of k > 1 edges existed: which ones, RETURNING says.
-	if _, err := t.conn.ExecContext(ctx, "ROLLBACK TO resonance_insert_edges"); err != nil {
-		return err
-	}
-	rows, err := t.conn.QueryContext(ctx, insertEdgeRowsReturning.text(k), args...)
+// inserted the keys of those that did not exist: the statement's
+// RETURNING names each edge it inserted, and none that existed (INSERT OR
+// IGNORE). SQLite runs the whole INSERT at its first step, before it
+// returns the first row.
+func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any, inserted map[edgeKey]int) error {
+	rows, err := t.conn.QueryContext(ctx, insertEdgeRows.text(k), args...)
 	if err != nil {
 		return err
 	}
@@ -178,10 +145,10 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := prepareEdge("upsert edge", &e, true); err != nil {
 		return err
 	}
-	if err := t.enterWrite(ctx); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(&e), err)
 	}
-	defer t.leaveWrite()
+	defer t.leave()
 	err := t.q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
 		Source: e.Source, Target: e.Target, Type: e.Type, Confidence: e.Confidence, Veracity: e.Veracity,
 		ContextSource: nullString(e.ContextSource),

@@ -41,6 +41,11 @@ var (
 	ErrLeakedConnections = errors.New("connections still checked out")
 )
 
+// errCommitRefused explains the commit hook of a Store's writer (T1).
+var errCommitRefused = errors.New("refused to commit: inside a Store.Tx only its end commits, and its transaction had " +
+	"already ended (SQLite rolls it back after an interrupted statement, RAISE(ROLLBACK) or a full disk) or fn ran COMMIT " +
+	"itself; return an error from fn")
+
 // classify translates a driver error into one that also wraps the matching
 // sentinel. It decides on the SQLite result codes, never on message text.
 // nil stays nil, and errors that already carry a sentinel are returned as is.
@@ -66,6 +71,10 @@ func classify(err error) error {
 			return err
 		}
 		return fmt.Errorf("%w: %w", ErrReadOnly, err)
+	case sqlite3.ErrConstraint:
+		if se.ExtendedCode == sqlite3.ErrConstraintCommitHook && !errors.Is(err, errCommitRefused) {
+			return fmt.Errorf("%w: %w", err, errCommitRefused)
+		}
 	}
 	return err
 }

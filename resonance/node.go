@@ -55,10 +55,10 @@ func (t *Tx) UpsertNodes(ctx context.Context, nodes []Node) error {
 	if len(nodes) == 0 {
 		return nil
 	}
-	if err := t.enterWrite(ctx); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", nodesName(nodes), err)
 	}
-	defer t.leaveWrite()
+	defer t.leave()
 	args := make([]any, 0, 10*min(len(nodes), maxChunkRows))
 	hist := make([]historyRow, 0, min(len(nodes), maxChunkRows))
 	var h []byte
@@ -306,10 +306,10 @@ func (t *Tx) UpdateNodeDate(ctx context.Context, id, date string) error {
 // value with get, and records both in a history row.
 func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullString,
 	get func(context.Context, string) (sql.NullString, error), set func(sql.NullString) error) error {
-	if err := t.enterWrite(ctx); err != nil {
+	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, id, err)
 	}
-	defer t.leaveWrite()
+	defer t.leave()
 	old, err := get(ctx, id)
 	if err != nil {
 		return notFound(op, id, err)

@@ -135,7 +135,10 @@ type Options struct {
 	// (A4). After it returns, every setting of RequiredPragmas is read
 	// back: a hook that changed one (mmap_size, say) fails the connection
 	// with an error naming the rule (C4), as does an error it returns. It
-	// may run on several goroutines at once, one connection each.
+	// may run on several goroutines at once, one connection each. A commit
+	// hook it registers (RegisterCommitHook) replaces the one with which
+	// the store's writer refuses commits inside a Store.Tx other than its
+	// end's (T1).
 	ConnectHook func(*sqlite3.SQLiteConn) error
 
 	// TraceConnect, when set, is called with each statement the connector

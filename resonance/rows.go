@@ -68,10 +68,9 @@ func (m *multiRow) text(n int) string { return (*m)[bits.TrailingZeros(uint(n))]
 var (
 	upsertNodeRows = newMultiRow(db.UpsertNode, "")
 	historyRows    = newMultiRow(db.InsertHistory, "")
-	insertEdgeRows = newMultiRow(db.InsertEdge, "")
-	// insertEdgeRowsReturning returns the key of each edge it inserted, and
-	// none for those that existed already (INSERT OR IGNORE).
-	insertEdgeRowsReturning = newMultiRow(db.InsertEdge, "\nRETURNING source, target, type")
+	// insertEdgeRows returns the key of each edge it inserted, and none for
+	// those that existed already (INSERT OR IGNORE).
+	insertEdgeRows = newMultiRow(db.InsertEdge, "\nRETURNING source, target, type")
 )
 
 // historyRow is one row of the history table (see history.go).

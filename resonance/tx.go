@@ -56,19 +56,18 @@ type txState struct {
 	parent *txState // the transaction whose context this one's was made with
 	mu     sync.RWMutex
 	done   bool
-	// writeMu makes the writes on one transaction run one at a time:
-	// InsertEdges may undo its statement to a savepoint, which must not
-	// undo another write's statements made in between.
-	writeMu sync.Mutex
 
 	// What the handle's own SQL methods left open, closed by the end so
 	// that the connection is free for its COMMIT and its next user: the
-	// Rows of QueryContext, the statements of PrepareContext, and the
-	// contexts of QueryRowContext (a Row not scanned holds its Rows).
-	openMu  sync.Mutex
-	rows    []*sql.Rows
-	stmts   []*sql.Stmt
-	cancels []context.CancelFunc
+	// Rows of QueryContext (those closed already are dropped as the list
+	// doubles), the statements of PrepareContext, and rowCtx, the context
+	// of every QueryRowContext (a Row not scanned holds its Rows).
+	openMu    sync.Mutex
+	rows      []*sql.Rows
+	rowsPrune int // prune rows when it reaches this length
+	stmts     []*sql.Stmt
+	rowCtx    context.Context
+	rowCancel context.CancelFunc
 }
 
 // txKey is the context key under which a transaction's context carries its
@@ -98,40 +97,23 @@ func (r *ReadTx) init(s *Store, conn db.DBTX, st *txState) {
 // when ctx is done, and with sql.ErrTxDone once the transaction has ended.
 // leave must follow.
 func (r *ReadTx) enter(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	if r.state == nil {
-		return nil
+		return ctx.Err()
 	}
 	r.state.mu.RLock()
-	if r.state.done {
+	var err error
+	switch {
+	case r.state.done: // T5: a dead handle says so, whatever ctx says
+		err = sql.ErrTxDone
+	case r.store.closed.Load():
+		err = ErrClosed
+	default:
+		err = ctx.Err()
+	}
+	if err != nil {
 		r.state.mu.RUnlock()
-		return sql.ErrTxDone
 	}
-	if r.store.closed.Load() {
-		r.state.mu.RUnlock()
-		return ErrClosed
-	}
-	return nil
-}
-
-// enterWrite is enter for an operation that writes; leaveWrite must follow.
-func (r *ReadTx) enterWrite(ctx context.Context) error {
-	if err := r.enter(ctx); err != nil {
-		return err
-	}
-	if r.state != nil {
-		r.state.writeMu.Lock()
-	}
-	return nil
-}
-
-func (r *ReadTx) leaveWrite() {
-	if r.state != nil {
-		r.state.writeMu.Unlock()
-	}
-	r.leave()
+	return err
 }
 
 func (r *ReadTx) leave() {
@@ -147,10 +129,10 @@ func (r *ReadTx) Queries() *db.Queries { return r.uq }
 // package's sentinels: a write in a read transaction ErrReadOnly, a lock
 // held past the busy timeout ErrBusy.
 func (r *ReadTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := r.enterWrite(ctx); err != nil {
+	if err := r.enter(ctx); err != nil {
 		return nil, err
 	}
-	defer r.leaveWrite()
+	defer r.leave()
 	return r.conn.ExecContext(ctx, query, args...)
 }
 
@@ -183,11 +165,29 @@ func (r *ReadTx) QueryContext(ctx context.Context, query string, args ...any) (*
 	defer r.leave()
 	rows, err := r.conn.QueryContext(ctx, query, args...)
 	if err == nil && r.state != nil {
-		r.state.openMu.Lock()
-		r.state.rows = append(r.state.rows, rows)
-		r.state.openMu.Unlock()
+		r.state.keepRows(rows)
 	}
 	return rows, err
+}
+
+// keepRows adds rows to those the end closes. When the list has doubled
+// since it was last pruned, the Rows closed already leave it, so that a
+// long transaction of many small queries does not grow with them.
+func (st *txState) keepRows(rows *sql.Rows) {
+	st.openMu.Lock()
+	defer st.openMu.Unlock()
+	if len(st.rows) >= st.rowsPrune {
+		open := st.rows[:0]
+		for _, r := range st.rows {
+			if _, err := r.Columns(); err == nil { // an error: closed
+				open = append(open, r)
+			}
+		}
+		clear(st.rows[len(open):])
+		st.rows = open
+		st.rowsPrune = max(64, 2*len(open))
+	}
+	st.rows = append(st.rows, rows)
 }
 
 // QueryRowContext runs a query that returns at most one row; its error,
@@ -197,7 +197,7 @@ func (r *ReadTx) QueryRowContext(ctx context.Context, query string, args ...any)
 		if errors.Is(err, sql.ErrTxDone) || errors.Is(err, ErrClosed) {
 			// A Row carries its error only when database/sql makes it:
 			// an ended *sql.Tx makes one that says sql.ErrTxDone.
-			return r.store.endedTx.QueryRowContext(ctx, query, args...)
+			return r.store.endedTx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
 		}
 		return r.conn.QueryRowContext(ctx, query, args...) // ctx is done: its error
 	}
@@ -205,11 +205,15 @@ func (r *ReadTx) QueryRowContext(ctx context.Context, query string, args ...any)
 	if r.state == nil {
 		return r.conn.QueryRowContext(ctx, query, args...)
 	}
-	// The Row holds its Rows until it is scanned: the end cancels the
-	// query's context, which closes them.
-	qctx, cancel := context.WithCancel(ctx)
+	// The Row holds its Rows until it is scanned: the query runs with the
+	// transaction's rowCtx, which the end cancels, and that closes them.
+	// (The caller's ctx was checked by enter: the query, which runs to its
+	// first row before QueryRowContext returns, is not cut short by it.)
 	r.state.openMu.Lock()
-	r.state.cancels = append(r.state.cancels, cancel)
+	if r.state.rowCtx == nil {
+		r.state.rowCtx, r.state.rowCancel = context.WithCancel(context.Background())
+	}
+	qctx := r.state.rowCtx
 	r.state.openMu.Unlock()
 	return r.conn.QueryRowContext(qctx, query, args...)
 }
@@ -370,6 +374,9 @@ func (s *Store) beginOn(ctx context.Context, conn *sql.Conn, write bool) (*liveT
 		conn.Close()
 		return nil, s.endError("begin", ctx, err)
 	}
+	if write {
+		setInTx(conn, true)
+	}
 	st := &txState{store: s, write: write}
 	st.parent, _ = ctx.Value(txKey{}).(*txState)
 	t := &liveTx{tx: &Tx{}, sconn: conn, began: time.Now()}
@@ -423,6 +430,16 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 		err = fmt.Errorf("resonance: commit %q: %w", s.path, ErrClosed)
 	}
 	prepared := st.closeOpen()
+	inTx := setInTx(t.sconn, false)
+	if !inTx {
+		op := "rollback"
+		if commit {
+			op, commit = "commit", false
+		}
+		err = errors.Join(err, fmt.Errorf("resonance: %s %q: the transaction had already ended, and nothing of it was committed: "+
+			"SQLite rolls a transaction back after an interrupted statement, RAISE(ROLLBACK) or a full disk, and ROLLBACK run "+
+			"through ExecContext ends it; return the error of the statement that failed from fn", op, s.path))
+	}
 	// COMMIT and ROLLBACK run whatever ctx says: neither may be cut short.
 	bg := context.Background()
 	if commit {
@@ -433,7 +450,7 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 			s.ckpt.committed()
 		}
 	}
-	if !commit && t.inTransaction() {
+	if !commit && inTx {
 		if _, rerr := t.sconn.ExecContext(bg, "ROLLBACK"); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("resonance: rollback %q: %w", s.path, classify(rerr)))
 		}
@@ -452,17 +469,20 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 	return err
 }
 
-// inTransaction reports whether the connection is inside a transaction:
-// SQLite ends one by itself after some errors (a full disk, an I/O error).
-func (t *liveTx) inTransaction() bool {
-	in := true
-	_ = t.sconn.Raw(func(dc any) error {
-		if c, ok := dc.(interface{ AutoCommit() bool }); ok {
-			in = !c.AutoCommit()
+// setInTx sets whether the connection holds a transaction of the
+// store's, whose end alone may commit (see classifiedConn.inTx), and
+// reports whether it is inside a transaction: SQLite ends one by itself
+// after some errors.
+func setInTx(conn *sql.Conn, on bool) (inside bool) {
+	inside = true
+	_ = conn.Raw(func(dc any) error {
+		if c, ok := dc.(*classifiedConn); ok {
+			c.inTx.Store(on)
+			inside = !c.AutoCommit()
 		}
 		return nil
 	})
-	return in
+	return inside
 }
 
 // closeOpen closes what the handle's SQL methods left open, and reports
@@ -473,14 +493,14 @@ func (st *txState) closeOpen() (prepared bool) {
 	for _, r := range st.rows {
 		r.Close()
 	}
-	for _, cancel := range st.cancels {
-		cancel()
+	if st.rowCancel != nil {
+		st.rowCancel()
 	}
 	for _, s := range st.stmts {
 		s.Close()
 	}
 	prepared = len(st.stmts) > 0
-	st.rows, st.cancels, st.stmts = nil, nil, nil
+	st.rows, st.stmts = nil, nil
 	return prepared
 }
 
