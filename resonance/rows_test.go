@@ -181,9 +181,8 @@ func TestTx_BatchWritesRefuseBadInputWhole(t *testing.T) {
 }
 
 // TestTx_ConcurrentWritesInOneTx writes from several goroutines through
-// one Tx while InsertEdges keeps meeting edges that exist, so that it undoes
-// its statement to its savepoint and runs it again: no other write made
-// meanwhile may be undone with it, and every history action is right.
+// one Tx while InsertEdges keeps meeting edges that exist: no write is
+// lost, and every history action is right.
 func TestTx_ConcurrentWritesInOneTx(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
