@@ -57,10 +57,7 @@ type checkpointer struct {
 
 	commits atomic.Int64 // commits since the goroutine last took the count
 	due     atomic.Int64 // the count at which a commit wakes the goroutine
-	// The goroutine's own: the WAL's frames after the last checkpoint,
-	// and whether it copied them all (the WAL then starts over).
-	lastLog      int64
-	lastComplete bool
+	lastLog int64        // the goroutine's own: the WAL's frames at the last checkpoint
 }
 
 // startCheckpointer starts the background checkpoint of a read-write store.
@@ -74,7 +71,7 @@ func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, e
 		return nil, err
 	}
 	cp := &checkpointer{path: path, db: oneConnPool(c), log: o.Logger, mu: mu, wake: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{}), lastComplete: true}
+		quit: make(chan struct{}), done: make(chan struct{})}
 	cp.due.Store(1)
 	go cp.loop()
 	return cp, nil
@@ -102,36 +99,38 @@ func (cp *checkpointer) loop() {
 			return
 		case <-cp.wake:
 			n := cp.commits.Swap(0)
-			if log, copied, ok := cp.checkpoint(); ok {
-				cp.plan(n, log, copied)
+			if log, ok := cp.checkpoint(); ok {
+				cp.plan(n, log)
 			}
 		}
 	}
 }
 
 // plan sets the number of commits after which the next checkpoint is due,
-// from the n commits since the last one and the frames the WAL holds now
-// (log, of which copied are in the database).
-func (cp *checkpointer) plan(n, log, copied int64) {
-	added := log // the WAL started over after a complete checkpoint
-	if !cp.lastComplete && log >= cp.lastLog {
+// from the n commits since the last one and the frames the WAL holds now.
+func (cp *checkpointer) plan(n, log int64) {
+	// The WAL starts over after a complete checkpoint, but only once no
+	// frame has been added meanwhile: while it holds more frames than
+	// last time, count the difference.
+	added := log
+	if log > cp.lastLog {
 		added = log - cp.lastLog
 	}
 	perCommit := max(1, added/max(n, 1))
 	cp.due.Store(max(1, bgCheckpointFrames/perCommit))
-	cp.lastLog, cp.lastComplete = log, copied == log
+	cp.lastLog = log
 }
 
-// checkpoint runs one PASSIVE checkpoint and returns SQLite's answer: the
-// frames in the WAL and those of them now in the database. A failure
+// checkpoint runs one PASSIVE checkpoint and returns the frames the WAL
+// holds, as SQLite answers. A failure
 // loses nothing: a later commit tries again and, past the writer's
 // wal_autocheckpoint, the writer checkpoints itself. It is logged once,
 // and so is the recovery.
-func (cp *checkpointer) checkpoint() (log, copied int64, ok bool) {
+func (cp *checkpointer) checkpoint() (log int64, ok bool) {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
 	start := time.Now()
-	var busy int64
+	var busy, copied int64
 	err := cp.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied)
 	switch {
 	case err != nil && !cp.failing:
@@ -145,7 +144,7 @@ func (cp *checkpointer) checkpoint() (log, copied int64, ok bool) {
 		cp.log.Debug("resonance: background checkpoint", "db", cp.path, "log_frames", log,
 			"checkpointed", copied, "took", time.Since(start))
 	}
-	return log, copied, err == nil
+	return log, err == nil
 }
 
 // stop ends the goroutine and closes its connection.

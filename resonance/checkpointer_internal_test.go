@@ -15,26 +15,24 @@ import (
 // written about bgCheckpointFrames frames.
 func TestCheckpointer_PlanFollowsTheFramesACommitWrites(t *testing.T) {
 	cases := []struct {
-		name                 string
-		lastLog              int64
-		lastComplete         bool
-		commits, log, copied int64
-		want                 int64
+		name                  string
+		lastLog, commits, log int64
+		want                  int64
 	}{
-		{"the WAL started over: 6 frames a commit", 900, true, 100, 600, 600, bgCheckpointFrames / 6},
-		{"the WAL went on: 300 new frames in 50 commits", 500, false, 50, 800, 800, bgCheckpointFrames / 6},
-		{"one large commit", 0, true, 1, 3000, 3000, 1},
-		{"nothing written", 0, true, 5, 0, 0, bgCheckpointFrames},
-		{"no commit counted", 0, true, 0, 12, 12, bgCheckpointFrames / 12},
+		{"the WAL started over: 6 frames a commit", 900, 100, 600, bgCheckpointFrames / 6},
+		{"the WAL went on: 300 new frames in 50 commits", 500, 50, 800, bgCheckpointFrames / 6},
+		{"one large commit", 0, 1, 3000, 1},
+		{"nothing written", 0, 5, 0, bgCheckpointFrames},
+		{"no commit counted", 0, 0, 12, bgCheckpointFrames / 12},
 	}
 	for _, c := range cases {
-		cp := &checkpointer{lastLog: c.lastLog, lastComplete: c.lastComplete}
-		cp.plan(c.commits, c.log, c.copied)
+		cp := &checkpointer{lastLog: c.lastLog}
+		cp.plan(c.commits, c.log)
 		if got := cp.due.Load(); got != c.want {
 			t.Errorf("%s: next checkpoint due after %d commits, want %d", c.name, got, c.want)
 		}
-		if cp.lastLog != c.log || cp.lastComplete != (c.copied == c.log) {
-			t.Errorf("%s: remembered %d frames, complete %v", c.name, cp.lastLog, cp.lastComplete)
+		if cp.lastLog != c.log {
+			t.Errorf("%s: remembered %d frames, want %d", c.name, cp.lastLog, c.log)
 		}
 	}
 }

@@ -68,10 +68,23 @@ func (m *multiRow) text(n int) string { return (*m)[bits.TrailingZeros(uint(n))]
 var (
 	upsertNodeRows = newMultiRow(db.UpsertNode, "")
 	historyRows    = newMultiRow(db.InsertHistory, "")
+	// newEdgeRows inserts edges that must all be new: the generated
+	// InsertEdge without its OR IGNORE, so that an edge that exists fails
+	// the statement (see Tx.insertEdgeRows).
+	newEdgeRows = newMultiRow(withoutOrIgnore(db.InsertEdge), "")
 	// insertEdgeRows returns the key of each edge it inserted, and none for
-	// those that existed already (INSERT OR IGNORE).
+	// those that existed already.
 	insertEdgeRows = newMultiRow(db.InsertEdge, "\nRETURNING source, target, type")
 )
+
+// withoutOrIgnore returns the INSERT OR IGNORE stmt as a plain INSERT.
+func withoutOrIgnore(stmt string) string {
+	s := strings.Replace(stmt, "INSERT OR IGNORE INTO", "INSERT INTO", 1)
+	if s == stmt {
+		panic("resonance: not an INSERT OR IGNORE: " + stmt)
+	}
+	return s
+}
 
 // historyRow is one row of the history table (see history.go).
 type historyRow struct {
