@@ -62,15 +62,22 @@ type checkpointer struct {
 
 // startCheckpointer starts the background checkpoint of a read-write store.
 // mu is held by every checkpoint of the store.
-// Its connection never creates the file: a checkpoint after the database
-// was deleted must not make an empty one.
+// Its connection opens here, with the store, and never creates the file:
+// opened later, after the database file was deleted or replaced, it would
+// make an empty one, or take the -shm of the replaced file for its own
+// and truncate it under the store's other connections (SIGBUS).
 func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, error) {
 	o.Create = false
 	c, err := newConnector(path, o, "deferred")
 	if err != nil {
 		return nil, err
 	}
-	cp := &checkpointer{path: path, db: oneConnPool(c), log: o.Logger, mu: mu, wake: make(chan struct{}, 1),
+	db := oneConnPool(c)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	cp := &checkpointer{path: path, db: db, log: o.Logger, mu: mu, wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	cp.due.Store(1)
 	go cp.loop()
