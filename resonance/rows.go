@@ -41,11 +41,10 @@ type multiRow [chunkSizes]string
 func newMultiRow(stmt, suffix string) *multiRow {
 	stmt = strings.TrimRight(stmt, "\n;")
 	i := strings.Index(stmt, "VALUES (")
-	j := strings.IndexByte(stmt[i:], ')')
-	if i < 0 || j < 0 {
+	if i < 0 || strings.IndexByte(stmt[i:], ')') < 0 {
 		panic("resonance: not an INSERT with one VALUES tuple: " + stmt)
 	}
-	j += i + 1
+	j := i + strings.IndexByte(stmt[i:], ')') + 1
 	tuple := stmt[i+len("VALUES ") : j]
 	var m multiRow
 	for k := range m {
