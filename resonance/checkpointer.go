@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,8 +22,9 @@ import (
 // checkpoint goroutine (a send that never blocks), which runs PRAGMA
 // wal_checkpoint(PASSIVE). Its answer, the frames the WAL holds, divided
 // by the commits since the checkpoint before gives the frames a commit
-// writes, and from it the next count; the first commit after open always
-// wakes it. (Waking the goroutine after every commit instead cost a
+// writes, and from it the next count. Until the first checkpoint the
+// goroutine, woken by the first commit, estimates it from the size of
+// -wal and checkpoints only once that reaches bgCheckpointFrames. (Waking the goroutine after every commit instead cost a
 // one-row write transaction, W2, about a sixth of its time on two cores.)
 // Nothing reads the WAL index in -shm directly: closing a descriptor of a
 // file releases every POSIX lock the process holds on it, SQLite's
@@ -57,7 +59,11 @@ type checkpointer struct {
 
 	commits atomic.Int64 // commits since the goroutine last took the count
 	due     atomic.Int64 // the count at which a commit wakes the goroutine
-	lastLog int64        // the goroutine's own: the WAL's frames at the last checkpoint
+	// The goroutine's own: the WAL's frames at the last checkpoint, and
+	// whether one has run.
+	lastLog      int64
+	checkpointed bool
+	pageSize     int64
 }
 
 // startCheckpointer starts the background checkpoint of a read-write store.
@@ -73,12 +79,13 @@ func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, e
 		return nil, err
 	}
 	db := oneConnPool(c)
-	if err := db.Ping(); err != nil {
+	var pageSize int64
+	if err := db.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
 		db.Close()
 		return nil, err
 	}
 	cp := &checkpointer{path: path, db: db, log: o.Logger, mu: mu, wake: make(chan struct{}, 1),
-		quit: make(chan struct{}), done: make(chan struct{})}
+		quit: make(chan struct{}), done: make(chan struct{}), pageSize: pageSize}
 	cp.due.Store(1)
 	go cp.loop()
 	return cp, nil
@@ -106,11 +113,31 @@ func (cp *checkpointer) loop() {
 			return
 		case <-cp.wake:
 			n := cp.commits.Swap(0)
+			if !cp.checkpointed {
+				// Nothing learnt yet: the size of -wal (a stat, which
+				// opens nothing) bounds the frames written since open.
+				if frames := cp.walFrames(); frames < bgCheckpointFrames {
+					cp.commits.Add(n)
+					cp.due.Store(max(1, bgCheckpointFrames/max(1, frames/max(n, 1))))
+					continue
+				}
+			}
 			if log, ok := cp.checkpoint(); ok {
+				cp.checkpointed = true
 				cp.plan(n, log)
 			}
 		}
 	}
+}
+
+// walFrames is the number of frames the -wal file has room for: at most
+// the frames written since the WAL last started over.
+func (cp *checkpointer) walFrames() int64 {
+	fi, err := os.Stat(cp.path + "-wal")
+	if err != nil || fi.Size() < 32 {
+		return 0
+	}
+	return (fi.Size() - 32) / (24 + cp.pageSize)
 }
 
 // plan sets the number of commits after which the next checkpoint is due,

@@ -130,20 +130,19 @@ func TestClose_WarnsWhenThePathNoLongerLeadsToTheDatabase(t *testing.T) {
 	}
 }
 
-// TestStore_CheckpointAfterDeleteCreatesNothing: a commit after the
-// database file was deleted under an open store wakes the background
-// checkpoint, whose connection opens then: it must not create an empty
-// database in the deleted one's place.
+// TestStore_CheckpointAfterDeleteCreatesNothing: writes after the
+// database file was deleted under an open store wake the background
+// checkpoint: it must not create an empty database in the deleted one's
+// place.
 func TestStore_CheckpointAfterDeleteCreatesNothing(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	s := openStoreAt(t, path, resonance.Options{Create: true})
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil {
-		t.Fatal(err)
-	}
+	// Past the background checkpoint's threshold (see
+	// TestCheckpointer_CopiesTheWALInTheBackground).
+	fillGraph(t, s, "after-delete", 2400)
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		if _, err := os.Stat(path); err == nil {
