@@ -99,8 +99,6 @@ func (c *classifiedConn) ResetSession(ctx context.Context) error {
 	if !c.AutoCommit() {
 		return driver.ErrBadConn
 	}
-	c.inTx.Store(false) // handed out anew, it holds no transaction of a Store's
-
 	if !c.pragmaRan {
 		return nil
 	}

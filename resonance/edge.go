@@ -62,7 +62,6 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 	defer t.leave()
 	args := make([]any, 0, 3*min(len(es), maxChunkRows))
 	hist := make([]historyRow, 0, min(len(es), maxChunkRows))
-	inserted := make(map[edgeKey]int, min(len(es), maxChunkRows))
 	for len(es) > 0 {
 		k := chunkRows(len(es))
 		chunk := es[:k]
@@ -70,18 +69,23 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 		for i := range chunk {
 			args = append(args, chunk[i].Source, chunk[i].Target, chunk[i].Type)
 		}
-		clear(inserted)
-		if err := t.insertEdgeRows(ctx, k, args, inserted); err != nil {
+		inserted, err := t.insertEdgeRows(ctx, k, args)
+		if err != nil {
 			return fmt.Errorf("resonance: %s: %w", edgesName(chunk), classify(err))
 		}
 		hist = hist[:0]
 		for i := range chunk {
 			e := &chunk[i]
-			// The first of equal keys in the chunk is the one inserted.
-			action, key := actionInsertIgnored, edgeKey{e.Source, e.Target, e.Type}
-			if inserted[key] > 0 {
-				inserted[key]--
-				action = actionInsert
+			// All were new (inserted is nil), or the first of equal keys
+			// in the chunk is the one inserted.
+			action := actionInsert
+			if inserted != nil {
+				key := edgeKey{e.Source, e.Target, e.Type}
+				if inserted[key] > 0 {
+					inserted[key]--
+				} else {
+					action = actionInsertIgnored
+				}
 			}
 			hist = append(hist, historyRow{entity: entityEdge, id: string(appendEdgeEntityID(nil, e.Source, e.Target, e.Type)),
 				action: action, new: sql.NullString{String: string(edgeJSON(nil, e, false)), Valid: true}})
@@ -96,8 +100,8 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 
 type edgeKey struct{ source, target, typ string }
 
-// insertEdgeRows inserts k edges whose keys are args, and counts in
-// inserted the keys of those that did not exist.
+// insertEdgeRows inserts k edges whose keys are args. It returns nil when
+// every one was new, and otherwise the count of each key it inserted.
 //
 // An import writes new edges: a plain INSERT inserts them all. When one of
 // them exists (or the chunk holds a key twice), the INSERT fails on the
@@ -105,30 +109,28 @@ type edgeKey struct{ source, target, typ string }
 // INSERT OR IGNORE … RETURNING, which names each edge it inserted.
 // (Always asking RETURNING costs every row a round trip to the driver:
 // W1 ran about a fifth slower.)
-func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any, inserted map[edgeKey]int) error {
+func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any) (map[edgeKey]int, error) {
 	_, err := t.conn.ExecContext(ctx, newEdgeRows.text(k), args...)
 	if err == nil {
-		for i := 0; i < len(args); i += 3 {
-			inserted[edgeKey{args[i].(string), args[i+1].(string), args[i+2].(string)}]++
-		}
-		return nil
+		return nil, nil
 	}
 	if _, ext, ok := sqliteCode(err); !ok || (ext != sqlite3.ErrConstraintPrimaryKey && ext != sqlite3.ErrConstraintUnique) {
-		return err
+		return nil, err
 	}
-	rows, err := t.conn.QueryContext(ctx, insertEdgeRows.text(k), args...)
+	rows, err := t.conn.QueryContext(ctx, insertOrIgnoreEdgeRows.text(k), args...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	inserted := make(map[edgeKey]int, k)
 	for rows.Next() {
 		var key edgeKey
 		if err := rows.Scan(&key.source, &key.target, &key.typ); err != nil {
-			return err
+			return nil, err
 		}
 		inserted[key]++
 	}
-	return rows.Err()
+	return inserted, rows.Err()
 }
 
 // edgesName names the edges of one statement in an error.

@@ -71,9 +71,9 @@ var (
 	// InsertEdge without its OR IGNORE, so that an edge that exists fails
 	// the statement (see Tx.insertEdgeRows).
 	newEdgeRows = newMultiRow(withoutOrIgnore(db.InsertEdge), "")
-	// insertEdgeRows returns the key of each edge it inserted, and none for
-	// those that existed already.
-	insertEdgeRows = newMultiRow(db.InsertEdge, "\nRETURNING source, target, type")
+	// insertOrIgnoreEdgeRows returns the key of each edge it inserted, and
+	// none for those that existed already.
+	insertOrIgnoreEdgeRows = newMultiRow(db.InsertEdge, "\nRETURNING source, target, type")
 )
 
 // withoutOrIgnore returns the INSERT OR IGNORE stmt as a plain INSERT.
