@@ -26,6 +26,11 @@
 //	       (queries/s, with the memory the library keeps for them; see
 //	       search.go)
 //
+// The reads and W4 also run from C (floor.go): the baseline's statements
+// on its database through the SQLite go-sqlite3 bundles, with no Go in
+// the loop. That C floor is reported beside the baseline's figure
+// (c_floor, and c_floor_ratio to the baseline).
+//
 // Every figure is the median of Config.Reps repetitions; the library and the
 // baseline alternate which goes first. The reads (W3a–W3d) and W4 alternate
 // between the two sides in small chunks, so both see the same load when
@@ -248,19 +253,25 @@ func (r *Report) Workload(name string) (Workload, bool) {
 // Names lists the workloads in report order.
 var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W3d", "W4", "W4pool", "W5", "W6"}
 
-// side is one of the two implementations measured.
+// side is one of the two implementations measured, or the C floor beside
+// them (floor.go), measured on the reads and W4 and reported with the
+// baseline's figures.
 type side int
 
 const (
 	lib side = iota
 	base
+	cfloor
 )
 
 func (s side) String() string {
-	if s == lib {
+	switch s {
+	case lib:
 		return "resonance"
+	case base:
+		return "baseline"
 	}
-	return "baseline"
+	return "c"
 }
 
 // sample is what one repetition of one side measured, by figure name.
@@ -347,8 +358,10 @@ func removeDB(path string) {
 func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]sample, error) {
 	s := [2]sample{lib: {}, base: {}}
 	ws := [2]workloads{lib: &libWorkloads{r: r}, base: &baseWorkloads{r: r}}
+	var paths [2]string
 	for _, sd := range order {
 		path := r.freshPath("w1", sd)
+		paths[sd] = path
 		defer removeDB(path)
 		defer ws[sd].close()
 		if err := r.ingest(ctx, rep, sd, ws[sd], path, s[sd]); err != nil {
@@ -358,7 +371,7 @@ func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]samp
 			return s, err
 		}
 	}
-	if err := r.reads(ctx, rep, order, ws, s); err != nil {
+	if err := r.reads(ctx, rep, order, ws, paths[base], s); err != nil {
 		return s, err
 	}
 
@@ -463,9 +476,17 @@ func (r *runner) ingest(ctx context.Context, rep int, sd side, w workloads, path
 // side's turn.
 const readChunk = 500
 
-// reads runs W3a–W3d on both sides' W1 databases, alternating between the
-// sides every scan (W3a) or every readChunk nodes.
-func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloads, s [2]sample) error {
+// reads runs W3a–W3d on both sides' W1 databases, and the C floor on the
+// baseline's, alternating between them every scan (W3a) or every readChunk
+// nodes.
+func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloads, basePath string, s [2]sample) error {
+	floor, err := openFloor(r, basePath)
+	if err != nil {
+		return err
+	}
+	defer floor.close()
+	rs := [3]reader{lib: ws[lib], base: ws[base], cfloor: floor}
+	withFloor := append(slices.Clone(order), cfloor)
 	n := r.cfg.Nodes
 	chunks := (n + readChunk - 1) / readChunk
 	chunk := func(k int) []int { return r.data.perm[k*readChunk : min((k+1)*readChunk, n)] }
@@ -477,11 +498,11 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 		name, what string
 		chunks     int
 		per        func(el time.Duration) float64
-		run        func(w workloads, k int) (int, error) // returns the edges read
+		run        func(w reader, k int) (int, error) // returns the edges read
 	}{
 		{"W3a", fmt.Sprintf("scan ×%d", r.cfg.Scans), r.cfg.Scans,
 			func(el time.Duration) float64 { return msPer(el, r.cfg.Scans) },
-			func(w workloads, _ int) (int, error) {
+			func(w reader, _ int) (int, error) {
 				got, err := w.scan()
 				if err == nil && got != n {
 					err = fmt.Errorf("scan returned %d nodes, want %d", got, n)
@@ -490,7 +511,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 			}},
 		{"W3b", fmt.Sprintf("get node ×%d", n), chunks,
 			func(el time.Duration) float64 { return usPer(el, n) },
-			func(w workloads, k int) (int, error) {
+			func(w reader, k int) (int, error) {
 				for _, i := range chunk(k) {
 					if err := w.get(i); err != nil {
 						return 0, err
@@ -500,7 +521,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 			}},
 		{"W3c", fmt.Sprintf("outgoing edges ×%d", n), chunks,
 			func(el time.Duration) float64 { return usPer(el, n) },
-			func(w workloads, k int) (int, error) {
+			func(w reader, k int) (int, error) {
 				edges := 0
 				for _, i := range chunk(k) {
 					got, err := w.outgoing(i)
@@ -513,7 +534,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 			}},
 		{"W3d", fmt.Sprintf("outgoing edges ×%d, %d per call", n, edgesPerCall), chunks,
 			func(el time.Duration) float64 { return usPer(el, n) },
-			func(w workloads, k int) (int, error) {
+			func(w reader, k int) (int, error) {
 				edges := 0
 				part := ids[k*readChunk : min((k+1)*readChunk, n)]
 				for lo := 0; lo < len(part); lo += edgesPerCall {
@@ -528,21 +549,24 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 	}
 	for _, st := range steps {
 		r.progress("rep %d/%d: %s %s", rep+1, r.cfg.Reps, st.name, st.what)
-		var edges [2]int
-		el, err := interleave(st.name, order, st.chunks, func(sd side, k int) error {
-			got, err := st.run(ws[sd], k)
+		var edges [3]int
+		el, err := interleave(st.name, withFloor, st.chunks, func(sd side, k int) error {
+			got, err := st.run(rs[sd], k)
 			edges[sd] += got
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
-		for _, sd := range order {
-			s[sd][st.name] = st.per(el[sd])
+		for _, sd := range withFloor {
 			if (st.name == "W3c" || st.name == "W3d") && edges[sd] != r.data.edgeCount() {
 				return fmt.Errorf("%s: %s: %d outgoing edges in all, want %d", sd, st.name, edges[sd], r.data.edgeCount())
 			}
 		}
+		for _, sd := range order {
+			s[sd][st.name] = st.per(el[sd])
+		}
+		s[base][st.name+floorSuffix] = st.per(el[cfloor])
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -550,11 +574,11 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 	return nil
 }
 
-// interleave runs chunks 0..n-1 of a workload on both sides in turn (which
-// side goes first alternates with every chunk) and returns each side's
-// total time.
-func interleave(name string, order []side, n int, run func(sd side, k int) error) ([2]time.Duration, error) {
-	var el [2]time.Duration
+// interleave runs chunks 0..n-1 of a workload on each side of order in
+// turn (which side goes first rotates with every chunk) and returns each
+// side's total time.
+func interleave(name string, order []side, n int, run func(sd side, k int) error) ([3]time.Duration, error) {
+	var el [3]time.Duration
 	for k := range n {
 		for j := range order {
 			sd := order[(j+k)%len(order)]
@@ -594,19 +618,29 @@ func (r *runner) autocommit(sd side) (float64, error) {
 
 // workloads is one side's implementation of the statements.
 type workloads interface {
+	reader
 	open(path string) error
 	close() error
 	ingest() error                               // W1
 	checkpointSize() (float64, error)            // checkpoint, then the file size in MiB
 	verify() error                               // the rows W1 wrote are all there
-	scan() (int, error)                          // W3a, the number of nodes
-	get(i int) error                             // W3b
-	outgoing(i int) (int, error)                 // W3c, the number of edges
-	outgoingOf(ids []string) (int, error)        // W3d: the edges of many nodes, their number
 	upsertOne(i int) error                       // W2 and W5's writer: one node, one transaction
 	read(i int) error                            // W5's readers: W3b, busy errors returned as errBusy
 	search(q []float32, k int) ([]string, error) // W6, the ids found
 }
+
+// reader is what the reads (W3a–W3d) run: each side's workloads, and the C
+// floor.
+type reader interface {
+	scan() (int, error)                   // W3a, the number of nodes
+	get(i int) error                      // W3b
+	outgoing(i int) (int, error)          // W3c, the number of edges
+	outgoingOf(ids []string) (int, error) // W3d: the edges of many nodes, their number
+}
+
+// floorSuffix names the C floor's figure of a workload in the baseline's
+// sample: "W3c" + floorSuffix.
+const floorSuffix = "_c_floor"
 
 // edgesPerCall is how many nodes one W3d call asks for: a traversal's
 // frontier or the neighbours of a page of results.
@@ -671,6 +705,15 @@ func (sp spec) summarize(libs, bases []sample) Workload {
 			w.TargetMet = w.Resonance >= sp.target
 		} else {
 			w.TargetMet = w.Resonance <= sp.target
+		}
+	}
+	// The workloads the C floor ran (the reads and W4) report it, and its
+	// ratio to the baseline: the time any Go code on these statements and
+	// this SQLite cannot go below.
+	if f := median(pick(bases, sp.name+floorSuffix)); f > 0 {
+		w.Extra = append(w.Extra, Extra{"c_floor", f})
+		if w.Baseline > 0 {
+			w.Extra = append(w.Extra, Extra{"c_floor_ratio", f / w.Baseline})
 		}
 	}
 	for _, key := range sp.extras {

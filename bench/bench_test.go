@@ -58,6 +58,21 @@ func TestRun(t *testing.T) {
 		}
 	}
 
+	for _, name := range []string{"W3a", "W3b", "W3c", "W3d", "W4"} {
+		w, _ := rep.Workload(name)
+		for _, key := range []string{"c_floor", "c_floor_ratio"} {
+			if v, ok := w.Get(key); !ok || v <= 0 {
+				t.Errorf("%s %s = %v (present %v), want positive", name, key, v, ok)
+			}
+		}
+	}
+	for _, name := range []string{"W1", "W2", "W4pool", "W5", "W6"} {
+		w, _ := rep.Workload(name)
+		if v, ok := w.Get("c_floor"); ok {
+			t.Errorf("%s has a C floor (%v): the floor runs only the reads and W4", name, v)
+		}
+	}
+
 	b, err := rep.JSON()
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -19,7 +20,8 @@ const connChunk = 50
 // connections is W4 and W4pool, each side on a fresh database holding a
 // few nodes: µs per (open, harden, count, close) while another connection
 // stays open, and µs per count through a long-lived pool. The sides
-// alternate every connChunk connections.
+// alternate every connChunk connections. W4's C floor opens, sets up,
+// counts and closes from C on the baseline's database.
 func (r *runner) connections(outer context.Context, order []side, s [2]sample) error {
 	var cs [2]*connSide
 	for _, sd := range order {
@@ -31,12 +33,21 @@ func (r *runner) connections(outer context.Context, order []side, s [2]sample) e
 		cs[sd] = c
 	}
 	n := r.cfg.Connects
-	el, err := interleave("W4", order, (n+connChunk-1)/connChunk, func(sd side, k int) error {
+	el, err := interleave("W4", append(slices.Clone(order), cfloor), (n+connChunk-1)/connChunk, func(sd side, k int) error {
 		if outer.Err() != nil {
 			return outer.Err()
 		}
 		for range min(connChunk, n-k*connChunk) {
-			if err := cs[sd].once(); err != nil {
+			var err error
+			if sd == cfloor {
+				var got int64
+				if got, err = floorConnect(cs[base].path); err == nil {
+					err = checkCount(got)
+				}
+			} else {
+				err = cs[sd].once()
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -45,6 +56,7 @@ func (r *runner) connections(outer context.Context, order []side, s [2]sample) e
 	if err != nil {
 		return err
 	}
+	s[base]["W4"+floorSuffix] = usPer(el[cfloor], n)
 	for _, sd := range order {
 		s[sd]["W4"] = usPer(el[sd], n)
 		// Warm the pool's connection and statement first.

@@ -22,14 +22,16 @@ func init() {
 			"through a long-lived pool), W5 mixed load and W6 vector search (top-10 queries over every\n" +
 			"embedding, with the memory kept for them),\n" +
 			"each on a fresh database, through the library and through a baseline that runs the same\n" +
-			"statements with prepared statements in the same process. Each figure is the median of the\n" +
-			"repetitions; ratio is resonance ÷ baseline. --db is not used: the databases are created in\n" +
-			"--db-dir (default a temporary directory, removed afterwards). Exits 1 when W5 saw a busy error.",
+			"statements with prepared statements in the same process. The reads and W4 also run from C\n" +
+			"on the baseline's database (the C floor: no Go code on these statements goes below it).\n" +
+			"Each figure is the median of the repetitions; ratio is resonance ÷ baseline. --db is not\n" +
+			"used: the databases are created in --db-dir (default a temporary directory, removed\n" +
+			"afterwards). Exits 1 when W5 saw a busy error.",
 		flags: func(fs *flag.FlagSet) {
 			fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
 			fs.String("db-dir", "", "directory for the benchmark databases (default a temporary directory)")
 			fs.Int("reps", 3, fmt.Sprintf("repetitions of each workload (1 to %d); each figure is their median", maxReps))
-			fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=W1… and side=resonance|baseline (go tool pprof -tagfocus)")
+			fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=W1… and side=resonance|baseline|c, c being the C floor (go tool pprof -tagfocus)")
 			progressFlag(fs)
 		},
 		run: runBench,
@@ -150,6 +152,16 @@ func printBench(w io.Writer, rep *bench.Report) {
 		base, _ := w6.Get("baseline_kept_mib")
 		emb, _ := w6.Get("embeddings_mib")
 		fmt.Fprintf(w, "W6 memory kept for the queries: %.1f MiB (baseline %.1f) for %.1f MiB of embeddings\n", kept, base, emb)
+	}
+	var floors []string
+	for _, wl := range rep.Workloads {
+		if f, ok := wl.Get("c_floor"); ok {
+			r, _ := wl.Get("c_floor_ratio")
+			floors = append(floors, fmt.Sprintf("%s %s %s (%.2f)", wl.Name, figure(f), wl.Unit, r))
+		}
+	}
+	if len(floors) > 0 {
+		fmt.Fprintf(w, "C floor, the baseline's statements run from C on the same SQLite and its database (÷ baseline): %s\n", strings.Join(floors, ", "))
 	}
 	fmt.Fprintf(w, "\nratio = resonance ÷ baseline; targets from issue 5. %s.\n", env.MemoryMethod)
 	fmt.Fprintf(w, "%s.\n", bench.BaselineNote)

@@ -1,0 +1,206 @@
+package bench
+
+// The C floor: the baseline's read statements and its per-request
+// connection run from C, on the SQLite that go-sqlite3 bundles (the
+// symbols below are its own, linked into this binary), on the baseline's
+// database, in the same run. It is what any Go code using that SQLite
+// through the same statements and the same connection settings cannot go
+// below: the statement itself, with no Go, no database/sql and no
+// crossing from Go to C per row. Each value SQLite hands back is read in
+// place (sqlite3_column_*) and not copied.
+
+/*
+#include <stdint.h>
+#include <stdlib.h>
+
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+
+int sqlite3_open_v2(const char *filename, sqlite3 **db, int flags, const char *vfs);
+int sqlite3_close(sqlite3 *db);
+int sqlite3_busy_timeout(sqlite3 *db, int ms);
+int sqlite3_exec(sqlite3 *db, const char *sql, void *callback, void *arg, char **errmsg);
+int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **stmt, const char **tail);
+int sqlite3_bind_text(sqlite3_stmt *stmt, int i, const char *text, int n, void *destructor);
+int sqlite3_step(sqlite3_stmt *stmt);
+int sqlite3_reset(sqlite3_stmt *stmt);
+int sqlite3_clear_bindings(sqlite3_stmt *stmt);
+int sqlite3_finalize(sqlite3_stmt *stmt);
+int sqlite3_column_count(sqlite3_stmt *stmt);
+int sqlite3_column_type(sqlite3_stmt *stmt, int i);
+long long sqlite3_column_int64(sqlite3_stmt *stmt, int i);
+double sqlite3_column_double(sqlite3_stmt *stmt, int i);
+const unsigned char *sqlite3_column_text(sqlite3_stmt *stmt, int i);
+const void *sqlite3_column_blob(sqlite3_stmt *stmt, int i);
+int sqlite3_column_bytes(sqlite3_stmt *stmt, int i);
+const char *sqlite3_errmsg(sqlite3 *db);
+
+// go-sqlite3 opens with SQLITE_OPEN_FULLMUTEX | READWRITE | CREATE; the
+// floor's connections open the same way, on a file that exists.
+#define FLOOR_OPEN (0x00010000 | 0x00000002 | 0x00000004)
+
+// floor_settings is what the baseline's DSN and connect hook apply to each
+// of its connections, busy_timeout aside (sqlite3_busy_timeout).
+static const char floor_settings[] =
+	"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+	"PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY";
+
+static int floor_open(const char *path, sqlite3 **db) {
+	int rc = sqlite3_open_v2(path, db, FLOOR_OPEN, NULL);
+	if (rc != 0) return rc;
+	sqlite3_busy_timeout(*db, 5000);
+	return sqlite3_exec(*db, floor_settings, NULL, NULL, NULL);
+}
+
+// floor_sink keeps the compiler from dropping the column reads.
+static volatile int64_t floor_sink;
+
+// floor_rows binds text (when n >= 0) to the statement's one parameter,
+// steps through every row reading each column's value, and resets it.
+// It returns the number of rows, or -1 after an error (sqlite3_errmsg).
+static int64_t floor_rows(sqlite3_stmt *stmt, const char *text, int n) {
+	if (n >= 0 && sqlite3_bind_text(stmt, 1, text, n, NULL) != 0) return -1;
+	int64_t rows = 0, sink = 0;
+	int rc;
+	while ((rc = sqlite3_step(stmt)) == 100) { // SQLITE_ROW
+		int cols = sqlite3_column_count(stmt);
+		for (int i = 0; i < cols; i++) {
+			switch (sqlite3_column_type(stmt, i)) {
+			case 1: sink += sqlite3_column_int64(stmt, i); break;
+			case 2: sink += (int64_t)sqlite3_column_double(stmt, i); break;
+			case 3: sink += sqlite3_column_text(stmt, i)[0] + sqlite3_column_bytes(stmt, i); break;
+			case 4: sink += (intptr_t)sqlite3_column_blob(stmt, i) + sqlite3_column_bytes(stmt, i); break;
+			}
+		}
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	floor_sink += sink;
+	return rc == 101 ? rows : -1; // SQLITE_DONE
+}
+
+// floor_connect is W4 from C: open with the baseline's settings, count the
+// nodes, close. It returns the count, or -1 after an error.
+static int64_t floor_connect(const char *path) {
+	sqlite3 *db = NULL;
+	int64_t n = -1;
+	if (floor_open(path, &db) == 0) {
+		sqlite3_stmt *stmt = NULL;
+		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM nodes", -1, &stmt, NULL) == 0 && sqlite3_step(stmt) == 100) {
+			n = sqlite3_column_int64(stmt, 0);
+		}
+		sqlite3_finalize(stmt);
+	}
+	sqlite3_close(db);
+	return n;
+}
+*/
+import "C"
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unsafe"
+)
+
+// cFloor is one connection of the C floor with the baseline's read
+// statements prepared on it.
+type cFloor struct {
+	r                            *runner
+	db                           *C.sqlite3
+	scanSt, getSt, outSt, manySt *C.sqlite3_stmt
+}
+
+func openFloor(r *runner, path string) (*cFloor, error) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	f := &cFloor{r: r}
+	var db *C.sqlite3
+	rc := C.floor_open(cpath, &db)
+	f.db = db
+	if rc != 0 {
+		err := f.err(fmt.Sprintf("open (%d)", rc))
+		f.close()
+		return nil, err
+	}
+	for _, p := range []struct {
+		st  **C.sqlite3_stmt
+		sql string
+	}{{&f.scanSt, sqlScanNodes}, {&f.getSt, sqlGetNode}, {&f.outSt, sqlOutgoingEdges}, {&f.manySt, sqlOutgoingEdgesOf}} {
+		csql := C.CString(p.sql)
+		var st *C.sqlite3_stmt // not &f.…: f holds Go pointers, which C may not see
+		rc := C.sqlite3_prepare_v2(f.db, csql, -1, &st, nil)
+		C.free(unsafe.Pointer(csql))
+		*p.st = st
+		if rc != 0 {
+			err := f.err("prepare")
+			f.close()
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+func (f *cFloor) err(op string) error {
+	msg := "out of memory"
+	if f.db != nil {
+		msg = C.GoString(C.sqlite3_errmsg(f.db))
+	}
+	return fmt.Errorf("C floor: %s: %s", op, msg)
+}
+
+func (f *cFloor) close() {
+	for _, st := range []*C.sqlite3_stmt{f.scanSt, f.getSt, f.outSt, f.manySt} {
+		C.sqlite3_finalize(st)
+	}
+	C.sqlite3_close(f.db)
+	*f = cFloor{}
+}
+
+// rows runs st with text bound to its parameter and returns its rows.
+func (f *cFloor) rows(st *C.sqlite3_stmt, text string) (int, error) {
+	n := C.floor_rows(st, (*C.char)(unsafe.Pointer(unsafe.StringData(text))), C.int(len(text)))
+	if n < 0 {
+		return 0, f.err("step")
+	}
+	return int(n), nil
+}
+
+func (f *cFloor) scan() (int, error) {
+	n := C.floor_rows(f.scanSt, nil, -1)
+	if n < 0 {
+		return 0, f.err("scan")
+	}
+	return int(n), nil
+}
+
+func (f *cFloor) get(i int) error {
+	n, err := f.rows(f.getSt, f.r.data.ids[i])
+	if err == nil && n != 1 {
+		err = fmt.Errorf("C floor: node %q: %d rows, want 1", f.r.data.ids[i], n)
+	}
+	return err
+}
+
+func (f *cFloor) outgoing(i int) (int, error) { return f.rows(f.outSt, f.r.data.ids[i]) }
+
+func (f *cFloor) outgoingOf(ids []string) (int, error) {
+	arr, err := json.Marshal(ids)
+	if err != nil {
+		return 0, err
+	}
+	return f.rows(f.manySt, string(arr))
+}
+
+// floorConnect is W4's per-request connection from C on path.
+func floorConnect(path string) (int64, error) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	n := C.floor_connect(cpath)
+	if n < 0 {
+		return 0, errors.New("C floor: open, settings or count failed")
+	}
+	return int64(n), nil
+}
