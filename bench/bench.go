@@ -27,8 +27,8 @@
 //	       search.go)
 //
 // The reads and W4 also run from C (floor.go): the baseline's statements
-// on its database through the SQLite go-sqlite3 bundles, with no Go in
-// the loop. That C floor is reported beside the baseline's figure
+// on a copy of its database through the SQLite go-sqlite3 bundles, with
+// no Go in the loop. That C floor is reported beside the baseline's figure
 // (c_floor, and c_floor_ratio to the baseline).
 //
 // Every figure is the median of Config.Reps repetitions; the library and the
@@ -476,11 +476,17 @@ func (r *runner) ingest(ctx context.Context, rep int, sd side, w workloads, path
 // side's turn.
 const readChunk = 500
 
-// reads runs W3a–W3d on both sides' W1 databases, and the C floor on the
-// baseline's, alternating between them every scan (W3a) or every readChunk
-// nodes.
+// reads runs W3a–W3d on both sides' W1 databases, and the C floor on a
+// copy of the baseline's, alternating between them every scan (W3a) or
+// every readChunk nodes. The copy keeps the floor from warming the
+// baseline's pages in the machine's caches.
 func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloads, basePath string, s [2]sample) error {
-	floor, err := openFloor(r, basePath)
+	floorPath := r.freshPath("w1", cfloor)
+	defer removeDB(floorPath)
+	if err := copyDB(basePath, floorPath); err != nil {
+		return fmt.Errorf("C floor: %w", err)
+	}
+	floor, err := openFloor(r, floorPath)
 	if err != nil {
 		return err
 	}

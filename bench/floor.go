@@ -2,8 +2,8 @@ package bench
 
 // The C floor: the baseline's read statements and its per-request
 // connection run from C, on the SQLite that go-sqlite3 bundles (the
-// symbols below are its own, linked into this binary), on the baseline's
-// database, in the same run. It is what any Go code using that SQLite
+// symbols below are its own, linked into this binary), on a copy of the
+// baseline's database (W4: on its database), in the same run. It is what any Go code using that SQLite
 // through the same statements and the same connection settings cannot go
 // below: the statement itself, with no Go, no database/sql and no
 // crossing from Go to C per row. Each value SQLite hands back is read in
@@ -102,6 +102,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"unsafe"
 )
 
@@ -203,4 +205,30 @@ func floorConnect(path string) (int64, error) {
 		return 0, errors.New("C floor: open, settings or count failed")
 	}
 	return int64(n), nil
+}
+
+// copyDB copies the database at from, and its -wal if there is one, to a
+// new database at to. Nothing may write to from meanwhile.
+func copyDB(from, to string) error {
+	for _, suffix := range []string{"", "-wal"} {
+		in, err := os.Open(from + suffix)
+		if suffix != "" && errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		out, err := os.OpenFile(to+suffix, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			_, err = io.Copy(out, in)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+		}
+		in.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
