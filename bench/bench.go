@@ -27,14 +27,16 @@
 //	       search.go)
 //
 // The reads and W4 also run from C (floor.go): the baseline's statements
-// on a copy of its database through the SQLite go-sqlite3 bundles, with
-// no Go in the loop. That C floor is reported beside the baseline's figure
-// (c_floor, and c_floor_ratio to the baseline).
+// and settings through the SQLite go-sqlite3 bundles, without database/sql
+// and without a crossing from Go to C per row; the reads on a copy of the
+// baseline's W1 database, W4 on the baseline's W4 database. That C floor
+// is reported beside the baseline's figure (c_floor, and c_floor_ratio to
+// the baseline).
 //
 // Every figure is the median of Config.Reps repetitions; the library and the
-// baseline alternate which goes first. The reads (W3a–W3d) and W4 alternate
-// between the two sides in small chunks, so both see the same load when
-// other work shares the machine. Statements run with a context that is
+// baseline alternate which goes first. The reads (W3a–W3d) and W4 rotate
+// between the two sides and the C floor in small chunks, so all see the
+// same load when other work shares the machine. Statements run with a context that is
 // never cancelled (go-sqlite3 starts a goroutine per statement for one that
 // can be); Run's own context stops the run between steps.
 package bench
@@ -472,8 +474,8 @@ func (r *runner) ingest(ctx context.Context, rep int, sd side, w workloads, path
 	return w.verify()
 }
 
-// readChunk is how many reads of W3b–W3d run on one side before the other
-// side's turn.
+// readChunk is how many reads of W3b–W3d run on one side (or the C floor)
+// before the next one's turn.
 const readChunk = 500
 
 // reads runs W3a–W3d on both sides' W1 databases, and the C floor on a

@@ -14,7 +14,7 @@ import (
 const connectionNodes = 100
 
 // connChunk is how many W4 connections (and, times 20, W4pool queries)
-// run on one side before the other side's turn.
+// run on one side (or W4's C floor) before the next one's turn.
 const connChunk = 50
 
 // connections is W4 and W4pool, each side on a fresh database holding a

@@ -2,26 +2,27 @@ package bench
 
 // The C floor: the baseline's read statements and its per-request
 // connection run from C, on the SQLite that go-sqlite3 bundles (the
-// symbols below are its own, linked into this binary), on a copy of the
-// baseline's database (W4: on its database), in the same run. It is what any Go code using that SQLite
-// through the same statements and the same connection settings cannot go
-// below: the statement itself, with no Go, no database/sql and no
-// crossing from Go to C per row. Each value SQLite hands back is read in
-// place (sqlite3_column_*) and not copied.
+// symbols below are its own, linked into this binary), in the same run:
+// the reads on a copy of the baseline's W1 database, W4 on the baseline's
+// W4 database. It is what Go code using that SQLite through the same
+// statements and the same connection settings cannot go below: the
+// statement itself, with no database/sql and no crossing from Go to C per
+// row. Every value is copied once out of SQLite's row, as a client that
+// keeps it must: text and blobs into a reused buffer.
 
 /*
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 
 int sqlite3_open_v2(const char *filename, sqlite3 **db, int flags, const char *vfs);
 int sqlite3_close(sqlite3 *db);
-int sqlite3_busy_timeout(sqlite3 *db, int ms);
-int sqlite3_exec(sqlite3 *db, const char *sql, void *callback, void *arg, char **errmsg);
+int sqlite3_exec(sqlite3 *db, const char *sql, int (*callback)(void *, int, char **, char **), void *arg, char **errmsg);
 int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int n, sqlite3_stmt **stmt, const char **tail);
-int sqlite3_bind_text(sqlite3_stmt *stmt, int i, const char *text, int n, void *destructor);
+int sqlite3_bind_text(sqlite3_stmt *stmt, int i, const char *text, int n, void (*destructor)(void *));
 int sqlite3_step(sqlite3_stmt *stmt);
 int sqlite3_reset(sqlite3_stmt *stmt);
 int sqlite3_clear_bindings(sqlite3_stmt *stmt);
@@ -35,65 +36,89 @@ const void *sqlite3_column_blob(sqlite3_stmt *stmt, int i);
 int sqlite3_column_bytes(sqlite3_stmt *stmt, int i);
 const char *sqlite3_errmsg(sqlite3 *db);
 
-// go-sqlite3 opens with SQLITE_OPEN_FULLMUTEX | READWRITE | CREATE; the
-// floor's connections open the same way, on a file that exists.
-#define FLOOR_OPEN (0x00010000 | 0x00000002 | 0x00000004)
+// go-sqlite3 opens with SQLITE_OPEN_FULLMUTEX | READWRITE | CREATE | URI;
+// so do the floor's connections, on a file that exists.
+#define FLOOR_OPEN (0x00010000 | 0x00000002 | 0x00000004 | 0x00000040)
 
-// floor_settings is what the baseline's DSN and connect hook apply to each
-// of its connections, busy_timeout aside (sqlite3_busy_timeout).
+// floor_settings is what go-sqlite3 runs on each of the baseline's
+// connections for its DSN, in its order, then the baseline's connect hook.
+// go-sqlite3 also registers five user-authentication functions on each
+// connection; the floor does not.
 static const char floor_settings[] =
-	"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
+	"PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = 1; PRAGMA journal_mode = WAL; "
+	"PRAGMA locking_mode = NORMAL; PRAGMA synchronous = NORMAL; "
 	"PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY";
 
 static int floor_open(const char *path, sqlite3 **db) {
 	int rc = sqlite3_open_v2(path, db, FLOOR_OPEN, NULL);
 	if (rc != 0) return rc;
-	sqlite3_busy_timeout(*db, 5000);
 	return sqlite3_exec(*db, floor_settings, NULL, NULL, NULL);
 }
 
-// floor_sink keeps the compiler from dropping the column reads.
-static volatile int64_t floor_sink;
+// floor_buf is where text and blob values are copied; it grows to the
+// largest value.
+typedef struct {
+	char *p;
+	size_t cap;
+	int64_t sink; // keeps the compiler from dropping the numeric reads
+} floor_buf;
+
+static int floor_take(floor_buf *b, const void *v, int n) {
+	if (n <= 0) return 0;
+	if (v == NULL) return -1; // out of memory in SQLite
+	if ((size_t)n > b->cap) {
+		free(b->p);
+		b->p = malloc(n);
+		b->cap = b->p ? (size_t)n : 0;
+		if (b->p == NULL) return -1;
+	}
+	memcpy(b->p, v, n);
+	return 0;
+}
 
 // floor_rows binds text (when n >= 0) to the statement's one parameter,
-// steps through every row reading each column's value, and resets it.
-// It returns the number of rows, or -1 after an error (sqlite3_errmsg).
-static int64_t floor_rows(sqlite3_stmt *stmt, const char *text, int n) {
-	if (n >= 0 && sqlite3_bind_text(stmt, 1, text, n, NULL) != 0) return -1;
-	int64_t rows = 0, sink = 0;
-	int rc;
-	while ((rc = sqlite3_step(stmt)) == 100) { // SQLITE_ROW
+// steps through every row copying each column's value, and resets it. It
+// returns the number of rows, or -1 after an error (sqlite3_errmsg).
+static int64_t floor_rows(sqlite3_stmt *stmt, floor_buf *b, const char *text, int n) {
+	if (n >= 0 && sqlite3_bind_text(stmt, 1, n > 0 ? text : "", n, NULL) != 0) return -1;
+	int64_t rows = 0;
+	int rc, bad = 0;
+	while ((rc = sqlite3_step(stmt)) == 100 && !bad) { // SQLITE_ROW
 		int cols = sqlite3_column_count(stmt);
-		for (int i = 0; i < cols; i++) {
+		for (int i = 0; i < cols && !bad; i++) {
 			switch (sqlite3_column_type(stmt, i)) {
-			case 1: sink += sqlite3_column_int64(stmt, i); break;
-			case 2: sink += (int64_t)sqlite3_column_double(stmt, i); break;
-			case 3: sink += sqlite3_column_text(stmt, i)[0] + sqlite3_column_bytes(stmt, i); break;
-			case 4: sink += (intptr_t)sqlite3_column_blob(stmt, i) + sqlite3_column_bytes(stmt, i); break;
+			case 1: b->sink += sqlite3_column_int64(stmt, i); break;
+			case 2: b->sink += (int64_t)sqlite3_column_double(stmt, i); break;
+			case 3: bad = floor_take(b, sqlite3_column_text(stmt, i), sqlite3_column_bytes(stmt, i)); break;
+			case 4: bad = floor_take(b, sqlite3_column_blob(stmt, i), sqlite3_column_bytes(stmt, i)); break;
 			}
 		}
 		rows++;
 	}
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
-	floor_sink += sink;
-	return rc == 101 ? rows : -1; // SQLITE_DONE
+	return rc == 101 && !bad ? rows : -1; // SQLITE_DONE
 }
 
 // floor_connect is W4 from C: open with the baseline's settings, count the
-// nodes, close. It returns the count, or -1 after an error.
-static int64_t floor_connect(const char *path) {
+// nodes, close. It returns SQLite's result code, the count in *n.
+static int floor_connect(const char *path, int64_t *n) {
 	sqlite3 *db = NULL;
-	int64_t n = -1;
-	if (floor_open(path, &db) == 0) {
+	int rc = floor_open(path, &db);
+	if (rc == 0) {
 		sqlite3_stmt *stmt = NULL;
-		if (sqlite3_prepare_v2(db, "SELECT count(*) FROM nodes", -1, &stmt, NULL) == 0 && sqlite3_step(stmt) == 100) {
-			n = sqlite3_column_int64(stmt, 0);
+		rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM nodes", -1, &stmt, NULL);
+		if (rc == 0) {
+			rc = sqlite3_step(stmt);
+			if (rc == 100) {
+				*n = sqlite3_column_int64(stmt, 0);
+				rc = 0;
+			}
 		}
 		sqlite3_finalize(stmt);
 	}
 	sqlite3_close(db);
-	return n;
+	return rc;
 }
 */
 import "C"
@@ -112,13 +137,14 @@ import (
 type cFloor struct {
 	r                            *runner
 	db                           *C.sqlite3
+	buf                          *C.floor_buf // C memory: where the values are copied
 	scanSt, getSt, outSt, manySt *C.sqlite3_stmt
 }
 
 func openFloor(r *runner, path string) (*cFloor, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	f := &cFloor{r: r}
+	f := &cFloor{r: r, buf: (*C.floor_buf)(C.calloc(1, C.sizeof_floor_buf))}
 	var db *C.sqlite3
 	rc := C.floor_open(cpath, &db)
 	f.db = db
@@ -132,7 +158,7 @@ func openFloor(r *runner, path string) (*cFloor, error) {
 		sql string
 	}{{&f.scanSt, sqlScanNodes}, {&f.getSt, sqlGetNode}, {&f.outSt, sqlOutgoingEdges}, {&f.manySt, sqlOutgoingEdgesOf}} {
 		csql := C.CString(p.sql)
-		var st *C.sqlite3_stmt // not &f.…: f holds Go pointers, which C may not see
+		var st *C.sqlite3_stmt
 		rc := C.sqlite3_prepare_v2(f.db, csql, -1, &st, nil)
 		C.free(unsafe.Pointer(csql))
 		*p.st = st
@@ -158,12 +184,16 @@ func (f *cFloor) close() {
 		C.sqlite3_finalize(st)
 	}
 	C.sqlite3_close(f.db)
+	if f.buf != nil {
+		C.free(unsafe.Pointer(f.buf.p))
+		C.free(unsafe.Pointer(f.buf))
+	}
 	*f = cFloor{}
 }
 
 // rows runs st with text bound to its parameter and returns its rows.
 func (f *cFloor) rows(st *C.sqlite3_stmt, text string) (int, error) {
-	n := C.floor_rows(st, (*C.char)(unsafe.Pointer(unsafe.StringData(text))), C.int(len(text)))
+	n := C.floor_rows(st, f.buf, (*C.char)(unsafe.Pointer(unsafe.StringData(text))), C.int(len(text)))
 	if n < 0 {
 		return 0, f.err("step")
 	}
@@ -171,7 +201,7 @@ func (f *cFloor) rows(st *C.sqlite3_stmt, text string) (int, error) {
 }
 
 func (f *cFloor) scan() (int, error) {
-	n := C.floor_rows(f.scanSt, nil, -1)
+	n := C.floor_rows(f.scanSt, f.buf, nil, -1)
 	if n < 0 {
 		return 0, f.err("scan")
 	}
@@ -200,9 +230,9 @@ func (f *cFloor) outgoingOf(ids []string) (int, error) {
 func floorConnect(path string) (int64, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	n := C.floor_connect(cpath)
-	if n < 0 {
-		return 0, errors.New("C floor: open, settings or count failed")
+	var n C.int64_t
+	if rc := C.floor_connect(cpath, &n); rc != 0 {
+		return 0, fmt.Errorf("C floor: W4 connection to %s: SQLite result code %d", path, rc)
 	}
 	return int64(n), nil
 }
@@ -221,6 +251,10 @@ func copyDB(from, to string) error {
 		out, err := os.OpenFile(to+suffix, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			_, err = io.Copy(out, in)
+			if err == nil {
+				// Written out now, not by the kernel during the reads.
+				err = out.Sync()
+			}
 			if cerr := out.Close(); err == nil {
 				err = cerr
 			}

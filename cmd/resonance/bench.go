@@ -23,7 +23,7 @@ func init() {
 			"embedding, with the memory kept for them),\n" +
 			"each on a fresh database, through the library and through a baseline that runs the same\n" +
 			"statements with prepared statements in the same process. The reads and W4 also run from C\n" +
-			"on a copy of the baseline's database: the C floor, which no Go code on these statements\n" +
+			"with the baseline's statements and data: the C floor, which no Go code on these statements\n" +
 			"goes below. Each figure is the median of the repetitions; ratio is resonance ÷ baseline.\n" +
 			"--db is not used: the databases are created in --db-dir (default a temporary directory,\n" +
 			"removed afterwards). Exits 1 when W5 saw a busy error.",
@@ -161,7 +161,7 @@ func printBench(w io.Writer, rep *bench.Report) {
 		}
 	}
 	if len(floors) > 0 {
-		fmt.Fprintf(w, "C floor, the baseline's statements run from C on the same SQLite and a copy of its database (÷ baseline): %s\n", strings.Join(floors, ", "))
+		fmt.Fprintf(w, "C floor, the baseline's statements and data from C on the same SQLite (÷ baseline): %s\n", strings.Join(floors, ", "))
 	}
 	fmt.Fprintf(w, "\nratio = resonance ÷ baseline; targets from issue 5. %s.\n", env.MemoryMethod)
 	fmt.Fprintf(w, "%s.\n", bench.BaselineNote)
