@@ -36,9 +36,10 @@
 // Every figure is the median of Config.Reps repetitions; the library and the
 // baseline alternate which goes first. The reads (W3a–W3d) and W4 rotate
 // between the two sides and the C floor in small chunks, so all see the
-// same load when other work shares the machine. Statements run with a context that is
-// never cancelled (go-sqlite3 starts a goroutine per statement for one that
-// can be); Run's own context stops the run between steps.
+// same load when other work shares the machine. Statements run with a
+// context that is never cancelled (go-sqlite3 starts a goroutine per
+// statement for one that can be); Run's own context stops the run between
+// steps.
 package bench
 
 import (

@@ -32,22 +32,20 @@ func (r *runner) connections(outer context.Context, order []side, s [2]sample) e
 		defer c.close()
 		cs[sd] = c
 	}
+	once := [3]func() error{lib: cs[lib].once, base: cs[base].once, cfloor: func() error {
+		n, err := floorConnect(cs[base].path)
+		if err != nil {
+			return err
+		}
+		return checkCount(n)
+	}}
 	n := r.cfg.Connects
 	el, err := interleave("W4", append(slices.Clone(order), cfloor), (n+connChunk-1)/connChunk, func(sd side, k int) error {
 		if outer.Err() != nil {
 			return outer.Err()
 		}
 		for range min(connChunk, n-k*connChunk) {
-			var err error
-			if sd == cfloor {
-				var got int64
-				if got, err = floorConnect(cs[base].path); err == nil {
-					err = checkCount(got)
-				}
-			} else {
-				err = cs[sd].once()
-			}
-			if err != nil {
+			if err := once[sd](); err != nil {
 				return err
 			}
 		}

@@ -238,7 +238,9 @@ func floorConnect(path string) (int64, error) {
 }
 
 // copyDB copies the database at from, and its -wal if there is one, to a
-// new database at to. Nothing may write to from meanwhile.
+// new database at to, byte for byte: the copy keeps the baseline's page
+// layout, which a backup or VACUUM INTO would rewrite. Nothing may write
+// to from meanwhile.
 func copyDB(from, to string) error {
 	for _, suffix := range []string{"", "-wal"} {
 		in, err := os.Open(from + suffix)
