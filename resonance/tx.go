@@ -445,7 +445,9 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 	if commit {
 		if _, cerr := t.sconn.ExecContext(bg, "COMMIT"); cerr != nil {
 			err = s.endError("commit", ctx, cerr)
-			commit = false // the transaction may still be open: roll it back
+			// SQLite rolls the transaction back itself after most failed
+			// commits, not after SQLITE_BUSY: roll back what is still open.
+			commit, inTx = false, setInTx(t.sconn, false)
 		} else if st.write && s.ckpt != nil {
 			s.ckpt.committed()
 		}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	sqlite3 "github.com/mattn/go-sqlite3"
+
 	"github.com/resonance-graph/resonancedb/db"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
@@ -514,5 +516,42 @@ func TestTx_PreparedRowsLeftOpen(t *testing.T) {
 	}
 	if n := countRows(t, s.DB(), "nodes"); n != 2 {
 		t.Errorf("%d nodes, want 2", n)
+	}
+}
+
+// TestTx_FailedCommitIsOneError: when COMMIT fails in a way after which
+// SQLite has rolled the transaction back itself (here an application's
+// commit hook refuses it), Tx returns the commit's error alone, not a
+// failed ROLLBACK beside it, and nothing was written.
+func TestTx_FailedCommitIsOneError(t *testing.T) {
+	var refuse atomic.Bool
+	s := openStore(t, resonance.Options{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		c.RegisterCommitHook(func() int {
+			if refuse.Load() {
+				return 1
+			}
+			return 0
+		})
+		return nil
+	}})
+	ctx := context.Background()
+	refuse.Store(true)
+	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "n1", Type: "doc"})
+	})
+	refuse.Store(false)
+	if err == nil || !strings.Contains(err.Error(), "commit") {
+		t.Fatalf("Tx with a refused commit = %v, want the commit's error", err)
+	}
+	if strings.Contains(err.Error(), "resonance: rollback") {
+		t.Errorf("Tx with a refused commit = %q: it also reports a rollback of a transaction SQLite had ended", err)
+	}
+	if n := countRows(t, s.DB(), "nodes"); n != 0 {
+		t.Errorf("nodes = %d after a refused commit, want 0", n)
+	}
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "n2", Type: "doc"})
+	}); err != nil {
+		t.Fatalf("the next Tx: %v", err)
 	}
 }
