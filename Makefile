@@ -8,7 +8,7 @@ RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build generate check-generated test unit conformance example replication litestream-w1 bench fuzz lint tools clean
+.PHONY: all build generate check-generated test unit conformance example replication litestream-p1 bench fuzz lint tools clean
 
 all: build
 
@@ -63,10 +63,10 @@ conformance: $(DBMATE)
 replication: $(LITESTREAM)
 	LITESTREAM_BIN=$(LITESTREAM) $(GO) test -count=1 -timeout 10m ./replication/...
 
-# litestream-w1 measures W1 with Litestream replicating against without it,
+# litestream-p1 measures P1 with Litestream replicating against without it,
 # PAIRS alternating pairs in one run (default 5), and prints the ratio.
-litestream-w1: $(LITESTREAM)
-	LITESTREAM_BIN=$(LITESTREAM) RESONANCE_W1_PAIRS=$(or $(PAIRS),5) $(GO) test -count=1 -timeout 30m -run '^TestW1_WithLitestream$$' -v ./replication/ | grep -E 'pair|median'
+litestream-p1: $(LITESTREAM)
+	LITESTREAM_BIN=$(LITESTREAM) RESONANCE_P1_PAIRS=$(or $(PAIRS),5) $(GO) test -count=1 -timeout 30m -run '^TestP1_WithLitestream$$' -v ./replication/ | grep -E 'pair|median'
 
 # example runs the CI of the application module in examples/notes, as an
 # application built on the library would: its generated code is current,

@@ -23,7 +23,7 @@ import (
 // bare parameter lets SQLite re-plan the statement whenever its value
 // changes, and go-sqlite3 clears the bindings before each run, so the bare
 // form was compiled anew on every call (about twice the cost). The scan of
-// W3a reads every node, so it has neither the library's filters nor its
+// P3a reads every node, so it has neither the library's filters nor its
 // LIMIT and OFFSET (a bare ? there is compiled anew on every call too).
 const (
 	sqlUpsertNode = `INSERT INTO nodes (id, type, title, domain, layer, embedding, hash, summary, meta, date)
@@ -86,11 +86,11 @@ func baselineDSN(path string) string {
 
 // BaselineNote describes the baseline, for the report's footnote.
 const BaselineNote = "baseline = database/sql + go-sqlite3, prepared statements, the same SQL (CAST(? AS TEXT) " +
-	"beside ORDER BY; W3a's scan without filters or LIMIT), ordinary columns read with Scan; every connection, " +
-	"W4's included, set up like the library's (busy_timeout 5000, WAL, synchronous NORMAL, foreign_keys ON " +
+	"beside ORDER BY; P3a's scan without filters or LIMIT), ordinary columns read with Scan; every connection, " +
+	"P4's included, set up like the library's (busy_timeout 5000, WAL, synchronous NORMAL, foreign_keys ON " +
 	"through the DSN, mmap_size 0 and temp_store MEMORY in a ConnectHook) but not read back, and with SQLite's " +
 	"default page cache (2 MiB) and wal_autocheckpoint (1000), which the library's store writer raises to 8 MiB " +
-	"and 4000. W1 includes the checkpoint that ends it"
+	"and 4000. P1 includes the checkpoint that ends it"
 
 // createSchema creates the database at path with the library's migrations,
 // so the baseline runs on exactly the same schema.
@@ -122,11 +122,11 @@ type baseWorkloads struct {
 	db *sql.DB
 	st struct {
 		upsert, history, edge, get, scan, outgoing, outgoingOf *sql.Stmt
-		embeddings, hit                                        *sql.Stmt // W6's, prepared on its first query
+		embeddings, hit                                        *sql.Stmt // P6's, prepared on its first query
 	}
 	nb, wb     nodeBuf
 	blob, hist []byte // the ingest's buffers
-	wblob      []byte // the W5 writer's
+	wblob      []byte // the P5 writer's
 	whist      []byte
 }
 

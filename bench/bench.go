@@ -5,36 +5,36 @@
 //
 // Workloads, each measured on a fresh database in every repetition:
 //
-//	W1     bulk ingest: nodes with a 384-float embedding, meta JSON and a history
+//	P1     bulk ingest: nodes with a 384-float embedding, meta JSON and a history
 //	       row, 3 edges per node each with its history row, 1,000 nodes per
 //	       transaction, then a TRUNCATE checkpoint (nodes/s); the library
 //	       writes each transaction's nodes with Tx.UpsertNodes and their
 //	       edges with Tx.InsertEdges, the baseline one prepared statement per row
-//	W2     autocommit: node upserts, one transaction each (upserts/s)
-//	W3a    metadata scan of every node without its embedding (ms per scan)
-//	W3b    get node by id, for every id (µs/op)
-//	W3c    outgoing edges of every node (µs/op)
-//	W3d    the same edges read 100 nodes per call, the set-based read for
-//	       callers that would loop over W3c (µs per node)
-//	W4     per-request connection: open, harden, one count query, close, while
+//	P2     autocommit: node upserts, one transaction each (upserts/s)
+//	P3a    metadata scan of every node without its embedding (ms per scan)
+//	P3b    get node by id, for every id (µs/op)
+//	P3c    outgoing edges of every node (µs/op)
+//	P3d    the same edges read 100 nodes per call, the set-based read for
+//	       callers that would loop over P3c (µs per node)
+//	P4     per-request connection: open, harden, one count query, close, while
 //	       another connection keeps the database open (µs/op)
-//	W4pool the same query through a long-lived pool (µs/op)
-//	W5     mixed load: one writer upserting in short transactions, readers doing
-//	       W3b lookups (reads/s, with writes/s, read latency percentiles idle
+//	P4pool the same query through a long-lived pool (µs/op)
+//	P5     mixed load: one writer upserting in short transactions, readers doing
+//	       P3b lookups (reads/s, with writes/s, read latency percentiles idle
 //	       and under load, and busy errors, which must be 0)
-//	W6     vector search: top-10 queries over every node's embedding
+//	P6     vector search: top-10 queries over every node's embedding
 //	       (queries/s, with the memory the library keeps for them; see
 //	       search.go)
 //
-// The reads and W4 also run from C (floor.go): the baseline's statements
+// The reads and P4 also run from C (floor.go): the baseline's statements
 // and settings through the SQLite go-sqlite3 bundles, without database/sql
 // and without a crossing from Go to C per row; the reads on a copy of the
-// baseline's W1 database, W4 on the baseline's W4 database. That C floor
+// baseline's P1 database, P4 on the baseline's P4 database. That C floor
 // is reported beside the baseline's figure (c_floor, and c_floor_ratio to
 // the baseline).
 //
 // Every figure is the median of Config.Reps repetitions; the library and the
-// baseline alternate which goes first. The reads (W3a–W3d) and W4 rotate
+// baseline alternate which goes first. The reads (P3a–P3d) and P4 rotate
 // between the two sides and the C floor in small chunks, so all see the
 // same load when other work shares the machine. Statements run with a
 // context that is never cancelled (go-sqlite3 starts a goroutine per
@@ -71,17 +71,17 @@ type Config struct {
 	// is the median. Default 3.
 	Reps int
 
-	Nodes        int           // W1 nodes: 20,000 (quick 2,000)
-	Batch        int           // W1 nodes per transaction: 1,000
-	EdgesPerNode int           // W1 edges per node: 3
-	Upserts      int           // W2 upserts: 2,000 (quick 500)
-	Scans        int           // W3a scans: 20 (quick 5)
-	Connects     int           // W4 connections: 1,000 (quick 200)
-	PoolQueries  int           // W4pool queries: 20,000 (quick 5,000)
-	Mixed        time.Duration // W5 duration under load: 10s (quick 2s)
-	MixedIdle    time.Duration // W5 idle phase (readers only): a quarter of Mixed
-	Readers      int           // W5 readers: 4
-	Queries      int           // W6 queries: 200 (quick 50)
+	Nodes        int           // P1 nodes: 20,000 (quick 2,000)
+	Batch        int           // P1 nodes per transaction: 1,000
+	EdgesPerNode int           // P1 edges per node: 3
+	Upserts      int           // P2 upserts: 2,000 (quick 500)
+	Scans        int           // P3a scans: 20 (quick 5)
+	Connects     int           // P4 connections: 1,000 (quick 200)
+	PoolQueries  int           // P4pool queries: 20,000 (quick 5,000)
+	Mixed        time.Duration // P5 duration under load: 10s (quick 2s)
+	MixedIdle    time.Duration // P5 idle phase (readers only): a quarter of Mixed
+	Readers      int           // P5 readers: 4
+	Queries      int           // P6 queries: 200 (quick 50)
 
 	// Progress, when set, is called with a short description of each step.
 	Progress func(step string)
@@ -121,22 +121,26 @@ func (c Config) withDefaults() Config {
 // Workload is one line of the report. Ratio is Resonance ÷ Baseline: above
 // 1 is better when HigherIsBetter (a rate), below 1 otherwise (a time).
 type Workload struct {
-	Name           string
+	Name string
+	// OldName is the name the workload had before the rename to P1–P9
+	// (W1–W6, which collided with the W rules), empty for new workloads.
+	// The report carries it for one release.
+	OldName        string
 	Unit           string
 	Resonance      float64
 	Baseline       float64
 	Ratio          float64
 	HigherIsBetter bool
 	// Target is the issue's target for Resonance; HasTarget says whether
-	// there is one. TargetMet is whether the median meets it (for W5: no
+	// there is one. TargetMet is whether the median meets it (for P5: no
 	// busy error on either side).
 	Target    float64
 	HasTarget bool
 	TargetMet bool
 	// Runs and BaselineRuns are the figure of each repetition.
 	Runs, BaselineRuns []float64
-	// Extra carries the workload's other figures, in order (W1 memory and
-	// file size, W5 writes, latencies and busy errors).
+	// Extra carries the workload's other figures, in order (P1 memory and
+	// file size, P5 writes, latencies and busy errors).
 	Extra []Extra
 }
 
@@ -161,6 +165,10 @@ func (w Workload) Get(key string) (float64, bool) {
 func (w Workload) MarshalJSON() ([]byte, error) {
 	b := []byte(`{"name":`)
 	b = strconv.AppendQuote(b, w.Name)
+	if w.OldName != "" {
+		b = append(b, `,"old_name":`...)
+		b = strconv.AppendQuote(b, w.OldName)
+	}
 	b = append(b, `,"unit":`...)
 	b = strconv.AppendQuote(b, w.Unit)
 	num := func(key string, v float64) {
@@ -236,7 +244,7 @@ type Env struct {
 	Reps          int
 	Nodes         int
 	Duration      time.Duration
-	// MemoryMethod says how W1's peak memory was measured.
+	// MemoryMethod says how P1's peak memory was measured.
 	MemoryMethod string
 }
 
@@ -253,11 +261,20 @@ func (r *Report) Workload(name string) (Workload, bool) {
 	return Workload{}, false
 }
 
+// oldName is the name workload name had before the rename: P1–P6 were
+// W1–W6 (P3a was W3a, P4pool W4pool); the others are new.
+func oldName(name string) string {
+	if len(name) >= 2 && name[0] == 'P' && name[1] >= '1' && name[1] <= '6' {
+		return "W" + name[1:]
+	}
+	return ""
+}
+
 // Names lists the workloads in report order.
-var Names = []string{"W1", "W2", "W3a", "W3b", "W3c", "W3d", "W4", "W4pool", "W5", "W6"}
+var Names = []string{"P1", "P2", "P3a", "P3b", "P3c", "P3d", "P4", "P4pool", "P5", "P6"}
 
 // side is one of the two implementations measured, or the C floor beside
-// them (floor.go), measured on the reads and W4 and reported with the
+// them (floor.go), measured on the reads and P4 and reported with the
 // baseline's figures.
 type side int
 
@@ -330,8 +347,8 @@ type runner struct {
 	dir       string
 	data      *data
 	seq       int
-	queries   [][]float32 // W6's
-	searchIDs [][]string  // what W6's first run found, per query
+	queries   [][]float32 // P6's
+	searchIDs [][]string  // what P6's first run found, per query
 }
 
 func (r *runner) progress(format string, args ...any) {
@@ -354,9 +371,9 @@ func removeDB(path string) {
 }
 
 // repetition runs every workload once on each side, each on a fresh
-// database (W3 and W5 on the database W1 filled), order[0] first. The
-// reads (W3a–W3d) and W4 alternate between the sides in small chunks, so
-// both see the same load on a shared machine; W1, W2 and W5 run one side
+// database (P3 and P5 on the database P1 filled), order[0] first. The
+// reads (P3a–P3d) and P4 alternate between the sides in small chunks, so
+// both see the same load on a shared machine; P1, P2 and P5 run one side
 // after the other.
 func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]sample, error) {
 	s := [2]sample{lib: {}, base: {}}
@@ -368,7 +385,7 @@ func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]samp
 		defer removeDB(path)
 		defer ws[sd].close()
 		if err := r.ingest(ctx, rep, sd, ws[sd], path, s[sd]); err != nil {
-			return s, fmt.Errorf("%s: W1: %w", sd, err)
+			return s, fmt.Errorf("%s: P1: %w", sd, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return s, err
@@ -379,13 +396,13 @@ func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]samp
 	}
 
 	for _, sd := range order {
-		r.progress("rep %d/%d %s: W6 vector search ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Queries)
-		err := labeled("W6", sd, func() (err error) {
-			s[sd]["W6"], s[sd]["kept_mib"], err = r.vectorSearch(ws[sd])
+		r.progress("rep %d/%d %s: P6 vector search ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Queries)
+		err := labeled("P6", sd, func() (err error) {
+			s[sd]["P6"], s[sd]["kept_mib"], err = r.vectorSearch(ws[sd])
 			return err
 		})
 		if err != nil {
-			return s, fmt.Errorf("%s: W6: %w", sd, err)
+			return s, fmt.Errorf("%s: P6: %w", sd, err)
 		}
 		s[sd]["embeddings_mib"] = float64(r.cfg.Nodes*Dim*4) / (1 << 20)
 		if err := ctx.Err(); err != nil {
@@ -394,16 +411,16 @@ func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]samp
 	}
 
 	for _, sd := range order {
-		r.progress("rep %d/%d %s: W5 mixed load %v", rep+1, r.cfg.Reps, sd, r.cfg.Mixed)
+		r.progress("rep %d/%d %s: P5 mixed load %v", rep+1, r.cfg.Reps, sd, r.cfg.Mixed)
 		var m mixedResult
-		err := labeled("W5", sd, func() (err error) {
+		err := labeled("P5", sd, func() (err error) {
 			m, err = runMixed(ctx, r.cfg, r.data, ws[sd])
 			return err
 		})
 		if err != nil {
-			return s, fmt.Errorf("%s: W5: %w", sd, err)
+			return s, fmt.Errorf("%s: P5: %w", sd, err)
 		}
-		s[sd]["W5"] = m.readsPerSec
+		s[sd]["P5"] = m.readsPerSec
 		s[sd]["writes_per_s"] = m.writesPerSec
 		s[sd]["p50_load_us"] = m.p50Load
 		s[sd]["p99_load_us"] = m.p99Load
@@ -419,41 +436,41 @@ func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]samp
 	}
 
 	for _, sd := range order {
-		r.progress("rep %d/%d %s: W2 autocommit ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Upserts)
-		err := labeled("W2", sd, func() (err error) {
-			s[sd]["W2"], err = r.autocommit(sd)
+		r.progress("rep %d/%d %s: P2 autocommit ×%d", rep+1, r.cfg.Reps, sd, r.cfg.Upserts)
+		err := labeled("P2", sd, func() (err error) {
+			s[sd]["P2"], err = r.autocommit(sd)
 			return err
 		})
 		if err != nil {
-			return s, fmt.Errorf("%s: W2: %w", sd, err)
+			return s, fmt.Errorf("%s: P2: %w", sd, err)
 		}
 		if err := ctx.Err(); err != nil {
 			return s, err
 		}
 	}
 
-	r.progress("rep %d/%d: W4 connections ×%d", rep+1, r.cfg.Reps, r.cfg.Connects)
+	r.progress("rep %d/%d: P4 connections ×%d", rep+1, r.cfg.Reps, r.cfg.Connects)
 	if err := r.connections(ctx, order, s); err != nil {
-		return s, fmt.Errorf("W4: %w", err)
+		return s, fmt.Errorf("P4: %w", err)
 	}
 	return s, nil
 }
 
-// ingest is W1 on side sd: it opens w on a fresh database at path, fills
+// ingest is P1 on side sd: it opens w on a fresh database at path, fills
 // it and checks what it holds.
 func (r *runner) ingest(ctx context.Context, rep int, sd side, w workloads, path string, s sample) error {
-	r.progress("rep %d/%d %s: W1 ingest %d nodes", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
+	r.progress("rep %d/%d %s: P1 ingest %d nodes", rep+1, r.cfg.Reps, sd, r.cfg.Nodes)
 	if err := w.open(path); err != nil {
 		return err
 	}
 	mem := startMemory()
 	t0 := time.Now()
-	// W1 ends with a TRUNCATE checkpoint, timed: the two sides checkpoint
+	// P1 ends with a TRUNCATE checkpoint, timed: the two sides checkpoint
 	// at different WAL sizes (the library at 4,000 pages, the baseline at
 	// SQLite's 1,000), and the side that checkpoints later would otherwise
 	// leave more of its copying out of the figure.
 	var size float64
-	err := labeled("W1", sd, func() error {
+	err := labeled("P1", sd, func() error {
 		if err := w.ingest(); err != nil {
 			return err
 		}
@@ -468,19 +485,19 @@ func (r *runner) ingest(ctx context.Context, rep int, sd side, w workloads, path
 	}
 	el := time.Since(t0)
 	peakRSS, peakHeap := mem.stop()
-	s["W1"] = float64(r.cfg.Nodes) / el.Seconds()
+	s["P1"] = float64(r.cfg.Nodes) / el.Seconds()
 	s["peak_rss_mib"] = peakRSS
 	s["peak_heap_mib"] = peakHeap
 	s["db_mib"] = size
 	return w.verify()
 }
 
-// readChunk is how many reads of W3b–W3d run on one side (or the C floor)
+// readChunk is how many reads of P3b–P3d run on one side (or the C floor)
 // before the next one's turn.
 const readChunk = 500
 
-// reads runs W3a–W3d on both sides' W1 databases, and the C floor on a
-// copy of the baseline's, alternating between them every scan (W3a) or
+// reads runs P3a–P3d on both sides' P1 databases, and the C floor on a
+// copy of the baseline's, alternating between them every scan (P3a) or
 // every readChunk nodes. The copy keeps the floor from warming the
 // baseline's pages in the machine's caches.
 func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloads, basePath string, s [2]sample) error {
@@ -509,7 +526,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 		per        func(el time.Duration) float64
 		run        func(w reader, k int) (int, error) // returns the edges read
 	}{
-		{"W3a", fmt.Sprintf("scan ×%d", r.cfg.Scans), r.cfg.Scans,
+		{"P3a", fmt.Sprintf("scan ×%d", r.cfg.Scans), r.cfg.Scans,
 			func(el time.Duration) float64 { return msPer(el, r.cfg.Scans) },
 			func(w reader, _ int) (int, error) {
 				got, err := w.scan()
@@ -518,7 +535,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 				}
 				return 0, err
 			}},
-		{"W3b", fmt.Sprintf("get node ×%d", n), chunks,
+		{"P3b", fmt.Sprintf("get node ×%d", n), chunks,
 			func(el time.Duration) float64 { return usPer(el, n) },
 			func(w reader, k int) (int, error) {
 				for _, i := range chunk(k) {
@@ -528,7 +545,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 				}
 				return 0, nil
 			}},
-		{"W3c", fmt.Sprintf("outgoing edges ×%d", n), chunks,
+		{"P3c", fmt.Sprintf("outgoing edges ×%d", n), chunks,
 			func(el time.Duration) float64 { return usPer(el, n) },
 			func(w reader, k int) (int, error) {
 				edges := 0
@@ -541,7 +558,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 				}
 				return edges, nil
 			}},
-		{"W3d", fmt.Sprintf("outgoing edges ×%d, %d per call", n, edgesPerCall), chunks,
+		{"P3d", fmt.Sprintf("outgoing edges ×%d, %d per call", n, edgesPerCall), chunks,
 			func(el time.Duration) float64 { return usPer(el, n) },
 			func(w reader, k int) (int, error) {
 				edges := 0
@@ -568,7 +585,7 @@ func (r *runner) reads(ctx context.Context, rep int, order []side, ws [2]workloa
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
 		for _, sd := range withFloor {
-			if (st.name == "W3c" || st.name == "W3d") && edges[sd] != r.data.edgeCount() {
+			if (st.name == "P3c" || st.name == "P3d") && edges[sd] != r.data.edgeCount() {
 				return fmt.Errorf("%s: %s: %d outgoing edges in all, want %d", sd, st.name, edges[sd], r.data.edgeCount())
 			}
 		}
@@ -601,7 +618,7 @@ func interleave(name string, order []side, n int, run func(sd side, k int) error
 	return el, nil
 }
 
-// autocommit is W2 on a fresh database: upserts/s.
+// autocommit is P2 on a fresh database: upserts/s.
 func (r *runner) autocommit(sd side) (float64, error) {
 	var w workloads
 	if sd == lib {
@@ -630,32 +647,32 @@ type workloads interface {
 	reader
 	open(path string) error
 	close() error
-	ingest() error                               // W1
+	ingest() error                               // P1
 	checkpointSize() (float64, error)            // checkpoint, then the file size in MiB
-	verify() error                               // the rows W1 wrote are all there
-	upsertOne(i int) error                       // W2 and W5's writer: one node, one transaction
-	read(i int) error                            // W5's readers: W3b, busy errors returned as errBusy
-	search(q []float32, k int) ([]string, error) // W6, the ids found
+	verify() error                               // the rows P1 wrote are all there
+	upsertOne(i int) error                       // P2 and P5's writer: one node, one transaction
+	read(i int) error                            // P5's readers: P3b, busy errors returned as errBusy
+	search(q []float32, k int) ([]string, error) // P6, the ids found
 }
 
-// reader is what the reads (W3a–W3d) run: each side's workloads, and the C
+// reader is what the reads (P3a–P3d) run: each side's workloads, and the C
 // floor.
 type reader interface {
-	scan() (int, error)                   // W3a, the number of nodes
-	get(i int) error                      // W3b
-	outgoing(i int) (int, error)          // W3c, the number of edges
-	outgoingOf(ids []string) (int, error) // W3d: the edges of many nodes, their number
+	scan() (int, error)                   // P3a, the number of nodes
+	get(i int) error                      // P3b
+	outgoing(i int) (int, error)          // P3c, the number of edges
+	outgoingOf(ids []string) (int, error) // P3d: the edges of many nodes, their number
 }
 
 // floorSuffix names the C floor's figure of a workload in the baseline's
-// sample: "W3c" + floorSuffix.
+// sample: "P3c" + floorSuffix.
 const floorSuffix = "_c_floor"
 
-// edgesPerCall is how many nodes one W3d call asks for: a traversal's
+// edgesPerCall is how many nodes one P3d call asks for: a traversal's
 // frontier or the neighbours of a page of results.
 const edgesPerCall = 100
 
-// errBusy marks a busy error seen by W5, counted rather than failing the run.
+// errBusy marks a busy error seen by P5, counted rather than failing the run.
 var errBusy = errors.New("busy")
 
 // isBusy reports whether err is SQLite's BUSY or LOCKED.
@@ -676,19 +693,19 @@ type spec struct {
 }
 
 var specs = []spec{
-	{"W1", "nodes/s", true, 19000, []string{"peak_rss_mib", "peak_heap_mib", "db_mib"}},
-	{"W2", "upserts/s", true, 11000, nil},
-	{"W3a", "ms/scan", false, 25, nil},
-	{"W3b", "µs/op", false, 6, nil},
-	{"W3c", "µs/op", false, 3.5, nil},
-	{"W3d", "µs/node", false, 0, nil},
-	{"W4", "µs/op", false, 70, nil},
-	{"W4pool", "µs/op", false, 5, nil},
-	{"W5", "reads/s", true, 0, []string{"writes_per_s", "p50_idle_us", "p99_idle_us", "p50_load_us", "p99_load_us", "busy_errors"}},
-	{"W6", "queries/s", true, 0, []string{"kept_mib", "embeddings_mib"}},
+	{"P1", "nodes/s", true, 19000, []string{"peak_rss_mib", "peak_heap_mib", "db_mib"}},
+	{"P2", "upserts/s", true, 11000, nil},
+	{"P3a", "ms/scan", false, 25, nil},
+	{"P3b", "µs/op", false, 6, nil},
+	{"P3c", "µs/op", false, 3.5, nil},
+	{"P3d", "µs/node", false, 0, nil},
+	{"P4", "µs/op", false, 70, nil},
+	{"P4pool", "µs/op", false, 5, nil},
+	{"P5", "reads/s", true, 0, []string{"writes_per_s", "p50_idle_us", "p99_idle_us", "p50_load_us", "p99_load_us", "busy_errors"}},
+	{"P6", "queries/s", true, 0, []string{"kept_mib", "embeddings_mib"}},
 }
 
-// W6's targets: the library answers at least w6Ratio times as many queries
+// P6's targets: the library answers at least w6Ratio times as many queries
 // per second as the baseline, and keeps at most w6Memory times the
 // embeddings' own size in memory for it.
 const (
@@ -697,7 +714,7 @@ const (
 )
 
 func (sp spec) summarize(libs, bases []sample) Workload {
-	w := Workload{Name: sp.name, Unit: sp.unit, HigherIsBetter: sp.higherIsBetter}
+	w := Workload{Name: sp.name, OldName: oldName(sp.name), Unit: sp.unit, HigherIsBetter: sp.higherIsBetter}
 	for _, s := range libs {
 		w.Runs = append(w.Runs, s[sp.name])
 	}
@@ -716,7 +733,7 @@ func (sp spec) summarize(libs, bases []sample) Workload {
 			w.TargetMet = w.Resonance <= sp.target
 		}
 	}
-	// The workloads the C floor ran (the reads and W4) report it, and its
+	// The workloads the C floor ran (the reads and P4) report it, and its
 	// ratio to the baseline: the time any Go code on these statements and
 	// this SQLite cannot go below.
 	if f := median(pick(bases, sp.name+floorSuffix)); f > 0 {
@@ -729,7 +746,7 @@ func (sp spec) summarize(libs, bases []sample) Workload {
 		w.Extra = append(w.Extra, Extra{key, median(pick(libs, key))})
 		w.Extra = append(w.Extra, Extra{"baseline_" + key, median(pick(bases, key))})
 	}
-	if sp.name == "W5" {
+	if sp.name == "P5" {
 		// Busy errors are summed over the repetitions, not a median: the
 		// requirement is none at all.
 		for i := range w.Extra {
@@ -743,7 +760,7 @@ func (sp spec) summarize(libs, bases []sample) Workload {
 		busy, _ := w.Get("busy_errors")
 		w.TargetMet = busy == 0
 	}
-	if sp.name == "W6" {
+	if sp.name == "P6" {
 		kept, _ := w.Get("kept_mib")
 		emb, _ := w.Get("embeddings_mib")
 		w.TargetMet = w.Ratio >= w6Ratio && kept <= w6Memory*emb
@@ -787,7 +804,7 @@ func sqliteVersion() string {
 
 // labeled runs fn with the pprof labels workload=name and side=sd, so a CPU
 // profile of a run (resonance bench --cpuprofile) can be cut per workload:
-// go tool pprof -tagfocus workload=W1 -tagfocus side=resonance.
+// go tool pprof -tagfocus workload=P1 -tagfocus side=resonance.
 func labeled(name string, sd side, fn func() error) error {
 	var err error
 	pprof.Do(context.Background(), pprof.Labels("workload", name, "side", sd.String()), func(context.Context) {

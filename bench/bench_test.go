@@ -40,25 +40,25 @@ func TestRun(t *testing.T) {
 			t.Errorf("%s: %d and %d runs, want 1 each", name, len(w.Runs), len(w.BaselineRuns))
 		}
 	}
-	w5, _ := rep.Workload("W5")
+	w5, _ := rep.Workload("P5")
 	for _, key := range []string{"busy_errors", "baseline_busy_errors"} {
 		if v, ok := w5.Get(key); !ok || v != 0 {
-			t.Errorf("W5 %s = %v (present %v), want 0", key, v, ok)
+			t.Errorf("P5 %s = %v (present %v), want 0", key, v, ok)
 		}
 	}
 	for _, key := range []string{"writes_per_s", "p99_idle_us", "p99_load_us"} {
 		if v, ok := w5.Get(key); !ok || v <= 0 {
-			t.Errorf("W5 %s = %v (present %v), want positive", key, v, ok)
+			t.Errorf("P5 %s = %v (present %v), want positive", key, v, ok)
 		}
 	}
-	w1, _ := rep.Workload("W1")
+	w1, _ := rep.Workload("P1")
 	for _, key := range []string{"peak_rss_mib", "peak_heap_mib", "db_mib", "baseline_db_mib"} {
 		if v, ok := w1.Get(key); !ok || v <= 0 {
-			t.Errorf("W1 %s = %v (present %v), want positive", key, v, ok)
+			t.Errorf("P1 %s = %v (present %v), want positive", key, v, ok)
 		}
 	}
 
-	for _, name := range []string{"W3a", "W3b", "W3c", "W3d", "W4"} {
+	for _, name := range []string{"P3a", "P3b", "P3c", "P3d", "P4"} {
 		w, _ := rep.Workload(name)
 		for _, key := range []string{"c_floor", "c_floor_ratio"} {
 			if v, ok := w.Get(key); !ok || v <= 0 {
@@ -66,10 +66,10 @@ func TestRun(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"W1", "W2", "W4pool", "W5", "W6"} {
+	for _, name := range []string{"P1", "P2", "P4pool", "P5", "P6"} {
 		w, _ := rep.Workload(name)
 		if v, ok := w.Get("c_floor"); ok {
-			t.Errorf("%s has a C floor (%v): the floor runs only the reads and W4", name, v)
+			t.Errorf("%s has a C floor (%v): the floor runs only the reads and P4", name, v)
 		}
 	}
 
@@ -103,18 +103,26 @@ func TestRun(t *testing.T) {
 		}
 		return nil
 	}
+	// P1–P6 carry the names they had before the rename; a new workload has none.
+	olds := map[string]string{"P1": "W1", "P2": "W2", "P3a": "W3a", "P3b": "W3b", "P3c": "W3c",
+		"P3d": "W3d", "P4": "W4", "P4pool": "W4pool", "P5": "W5", "P6": "W6"}
+	for _, name := range bench.Names {
+		if old, _ := jsonOf(name)["old_name"].(string); old != olds[name] {
+			t.Errorf("%s JSON old_name = %q, want %q", name, old, olds[name])
+		}
+	}
 	for _, key := range []string{"busy_errors", "p99_idle_us", "p99_load_us"} {
-		if _, ok := jsonOf("W5")[key]; !ok {
-			t.Errorf("W5 JSON has no %q", key)
+		if _, ok := jsonOf("P5")[key]; !ok {
+			t.Errorf("P5 JSON has no %q", key)
 		}
 	}
 	for _, key := range []string{"kept_mib", "baseline_kept_mib", "embeddings_mib"} {
-		if _, ok := jsonOf("W6")[key]; !ok {
-			t.Errorf("W6 JSON has no %q", key)
+		if _, ok := jsonOf("P6")[key]; !ok {
+			t.Errorf("P6 JSON has no %q", key)
 		}
 	}
-	w6, _ := rep.Workload("W6")
+	w6, _ := rep.Workload("P6")
 	if kept, _ := w6.Get("kept_mib"); kept <= 0 {
-		t.Errorf("W6 kept_mib = %v: the library keeps its copy of the embeddings, want positive", kept)
+		t.Errorf("P6 kept_mib = %v: the library keeps its copy of the embeddings, want positive", kept)
 	}
 }

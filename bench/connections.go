@@ -9,18 +9,18 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// connectionNodes is how many nodes W4's database holds: the count query
+// connectionNodes is how many nodes P4's database holds: the count query
 // stays cheap, so the figure is the connection's cost.
 const connectionNodes = 100
 
-// connChunk is how many W4 connections (and, times 20, W4pool queries)
-// run on one side (or W4's C floor) before the next one's turn.
+// connChunk is how many P4 connections (and, times 20, P4pool queries)
+// run on one side (or P4's C floor) before the next one's turn.
 const connChunk = 50
 
-// connections is W4 and W4pool, each side on a fresh database holding a
+// connections is P4 and P4pool, each side on a fresh database holding a
 // few nodes: µs per (open, harden, count, close) while another connection
 // stays open, and µs per count through a long-lived pool. The sides
-// alternate every connChunk connections. W4's C floor opens, sets up,
+// alternate every connChunk connections. P4's C floor opens, sets up,
 // counts and closes from C on the baseline's database.
 func (r *runner) connections(outer context.Context, order []side, s [2]sample) error {
 	var cs [2]*connSide
@@ -40,7 +40,7 @@ func (r *runner) connections(outer context.Context, order []side, s [2]sample) e
 		return checkCount(n)
 	}}
 	n := r.cfg.Connects
-	el, err := interleave("W4", append(slices.Clone(order), cfloor), (n+connChunk-1)/connChunk, func(sd side, k int) error {
+	el, err := interleave("P4", append(slices.Clone(order), cfloor), (n+connChunk-1)/connChunk, func(sd side, k int) error {
 		if outer.Err() != nil {
 			return outer.Err()
 		}
@@ -54,16 +54,16 @@ func (r *runner) connections(outer context.Context, order []side, s [2]sample) e
 	if err != nil {
 		return err
 	}
-	s[base]["W4"+floorSuffix] = usPer(el[cfloor], n)
+	s[base]["P4"+floorSuffix] = usPer(el[cfloor], n)
 	for _, sd := range order {
-		s[sd]["W4"] = usPer(el[sd], n)
+		s[sd]["P4"] = usPer(el[sd], n)
 		// Warm the pool's connection and statement first.
 		if _, err := cs[sd].poolCount(); err != nil {
 			return fmt.Errorf("%s: %w", sd, err)
 		}
 	}
 	q, per := r.cfg.PoolQueries, 20*connChunk
-	el, err = interleave("W4pool", order, (q+per-1)/per, func(sd side, k int) error {
+	el, err = interleave("P4pool", order, (q+per-1)/per, func(sd side, k int) error {
 		for range min(per, q-k*per) {
 			got, err := cs[sd].poolCount()
 			if err == nil {
@@ -79,12 +79,12 @@ func (r *runner) connections(outer context.Context, order []side, s [2]sample) e
 		return err
 	}
 	for _, sd := range order {
-		s[sd]["W4pool"] = usPer(el[sd], q)
+		s[sd]["P4pool"] = usPer(el[sd], q)
 	}
 	return nil
 }
 
-// connSide is one side's W4 setup: its database, kept open by a store (on
+// connSide is one side's P4 setup: its database, kept open by a store (on
 // the baseline side too, so both run beside the same open connection),
 // how it opens a connection, and its long-lived pool.
 type connSide struct {

@@ -13,7 +13,7 @@ const Dim = 384
 
 // data generates the graph both sides write: the same nodes, in the same
 // order, with the same edges. Nodes are built on the fly into reused buffers
-// (only the ids are kept), so the input does not weigh on W1's memory.
+// (only the ids are kept), so the input does not weigh on P1's memory.
 type data struct {
 	n     int
 	edges int // per node
@@ -105,7 +105,7 @@ func (d *data) edge(i, k int) (target, typ string) {
 	return d.ids[(i+offsets[k%len(offsets)]+k/len(offsets))%d.n], edgeTypes[k%len(edgeTypes)]
 }
 
-// edgeCount is how many distinct edges W1 writes.
+// edgeCount is how many distinct edges P1 writes.
 func (d *data) edgeCount() int {
 	seen := make(map[[3]string]bool, d.n*d.edges)
 	for i := range d.n {

@@ -3,8 +3,8 @@ package bench
 // The C floor: the baseline's read statements and its per-request
 // connection run from C, on the SQLite that go-sqlite3 bundles (the
 // symbols below are its own, linked into this binary), in the same run:
-// the reads on a copy of the baseline's W1 database, W4 on the baseline's
-// W4 database. It is what Go code using that SQLite through the same
+// the reads on a copy of the baseline's P1 database, P4 on the baseline's
+// P4 database. It is what Go code using that SQLite through the same
 // statements and the same connection settings cannot go below: the
 // statement itself, with no database/sql and no crossing from Go to C per
 // row. Every value is copied once out of SQLite's row, as a client that
@@ -100,7 +100,7 @@ static int64_t floor_rows(sqlite3_stmt *stmt, floor_buf *b, const char *text, in
 	return rc == 101 && !bad ? rows : -1; // SQLITE_DONE
 }
 
-// floor_connect is W4 from C: open with the baseline's settings, count the
+// floor_connect is P4 from C: open with the baseline's settings, count the
 // nodes, close. It returns SQLite's result code, the count in *n.
 static int floor_connect(const char *path, int64_t *n) {
 	sqlite3 *db = NULL;
@@ -226,13 +226,13 @@ func (f *cFloor) outgoingOf(ids []string) (int, error) {
 	return f.rows(f.manySt, string(arr))
 }
 
-// floorConnect is W4's per-request connection from C on path.
+// floorConnect is P4's per-request connection from C on path.
 func floorConnect(path string) (int64, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var n C.int64_t
 	if rc := C.floor_connect(cpath, &n); rc != 0 {
-		return 0, fmt.Errorf("C floor: W4 connection to %s: SQLite result code %d", path, rc)
+		return 0, fmt.Errorf("C floor: P4 connection to %s: SQLite result code %d", path, rc)
 	}
 	return int64(n), nil
 }

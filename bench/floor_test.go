@@ -62,7 +62,7 @@ func TestFloor_ReadsWhatTheBaselineWrote(t *testing.T) {
 	}
 }
 
-// TestFloor_ConnectFailureIsAnError: W4's floor on a file without the
+// TestFloor_ConnectFailureIsAnError: P4's floor on a file without the
 // schema reports SQLite's failure instead of a count.
 func TestFloor_ConnectFailureIsAnError(t *testing.T) {
 	_, err := floorConnect(filepath.Join(t.TempDir(), "empty.db"))

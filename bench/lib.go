@@ -14,7 +14,7 @@ type libWorkloads struct {
 	r  *runner
 	s  *resonance.Store
 	nb nodeBuf
-	wb nodeBuf // the W5 writer's buffers
+	wb nodeBuf // the P5 writer's buffers
 }
 
 // ctx is the context of every statement: never cancelled (see the package
@@ -122,7 +122,7 @@ func (w *libWorkloads) upsertOne(i int) error {
 	d := w.r.data
 	id := nodeID("w2", i)
 	if i < d.n {
-		id = d.ids[i] // W5 updates existing nodes
+		id = d.ids[i] // P5 updates existing nodes
 	}
 	return w.s.UpsertNode(ctx, d.node(&w.wb, id, i))
 }
@@ -135,5 +135,5 @@ func (w *libWorkloads) read(i int) error {
 	return err
 }
 
-// errLibBusy is the library's busy error, counted by W5.
+// errLibBusy is the library's busy error, counted by P5.
 var errLibBusy = resonance.ErrBusy

@@ -13,10 +13,10 @@ import (
 	"time"
 )
 
-// W1's peak memory is measured two ways:
+// P1's peak memory is measured two ways:
 //
 //   - peak RSS: the process's resident set high-water mark (VmHWM), reset
-//     when W1 starts by writing 5 to /proc/self/clear_refs (Linux ≥ 4.0).
+//     when P1 starts by writing 5 to /proc/self/clear_refs (Linux ≥ 4.0).
 //     It counts everything: Go heap, SQLite's page caches (C memory),
 //     stacks. Where the reset is refused it is getrusage's ru_maxrss, the
 //     high-water mark of the whole process so far.
@@ -80,7 +80,7 @@ func (m *memory) stop() (rssMiB, heapMiB float64) {
 // memoryMethod says how peak RSS is measured on this system.
 func memoryMethod() string {
 	if _, ok := vmHWM(); ok && os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil {
-		return "peak RSS: VmHWM reset at the start of each W1 run (/proc/self/clear_refs); peak Go heap: runtime/metrics sampled every 2ms"
+		return "peak RSS: VmHWM reset at the start of each P1 run (/proc/self/clear_refs); peak Go heap: runtime/metrics sampled every 2ms"
 	}
 	return "peak RSS: getrusage ru_maxrss (process high-water mark, not reset per run); peak Go heap: runtime/metrics sampled every 2ms"
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// mixedResult is what W5 measured.
+// mixedResult is what P5 measured.
 type mixedResult struct {
 	readsPerSec, writesPerSec float64
 	p50Idle, p99Idle          float64 // µs, readers alone
@@ -17,7 +17,7 @@ type mixedResult struct {
 	busy                      int64   // busy errors, reads and writes, both phases
 }
 
-// runMixed is W5 on the database W1 filled: first the readers alone for
+// runMixed is P5 on the database P1 filled: first the readers alone for
 // cfg.MixedIdle (the idle latency), then the readers beside one writer that
 // upserts existing nodes, one transaction each, for cfg.Mixed.
 func runMixed(outer context.Context, cfg Config, d *data, w workloads) (mixedResult, error) {

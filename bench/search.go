@@ -12,7 +12,7 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// W6 is vector search on the database W1 filled: Config.Queries top-10
+// P6 is vector search on the database P1 filled: Config.Queries top-10
 // queries, each a random unit vector. The library answers with
 // Store.SearchByVector; the baseline does what the original does for
 // each query: a prepared scan of every embedding, the dot product in Go
@@ -23,10 +23,10 @@ import (
 // after a collection before the first query and after the last one with
 // the store still open.
 
-// searchK is how many hits each W6 query asks for.
+// searchK is how many hits each P6 query asks for.
 const searchK = 10
 
-// queries returns W6's query vectors, the same on every run.
+// queries returns P6's query vectors, the same on every run.
 func (d *data) queries(n int) [][]float32 {
 	rng := xorshift(0x2545f4914f6cdd1d)
 	qs := make([][]float32, n)
@@ -40,7 +40,7 @@ func (d *data) queries(n int) [][]float32 {
 	return qs
 }
 
-// vectorSearch runs W6 on w and returns queries/s and the MiB kept. The
+// vectorSearch runs P6 on w and returns queries/s and the MiB kept. The
 // ids each query found are checked against the first run's, so both sides
 // must agree on every hit and its order.
 func (r *runner) vectorSearch(w workloads) (qps, keptMiB float64, err error) {
@@ -89,7 +89,7 @@ func (w *libWorkloads) search(q []float32, k int) ([]string, error) {
 	return ids, nil
 }
 
-// The baseline's W6 statements, as the original runs them.
+// The baseline's P6 statements, as the original runs them.
 const (
 	sqlScanEmbeddings = `SELECT id, embedding FROM nodes WHERE embedding IS NOT NULL`
 	sqlSearchHit      = `SELECT title, meta, date FROM nodes WHERE id = ?`

@@ -176,7 +176,7 @@ func (w *baselineWriter) edgeTo(ctx context.Context, tx *sql.Tx, source, target,
 	return err
 }
 
-// BenchmarkBaseline_Ingest is BenchmarkIngest (W1) in plain database/sql.
+// BenchmarkBaseline_Ingest is BenchmarkIngest (P1) in plain database/sql.
 func BenchmarkBaseline_Ingest(b *testing.B) {
 	d := baselineEmpty(b)
 	w := newBaselineWriter(b, d)
@@ -218,7 +218,7 @@ func BenchmarkBaseline_Ingest(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "nodes/s")
 }
 
-// BenchmarkStore_UpsertNode is W2: Store.UpsertNode, one transaction (and
+// BenchmarkStore_UpsertNode is P2: Store.UpsertNode, one transaction (and
 // one history row) per node.
 func BenchmarkStore_UpsertNode(b *testing.B) {
 	s := graphBenchStore(b)
@@ -236,7 +236,7 @@ func BenchmarkStore_UpsertNode(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "upserts/s")
 }
 
-// BenchmarkBaseline_UpsertNode is BenchmarkStore_UpsertNode (W2) in plain
+// BenchmarkBaseline_UpsertNode is BenchmarkStore_UpsertNode (P2) in plain
 // database/sql.
 func BenchmarkBaseline_UpsertNode(b *testing.B) {
 	d := baselineEmpty(b)
@@ -279,7 +279,7 @@ type baseNode struct {
 	Embedding               []float32
 }
 
-// BenchmarkBaseline_GetNode is BenchmarkGetNode/Store (W3b) in plain
+// BenchmarkBaseline_GetNode is BenchmarkGetNode/Store (P3b) in plain
 // database/sql: Scan, then decode the embedding.
 func BenchmarkBaseline_GetNode(b *testing.B) {
 	d, ids := baselineFilled(b)
@@ -307,7 +307,7 @@ func BenchmarkBaseline_GetNode(b *testing.B) {
 	}
 }
 
-// BenchmarkBaseline_OutgoingEdges is BenchmarkOutgoingEdges (W3c) in plain
+// BenchmarkBaseline_OutgoingEdges is BenchmarkOutgoingEdges (P3c) in plain
 // database/sql.
 func BenchmarkBaseline_OutgoingEdges(b *testing.B) {
 	d, ids := baselineFilled(b)
@@ -342,7 +342,7 @@ func BenchmarkBaseline_OutgoingEdges(b *testing.B) {
 	}
 }
 
-// BenchmarkBaseline_GetNodesSkipEmbedding is the metadata scan (W3a) in
+// BenchmarkBaseline_GetNodesSkipEmbedding is the metadata scan (P3a) in
 // plain database/sql, meta kept as raw bytes, not decoded.
 func BenchmarkBaseline_GetNodesSkipEmbedding(b *testing.B) {
 	d, ids := baselineFilled(b)

@@ -25,7 +25,7 @@ import (
 // writes, and from it the next count. Until the first checkpoint the
 // goroutine, woken by the first commit, estimates it from the size of
 // -wal and checkpoints only once that reaches bgCheckpointFrames. (Waking the goroutine after every commit instead cost a
-// one-row write transaction, W2, about a sixth of its time on two cores.)
+// one-row write transaction, P2, about a sixth of its time on two cores.)
 // Nothing reads the WAL index in -shm directly: closing a descriptor of a
 // file releases every POSIX lock the process holds on it, SQLite's
 // included (https://sqlite.org/howtocorrupt.html, section 2.2).

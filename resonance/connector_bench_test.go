@@ -14,7 +14,7 @@ import (
 
 // benchDB creates a migrated database and keeps a store open on it for the
 // whole benchmark, so per-request connections never pay for the first open
-// or the last close (W4's "another connection open").
+// or the last close (P4's "another connection open").
 func benchDB(b *testing.B) (string, *resonance.Store) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "bench.db")
@@ -40,7 +40,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }
 
-// BenchmarkConnect is W4: open a hardened connection, run one count query,
+// BenchmarkConnect is P4: open a hardened connection, run one count query,
 // close it, while another connection keeps the database open.
 func BenchmarkConnect(b *testing.B) {
 	path, _ := benchDB(b)
@@ -62,7 +62,7 @@ func BenchmarkConnect(b *testing.B) {
 	}
 }
 
-// BenchmarkConnectBaseline is W4 with plain database/sql and go-sqlite3 DSN
+// BenchmarkConnectBaseline is P4 with plain database/sql and go-sqlite3 DSN
 // parameters, for comparison.
 func BenchmarkConnectBaseline(b *testing.B) {
 	path, _ := benchDB(b)
@@ -85,7 +85,7 @@ func BenchmarkConnectBaseline(b *testing.B) {
 	}
 }
 
-// BenchmarkStoreCount is W4pool: the same query through a long-lived
+// BenchmarkStoreCount is P4pool: the same query through a long-lived
 // store's reader pool.
 func BenchmarkStoreCount(b *testing.B) {
 	_, s := benchDB(b)

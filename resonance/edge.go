@@ -108,7 +108,7 @@ type edgeKey struct{ source, target, typ string }
 // key and SQLite undoes that statement alone; the edges then go in with
 // INSERT OR IGNORE … RETURNING, which names each edge it inserted.
 // (Always asking RETURNING costs every row a round trip to the driver:
-// W1 ran about a fifth slower.)
+// P1 ran about a fifth slower.)
 func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any) (map[edgeKey]int, error) {
 	_, err := t.conn.ExecContext(ctx, newEdgeRows.text(k), args...)
 	if err == nil {

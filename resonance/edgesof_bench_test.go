@@ -56,7 +56,7 @@ func BenchmarkOutgoingEdgesOf(b *testing.B) {
 
 // BenchmarkBaseline_OutgoingEdgesOf is BenchmarkOutgoingEdgesOf in plain
 // database/sql: "Set" runs the same one statement (the sources as a JSON
-// array), "Loop" the prepared per-node statement of W3c.
+// array), "Loop" the prepared per-node statement of P3c.
 func BenchmarkBaseline_OutgoingEdgesOf(b *testing.B) {
 	d, ids := baselineFilled(b)
 	ctx := context.Background()

@@ -81,7 +81,7 @@ func BenchmarkUpsertNode(b *testing.B) {
 	})
 }
 
-// BenchmarkIngest is workload W1 per node: an upsert and 3 edges, each with
+// BenchmarkIngest is workload P1 per node: an upsert and 3 edges, each with
 // its history row, 1,000 nodes per transaction. nodes/s is the figure the
 // ≥19,000 nodes/s target is about.
 func BenchmarkIngest(b *testing.B) {
@@ -104,7 +104,7 @@ func BenchmarkIngest(b *testing.B) {
 
 // BenchmarkIngestBatch is BenchmarkIngest through Tx.UpsertNodes and
 // Tx.InsertEdges: the nodes of a transaction in one call, then their
-// edges in another (as resonance bench's W1 writes them).
+// edges in another (as resonance bench's P1 writes them).
 func BenchmarkIngestBatch(b *testing.B) {
 	s := graphBenchStore(b)
 	emb := graphEmbedding(384, 1)
@@ -226,7 +226,7 @@ func BenchmarkOutgoingEdges(b *testing.B) {
 	}
 }
 
-// BenchmarkGetNodesSkipEmbedding is the metadata scan of W3: every one of
+// BenchmarkGetNodesSkipEmbedding is the metadata scan of P3: every one of
 // 20,000 nodes without its embedding, per op.
 func BenchmarkGetNodesSkipEmbedding(b *testing.B) {
 	s, ids := graphBenchFilled(b, 20000)

@@ -13,7 +13,7 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// The search benchmarks are workload W6 in small: 20,000 nodes with
+// The search benchmarks are workload P6 in small: 20,000 nodes with
 // 384-float embeddings, top-10 queries. BenchmarkSearchByVector is the
 // library (the store's copy in memory; "scan" is a store that keeps no
 // copy and reads every embedding per query); BenchmarkBaseline_SearchByVector

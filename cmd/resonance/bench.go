@@ -17,21 +17,22 @@ func init() {
 	register(&command{
 		name: "bench",
 		summary: "Benchmark the library against plain database/sql + go-sqlite3 on the P workloads (RULES.md).\n\n" +
-			"Runs W1 bulk ingest, W2 autocommit upserts, W3a metadata scan, W3b get node, W3c outgoing\n" +
-			"edges, W3d the same edges 100 nodes per call, W4 per-request connections (and W4pool\n" +
-			"through a long-lived pool), W5 mixed load and W6 vector search (top-10 queries over every\n" +
+			"Runs P1 bulk ingest, P2 autocommit upserts, P3a metadata scan, P3b get node, P3c outgoing\n" +
+			"edges, P3d the same edges 100 nodes per call, P4 per-request connections (and P4pool\n" +
+			"through a long-lived pool), P5 mixed load and P6 vector search (top-10 queries over every\n" +
 			"embedding, with the memory kept for them),\n" +
 			"each on a fresh database, through the library and through a baseline that runs the same\n" +
-			"statements with prepared statements in the same process. The reads and W4 also run from C\n" +
+			"statements with prepared statements in the same process. The reads and P4 also run from C\n" +
 			"with the baseline's statements and data: the C floor, which no Go code on these statements\n" +
 			"goes below. Each figure is the median of the repetitions; ratio is resonance ÷ baseline.\n" +
 			"--db is not used: the databases are created in --db-dir (default a temporary directory,\n" +
-			"removed afterwards). Exits 1 when W5 saw a busy error.",
+			"removed afterwards). Exits 1 when P5 saw a busy error. P1-P6 were named W1-W6 before; the\n" +
+			"table shows the old name in brackets and --json carries it as old_name, for one release.",
 		flags: func(fs *flag.FlagSet) {
 			fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
 			fs.String("db-dir", "", "directory for the benchmark databases (default a temporary directory)")
 			fs.Int("reps", 3, fmt.Sprintf("repetitions of each workload (1 to %d); each figure is their median", maxReps))
-			fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=W1… and side=resonance|baseline|c, c being the C floor (go tool pprof -tagfocus)")
+			fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=P1… and side=resonance|baseline|c, c being the C floor (go tool pprof -tagfocus)")
 			progressFlag(fs)
 		},
 		run: runBench,
@@ -86,12 +87,12 @@ func runBench(e *env, fs *flag.FlagSet) error {
 	} else {
 		printBench(e.stdout, rep)
 	}
-	if w5, ok := rep.Workload("W5"); ok {
+	if w5, ok := rep.Workload("P5"); ok {
 		if busy, _ := w5.Get("busy_errors"); busy > 0 {
 			if !e.json {
-				fmt.Fprintf(e.stderr, "resonance bench: W5 saw %v busy errors through the library; there must be none\n", busy)
+				fmt.Fprintf(e.stderr, "resonance bench: P5 saw %v busy errors through the library; there must be none\n", busy)
 			}
-			return checkFailed{fmt.Errorf("W5: %v busy errors", busy)}
+			return checkFailed{fmt.Errorf("P5: %v busy errors", busy)}
 		}
 	}
 	return nil
@@ -117,41 +118,45 @@ func printBench(w io.Writer, rep *bench.Report) {
 			}
 			target = op + " " + figure(wl.Target)
 		}
-		if wl.HasTarget || wl.Name == "W5" || wl.Name == "W6" {
+		if wl.HasTarget || wl.Name == "P5" || wl.Name == "P6" {
 			met = "no"
 			if wl.TargetMet {
 				met = "yes"
 			}
 		}
 		switch wl.Name {
-		case "W5":
+		case "P5":
 			target = "0 busy"
-		case "W6":
+		case "P6":
 			target = "≥ 10×, ≤ 2× mem"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n", wl.Name, wl.Unit, figure(wl.Resonance), figure(wl.Baseline),
+		name := wl.Name
+		if wl.OldName != "" {
+			name += " (" + wl.OldName + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n", name, wl.Unit, figure(wl.Resonance), figure(wl.Baseline),
 			wl.Ratio, versus(wl), target, met)
 	}
 	tw.Flush()
-	if w1, ok := rep.Workload("W1"); ok {
+	if w1, ok := rep.Workload("P1"); ok {
 		g := func(k string) string { v, _ := w1.Get(k); return fmt.Sprintf("%.1f", v) }
-		fmt.Fprintf(w, "\nW1 peak memory: RSS %s MiB (baseline %s), Go heap %s MiB (baseline %s)\n",
+		fmt.Fprintf(w, "\nP1 peak memory: RSS %s MiB (baseline %s), Go heap %s MiB (baseline %s)\n",
 			g("peak_rss_mib"), g("baseline_peak_rss_mib"), g("peak_heap_mib"), g("baseline_peak_heap_mib"))
-		fmt.Fprintf(w, "W1 database size, checkpointed: %s MiB (baseline %s)\n", g("db_mib"), g("baseline_db_mib"))
+		fmt.Fprintf(w, "P1 database size, checkpointed: %s MiB (baseline %s)\n", g("db_mib"), g("baseline_db_mib"))
 	}
-	if w5, ok := rep.Workload("W5"); ok {
+	if w5, ok := rep.Workload("P5"); ok {
 		g := func(k string) string { v, _ := w5.Get(k); return figure(v) }
-		fmt.Fprintf(w, "W5 writes/s %s (baseline %s); read latency µs p50/p99 idle %s/%s, under load %s/%s (baseline idle %s/%s, load %s/%s); busy errors %s (baseline %s)\n",
+		fmt.Fprintf(w, "P5 writes/s %s (baseline %s); read latency µs p50/p99 idle %s/%s, under load %s/%s (baseline idle %s/%s, load %s/%s); busy errors %s (baseline %s)\n",
 			g("writes_per_s"), g("baseline_writes_per_s"),
 			g("p50_idle_us"), g("p99_idle_us"), g("p50_load_us"), g("p99_load_us"),
 			g("baseline_p50_idle_us"), g("baseline_p99_idle_us"), g("baseline_p50_load_us"), g("baseline_p99_load_us"),
 			g("busy_errors"), g("baseline_busy_errors"))
 	}
-	if w6, ok := rep.Workload("W6"); ok {
+	if w6, ok := rep.Workload("P6"); ok {
 		kept, _ := w6.Get("kept_mib")
 		base, _ := w6.Get("baseline_kept_mib")
 		emb, _ := w6.Get("embeddings_mib")
-		fmt.Fprintf(w, "W6 memory kept for the queries: %.1f MiB (baseline %.1f) for %.1f MiB of embeddings\n", kept, base, emb)
+		fmt.Fprintf(w, "P6 memory kept for the queries: %.1f MiB (baseline %.1f) for %.1f MiB of embeddings\n", kept, base, emb)
 	}
 	var floors []string
 	for _, wl := range rep.Workloads {
@@ -163,7 +168,7 @@ func printBench(w io.Writer, rep *bench.Report) {
 	if len(floors) > 0 {
 		fmt.Fprintf(w, "C floor, the baseline's statements and data from C on the same SQLite (÷ baseline): %s\n", strings.Join(floors, ", "))
 	}
-	fmt.Fprintf(w, "\nratio = resonance ÷ baseline; targets from issue 5. %s.\n", env.MemoryMethod)
+	fmt.Fprintf(w, "\nratio = resonance ÷ baseline; targets from issue 5; in brackets the name a workload had before P1–P9. %s.\n", env.MemoryMethod)
 	fmt.Fprintf(w, "%s.\n", bench.BaselineNote)
 }
 

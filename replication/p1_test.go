@@ -14,10 +14,10 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// w1 runs the W1 bulk ingest (20,000 nodes with a 384-float embedding,
+// p1 runs the P1 bulk ingest (20,000 nodes with a 384-float embedding,
 // meta JSON and a history row each, 3 edges per node, 1,000 nodes per
 // transaction) on the store at path and returns nodes per second.
-func w1(t *testing.T, path string, external bool) float64 {
+func p1(t *testing.T, path string, external bool) float64 {
 	ctx := context.Background()
 	s, err := resonance.Open(ctx, path, resonance.Options{Create: true, ExternalCheckpoints: external})
 	if err != nil {
@@ -31,7 +31,7 @@ func w1(t *testing.T, path string, external bool) float64 {
 		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := b; i < b+perTx; i++ {
 				emb[0], emb[1] = float32(i), float32(b)
-				n := resonance.Node{ID: fmt.Sprintf("n%06d", i), Type: "doc", Title: "w1", Embedding: emb, Meta: json.RawMessage(`{"w":1}`)}
+				n := resonance.Node{ID: fmt.Sprintf("n%06d", i), Type: "doc", Title: "p1", Embedding: emb, Meta: json.RawMessage(`{"w":1}`)}
 				if err := tx.UpsertNode(ctx, n); err != nil {
 					return err
 				}
@@ -52,29 +52,29 @@ func w1(t *testing.T, path string, external bool) float64 {
 	return nodes / time.Since(start).Seconds()
 }
 
-// TestW1_WithLitestream measures W1 with Litestream replicating the
-// database to a file replica against W1 without it, in alternating pairs
+// TestP1_WithLitestream measures P1 with Litestream replicating the
+// database to a file replica against P1 without it, in alternating pairs
 // in one run, both with external checkpoints so that only Litestream
 // differs, and logs the medians and their ratio (README, Replication).
-// It is a measurement, not a check: run it with `make litestream-w1`.
-func TestW1_WithLitestream(t *testing.T) {
-	if os.Getenv("RESONANCE_W1_PAIRS") == "" {
-		t.Skip("a measurement: run `make litestream-w1` (RESONANCE_W1_PAIRS=N)")
+// It is a measurement, not a check: run it with `make litestream-p1`.
+func TestP1_WithLitestream(t *testing.T) {
+	if os.Getenv("RESONANCE_P1_PAIRS") == "" {
+		t.Skip("a measurement: run `make litestream-p1` (RESONANCE_P1_PAIRS=N)")
 	}
 	var pairs int
-	fmt.Sscan(os.Getenv("RESONANCE_W1_PAIRS"), &pairs)
+	fmt.Sscan(os.Getenv("RESONANCE_P1_PAIRS"), &pairs)
 	var with, without []float64
 	for p := range pairs {
 		plain := filepath.Join(t.TempDir(), "plain.db")
-		without = append(without, w1(t, plain, true)) // the same store settings, no replicator
+		without = append(without, p1(t, plain, true)) // the same store settings, no replicator
 
 		s := newSetup(t, true)
 		s.startLitestream()
-		with = append(with, w1(t, s.db, true))
+		with = append(with, p1(t, s.db, true))
 		s.stopLitestream(syscall.SIGTERM)
 		t.Logf("pair %d: without Litestream %.0f nodes/s, with %.0f nodes/s", p+1, without[p], with[p])
 	}
 	med := func(v []float64) float64 { v = slices.Clone(v); slices.Sort(v); return v[len(v)/2] }
-	t.Logf("W1 median of %d pairs: without Litestream %.0f nodes/s, with Litestream replicating (external checkpoints) %.0f nodes/s, ratio %.2f",
+	t.Logf("P1 median of %d pairs: without Litestream %.0f nodes/s, with Litestream replicating (external checkpoints) %.0f nodes/s, ratio %.2f",
 		pairs, med(without), med(with), med(with)/med(without))
 }
