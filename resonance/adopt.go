@@ -187,7 +187,7 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 	}
 	found := false
 	for _, t := range originalSchema {
-		if objects[t.name] == "table" {
+		if objects.has("table", t.name) {
 			found = true
 		}
 	}
@@ -196,7 +196,7 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 	}
 	var diffs []string
 	for _, t := range originalSchema {
-		if objects[t.name] != "table" {
+		if !objects.has("table", t.name) {
 			diffs = append(diffs, fmt.Sprintf("table %s is missing", t.name))
 			continue
 		}
@@ -207,12 +207,12 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 		diffs = append(diffs, d...)
 	}
 	var others []string
-	for name, kind := range objects {
+	for _, o := range objects {
 		switch {
-		case kind == "table" && !isOriginalTable(name) && name != "_health" && name != "schema_migrations":
-			others = append(others, name)
-		case kind == "view" || kind == "trigger":
-			diffs = append(diffs, fmt.Sprintf("%s %s is not the original's", kind, name))
+		case o.kind == "table" && !isOriginalTable(o.name) && o.name != "_health" && o.name != "schema_migrations":
+			others = append(others, o.name)
+		case o.kind == "view" || o.kind == "trigger":
+			diffs = append(diffs, fmt.Sprintf("%s %s is not the original's", o.kind, o.name))
 		}
 	}
 	extra, err := extraIndexes(ctx, q)
@@ -267,29 +267,41 @@ func isOriginalTable(name string) bool {
 	return slices.ContainsFunc(originalSchema, func(t originalTable) bool { return t.name == name })
 }
 
-// schemaObjects maps the name of every table, view and trigger that is not
-// SQLite's own to its kind.
-func schemaObjects(ctx context.Context, q querier) (map[string]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name, type FROM sqlite_master
+// schemaObject is one table, view or trigger by kind and name: triggers
+// have a namespace of their own, so a trigger may share its name with a
+// table, and both must be seen (X2).
+type schemaObject struct{ kind, name string }
+
+type schemaObjectList []schemaObject
+
+func (l schemaObjectList) has(kind, name string) bool {
+	return slices.Contains(l, schemaObject{kind, name})
+}
+
+// schemaObjects lists every table, view and trigger that is not SQLite's
+// own.
+func schemaObjects(ctx context.Context, q querier) (schemaObjectList, error) {
+	rows, err := q.QueryContext(ctx, `SELECT type, name FROM sqlite_master
 		WHERE type IN ('table', 'view', 'trigger') AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	objects := map[string]string{}
+	var objects schemaObjectList
 	for rows.Next() {
-		var name, kind string
-		if err := rows.Scan(&name, &kind); err != nil {
+		var o schemaObject
+		if err := rows.Scan(&o.kind, &o.name); err != nil {
 			return nil, err
 		}
-		objects[name] = kind
+		objects = append(objects, o)
 	}
 	return objects, rows.Err()
 }
 
-// tableDiffs compares the columns of table with want.
+// tableDiffs compares the columns of table with want. table_xinfo, unlike
+// table_info, lists generated columns too; the original has none.
 func tableDiffs(ctx context.Context, q querier, table string, want []originalColumn) ([]string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name, type, "notnull", pk FROM pragma_table_info(?) ORDER BY cid`, table)
+	rows, err := q.QueryContext(ctx, `SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?) ORDER BY cid`, table)
 	if err != nil {
 		return nil, err
 	}

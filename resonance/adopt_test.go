@@ -298,6 +298,16 @@ func TestOpen_RefusesLookalikesOfTheOriginal(t *testing.T) {
 			want: "index nodes_domain is not the original's"},
 		{name: "Trigger", alter: `CREATE TRIGGER nodes_touch AFTER INSERT ON nodes BEGIN SELECT 1; END`,
 			want: "trigger nodes_touch is not the original's"},
+		// A trigger of another program, named like one of the original's
+		// tables and created before it: trigger names are a namespace of
+		// their own, so both objects are in sqlite_master under one name.
+		{name: "TriggerNamedLikeATable", ddl: "CREATE TABLE other_app (a text);\n" +
+			"CREATE TRIGGER nodes AFTER INSERT ON other_app BEGIN INSERT INTO history (entity_type, entity_id, action) VALUES ('other', new.a, 'insert'); END;\n" +
+			originaldb.DDL,
+			want: "trigger nodes is not the original's"},
+		// A VIRTUAL generated column is hidden from pragma_table_info.
+		{name: "GeneratedColumn", alter: `ALTER TABLE nodes ADD COLUMN title_length integer GENERATED ALWAYS AS (length(title)) VIRTUAL`,
+			want: "nodes has a column title_length that the original's has not"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
