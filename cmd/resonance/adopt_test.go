@@ -170,3 +170,48 @@ func TestCLI_EveryConversionIsSaid(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_OnlyMigrateUpAndInitConvert runs every other command that opens
+// the database read-write on a database made by the original: each says
+// what it found and how to convert it, and changes nothing (X1).
+func TestCLI_OnlyMigrateUpAndInitConvert(t *testing.T) {
+	node := `{"kind":"node","id":"n1","type":"note","title":"T","domain":"knowledge","layer":"experience"}` + "\n"
+	for _, args := range [][]string{
+		{"health"}, {"checkpoint"}, {"analyze"}, {"optimize"}, {"vacuum"}, {"vacuum", "--incremental"},
+		{"backup", "COPY"}, {"import", "-"},
+	} {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			db, _ := newOriginalDB(t, originaldb.Options{})
+			for i, a := range args {
+				if a == "COPY" {
+					args[i] = filepath.Join(t.TempDir(), "copy.db")
+				}
+			}
+			before := fileBytes(t, db)
+			r := mustCLI(t, 1, node, append([]string{"--db", db}, args...)...)
+			for _, want := range []string{"made by the original", "not converted", "resonance migrate up --db " + db, "nothing was changed"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("X1: resonance %s on the original's database does not say %q:\n%s", args[0], want, r.stderr)
+				}
+			}
+			if !bytes.Equal(fileBytes(t, db), before) {
+				t.Errorf("X1: resonance %s changed the original's database", args[0])
+			}
+			if org, err := resonance.InspectOriginal(t.Context(), db, resonance.Options{}); err != nil || org == nil {
+				t.Errorf("X1: resonance %s converted the original's database: %+v, %v", args[0], org, err)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(db), "backups")); !os.IsNotExist(err) {
+				t.Errorf("X1: resonance %s wrote a backup: %v", args[0], err)
+			}
+		})
+	}
+}
+
+func fileBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -45,7 +46,40 @@ func init() {
 // every store leaves checkpoints to a replicator (R1), read-only ones too:
 // the last connection to close would otherwise checkpoint and remove the
 // WAL.
+//
+// A read-write open converts a database made by the original (X1): only
+// init and migrate up may do that (openConverting); every other command
+// refuses such a database, saying what it found and how to convert it, and
+// changes nothing.
 func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
+	if !o.ReadOnly {
+		// An error here is the open's to report.
+		if org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(resonance.Options{})); org != nil {
+			return nil, notConverted(e, org)
+		}
+	}
+	return openConverting(e, o)
+}
+
+// notConverted is the refusal of a command other than init and migrate up
+// on a database made by the original.
+func notConverted(e *env, org *resonance.Original) error {
+	path := e.dbPath
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	up := "resonance migrate up --db " + shellQuote(path)
+	for _, d := range e.migrations.dirs {
+		up += " --migrations " + shellQuote(d)
+	}
+	return fmt.Errorf("resonance: open %q: %w: the database was made by the original (%d nodes, %d edges) and is not converted yet; "+
+		"only `resonance migrate up` and `resonance init` convert it, and nothing was changed: run `%s` once (it writes a backup first; `resonance migrate status` shows what it will do)",
+		path, resonance.ErrSchemaMismatch, org.Nodes, org.Edges, up)
+}
+
+// openConverting is openStore for init and migrate up, which convert a
+// database made by the original.
+func openConverting(e *env, o resonance.Options) (*resonance.Store, error) {
 	if o.Logger == nil {
 		o.Logger = newWarnLogger(e.stderr)
 	}
@@ -58,7 +92,7 @@ func runInit(e *env, fs *flag.FlagSet) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	s, err := openStore(e, resonance.Options{Create: true})
+	s, err := openConverting(e, resonance.Options{Create: true})
 	if err != nil {
 		return err
 	}
@@ -120,7 +154,7 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 	// A database made by the original is converted by the open (X1); say
 	// so afterwards. An error here is the open's to report.
 	org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(o))
-	s, err := openStore(e, o)
+	s, err := openConverting(e, o)
 	if err != nil {
 		return err
 	}
@@ -155,7 +189,7 @@ func migrateStatus(e *env) error {
 		if e.json {
 			return writeJSON(e.stdout, map[string]any{"migrations": ms, "original": org, "plan": plan})
 		}
-		fmt.Fprintf(e.stdout, "%s: %s\n`resonance migrate up` (or any read-write open) will:\n", e.dbPath, found)
+		fmt.Fprintf(e.stdout, "%s: %s\n`resonance migrate up` (or `init`, or a read-write resonance.Open) will:\n", e.dbPath, found)
 		for i, step := range plan {
 			fmt.Fprintf(e.stdout, "  %d. %s\n", i+1, step)
 		}
