@@ -24,8 +24,10 @@ import (
 // by the commits since the checkpoint before gives the frames a commit
 // writes, and from it the next count. Until the first checkpoint the
 // goroutine, woken by the first commit, estimates it from the size of
-// -wal and checkpoints only once that reaches bgCheckpointFrames. (Waking the goroutine after every commit instead cost a
-// one-row write transaction, P2, about a sixth of its time on two cores.)
+// -wal and checkpoints only once that reaches bgCheckpointFrames. Counting
+// keeps a commit to one atomic add: waking the goroutine after every
+// commit cost short write transactions a noticeable share of their time
+// (the README's performance section).
 // Nothing reads the WAL index in -shm directly: closing a descriptor of a
 // file releases every POSIX lock the process holds on it, SQLite's
 // included (https://sqlite.org/howtocorrupt.html, section 2.2).
@@ -35,7 +37,7 @@ import (
 // starts the WAL over at its next transaction once every frame has been
 // copied.
 //
-// The writer keeps wal_autocheckpoint (at writerAutocheckpoint pages) as a
+// The writer keeps wal_autocheckpoint (4,000 pages, requiredPragmas) as a
 // bound on the WAL, for writes that do not wake the goroutine (statements
 // run on Store.DB() outside a Tx) and for when the goroutine falls behind.
 // The checkpoints of Store.Checkpoint and of the goroutine never overlap:

@@ -52,12 +52,11 @@
 // transaction. UpsertNodes and InsertEdges write many nodes or edges with
 // up to 32 rows per statement, history rows included; UpsertNode and
 // InsertEdge are those with one. Each operation is written once, on
-// ReadTx or Tx; the Store's
-// conveniences (GetNode, GetNodes, OutgoingEdges, UpsertNode, InsertEdge,
-// UpsertSemanticEdge) call it, the reads on the
-// reader pool as one statement, the writes in a transaction of their own.
-// Bad input (an empty id or type, meta that is not
-// a JSON object, NaN or ±Inf in an embedding) is refused with ErrInvalid
+// ReadTx or Tx; the Store's conveniences (GetNode, GetNodes,
+// OutgoingEdges, UpsertNode, InsertEdge, UpsertSemanticEdge) call it, the
+// reads on the reader pool as one statement, the writes in a transaction
+// of their own. Bad input (an empty id or type, meta that is not a JSON
+// object, NaN or ±Inf in an embedding) is refused with ErrInvalid
 // before any SQL runs, so nothing is written, not even history. Embeddings
 // are stored as little-endian float32 bytes and come back bit for bit; meta
 // stays raw JSON. GenerateID, Normalize and Dot are the original's helpers;
@@ -89,8 +88,8 @@
 // writing) cover operations; Open writes a backup before it migrates a
 // database that holds data, keeping the newest seven.
 //
-// A read-write store checkpoints on its own: once 1,000 WAL frames wait to
-// be copied into the database, a goroutine with a connection of its own
+// A read-write store checkpoints on its own: once about 1,000 WAL frames
+// wait to be copied into the database, a goroutine with a connection of its own
 // runs a PASSIVE checkpoint, which neither the writer nor the readers wait
 // for, so commits do not pay for it. Options.ExternalCheckpoints turns
 // this off for a replicator such as Litestream.
@@ -99,11 +98,11 @@
 //
 // An application adds tables of its own with Options.Migrations: dbmate
 // files applied together with the embedded ones, under the same rules
-// (exactly once across processes, nothing partial, a backup first), a
-// version that collides with the library's refused. Its sqlc-generated
+// (exactly once across processes, nothing partial, a backup first); a
+// version that collides with one of the library's is refused. Its sqlc-generated
 // queries run on a *Tx or a *ReadTx, which have the methods of sqlc's
-// DBTX, beside the graph API in the same transaction; `resonance schema DIR` writes the
-// embedded migrations where its sqlc.yaml reads them. Options.ConnectHook
+// DBTX, beside the graph API in the same transaction; `resonance schema
+// DIR` writes the embedded migrations where its sqlc.yaml reads them. Options.ConnectHook
 // registers its functions, collations or extensions on every connection
 // after hardening, and every setting is read back after the hook.
 //
@@ -116,9 +115,9 @@
 // the busy timeout is logged and counted (Store.Metrics), because it makes
 // other writers wait.
 //
-// With synchronous = NORMAL in WAL mode a committed transaction survives a crash
-// of the process, but a power loss or OS crash may drop the newest commits (never
-// corrupt the database). Every connection the package hands out keeps NORMAL
+// With synchronous = NORMAL in WAL mode a committed transaction survives a
+// crash of the process, but a power loss or OS crash may drop the newest
+// commits (never corrupt the database). Every connection the package hands out keeps NORMAL
 // (C3): a connection on which a setting was changed is checked and replaced
 // before it is used again (C7), so a program that needs FULL opens its own
 // connection without the connector.
@@ -128,7 +127,7 @@
 // Errors are wrapped around a few sentinels, tested with errors.Is:
 // ErrNotFound, ErrReadOnly, ErrBusy, ErrSchemaMismatch, ErrNestedTx,
 // ErrClosed, ErrInvalid, ErrCheckpointsDisabled, ErrLeakedConnections.
-// Driver errors are translated from SQLite's result codes in one place, and
-// stay in the chain for errors.As. Messages read
-// "resonance: <op> <file>: <cause>" and, for setup problems, say what to do.
+// Driver errors are translated from SQLite's result codes in one place,
+// and stay in the chain for errors.As. Messages read "resonance: <op>
+// <file>: <cause>" and, for setup problems, say what to do.
 package resonance

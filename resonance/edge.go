@@ -107,8 +107,7 @@ type edgeKey struct{ source, target, typ string }
 // them exists (or the chunk holds a key twice), the INSERT fails on the
 // key and SQLite undoes that statement alone; the edges then go in with
 // INSERT OR IGNORE … RETURNING, which names each edge it inserted.
-// (Always asking RETURNING costs every row a round trip to the driver:
-// P1 ran about a fifth slower.)
+// (Always asking RETURNING costs every row a round trip to the driver.)
 func (t *Tx) insertEdgeRows(ctx context.Context, k int, args []any) (map[edgeKey]int, error) {
 	_, err := t.conn.ExecContext(ctx, newEdgeRows.text(k), args...)
 	if err == nil {

@@ -7,9 +7,11 @@ import (
 	"github.com/mattn/go-sqlite3"
 )
 
-// Sentinel errors. Every error the package returns wraps at most one of
-// these, so callers branch with errors.Is; the driver's own error stays in
-// the chain for errors.As.
+// Sentinel errors, for errors.Is; the driver's own error stays in the
+// chain for errors.As. An error wraps at most one of them, with one
+// exception: a call that Close cut short wraps ErrClosed and, beside it,
+// whatever the call met (ErrBusy, say), so test for ErrClosed first when
+// the difference matters.
 var (
 	// ErrNotFound: the node, edge or row asked for does not exist.
 	ErrNotFound = errors.New("not found")
@@ -24,10 +26,13 @@ var (
 	// does not know (it was migrated by a newer release), or a read-only
 	// store found migrations still to apply.
 	ErrSchemaMismatch = errors.New("schema mismatch")
-	// ErrNestedTx: Tx or Read was called inside the function of a Tx or
-	// Read on the same store. SQLite has one writer; the nested call would
-	// wait for itself forever, and committing it separately would break
-	// the outer transaction's atomicity.
+	// ErrNestedTx: a call that needs the store's writer (Tx, Begin,
+	// Checkpoint, Health, maintenance) was made with the context of an open write
+	// transaction of the same store, or a context derived from it. The
+	// transaction holds the one writer, so the call would wait for itself
+	// forever; committing it separately would break the outer
+	// transaction's atomicity. Write through the *Tx instead. Reads, Read
+	// included, may run inside a Tx.
 	ErrNestedTx = errors.New("nested transaction")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("store is closed")

@@ -64,47 +64,14 @@ type Options struct {
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such
 	// as Litestream (R1): every connection runs with wal_autocheckpoint = 0,
 	// the store runs no background checkpoint, and Store.Checkpoint refuses
-	// with ErrCheckpointsDisabled (W5). The CLI sets it with
-	// --external-checkpoints or RESONANCE_EXTERNAL_CHECKPOINTS=1.
-	//
-	// What it buys, as measured with Litestream v0.5.17: the library's own
-	// checkpoints do not break replication (a restore was correct either
-	// way), but while Litestream runs they copy almost nothing (it holds a
-	// read transaction), and while it is down they reset the WAL, so that
-	// Litestream takes a full snapshot of the database when it restarts.
-	// With this option the WAL is only ever reset by Litestream, and a
-	// restart of Litestream resumes the stream.
-	//
-	// What it costs: nothing bounds the -wal file but the replicator. A
-	// full-speed import of 1M nodes grew it to 636 MB before Litestream
-	// checkpointed, and while Litestream is stopped it grows without limit
-	// (resonance doctor warns past 64 MiB, --wal-warn). Reads slow down as the WAL
-	// grows. wal_autocheckpoint stays 0 rather than Litestream's suggested
-	// 10000: any checkpoint by the application while Litestream is down
-	// resets the WAL and forces the full snapshot this option exists to
-	// avoid (measured with 1000 pages: the WAL passed it during a 1.5 s
-	// outage and Litestream logged "wal header salt reset, snapshotting"
-	// on restart; 10000 only moves that to 40 MB of WAL). Run without the
-	// option if a bounded WAL matters more than an unbroken stream.
-	//
-	// On Close: SQLite checkpoints the WAL into the database when the last
-	// connection to the file closes, and deletes it. Litestream keeps a
-	// connection open, so while it runs nothing happens; when the store is
-	// the last user of the file (Litestream stopped), Litestream found the
-	// WAL gone on restart and took a full snapshot ("wal truncated by
-	// another process"). SQLite's switch for skipping that checkpoint,
-	// SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, needs sqlite3_db_config, which
-	// go-sqlite3 v1.14.53 does not expose. It does expose file controls
-	// (SQLiteConn.SetFileControlInt): with this option every connection
-	// sets SQLITE_FCNTL_PERSIST_WAL, so the last close still copies the
-	// WAL into the database but keeps the -wal file, with the same header
-	// and frames, and Litestream resumes its stream on restart without a
-	// snapshot (measured with v0.5.17; replication tests). The -wal and
-	// -shm files therefore stay beside the database after Close.
-	//
-	// Without it, a read-write store checkpoints from a goroutine with a
-	// connection of its own once 1,000 WAL frames are waiting, so that
-	// commits do not pay for copying the WAL into the database.
+	// with ErrCheckpointsDisabled (W5). Every connection also sets
+	// SQLITE_FCNTL_PERSIST_WAL, so the last one to close still copies the
+	// WAL into the database but keeps the -wal file with its header and
+	// frames, and the replicator resumes its stream instead of starting
+	// over; the -wal and -shm files stay beside the database after Close.
+	// Nothing but the replicator bounds the -wal file then. The CLI sets it
+	// with --external-checkpoints or RESONANCE_EXTERNAL_CHECKPOINTS=1; the
+	// README's Replication section says when to use it and what it costs.
 	ExternalCheckpoints bool
 
 	// BackupDir is where Open writes a consistent copy of a database that

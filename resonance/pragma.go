@@ -54,28 +54,14 @@ func requiredPragmas(o Options, storeWriter bool) []pragma {
 	//
 	// Connect's connections keep SQLite's defaults: one opened per request
 	// never warms a cache, and each setting with its read-back costs every
-	// open (these two cost ~15% of P4's open+query+close).
-	//
-	// Readers (a store's pool of max(4, 2×GOMAXPROCS)) keep the 2 MiB
-	// default too, as measured through the library on P3's database: a scan
-	// of the 20k-node table (~40 MiB, P3a) reads its pages in order, and an
-	// LRU cache smaller than the table finds none of them again, so 16 or
-	// 32 MiB per reader gained nothing (115 ms per scan at 2, 16 and 32 MiB)
-	// while each warmed reader grew by that much; only a cache larger than
-	// the table helped (~97 ms at 48 or 64 MiB), a cost per reader that
-	// grows with the data. Random lookups gained little, and not both:
-	// measured again once P3c's statement was no longer compiled on every
-	// call, P3c took 3% less time at 4 MiB and 8% less at 8 MiB, while P3b
-	// ran from 4% faster to 6% slower, at up to that much memory per reader.
-	//
-	// Figures here and in the reasons below: a 2-core machine with other
-	// work running.
+	// open. A store's readers keep the default cache too: a larger one per
+	// reader helped the scans only once it held the whole nodes table, a
+	// cost per reader that grows with the data. The README's performance
+	// section gives the measurements behind both choices.
 	if storeWriter {
 		ps = append(ps, pragma{"P", "cache_size", "-8192", "-8192",
-			"8 MiB page cache for the store's writer (SQLite's default is 2 MiB): the index pages a " +
-				"write transaction touches stay in memory; ingest with keys in random order ran 8-12% " +
-				"faster than with 2 MiB (16 MiB added ~3% more but put P1's peak RSS in resonance bench " +
-				"at up to 64.5 MiB, over its 64 MiB budget); it costs up to 8 MiB per store",
+			"8 MiB page cache for the store's writer (SQLite's default is 2 MiB): the index pages " +
+				"a write transaction touches stay in memory; it costs up to 8 MiB per store",
 			"_cache_size", false})
 	}
 	switch {
@@ -84,10 +70,9 @@ func requiredPragmas(o Options, storeWriter bool) []pragma {
 			"an external replicator (Litestream) owns checkpoints", "", true})
 	case storeWriter:
 		ps = append(ps, pragma{"P", "wal_autocheckpoint", "4000", "4000",
-			"a read-write store checkpoints from a goroutine with its own connection once 1,000 WAL " +
-				"frames are waiting, off the writer's commits: P1 in resonance bench went from ~13,500 to ~20,000 nodes/s; " +
-				"the writer's own checkpoint at 4,000 pages (16 MiB of 4 KiB pages) bounds the -wal file " +
-				"for writes outside Store.Tx and for when the background falls behind",
+			"a read-write store checkpoints from a goroutine with its own connection, off the writer's " +
+				"commits; the writer's own checkpoint at 4,000 pages bounds the -wal file for writes " +
+				"outside Store.Tx and for when that goroutine falls behind",
 			"", true})
 	}
 	if o.ReadOnly {
@@ -133,7 +118,7 @@ func newHardenPlan(ps []pragma) hardenPlan {
 }
 
 // PragmaSetting describes one setting the connector enforces on every
-// connection, for documentation and diagnostics (resonance doctor).
+// connection.
 type PragmaSetting struct {
 	Rule   string // the rule ID (RULES.md)
 	Name   string // the PRAGMA

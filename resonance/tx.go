@@ -350,8 +350,8 @@ func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn
 //
 // The transaction is the connection's own BEGIN and COMMIT, not a
 // database/sql Tx: a Tx starts a goroutine to watch its context, and one
-// more for every query made in it; with them a one-statement write
-// transaction took 107 µs instead of 76 µs on two cores. The end does
+// more for every query made in it, which a short write transaction pays
+// for (the README's performance section has the figures). The end does
 // what that watching did: it never commits once the context is done, and
 // it closes what the handle's SQL methods left open.
 type liveTx struct {
