@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -63,18 +64,43 @@ func createOutput(db, dest string, replace bool) (*Output, error) {
 	}
 	dir, base := filepath.Split(abs)
 	removeStaleTemps(dir, regexp.QuoteMeta(base))
-	f, err := os.CreateTemp(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-*")
+	f, err := createTemp(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-", newFileMode(db))
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary file in %q: %w", dir, err)
 	}
-	// CreateTemp makes the file 0600: the output gets the mode of the file
-	// it replaces, or 0644 (readable, like a file a shell would create).
-	mode := os.FileMode(0o644)
+	// A file it replaces keeps its mode, which may be looser than the umask:
+	// that was the owner's choice.
 	if fi, err := os.Stat(abs); err == nil {
-		mode = fi.Mode().Perm()
+		_ = f.Chmod(fi.Mode().Perm())
 	}
-	_ = f.Chmod(mode)
 	return &Output{f: f, tmp: f.Name(), dest: abs, replace: replace}, nil
+}
+
+// newFileMode is the mode a new output is created with, before the
+// kernel takes the umask away: readable and writable by everyone the
+// database's own mode allows (0666 when there is no database), so the
+// output is no more readable than the umask or the database permit.
+func newFileMode(db string) os.FileMode {
+	if db != "" {
+		if fi, err := os.Stat(db); err == nil {
+			return fi.Mode().Perm() & 0o666
+		}
+	}
+	return 0o666
+}
+
+// createTemp creates a new file in dir named prefix followed by random
+// digits, with mode perm less the umask (os.CreateTemp makes it 0600
+// whatever the umask).
+func createTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
+	for range 10000 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("%w: no free temporary name %s* in %q", fs.ErrExist, prefix, dir)
 }
 
 // Write writes to the temporary file.

@@ -207,7 +207,8 @@ func TestCreateOutput_RemovesStaleTemps(t *testing.T) {
 	}
 }
 
-// TestCreateOutput_Mode: a new output is readable (0644), not CreateTemp's
+// TestCreateOutput_Mode: under the usual umask 022 a new output is readable
+// (0644), not CreateTemp's
 // 0600; one that replaces a file keeps that file's mode.
 func TestCreateOutput_Mode(t *testing.T) {
 	dir := t.TempDir()
@@ -238,5 +239,53 @@ func TestCreateOutput_Mode(t *testing.T) {
 	}
 	if m := mode("kept.jsonl", true); m != 0o640 {
 		t.Errorf("an output replacing a 0640 file has mode %v, want 0640", m)
+	}
+}
+
+// TestCreateOutput_ModeFollowsUmaskAndDatabase: a new output takes the
+// process's umask, or the database's own mode where that is stricter; it is
+// never more readable than either. (Root obeys the umask, so this holds in
+// CI.) Not parallel: the umask belongs to the whole process.
+func TestCreateOutput_ModeFollowsUmaskAndDatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "graph.db")
+	newOutput := func(name string) os.FileMode {
+		t.Helper()
+		out, err := resonance.CreateOutput(db, filepath.Join(dir, name), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := out.Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	old := syscall.Umask(0o077)
+	m := newOutput("umask077.jsonl")
+	syscall.Umask(0o027)
+	m027 := newOutput("umask027.jsonl")
+	// The database exists and is 0600: the output is no more readable.
+	if err := os.WriteFile(db, nil, 0o600); err != nil {
+		syscall.Umask(old)
+		t.Fatal(err)
+	}
+	syscall.Umask(0o022)
+	mdb := newOutput("db0600.jsonl")
+	syscall.Umask(old)
+	if m != 0o600 {
+		t.Errorf("under umask 077 a new output has mode %v, want 0600", m)
+	}
+	if m027 != 0o640 {
+		t.Errorf("under umask 027 a new output has mode %v, want 0640", m027)
+	}
+	if mdb != 0o600 {
+		t.Errorf("beside a 0600 database under umask 022 a new output has mode %v, want 0600", mdb)
 	}
 }
