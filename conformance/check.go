@@ -18,6 +18,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 	"github.com/resonance-graph/resonancedb/resonance"
 	"github.com/resonance-graph/resonancedb/schema"
 )
@@ -118,7 +119,7 @@ func CheckDatabase(ctx context.Context, path string, o resonance.Options) Report
 	}
 	if mode != "wal" {
 		r.add(Result{Rule: "C2", Detail: "the file header says rollback-journal mode, not WAL: readers and the writer block each other",
-			Fix: "open it once read-write with resonance (e.g. resonance migrate up --db " + quote(abs) + "): the connector switches it to WAL"})
+			Fix: "open it once read-write with resonance (e.g. " + fsfix.Command("migrate up", abs, o.Migrations, o.ExternalCheckpoints) + "): the connector switches it to WAL"})
 		r.add(Result{Rule: "C7", Skipped: true, Detail: "connection settings not checked: the connector would switch the file to WAL, and these checks change nothing"})
 		db, err := sql.Open("sqlite3", (&url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_busy_timeout=5000"}).String())
 		if err != nil {
@@ -126,7 +127,7 @@ func CheckDatabase(ctx context.Context, path string, o resonance.Options) Report
 			return *r
 		}
 		defer db.Close()
-		r.checkContent(ctx, db, o.Migrations)
+		r.checkContent(ctx, db, o.Migrations, o.ExternalCheckpoints)
 		return *r
 	}
 	r.add(Result{Rule: "C2", OK: true, Detail: "the file header says WAL"})
@@ -149,7 +150,7 @@ func CheckDatabase(ctx context.Context, path string, o resonance.Options) Report
 	} else {
 		r.add(Result{Rule: "C9", OK: true, Detail: fmt.Sprintf("health %s, mode %s, write probe %s", h.Status, h.JournalMode, h.WriteProbe)})
 	}
-	r.checkContent(ctx, db, o.Migrations)
+	r.checkContent(ctx, db, o.Migrations, o.ExternalCheckpoints)
 	walSize := int64(0)
 	if fi, err := os.Stat(abs + "-wal"); err == nil {
 		walSize = fi.Size()
@@ -326,7 +327,7 @@ func knownVersions(app []fs.FS) ([]string, error) {
 }
 
 // checkContent checks the recorded schema version, integrity and foreign keys.
-func (r *Report) checkContent(ctx context.Context, db *sql.DB, app []fs.FS) {
+func (r *Report) checkContent(ctx context.Context, db *sql.DB, app []fs.FS, external bool) {
 	known, err := knownVersions(app)
 	if err != nil {
 		r.add(Result{Rule: "M1", Detail: "reading the embedded migrations: " + err.Error()})
@@ -336,7 +337,7 @@ func (r *Report) checkContent(ctx context.Context, db *sql.DB, app []fs.FS) {
 		r.add(Result{Rule: "M1", Detail: "reading the schema: " + err.Error(), Fix: "see the O1 result"})
 	} else if !hasTable {
 		r.add(Result{Rule: "M1", Detail: "no schema_migrations table: the database was never migrated by resonance or dbmate",
-			Fix: "resonance migrate up --db " + quote(r.Path) + " (it writes a backup first when the database holds data)"})
+			Fix: fsfix.Command("migrate up", r.Path, app, external) + " (it writes a backup first when the database holds data)"})
 	} else {
 		applied, err := column(ctx, db, `SELECT version FROM schema_migrations ORDER BY version`)
 		if err != nil {
@@ -361,7 +362,7 @@ func (r *Report) checkContent(ctx context.Context, db *sql.DB, app []fs.FS) {
 			}
 			if len(pending) > 0 {
 				r.add(Result{Rule: "M1", Detail: fmt.Sprintf("%d of %d migrations applied; pending: %s", len(known)-len(pending), len(known), strings.Join(pending, ", ")),
-					Fix: "resonance migrate up --db " + quote(r.Path) + " (the next read-write open applies them too, after a backup)"})
+					Fix: fsfix.Command("migrate up", r.Path, app, external) + " (the next read-write open applies them too, after a backup)"})
 			} else {
 				r.add(Result{Rule: "M1", OK: true, Detail: fmt.Sprintf("all %d migrations applied and recorded in schema_migrations", len(known))})
 			}

@@ -302,7 +302,7 @@ func (c *connector) openError(err error) error {
 			return c.readonlyTrap(err, dir, derr)
 		}
 		_ = ext
-		return fmt.Errorf("resonance: open %q: %w: %w: the database or its %s-shm/%s-wal files are not writable by uid %d; every connection, even a reader, needs write access to them in WAL mode; run `resonance doctor --db %s`", c.path, ErrReadOnly, err, filepath.Base(c.path), filepath.Base(c.path), os.Geteuid(), c.path)
+		return fmt.Errorf("resonance: open %q: %w: %w: the database or its %s-shm/%s-wal files are not writable by uid %d; every connection, even a reader, needs write access to them in WAL mode; run `%s`", c.path, ErrReadOnly, err, filepath.Base(c.path), filepath.Base(c.path), os.Geteuid(), fsfix.Command("doctor", c.path, c.opts.Migrations, c.opts.ExternalCheckpoints))
 	case ok && (code == sqlite3.ErrBusy || code == sqlite3.ErrLocked):
 		return fmt.Errorf("resonance: open %q: %w: %w: another connection held a lock for longer than the busy timeout (%v); find the long transaction or raise Options.BusyTimeout", c.path, ErrBusy, err, c.opts.BusyTimeout)
 	case fsfix.NoSpace(systemErrno(err)) || ok && code == sqlite3.ErrFull:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/amacneil/dbmate/v2/pkg/dbmate"
 
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 	"github.com/resonance-graph/resonancedb/schema"
 )
 
@@ -214,7 +215,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return nil
 	}
 	if s.opts.ReadOnly {
-		return fmt.Errorf("resonance: open %q: %w: %d migration(s) not applied yet (first: %s); a read-only store applies none: open it read-write once, e.g. `resonance migrate up --db %s`", s.path, ErrSchemaMismatch, len(pending), pending[0].FileName, s.path)
+		return fmt.Errorf("resonance: open %q: %w: %d migration(s) not applied yet (first: %s); a read-only store applies none: open it read-write once, e.g. `%s`", s.path, ErrSchemaMismatch, len(pending), pending[0].FileName, fsfix.Command("migrate up", s.path, s.opts.Migrations, s.opts.ExternalCheckpoints))
 	}
 	if len(applied) > 0 && s.opts.BackupKeep > 0 {
 		data, err := holdsData(ctx, s.writer)

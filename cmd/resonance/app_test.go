@@ -150,3 +150,46 @@ func TestSchema_WritesAndChecks(t *testing.T) {
 	}
 	mustCLI(t, 1, "", "schema", "--check", dir)
 }
+
+// TestDoctor_FixesCarryTheFlags: the command doctor suggests for a pending
+// application migration carries --migrations and --external-checkpoints,
+// and run as written it applies the migration; so does the fix of
+// doctor --conformance.
+func TestDoctor_FixesCarryTheFlags(t *testing.T) {
+	dir := appDir(t, notesMigration)
+	path := filepath.Join(t.TempDir(), "app.db")
+	mustCLI(t, 0, "", "--db", path, "--migrations", dir, "--external-checkpoints", "init")
+	if err := os.WriteFile(filepath.Join(dir, "29000102000000_tags.sql"), []byte("-- migrate:up\nCREATE TABLE tags (name TEXT);\n-- migrate:down\nDROP TABLE tags;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, doctor := range [][]string{{"doctor"}, {"doctor", "--conformance"}} {
+		var rep doctorReport
+		r := mustCLI(t, 1, "", append([]string{"--db", path, "--migrations", dir, "--external-checkpoints", "--json"}, doctor...)...)
+		decode(t, r, &rep)
+		var fix string
+		for _, c := range rep.Checks {
+			if c.Rule == "M1" && c.Status == "fail" {
+				fix = c.Fix
+			}
+		}
+		if !strings.Contains(fix, "--migrations "+dir) || !strings.Contains(fix, "--external-checkpoints") {
+			t.Fatalf("%s: M1 fix %q, want --migrations %s and --external-checkpoints", doctor, fix, dir)
+		}
+	}
+	var rep doctorReport
+	decode(t, mustCLI(t, 1, "", "--db", path, "--migrations", dir, "--external-checkpoints", "--json", "doctor"), &rep)
+	var fix string
+	for _, c := range rep.Checks {
+		if c.Rule == "M1" {
+			fix = c.Fix
+		}
+	}
+	// Run the fix as written (up to its parenthesis), then doctor is content.
+	cmdline, _, _ := strings.Cut(fix, " (")
+	args := strings.Fields(cmdline)
+	if len(args) < 2 || args[0] != "resonance" {
+		t.Fatalf("fix %q is not a resonance command", fix)
+	}
+	mustCLI(t, 0, "", args[1:]...)
+	mustCLI(t, 0, "", "--db", path, "--migrations", dir, "--external-checkpoints", "doctor")
+}

@@ -80,7 +80,7 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 	}
 	var r doctorReport
 	if boolFlag(fs, "conformance") {
-		r = conformanceReport(e.ctx, abs, e.options(resonance.Options{}))
+		r = conformanceReport(e.ctx, abs, e.options(resonance.Options{ExternalCheckpoints: e.external}))
 	} else {
 		r = diagnose(e.ctx, abs, e.options(resonance.Options{ExternalCheckpoints: e.external}), fs.Lookup("wal-warn").Value.(flag.Getter).Get().(int64))
 	}
@@ -179,7 +179,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	}
 	if wal, err := os.Stat(path + "-wal"); err == nil {
 		if wal.Size() > walWarn {
-			fix := "resonance checkpoint --db " + shellQuote(path) + "; look for readers that stay open for long"
+			fix := fsfix.Command("checkpoint", path, o.Migrations, external) + "; look for readers that stay open for long"
 			if external || litestreamTables(path) != nil {
 				fix = "the database is replicated with external checkpoints: only Litestream checkpoints it; check that `litestream replicate` is running and keeping up (see README, Replication)"
 			}
@@ -196,7 +196,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 
 	ms, err := resonance.MigrationStatusOf(ctx, path, o)
 	if err != nil {
-		openFailed(&r, err, path)
+		openFailed(&r, err, path, o)
 		return r
 	}
 	if org, err := resonance.InspectOriginal(ctx, path, o); err != nil {
@@ -206,11 +206,11 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	} else if org != nil {
 		found, plan := originalReport(org, path)
 		r.add("X1", "fail", found+"; not converted yet. `resonance migrate up` will: "+strings.Join(plan, "; "),
-			"resonance migrate up --db "+shellQuote(path)+" (take a copy of the file first if you want one beside the backup)")
+			fsfix.Command("migrate up", path, o.Migrations, external)+" (take a copy of the file first if you want one beside the backup)")
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the database is the original's until it is converted (see X1)", "")
 		return r
 	}
-	schemaOK := schemaChecks(&r, ms, path)
+	schemaOK := schemaChecks(&r, ms, path, o)
 
 	if !schemaOK {
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see M1/M4)", "")
@@ -219,7 +219,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	o.ReadOnly = true
 	s, err := resonance.Open(ctx, path, o)
 	if err != nil {
-		openFailed(&r, err, path)
+		openFailed(&r, err, path, o)
 		return r
 	}
 	defer s.Close()
@@ -238,7 +238,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 		detail := fmt.Sprintf("page_size %d, %d pages (%s), %d free, auto_vacuum %s", pageSize, pages, humanBytes(pages*pageSize), free,
 			map[int64]string{0: "NONE", 1: "FULL", 2: "INCREMENTAL"}[autoVacuum])
 		if pages > 100 && free*4 > pages {
-			r.add("O1", "warn", detail+": more than a quarter of the file is free pages", "resonance vacuum --db "+shellQuote(path))
+			r.add("O1", "warn", detail+": more than a quarter of the file is free pages", fsfix.Command("vacuum", path, o.Migrations, external))
 		} else {
 			r.add("O1", "ok", detail, "")
 		}
@@ -264,7 +264,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 
 // schemaChecks reports the migration state; it returns whether the schema
 // is current (every known migration applied, none unknown).
-func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) bool {
+func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string, o resonance.Options) bool {
 	var unknown, pending []string
 	newest := "none"
 	for _, m := range ms {
@@ -283,7 +283,7 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) 
 	}
 	if len(pending) > 0 {
 		r.add("M1", "fail", fmt.Sprintf("%d migration(s) pending: %s (newest applied: %s)", len(pending), strings.Join(pending, ", "), newest),
-			"resonance migrate up --db "+shellQuote(path)+" (it writes a backup first when the database holds data)")
+			fsfix.Command("migrate up", path, o.Migrations, o.ExternalCheckpoints)+" (it writes a backup first when the database holds data)")
 	}
 	if len(unknown) == 0 && len(pending) == 0 {
 		r.add("M1", "ok", fmt.Sprintf("schema version %s: all %d migrations applied", newest, len(ms)), "")
@@ -294,16 +294,16 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string) 
 
 // openFailed reports a database that cannot be opened: a truncated file
 // as such (O1), anything else with the fix for its cause (C10).
-func openFailed(r *doctorReport, err error, path string) {
+func openFailed(r *doctorReport, err error, path string, o resonance.Options) {
 	if p := fsfix.SizeProblem(path); p != "" {
 		r.add("O1", "fail", p+": SQLite cannot open it", fsfix.DamagedFix(path))
 		return
 	}
-	r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path))
+	r.add("C10", "fail", "cannot open the database: "+err.Error(), openFix(err, path, o))
 }
 
 // openFix is the advice for a database that cannot be opened.
-func openFix(err error, path string) string {
+func openFix(err error, path string, o resonance.Options) string {
 	switch {
 	case osFix(err, "") != "":
 		return osFix(err, "")
@@ -312,7 +312,7 @@ func openFix(err error, path string) string {
 	case errors.Is(err, resonance.ErrReadOnly):
 		return "apply the fixes of the W1 findings above (the error says which file or directory)"
 	case errors.Is(err, resonance.ErrSchemaMismatch):
-		return "resonance migrate status --db " + shellQuote(path)
+		return fsfix.Command("migrate status", path, o.Migrations, o.ExternalCheckpoints)
 	case errors.Is(err, resonance.ErrBusy):
 		return "another process holds a lock: find the long transaction (W8), or retry"
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 	"github.com/resonance-graph/resonancedb/resonance"
 	"github.com/resonance-graph/resonancedb/resonance/jsonl"
 )
@@ -185,7 +186,7 @@ func importFailure(e *env, res *importResult, err error) string {
 	} else {
 		b.WriteString("; this run committed nothing")
 	}
-	res.Resume = fmt.Sprintf("resonance import --db %s --skip %d %s", shellQuote(e.dbPath), ie.committed, shellQuote(res.File))
+	res.Resume = fmt.Sprintf("%s --skip %d %s", fsfix.Command("import", e.dbPath, e.options(resonance.Options{}).Migrations, e.external), ie.committed, shellQuote(res.File))
 	if ie.line > 0 {
 		fmt.Fprintf(&b, "; fix line %d and resume with: %s", ie.line, res.Resume)
 	} else {
