@@ -211,7 +211,15 @@ func (x *vectorIndex) search(ctx context.Context, vq *vectorQuery) (res SearchRe
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: %w", x.path, err)
 	}
-	tx, err := conn.BeginTx(ctx, nil)
+	// The transaction is not bound to ctx: database/sql would roll it back
+	// from another goroutine when ctx ends, racing the statement the
+	// search is running on the same connection and closing the connection
+	// the index keeps. ctx interrupts the statements instead, and the
+	// deferred Rollback always runs here.
+	if err := ctx.Err(); err != nil {
+		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: %w", x.path, err)
+	}
+	tx, err := conn.BeginTx(context.Background(), nil)
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: begin: %w", x.path, classify(err))
 	}
