@@ -21,6 +21,71 @@ func (q *Queries) CountEdges(ctx context.Context) (int64, error) {
 	return count, err
 }
 
+const DeleteEdge = `-- name: DeleteEdge :one
+DELETE FROM edges
+WHERE source = ? AND target = ? AND type = ?
+RETURNING confidence, veracity, context_source
+`
+
+type DeleteEdgeParams struct {
+	Source string
+	Target string
+	Type   string
+}
+
+type DeleteEdgeRow struct {
+	Confidence    float64
+	Veracity      float64
+	ContextSource sql.NullString
+}
+
+func (q *Queries) DeleteEdge(ctx context.Context, arg DeleteEdgeParams) (DeleteEdgeRow, error) {
+	row := q.db.QueryRowContext(ctx, DeleteEdge, arg.Source, arg.Target, arg.Type)
+	var i DeleteEdgeRow
+	err := row.Scan(&i.Confidence, &i.Veracity, &i.ContextSource)
+	return i, err
+}
+
+const DeleteEdgesOfNodes = `-- name: DeleteEdgesOfNodes :many
+DELETE FROM edges
+WHERE source IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(?1 AS TEXT)))
+   OR target IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(?1 AS TEXT)))
+RETURNING source, target, type, confidence, veracity, context_source
+`
+
+// DeleteEdgesOfNodes deletes every edge whose source or target is one of
+// the ids (a JSON array of hex strings, as the node deletes take them) and
+// returns each one as it was, for its history row.
+func (q *Queries) DeleteEdgesOfNodes(ctx context.Context, ids string) ([]Edge, error) {
+	rows, err := q.db.QueryContext(ctx, DeleteEdgesOfNodes, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Edge{}
+	for rows.Next() {
+		var i Edge
+		if err := rows.Scan(
+			&i.Source,
+			&i.Target,
+			&i.Type,
+			&i.Confidence,
+			&i.Veracity,
+			&i.ContextSource,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const IncomingEdges = `-- name: IncomingEdges :many
 SELECT source, type, confidence, veracity, context_source
 FROM edges

@@ -45,6 +45,72 @@ func (q *Queries) InsertHistory(ctx context.Context, arg InsertHistoryParams) er
 	return err
 }
 
+const ListChanges = `-- name: ListChanges :many
+SELECT id, entity_type, entity_id, action, old_value, new_value, CAST(timestamp AS TEXT) AS timestamp
+FROM history
+WHERE (?1 IS NULL OR (entity_type = 'node' AND entity_id = ?1))
+  AND (?2 IS NULL OR timestamp >= ?2)
+ORDER BY id DESC
+LIMIT CAST(?4 AS INTEGER) OFFSET CAST(?3 AS INTEGER)
+`
+
+type ListChangesParams struct {
+	NodeID interface{}
+	Since  interface{}
+	Offset int64
+	Limit  int64
+}
+
+type ListChangesRow struct {
+	ID         int64
+	EntityType string
+	EntityID   string
+	Action     string
+	OldValue   sql.NullString
+	NewValue   sql.NullString
+	Timestamp  string
+}
+
+// ListChanges reads history newest first: every row, or a node's when
+// node_id is not NULL, at or after since (text as CURRENT_TIMESTAMP
+// writes it) when it is not NULL; LIMIT -1 means no limit. The timestamp
+// comes as text: a row written by another program may hold any value.
+func (q *Queries) ListChanges(ctx context.Context, arg ListChangesParams) ([]ListChangesRow, error) {
+	rows, err := q.db.QueryContext(ctx, ListChanges,
+		arg.NodeID,
+		arg.Since,
+		arg.Offset,
+		arg.Limit,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListChangesRow{}
+	for rows.Next() {
+		var i ListChangesRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.EntityType,
+			&i.EntityID,
+			&i.Action,
+			&i.OldValue,
+			&i.NewValue,
+			&i.Timestamp,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const ListHistory = `-- name: ListHistory :many
 SELECT id, entity_type, entity_id, action, old_value, new_value, timestamp
 FROM history

@@ -48,6 +48,95 @@ func (q *Queries) CountVectors(ctx context.Context) (int64, error) {
 	return count, err
 }
 
+const DeleteNodesReturning = `-- name: DeleteNodesReturning :many
+DELETE FROM nodes
+WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(?1 AS TEXT)))
+RETURNING id, type, title, domain, layer, embedding, hash, summary, meta, date
+`
+
+type DeleteNodesReturningRow struct {
+	ID        string
+	Type      string
+	Title     sql.NullString
+	Domain    string
+	Layer     string
+	Embedding []byte
+	Hash      sql.NullString
+	Summary   sql.NullString
+	Meta      sql.NullString
+	Date      sql.NullString
+}
+
+// DeleteNodesReturning deletes the nodes with the ids and returns each
+// one's columns as they were, for its history row.
+func (q *Queries) DeleteNodesReturning(ctx context.Context, ids string) ([]DeleteNodesReturningRow, error) {
+	rows, err := q.db.QueryContext(ctx, DeleteNodesReturning, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []DeleteNodesReturningRow{}
+	for rows.Next() {
+		var i DeleteNodesReturningRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.Type,
+			&i.Title,
+			&i.Domain,
+			&i.Layer,
+			&i.Embedding,
+			&i.Hash,
+			&i.Summary,
+			&i.Meta,
+			&i.Date,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const ExistingNodeIDs = `-- name: ExistingNodeIDs :many
+
+SELECT id FROM nodes
+WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(?1 AS TEXT)))
+`
+
+// The deletes take their ids as a JSON array of hex strings, one per id:
+// hex carries any id whole, even one that is not valid UTF-8 or holds a
+// NUL byte (another program may have written it), where a JSON string
+// would not.
+// ExistingNodeIDs returns which of the ids name a node.
+func (q *Queries) ExistingNodeIDs(ctx context.Context, ids string) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, ExistingNodeIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const GetNode = `-- name: GetNode :one
 SELECT id, type, title, domain, layer, embedding, hash, summary, meta, date
 FROM nodes

@@ -40,3 +40,17 @@ SELECT source, target, type, confidence, veracity, context_source
 FROM edges
 WHERE source IN (SELECT value FROM json_each(CAST(sqlc.arg(sources) AS TEXT)))
 ORDER BY source, target, type;
+
+-- DeleteEdgesOfNodes deletes every edge whose source or target is one of
+-- the ids (a JSON array of hex strings, as the node deletes take them) and
+-- returns each one as it was, for its history row.
+-- name: DeleteEdgesOfNodes :many
+DELETE FROM edges
+WHERE source IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(sqlc.arg(ids) AS TEXT)))
+   OR target IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(sqlc.arg(ids) AS TEXT)))
+RETURNING source, target, type, confidence, veracity, context_source;
+
+-- name: DeleteEdge :one
+DELETE FROM edges
+WHERE source = ? AND target = ? AND type = ?
+RETURNING confidence, veracity, context_source;

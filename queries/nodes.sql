@@ -63,3 +63,20 @@ SELECT
     (SELECT count(*) FROM nodes WHERE length(embedding) > 0) AS vectors,
     (SELECT count(*) FROM nodes
      WHERE (CASE WHEN json_valid(meta) THEN json_type(meta, '$.semantic_tokens') END) IS NOT NULL) AS semantic_tokens;
+
+-- The deletes take their ids as a JSON array of hex strings, one per id:
+-- hex carries any id whole, even one that is not valid UTF-8 or holds a
+-- NUL byte (another program may have written it), where a JSON string
+-- would not.
+
+-- ExistingNodeIDs returns which of the ids name a node.
+-- name: ExistingNodeIDs :many
+SELECT id FROM nodes
+WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(sqlc.arg(ids) AS TEXT)));
+
+-- DeleteNodesReturning deletes the nodes with the ids and returns each
+-- one's columns as they were, for its history row.
+-- name: DeleteNodesReturning :many
+DELETE FROM nodes
+WHERE id IN (SELECT CAST(unhex(value) AS TEXT) FROM json_each(CAST(sqlc.arg(ids) AS TEXT)))
+RETURNING id, type, title, domain, layer, embedding, hash, summary, meta, date;

@@ -46,17 +46,21 @@
 //
 // # The graph
 //
-// Nodes, edges and history follow the original's tables (rules D1–D10).
+// Nodes, edges and history follow the original's tables (rules D1–D13).
 // Every write of a Tx — UpsertNode, InsertEdge, UpsertSemanticEdge,
-// UpdateNodeMeta, UpdateNodeDate — adds one history row in the same
-// transaction. UpsertNodes and InsertEdges write many nodes or edges with
+// UpdateNodeMeta, UpdateNodeDate, DeleteNodes, DeleteEdge — adds one
+// history row per row it changes, in the same transaction; ReadTx.History
+// reads them back. DeleteNodes removes nodes with every edge that touches
+// them. ReadTx.Neighbourhood walks the edges from a node, to depth 6, in
+// one statement. UpsertNodes and InsertEdges write many nodes or edges with
 // up to 32 rows per statement, history rows included; UpsertNode and
 // InsertEdge are those with one. Each operation is written once, on
 // ReadTx or Tx; the Store's conveniences (GetNode, GetNodes,
-// OutgoingEdges, UpsertNode, InsertEdge, UpsertSemanticEdge) call it, the
-// reads on the reader pool as one statement, the writes in a transaction
-// of their own. Bad input (an empty id or type, meta that is not a JSON
-// object, NaN or ±Inf in an embedding) is refused with ErrInvalid
+// OutgoingEdges, Neighbourhood, UpsertNode, InsertEdge,
+// UpsertSemanticEdge) call it, the reads on the reader pool as one
+// statement, the writes in a transaction of their own. Bad input (an empty
+// id or type, meta that is not a JSON object, NaN or ±Inf in an
+// embedding) is refused with ErrInvalid
 // before any SQL runs, so nothing is written, not even history. Embeddings
 // are stored as little-endian float32 bytes and come back bit for bit; meta
 // stays raw JSON. GenerateID, Normalize and Dot are the original's helpers;

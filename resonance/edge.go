@@ -3,6 +3,7 @@ package resonance
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -348,4 +349,38 @@ func (r *ReadTx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
 		out[i] = Edge{Source: row.Source, Target: id, Type: row.Type, Confidence: row.Confidence, Veracity: row.Veracity, ContextSource: row.ContextSource.String}
 	}
 	return out, nil
+}
+
+// DeleteEdge deletes the edge source → target of type typ (empty:
+// DefaultEdgeType) and adds one history row ("edge", "source|target|type",
+// "delete") whose old_value is the edge as JSON with all six fields (D11).
+// When there is no such edge it returns an error wrapping ErrNotFound that
+// names it, and writes nothing.
+func (t *Tx) DeleteEdge(ctx context.Context, source, target, typ string) error {
+	e := Edge{Source: source, Target: target, Type: typ}
+	if e.Type == "" {
+		e.Type = DefaultEdgeType
+	}
+	if err := t.enter(ctx); err != nil {
+		return fmt.Errorf("resonance: delete edge %s: %w", edgeName(&e), err)
+	}
+	defer t.leave()
+	row, err := t.q.DeleteEdge(ctx, db.DeleteEdgeParams{Source: e.Source, Target: e.Target, Type: e.Type})
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("resonance: delete edge %s: %w: no edge with this source, target and type", edgeName(&e), ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("resonance: delete edge %s: %w", edgeName(&e), classify(err))
+	}
+	e.Confidence, e.Veracity, e.ContextSource = row.Confidence, row.Veracity, row.ContextSource.String
+	if err := t.insertHistory(ctx, []historyRow{deletedEdgeRow(&e)}); err != nil {
+		return fmt.Errorf("resonance: delete edge %s: history: %w", edgeName(&e), classify(err))
+	}
+	return nil
+}
+
+// deletedEdgeRow is the history row of a deleted edge.
+func deletedEdgeRow(e *Edge) historyRow {
+	return historyRow{entity: entityEdge, id: string(appendEdgeEntityID(nil, e.Source, e.Target, e.Type)),
+		action: actionDelete, old: sql.NullString{String: string(edgeJSON(nil, e, true)), Valid: true}}
 }

@@ -1,10 +1,17 @@
 package resonance
 
 import (
+	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
+
+	"github.com/resonance-graph/resonancedb/db"
 )
 
 // History rows: every write of the graph API adds exactly one, in the same
@@ -17,6 +24,10 @@ import (
 //	edge         source|target|type        insert          NULL        {"source","target","type"}
 //	edge         source|target|type        insert_ignored  NULL        the same; the edge existed already
 //	edge         source|target|type        upsert          NULL        the edge as JSON, all six fields
+//	node         the node id               delete          the node as JSON (nodeJSON)   NULL
+//	edge         source|target|type        delete          the edge as JSON, all six fields   NULL
+//
+// A node's delete row comes after the delete rows of its edges.
 //
 // The edge's entity_id is readable, not a key: ids may contain '|'. The
 // JSON in new_value names each part exactly.
@@ -29,6 +40,7 @@ const (
 	actionUpdateDate    = "update_date"
 	actionInsert        = "insert"
 	actionInsertIgnored = "insert_ignored"
+	actionDelete        = "delete"
 )
 
 // nodeJSON is the history record of an upserted node: its fields, with the
@@ -160,4 +172,97 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// HistoryFilter selects the changes History returns. The zero value
+// selects every change.
+type HistoryFilter struct {
+	// NodeID, when not empty, selects the changes of that node (not those
+	// of its edges).
+	NodeID string
+	// Since, when not zero, selects the changes made at or after it.
+	// History keeps whole seconds: Since is rounded down to one.
+	Since time.Time
+	// Limit is how many changes to return at most (0: all), after skipping
+	// Offset of them, for paging.
+	Limit  int
+	Offset int
+}
+
+// Change is one row of the history: a write of the graph API.
+type Change struct {
+	ID       int64  `json:"id"`        // increases with each change
+	Entity   string `json:"entity"`    // "node" or "edge"
+	EntityID string `json:"entity_id"` // a node's id; "source|target|type" for an edge
+	Action   string `json:"action"`    // "upsert", "update_meta", "update_date", "insert", "insert_ignored", "delete"
+	// Old and New are the values before and after the change as JSON: the
+	// node or edge as an object, a meta object, a date as a string; nil
+	// when there is none (a value another program stored that is not JSON
+	// comes as a JSON string).
+	Old json.RawMessage `json:"old,omitempty"`
+	New json.RawMessage `json:"new,omitempty"`
+	// Time is when the change was committed, in UTC to the second; zero
+	// when the row's timestamp is not one (written by another program).
+	Time time.Time `json:"time"`
+}
+
+// historyTime is how SQLite's CURRENT_TIMESTAMP writes a history row's
+// timestamp, in UTC.
+const historyTime = "2006-01-02 15:04:05"
+
+// History returns the changes f selects, newest first (D13). A negative
+// Limit or Offset is refused with ErrInvalid.
+func (r *ReadTx) History(ctx context.Context, f HistoryFilter) ([]Change, error) {
+	if f.Limit < 0 || f.Offset < 0 {
+		return nil, fmt.Errorf("resonance: history: %w: HistoryFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
+	}
+	if err := r.enter(ctx); err != nil {
+		return nil, fmt.Errorf("resonance: history: %w", err)
+	}
+	defer r.leave()
+	p := db.ListChangesParams{Limit: int64(f.Limit), Offset: int64(f.Offset)}
+	if p.Limit == 0 {
+		p.Limit = -1
+	}
+	if f.NodeID != "" {
+		p.NodeID = f.NodeID
+	}
+	if !f.Since.IsZero() {
+		p.Since = f.Since.UTC().Format(historyTime)
+	}
+	rows, err := r.q.ListChanges(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: history: %w", classify(err))
+	}
+	out := make([]Change, len(rows))
+	for i := range rows {
+		row := &rows[i]
+		out[i] = Change{ID: row.ID, Entity: row.EntityType, EntityID: row.EntityID, Action: row.Action,
+			Old: historyValue(row.Action, row.OldValue), New: historyValue(row.Action, row.NewValue), Time: parseHistoryTime(row.Timestamp)}
+	}
+	return out, nil
+}
+
+// historyValue is a stored old_value or new_value as JSON: nil for NULL,
+// a date (which is text, whatever it looks like) or text that is not JSON
+// as a JSON string, and otherwise the text itself.
+func historyValue(action string, v sql.NullString) json.RawMessage {
+	if !v.Valid {
+		return nil
+	}
+	if action != actionUpdateDate && json.Valid([]byte(v.String)) {
+		return json.RawMessage(v.String)
+	}
+	return appendJSONString(nil, v.String)
+}
+
+// parseHistoryTime reads a timestamp as CURRENT_TIMESTAMP writes it, or
+// as RFC 3339; anything else is the zero time.
+func parseHistoryTime(s string) time.Time {
+	for _, layout := range []string{historyTime, time.RFC3339Nano, "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -401,3 +402,107 @@ func notFound(op, id string, err error) error {
 func blank(s string) bool { return strings.TrimSpace(s) == "" }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// DeleteNodes deletes the nodes with these ids and every edge whose source
+// or target is one of them (D11), and adds one history row per removal:
+// ("edge", "source|target|type", "delete") for each edge, then ("node", id,
+// "delete") for each node, each with the removed row as JSON in old_value
+// (as UpsertNode and UpsertSemanticEdge record them). Whatever the number
+// of ids, the nodes go in one statement and their edges in another. An id
+// given twice is deleted once.
+//
+// When an id names no node it returns an error wrapping ErrNotFound that
+// names it, and writes nothing. Once the transaction commits, the nodes are
+// gone for every reader and every search, of this process or another.
+func (t *Tx) DeleteNodes(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	op := fmt.Sprintf("delete node %q", ids[0])
+	if len(ids) > 1 {
+		op = fmt.Sprintf("delete %d nodes %q … %q", len(ids), ids[0], ids[len(ids)-1])
+	}
+	if err := t.enter(ctx); err != nil {
+		return fmt.Errorf("resonance: %s: %w", op, err)
+	}
+	defer t.leave()
+	arg := hexIDs(ids)
+	found, err := t.q.ExistingNodeIDs(ctx, arg)
+	if err != nil {
+		return fmt.Errorf("resonance: %s: %w", op, classify(err))
+	}
+	if missing := missingIDs(ids, found); len(missing) > 0 {
+		return fmt.Errorf("resonance: %s: %w: no node with id %q (%d of the ids name no node)", op, ErrNotFound, missing[0], len(missing))
+	}
+	edges, err := t.q.DeleteEdgesOfNodes(ctx, arg)
+	if err != nil {
+		return fmt.Errorf("resonance: %s: edges: %w", op, classify(err))
+	}
+	nodes, err := t.q.DeleteNodesReturning(ctx, arg)
+	if err != nil {
+		return fmt.Errorf("resonance: %s: %w", op, classify(err))
+	}
+	hist := make([]historyRow, 0, len(edges)+len(nodes))
+	for i := range edges {
+		r := &edges[i]
+		e := Edge{Source: r.Source, Target: r.Target, Type: r.Type, Confidence: r.Confidence, Veracity: r.Veracity, ContextSource: r.ContextSource.String}
+		hist = append(hist, deletedEdgeRow(&e))
+	}
+	for i := range nodes {
+		r := &nodes[i]
+		n := Node{ID: r.ID, Type: r.Type, Title: r.Title.String, Hash: r.Hash.String, Summary: r.Summary.String, Date: r.Date.String}
+		old := nodeJSON(nil, &n, r.Domain, r.Layer, r.Embedding, storedMetaJSON(r.Meta))
+		hist = append(hist, historyRow{entity: entityNode, id: r.ID, action: actionDelete, old: sql.NullString{String: string(old), Valid: true}})
+	}
+	if err := t.insertHistory(ctx, hist); err != nil {
+		return fmt.Errorf("resonance: %s: history: %w", op, classify(err))
+	}
+	return nil
+}
+
+// hexIDs is ids as the deletes take them: a JSON array of hex strings,
+// which carries any id whole (one that is not valid UTF-8 or holds a NUL
+// too, as another program may have written it).
+func hexIDs(ids []string) string {
+	b := make([]byte, 0, 2+len(ids)*4)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = hex.AppendEncode(b, []byte(id))
+		b = append(b, '"')
+	}
+	return string(append(b, ']'))
+}
+
+// missingIDs returns the ids that are not in found, each once, in order.
+func missingIDs(ids, found []string) []string {
+	have := make(map[string]bool, len(found))
+	for _, id := range found {
+		have[id] = true
+	}
+	var missing []string
+	for _, id := range ids {
+		if !have[id] {
+			have[id] = true // name it once
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
+// storedMetaJSON is a stored meta column as nodeJSON takes it: nil for
+// NULL, the text itself when it is a JSON object, and otherwise (written by
+// another program) the text as a JSON string, so that the record stays
+// JSON.
+func storedMetaJSON(m sql.NullString) []byte {
+	if !m.Valid {
+		return nil
+	}
+	if meta, err := checkMeta(json.RawMessage(m.String)); err == nil {
+		return meta
+	}
+	return appendJSONString(nil, m.String)
+}
