@@ -25,6 +25,10 @@
 //	P6     vector search: top-10 queries over every node's embedding
 //	       (queries/s, with the memory the library keeps for them; see
 //	       search.go)
+//	P9a–d  neighbourhoods, depth 2 and 3 both ways, from every node of the
+//	       example graph and from P1's biggest hub: one recursive statement
+//	       against a naive walk with a query per node (µs per walk, with
+//	       the nodes per walk; see neighbourhood.go)
 //
 // The reads and P4 also run from C (floor.go): the baseline's statements
 // and settings through the SQLite go-sqlite3 bundles, without database/sql
@@ -82,6 +86,9 @@ type Config struct {
 	MixedIdle    time.Duration // P5 idle phase (readers only): a quarter of Mixed
 	Readers      int           // P5 readers: 4
 	Queries      int           // P6 queries: 200 (quick 50)
+	// Example is the example graph as JSON Lines (`resonance import`'s
+	// format), whose neighbourhoods P9a and P9b walk.
+	Example []byte
 
 	// Progress, when set, is called with a short description of each step.
 	Progress func(step string)
@@ -271,7 +278,7 @@ func oldName(name string) string {
 }
 
 // Names lists the workloads in report order.
-var Names = []string{"P1", "P2", "P3a", "P3b", "P3c", "P3d", "P4", "P4pool", "P5", "P6"}
+var Names = []string{"P1", "P2", "P3a", "P3b", "P3c", "P3d", "P4", "P4pool", "P5", "P6", "P9a", "P9b", "P9c", "P9d"}
 
 // side is one of the two implementations measured, or the C floor beside
 // them (floor.go), measured on the reads and P4 and reported with the
@@ -392,6 +399,12 @@ func (r *runner) repetition(ctx context.Context, rep int, order []side) ([2]samp
 		}
 	}
 	if err := r.reads(ctx, rep, order, ws, paths[base], s); err != nil {
+		return s, err
+	}
+	if err := r.neighbourhoods(rep, order, ws[lib].(*libWorkloads).s, paths[base], s); err != nil {
+		return s, fmt.Errorf("P9: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
 		return s, err
 	}
 
@@ -703,6 +716,10 @@ var specs = []spec{
 	{"P4pool", "µs/op", false, 5, nil},
 	{"P5", "reads/s", true, 0, []string{"writes_per_s", "p50_idle_us", "p99_idle_us", "p50_load_us", "p99_load_us", "busy_errors"}},
 	{"P6", "queries/s", true, 0, []string{"kept_mib", "embeddings_mib"}},
+	{"P9a", "µs/walk", false, 0, []string{"P9a_nodes"}},
+	{"P9b", "µs/walk", false, 0, []string{"P9b_nodes"}},
+	{"P9c", "µs/walk", false, 0, []string{"P9c_nodes"}},
+	{"P9d", "µs/walk", false, 0, []string{"P9d_nodes"}},
 }
 
 // P6's targets: the library answers at least w6Ratio times as many queries

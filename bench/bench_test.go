@@ -18,6 +18,17 @@ func TestRun(t *testing.T) {
 	cfg := bench.Config{
 		Dir: dir, Reps: 1, Nodes: 50, Batch: 20, Upserts: 20, Scans: 2, Connects: 5, PoolQueries: 20,
 		Mixed: 200 * time.Millisecond, MixedIdle: 50 * time.Millisecond, Readers: 2, Queries: 20,
+		Example: []byte(`{"kind":"node","id":"a","type":"doc"}
+{"kind":"node","id":"b","type":"doc"}
+{"kind":"node","id":"c","type":"doc"}
+{"kind":"node","id":"d","type":"doc"}
+{"kind":"node","id":"e","type":"doc"}
+{"kind":"edge","source":"a","target":"b","type":"t","confidence":0.5,"veracity":1}
+{"kind":"edge","source":"b","target":"c","type":"t","confidence":1,"veracity":1}
+{"kind":"edge","source":"c","target":"a","type":"u","confidence":1,"veracity":1}
+{"kind":"edge","source":"d","target":"c","type":"u","confidence":1,"veracity":1}
+{"kind":"edge","source":"e","target":"d","type":"u","confidence":1,"veracity":1}
+`),
 		Progress: func(s string) { steps = append(steps, s) },
 	}
 	rep, err := bench.Run(context.Background(), cfg)
@@ -120,6 +131,13 @@ func TestRun(t *testing.T) {
 		if _, ok := jsonOf("P6")[key]; !ok {
 			t.Errorf("P6 JSON has no %q", key)
 		}
+	}
+	// Within depth 2 both ways a and b reach 4 nodes, themselves
+	// included, c and d all 5, e 3: 21 in 5 walks.
+	if w, _ := rep.Workload("P9a"); w.Extra == nil {
+		t.Error("P9a has no nodes per walk")
+	} else if v, _ := w.Get("P9a_nodes"); v != 21.0/5 {
+		t.Errorf("P9a: %v nodes per walk, want 4.2", v)
 	}
 	w6, _ := rep.Workload("P6")
 	if kept, _ := w6.Get("kept_mib"); kept <= 0 {

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/resonance-graph/resonancedb/bench"
+	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
 )
 
 func init() {
@@ -20,7 +21,9 @@ func init() {
 			"Runs P1 bulk ingest, P2 autocommit upserts, P3a metadata scan, P3b get node, P3c outgoing\n" +
 			"edges, P3d the same edges 100 nodes per call, P4 per-request connections (and P4pool\n" +
 			"through a long-lived pool), P5 mixed load and P6 vector search (top-10 queries over every\n" +
-			"embedding, with the memory kept for them),\n" +
+			"embedding, with the memory kept for them) and P9a-P9d neighbourhoods (depth 2 and 3, both\n" +
+			"ways, from every node of the example graph and from P1's biggest hub; the baseline walks them\n" +
+			"the naive way, a query per node),\n" +
 			"each on a fresh database, through the library and through a baseline that runs the same\n" +
 			"statements with prepared statements in the same process. The reads and P4 also run from C\n" +
 			"with the baseline's statements and data: the C floor, which no Go code on these statements\n" +
@@ -55,9 +58,10 @@ func runBench(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	cfg := bench.Config{
-		Dir:   stringFlag(fs, "db-dir"),
-		Quick: boolFlag(fs, "quick"),
-		Reps:  reps,
+		Dir:     stringFlag(fs, "db-dir"),
+		Quick:   boolFlag(fs, "quick"),
+		Reps:    reps,
+		Example: example.Graph,
 		Progress: func(step string) {
 			p.draw(fmt.Sprintf("bench %s  %s", p.elapsed().Round(1e9), step), true)
 		},
@@ -157,6 +161,16 @@ func printBench(w io.Writer, rep *bench.Report) {
 		base, _ := w6.Get("baseline_kept_mib")
 		emb, _ := w6.Get("embeddings_mib")
 		fmt.Fprintf(w, "P6 memory kept for the queries: %.1f MiB (baseline %.1f) for %.1f MiB of embeddings\n", kept, base, emb)
+	}
+	var walks []string
+	for _, name := range []string{"P9a", "P9b", "P9c", "P9d"} {
+		if wl, ok := rep.Workload(name); ok {
+			n, _ := wl.Get(name + "_nodes")
+			walks = append(walks, fmt.Sprintf("%s %s", name, figure(n)))
+		}
+	}
+	if len(walks) > 0 {
+		fmt.Fprintf(w, "P9 nodes per walk (both ways; a: example depth 2, b: depth 3, c: P1 hub depth 2, d: depth 3; baseline: a query per node): %s\n", strings.Join(walks, ", "))
 	}
 	var floors []string
 	for _, wl := range rep.Workloads {
