@@ -406,13 +406,22 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 			return fmt.Errorf("resonance: migration %s: %w", m.FileName, err)
 		}
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("resonance: adopt %q: %w", s.path, classify(err))
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("resonance: adopt %q: begin: %w", s.path, classify(err))
 	}
 	defer func() {
 		if err != nil {
-			if rerr := tx.Rollback(); rerr != nil {
+			// After a full disk or an I/O error SQLite may have rolled the
+			// transaction back itself, and a failed Commit has ended it: a
+			// rollback error then says nothing about the file.
+			open := sqliteInTx(conn)
+			if rerr := tx.Rollback(); rerr != nil && open && !errors.Is(rerr, sql.ErrTxDone) {
 				err = errors.Join(err, fmt.Errorf("resonance: adopt %q: rollback: %w", s.path, rerr))
 			}
 		}
@@ -532,4 +541,17 @@ func copyOriginalRows(exec func(step, query string, args ...any) (int64, error),
 		}
 	}
 	return nil
+}
+
+// sqliteInTx reports whether the SQLite connection behind conn is inside a
+// transaction (not in autocommit mode).
+func sqliteInTx(conn *sql.Conn) bool {
+	inside := true
+	_ = conn.Raw(func(dc any) error {
+		if c, ok := dc.(*classifiedConn); ok {
+			inside = !c.AutoCommit()
+		}
+		return nil
+	})
+	return inside
 }

@@ -52,7 +52,8 @@ type Metrics struct {
 // applies the pending migrations from the embedded schema (M1), each in its
 // own IMMEDIATE transaction so concurrent openers apply each exactly once
 // (M2) and a failing one leaves the previous version intact (M3), and runs
-// PRAGMA optimize=0x10002 (W6). Before migrating a database that already
+// PRAGMA optimize=0x10002 (W6), which is skipped with a warning when it
+// cannot run (the write lock stays busy, the disk is full). Before migrating a database that already
 // holds data it writes a backup beside it (M6).
 //
 // A database holding migration versions this binary does not know is
@@ -85,16 +86,16 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("resonance: open %q: %w", s.path, classify(err))
 	}
 	if !o.ReadOnly {
+		// W6: PRAGMA optimize is housekeeping. When it cannot run (another
+		// connection held the write lock past the busy timeout, a full
+		// disk) the store is still usable: skip it with a warning instead
+		// of failing the open. A cancelled ctx fails the open.
 		if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
-			if err := classify(err); !errors.Is(err, ErrBusy) {
+			if ctx.Err() != nil {
 				s.closePools()
-				return nil, fmt.Errorf("resonance: open %q: PRAGMA optimize: %w", s.path, err)
+				return nil, fmt.Errorf("resonance: open %q: %w", s.path, ctx.Err())
 			}
-			// W6: PRAGMA optimize always takes the write lock. When another
-			// connection holds it past the busy timeout, the store is still
-			// usable: skip the optimisation instead of failing the open.
-			o.Logger.Warn("resonance: PRAGMA optimize at open skipped: another connection held the write lock past the busy timeout",
-				"db", s.path, "busy_timeout", o.BusyTimeout)
+			o.Logger.Warn("resonance: PRAGMA optimize at open skipped", "db", s.path, "err", classify(err))
 		}
 		if !o.ExternalCheckpoints {
 			if s.ckpt, err = startCheckpointer(s.path, o, &s.ckptMu); err != nil {
@@ -194,13 +195,11 @@ func (s *Store) Close() error {
 			errs = append(errs, fmt.Errorf("resonance: close %q: %w: %d connection(s) were still in use (unclosed Rows, Conn or ExplicitTx)", s.path, ErrLeakedConnections, leaked))
 		} else if !s.opts.ReadOnly {
 			ctx, cancel := context.WithTimeout(context.Background(), s.opts.BusyTimeout)
-			// Like the optimize at Open, this is housekeeping: when another
-			// process keeps the write lock past the busy timeout, skip it
-			// rather than fail a Close that closes every connection anyway.
-			if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize"); errors.Is(classify(err), ErrBusy) {
-				s.opts.Logger.Warn("resonance: PRAGMA optimize skipped at close: the write lock stayed busy", "db", s.path, "err", err)
-			} else if err != nil {
-				errs = append(errs, fmt.Errorf("resonance: close %q: PRAGMA optimize: %w", s.path, classify(err)))
+			// Like the optimize at Open, this is housekeeping: when it cannot
+			// run (the write lock stayed busy, a full disk), skip it rather
+			// than fail a Close that closes every connection anyway.
+			if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize"); err != nil {
+				s.opts.Logger.Warn("resonance: PRAGMA optimize skipped at close", "db", s.path, "err", classify(err))
 			}
 			cancel()
 		}
