@@ -3,6 +3,7 @@ package resonance
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -228,9 +229,27 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 		}
 	}
+	// The migrations run on a connection that is closed after them, never
+	// on one the store writes on afterwards: what their statements leave
+	// on their connection (TEMP triggers, tables and views, attached
+	// databases, changed settings) must not follow the store's writes. A
+	// migration that leaves any of it gets the connection closed before
+	// the next one runs, too. (A new connection for every migration would
+	// read the whole schema again each time.)
+	var mc *migrationConn
+	defer func() { mc.close() }()
 	for _, m := range pending {
-		if err := s.applyMigration(ctx, ms, m); err != nil {
+		if mc == nil {
+			if mc, err = s.newMigrationConn(ctx); err != nil {
+				return err
+			}
+		}
+		if err := s.applyMigration(ctx, mc, ms, m); err != nil {
 			return err
+		}
+		if mc.leftOver(ctx) {
+			mc.close()
+			mc = nil
 		}
 	}
 	return nil
@@ -285,10 +304,16 @@ func (s *Store) checkKnown(ms []dbmate.Migration, applied []string) error {
 }
 
 // applyMigration applies one migration inside its own BEGIN IMMEDIATE
-// transaction. It re-reads the applied versions under the write lock, so a
-// process that lost the race finds the work done and skips it (M2); a
-// failing statement rolls the whole migration back (M3).
-func (s *Store) applyMigration(ctx context.Context, all []dbmate.Migration, m dbmate.Migration) (err error) {
+// transaction on mc. It re-reads the applied versions under the write
+// lock, so a process that lost the race finds the work done and skips it
+// (M2); a failing statement rolls the whole migration back (M3).
+//
+// While the migration's statements run, the connection's commit hook
+// refuses every commit and its rollback hook notes every rollback, so a
+// migration that ends the transaction it runs in (COMMIT, END or ROLLBACK
+// among its statements, followed or not by a BEGIN of its own) is refused
+// with nothing of it committed or recorded, without reading its text.
+func (s *Store) applyMigration(ctx context.Context, mc *migrationConn, all []dbmate.Migration, m dbmate.Migration) (err error) {
 	parsed, err := m.Parse()
 	if err != nil {
 		return fmt.Errorf("resonance: migration %s: %w", m.FileName, err)
@@ -297,21 +322,25 @@ func (s *Store) applyMigration(ctx context.Context, all []dbmate.Migration, m db
 		return fmt.Errorf("resonance: migration %s: transaction:false is not supported: every migration runs in one transaction so that a failure changes nothing", m.FileName)
 	}
 	start := time.Now()
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("resonance: migrate %q: begin: %w", s.path, classify(err))
-	}
+	conn := mc.conn
 	defer func() {
-		if err != nil {
-			if rerr := tx.Rollback(); rerr != nil {
-				err = errors.Join(err, fmt.Errorf("resonance: migrate %q: rollback: %w", s.path, rerr))
-			}
+		mc.guard = false
+		if !mc.inTx() {
+			return
+		}
+		if _, rerr := conn.ExecContext(context.Background(), "ROLLBACK"); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("resonance: migrate %q: rollback: %w", s.path, classify(rerr)))
 		}
 	}()
-	if _, err := tx.ExecContext(ctx, createMigrationsDD); err != nil {
+	mc.commitTried, mc.rolledBack = false, false
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("resonance: migrate %q: begin: %w", s.path, classify(err))
+	}
+	mc.guard = true
+	if _, err := conn.ExecContext(ctx, createMigrationsDD); err != nil {
 		return fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
 	}
-	applied, err := appliedVersions(ctx, tx)
+	applied, err := appliedVersions(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
 	}
@@ -319,19 +348,100 @@ func (s *Store) applyMigration(ctx context.Context, all []dbmate.Migration, m db
 		return err
 	}
 	if slices.Contains(applied, m.Version) {
-		return tx.Commit() // another process applied it while we waited
+		return nil // another process applied it while we waited; the deferred rollback ends ours
 	}
-	if _, err := tx.ExecContext(ctx, parsed.Up); err != nil {
+	_, err = conn.ExecContext(ctx, parsed.Up)
+	switch {
+	case mc.commitTried || mc.rolledBack && err == nil:
+		return fmt.Errorf("resonance: migrate %q: migration %s ends the transaction it runs in (a COMMIT, END or ROLLBACK among its statements): %w: remove it; every migration runs in one transaction that resonance begins and commits, so that a failure changes nothing. Nothing of it was applied or recorded; the database is at its previous version",
+			s.path, m.FileName, ErrInvalid)
+	case err != nil:
 		return fmt.Errorf("resonance: migrate %q: migration %s failed, database left at its previous version: %w", s.path, m.FileName, classify(err))
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO "schema_migrations" (version) VALUES (?)`, m.Version); err != nil {
+	if _, err := conn.ExecContext(ctx, `INSERT INTO "schema_migrations" (version) VALUES (?)`, m.Version); err != nil {
 		return fmt.Errorf("resonance: migrate %q: recording %s: %w", s.path, m.Version, classify(err))
 	}
-	if err := tx.Commit(); err != nil {
+	mc.guard = false
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("resonance: migrate %q: commit %s: %w", s.path, m.FileName, classify(err))
 	}
 	s.opts.Logger.Info("resonance: migration applied", "db", s.path, "file", m.FileName, "took", time.Since(start))
 	return nil
+}
+
+// migrationConn is a connection of the writer's pool that migrations run
+// on and that is closed after them, with the hooks that see a migration
+// end its own transaction. The hooks run on the goroutine of the statement
+// that fires them, the migration's.
+type migrationConn struct {
+	conn *sql.Conn
+	raw  *classifiedConn
+	// guard is set while a migration's statements run: the commit hook
+	// then refuses every commit.
+	guard       bool
+	commitTried bool // a commit was refused while guarded
+	rolledBack  bool // the transaction was rolled back while guarded
+}
+
+// newMigrationConn takes a connection from the writer's pool and sets its
+// hooks. They replace the writer's own (and a ConnectHook's): the
+// connection is never handed out again.
+func (s *Store) newMigrationConn(ctx context.Context) (*migrationConn, error) {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
+	}
+	mc := &migrationConn{conn: conn}
+	_ = conn.Raw(func(dc any) error {
+		mc.raw, _ = dc.(*classifiedConn)
+		return nil
+	})
+	if mc.raw == nil {
+		conn.Close()
+		return nil, fmt.Errorf("resonance: migrate %q: the writer's connection is not one of the connector's", s.path)
+	}
+	// Non-zero turns the commit into a rollback; the statement fails with
+	// SQLITE_CONSTRAINT_COMMITHOOK.
+	mc.raw.RegisterCommitHook(func() int {
+		if mc.guard {
+			mc.commitTried = true
+			return 1
+		}
+		return 0
+	})
+	mc.raw.RegisterRollbackHook(func() {
+		if mc.guard {
+			mc.rolledBack = true
+		}
+	})
+	return mc, nil
+}
+
+// inTx reports whether the connection is inside a transaction.
+func (mc *migrationConn) inTx() bool { return !mc.raw.AutoCommit() }
+
+// leftOver reports whether the last migration left anything on the
+// connection: an object in its temp schema, an attached database, or a
+// PRAGMA that may have changed a setting. Errors count as left over.
+func (mc *migrationConn) leftOver(ctx context.Context) bool {
+	if mc.raw.pragmaRan {
+		return true
+	}
+	var n int
+	err := mc.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM temp.sqlite_schema) +
+		(SELECT count(*) FROM pragma_database_list WHERE name NOT IN ('main', 'temp'))`).Scan(&n)
+	mc.raw.pragmaRan = false // set by this query's pragma_database_list, which changes nothing
+	return err != nil || n > 0
+}
+
+// close closes the connection for good: returning driver.ErrBadConn from
+// Raw makes database/sql close it instead of keeping it in the pool.
+func (mc *migrationConn) close() {
+	if mc == nil {
+		return
+	}
+	_ = mc.conn.Raw(func(any) error { return driver.ErrBadConn })
+	mc.conn.Close()
 }
 
 // preMigrationBackup writes a consistent copy of the database before it is

@@ -1,0 +1,144 @@
+package resonance_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/resonance-graph/resonancedb/resonance"
+)
+
+// recordedVersions reads schema_migrations through a plain connection.
+func recordedVersions(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := resonance.Connect(context.Background(), path, resonance.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var vs []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func tableExists(t *testing.T, db *sql.DB, name string) bool {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = ?`, name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
+
+// TestOpen_MigrationEndingItsTransactionRefused (M3): a migration that ends
+// the transaction it runs in (ROLLBACK, COMMIT or END, anywhere in it, also
+// followed by a BEGIN of its own) is refused, naming the file and the
+// cause; the database stays at its previous version with nothing of the
+// migration applied or recorded. A migration using savepoints inside the
+// transaction applies (the control).
+func TestOpen_MigrationEndingItsTransactionRefused(t *testing.T) {
+	ctx := context.Background()
+	for _, end := range []string{"ROLLBACK;", "COMMIT;", "END;", "END TRANSACTION;", "rollback transaction;", "ROLLBACK; BEGIN;", "COMMIT; BEGIN IMMEDIATE;"} {
+		for _, where := range []string{"middle", "last"} {
+			t.Run(end+" "+where, func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "m.db")
+				s := openStoreAt(t, path, resonance.Options{Create: true, Migrations: []fs.FS{appMigrations}})
+				s.Close()
+				before := recordedVersions(t, path)
+				up := "CREATE TABLE c1(a);\n" + end + "\nCREATE TABLE c2(b);\n"
+				if where == "last" {
+					up = "CREATE TABLE c1(a);\nCREATE TABLE c2(b);\n" + end + "\n"
+				}
+				bad := fstest.MapFS{
+					"29000101000000_create_notes.sql": appMigrations["29000101000000_create_notes.sql"],
+					"29000102000000_ends.sql":         {Data: []byte("-- migrate:up\n" + up + "-- migrate:down\n")},
+				}
+				_, err := resonance.Open(ctx, path, resonance.Options{Migrations: []fs.FS{bad}})
+				if err == nil || !strings.Contains(err.Error(), "29000102000000_ends.sql") || !strings.Contains(err.Error(), "ends the transaction") {
+					t.Fatalf("Open error = %v, want the migration refused for ending its transaction", err)
+				}
+				if got := recordedVersions(t, path); !slices.Equal(got, before) {
+					t.Errorf("recorded versions %q, want %q as before", got, before)
+				}
+				s = openStoreAt(t, path, resonance.Options{Migrations: []fs.FS{appMigrations}})
+				for _, table := range []string{"c1", "c2"} {
+					if tableExists(t, s.DB(), table) {
+						t.Errorf("table %s of the refused migration exists", table)
+					}
+				}
+			})
+		}
+	}
+	t.Run("savepoints inside", func(t *testing.T) {
+		ok := fstest.MapFS{"29000102000000_sp.sql": {Data: []byte("-- migrate:up\nSAVEPOINT a;\nCREATE TABLE c1(a);\nROLLBACK TO a;\nCREATE TABLE c2(b);\nRELEASE a;\n-- migrate:down\n")}}
+		s := openStore(t, resonance.Options{Migrations: []fs.FS{ok}})
+		if tableExists(t, s.DB(), "c1") || !tableExists(t, s.DB(), "c2") {
+			t.Errorf("savepoints in a migration: want c2 only")
+		}
+	})
+}
+
+// TestOpen_MigrationLeavesNothingOnTheWriter: what a migration leaves on
+// its connection (a TEMP trigger, an attached database) does not follow the
+// store's writes, nor the next migration's: the migration's connection is
+// not the one the store writes on afterwards.
+func TestOpen_MigrationLeavesNothingOnTheWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	other := filepath.Join(dir, "other.db")
+	leaves := fstest.MapFS{"29000102000000_leaves.sql": {Data: []byte(fmt.Sprintf(`-- migrate:up
+CREATE TEMP TRIGGER eat_history AFTER INSERT ON main.history BEGIN DELETE FROM main.history WHERE id = new.id; END;
+ATTACH DATABASE '%s' AS other;
+-- migrate:down
+`, other))},
+		// The next migration does not run with what this one left either.
+		"29000103000000_after.sql": {Data: []byte("-- migrate:up\nINSERT INTO history (entity_type, entity_id, action) VALUES ('app', 'after', 'insert');\n-- migrate:down\n")},
+	}
+	s := openStoreAt(t, filepath.Join(dir, "g.db"), resonance.Options{Create: true, Migrations: []fs.FS{leaves}})
+	for i := range 3 {
+		if err := s.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%d", i), Type: "note"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := countRows(t, s.DB(), "history"); n != 4 {
+		t.Errorf("history rows after a migration's insert and three upserts: %d, want 4", n)
+	}
+	var attached []string
+	rows, err := s.DB().Query(`SELECT name FROM pragma_database_list`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		attached = append(attached, name)
+	}
+	rows.Close()
+	if slices.Contains(attached, "other") {
+		t.Errorf("the writer has the migration's attachment: %q", attached)
+	}
+	var temps int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM temp.sqlite_master`).Scan(&temps); err != nil || temps != 0 {
+		t.Errorf("the writer's temp schema holds %d objects (%v), want none", temps, err)
+	}
+	if h, err := s.Health(ctx); err != nil || !h.Healthy() {
+		t.Errorf("Health = %+v, %v", h, err)
+	}
+}
