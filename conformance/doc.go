@@ -36,7 +36,7 @@
 //	                                                       O_RDONLY); writes via Tx, Read, DB() and Connect wrap ErrReadOnly
 //	C9    TestC9_HealthCheck                               healthy/wal report; _health keeps its 10 newest rows; read-only
 //	                                                       skips the probe; changed settings are named C3 C4 C5 C6
-//	C10   TestC10_MissingPathRefused                       error names the path, resonance init and Options.Create; nothing
+//	C10   TestC10_MissingPathRefused                       error names the path and Options.Create (the CLI: init);   nothing
 //	                                                       is created unless Create
 //	C11   TestC11_BadSettingsRefusedBeforeDisk             negative or sub-millisecond busy timeout, empty path, directory,
 //	                                                       negative MaxReaders refused before the disk is touched; 0 = 5000

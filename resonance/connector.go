@@ -282,7 +282,7 @@ func (c *connector) openError(err error) error {
 	case ok && code == sqlite3.ErrCantOpen:
 		if _, statErr := os.Stat(c.path); errors.Is(statErr, os.ErrNotExist) {
 			if !c.opts.Create {
-				return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", c.path, os.ErrNotExist, c.path)
+				return fmt.Errorf("resonance: open %q: %w: create the database with Options.Create", c.path, os.ErrNotExist)
 			}
 			if derr := dirWritable(dir); fsfix.ReadOnly(derr) {
 				return fmt.Errorf("resonance: open %q: %w: cannot create the database: directory %q is on a file system mounted read-only; choose a path on a writable one", c.path, err, dir)
@@ -393,7 +393,7 @@ func prepareFile(path string, o Options) error {
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && o.ReadOnly && fi.Size() == 0 && fileSize(path+"-wal") == 0:
-		return fmt.Errorf("resonance: open %q: the file is empty, not a database yet, and a read-only open writes nothing: create it with `resonance init --db %s` or Options.Create", path, path)
+		return fmt.Errorf("resonance: open %q: the file is empty, not a database yet, and a read-only open writes nothing: create the database with Options.Create", path)
 	case err == nil:
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
@@ -401,7 +401,7 @@ func prepareFile(path string, o Options) error {
 	case deletedWhileOpen(path):
 		return deletedError(path)
 	case !o.Create:
-		return fmt.Errorf("resonance: open %q: %w: the database does not exist: create it with `resonance init --db %s` or Options.Create", path, os.ErrNotExist, path)
+		return fmt.Errorf("resonance: open %q: %w: create the database with Options.Create", path, os.ErrNotExist)
 	case o.ReadOnly:
 		return fmt.Errorf("resonance: open %q: %w: a read-only store cannot create the database: open it read-write once (resonance init --db %s)", path, os.ErrNotExist, path)
 	}

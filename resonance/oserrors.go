@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 )
 
 // systemErrno returns the operating system's error number behind err: the
@@ -25,45 +27,49 @@ func systemErrno(err error) syscall.Errno {
 	return 0
 }
 
-// osError is an error the operating system caused, explained with its
-// fix. It wraps the errno, for errors.Is, and the original error.
-type osError struct {
+// SystemError is an error the operating system caused that a change of
+// set-up cures: the process or the system reached its limit on open files
+// (EMFILE, ENFILE), or the file system holding the database is full or the
+// user's quota used up (ENOSPC, EDQUOT, SQLite's SQLITE_FULL). Fix says
+// what to do; errors.Is sees the errno and the error it explains. Each
+// reader connection holds the database and its -wal open, so a program
+// short of file descriptors may also lower Options.MaxReaders.
+type SystemError struct {
+	Fix   string
 	errno syscall.Errno
-	fix   string
 	err   error
 }
 
-func (e *osError) Error() string {
-	return e.errno.Error() + ": " + e.fix + " (" + e.err.Error() + ")"
+func (e *SystemError) Error() string {
+	msg := e.Fix
+	if e.errno != 0 {
+		msg = e.errno.Error() + ": " + msg
+	}
+	if e.err != nil {
+		msg += " (" + e.err.Error() + ")"
+	}
+	return msg
 }
 
-func (e *osError) Unwrap() []error { return []error{e.errno, e.err} }
+func (e *SystemError) Unwrap() []error { return []error{e.errno, e.err} }
 
-// The fixes osError gives. Every pooled connection holds the database and
-// its -wal open (and the process one -shm), so a low `ulimit -n` fails on
-// the connections beyond the first few.
-const (
-	fileLimitFix = "raise the limit (ulimit -n) or lower MaxReaders"
-	noSpaceFix   = "free space on the file system holding the database, or move the database to one with room"
-)
-
-// explainOS returns err as an osError when it was caused by the limit on
+// explainOS returns err as a *SystemError when it was caused by the limit on
 // open files (EMFILE per process, ENFILE system-wide) or a full file
 // system (ENOSPC, EDQUOT, or SQLite's SQLITE_FULL), and err unchanged
 // otherwise.
 func explainOS(err error) error {
-	var oe *osError
+	var oe *SystemError
 	if err == nil || errors.As(err, &oe) {
 		return err
 	}
 	switch en := systemErrno(err); {
 	case en == syscall.EMFILE || en == syscall.ENFILE:
-		return &osError{errno: en, fix: fileLimitFix, err: err}
+		return &SystemError{errno: en, Fix: fsfix.FileLimitFix, err: err}
 	case en == syscall.ENOSPC || en == syscall.EDQUOT:
-		return &osError{errno: en, fix: noSpaceFix, err: err}
+		return &SystemError{errno: en, Fix: fsfix.FullDiskFix, err: err}
 	}
 	if code, _, ok := sqliteCode(err); ok && code == sqlite3.ErrFull {
-		return &osError{errno: syscall.ENOSPC, fix: noSpaceFix, err: err}
+		return &SystemError{errno: syscall.ENOSPC, Fix: fsfix.FullDiskFix, err: err}
 	}
 	return err
 }
@@ -107,7 +113,7 @@ func StartPoller() error {
 		syscall.Close(fd)
 	}
 	if en, _ := probe.(syscall.Errno); en == syscall.EMFILE || en == syscall.ENFILE {
-		return &osError{errno: en, fix: fileLimitFix, err: errors.New("the Go runtime needs three free file descriptors before it can open any file")}
+		return &SystemError{errno: en, Fix: fsfix.FileLimitFix, err: errors.New("the Go runtime needs three free file descriptors before it can open any file")}
 	}
 	if f, err := os.Open(os.DevNull); err == nil {
 		f.Close()

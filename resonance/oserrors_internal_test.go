@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
 )
 
 // TestExplainOS: an error caused by running out of file descriptors or
@@ -17,11 +19,15 @@ func TestExplainOS(t *testing.T) {
 	cantOpen := sqlite3.Error{Code: sqlite3.ErrCantOpen, SystemErrno: syscall.EMFILE}
 	for _, err := range []error{cantOpen, fmt.Errorf("opening: %w", syscall.ENFILE)} {
 		got := explainOS(err)
-		if !strings.Contains(got.Error(), "raise the limit (ulimit -n) or lower MaxReaders") {
+		if !strings.Contains(got.Error(), ": raise the limit (ulimit -n) (") {
 			t.Errorf("explainOS(%v) = %q, want the fix", err, got)
 		}
 		if !errors.Is(got, systemErrno(err)) || !errors.Is(got, err) {
 			t.Errorf("explainOS(%v) = %v does not wrap the errno and the error", err, got)
+		}
+		var se *SystemError
+		if !errors.As(fmt.Errorf("x: %w", got), &se) || se.Fix != fsfix.FileLimitFix {
+			t.Errorf("errors.As(%v) finds no *SystemError with the file limit fix", got)
 		}
 		if again := explainOS(fmt.Errorf("x: %w", got)); strings.Count(again.Error(), "ulimit") != 1 {
 			t.Errorf("explaining twice: %q", again)

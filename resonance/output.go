@@ -195,7 +195,7 @@ func checkOutput(db, dest string, replace bool) (string, error) {
 	case !fi.Mode().IsRegular():
 		return "", fmt.Errorf("%w: it is a %s, not a regular file: name a file", ErrInvalid, fileKind(fi.Mode()))
 	case !replace:
-		return "", fmt.Errorf("%w: the destination exists already: choose a new file name, or remove it first", fs.ErrExist)
+		return "", fmt.Errorf("%w: choose a new file name, or remove it first", fs.ErrExist)
 	}
 	return abs, nil
 }

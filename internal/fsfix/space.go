@@ -22,6 +22,15 @@ func NoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
+// The fixes for an error of the operating system that a change of set-up
+// cures: the limit on open files reached (EMFILE, ENFILE), and a full file
+// system or disk quota (ENOSPC, EDQUOT). The library's errors carry them,
+// and the CLI adds them to its own.
+const (
+	FileLimitFix = "raise the limit (ulimit -n)"
+	FullDiskFix  = "free space on the file system holding the file, or move the file to one with room"
+)
+
 // NoSpaceFix is the fix for a full file system holding dir.
 func NoSpaceFix(dir string) string {
 	free := "unknown"
