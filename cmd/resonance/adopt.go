@@ -15,23 +15,23 @@ func originalReport(org *resonance.Original, path string) (found string, plan []
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	found = fmt.Sprintf("made by the original (%d drizzle migrations recorded): %d nodes, %d edges, %d history rows, %d ember_state rows",
-		org.DrizzleMigrations, org.Nodes, org.Edges, org.History, org.EmberState)
+	found = fmt.Sprintf("made by the original (%s recorded): %s, %s, %s, %s",
+		plural(int64(org.DrizzleMigrations), "drizzle migration"), plural(org.Nodes, "node"), plural(org.Edges, "edge"), plural(org.History, "history row"), plural(org.EmberState, "ember_state row"))
 	var fills []string
 	for _, f := range []struct {
-		n    int64
-		what string
+		n          int64
+		what, noun string
 	}{
-		{org.NullType, `node(s) without type get "undefined"`},
-		{org.NullDomain, `node(s) without domain get "knowledge"`},
-		{org.NullLayer, `node(s) without layer get "experience"`},
-		{org.NullConfidence, "edge(s) without confidence get 1"},
-		{org.NullVeracity, "edge(s) without veracity get 1"},
-		{org.NullSidecar, "ember_state row(s) without sidecar_created get 0"},
-		{org.NullTimestamp, "history row(s) without timestamp get 1970-01-01 00:00:00"},
+		{org.NullType, "without type get \"undefined\"", "node"},
+		{org.NullDomain, "without domain get \"knowledge\"", "node"},
+		{org.NullLayer, "without layer get \"experience\"", "node"},
+		{org.NullConfidence, "without confidence get 1", "edge"},
+		{org.NullVeracity, "without veracity get 1", "edge"},
+		{org.NullSidecar, "without sidecar_created get 0", "ember_state row"},
+		{org.NullTimestamp, "without timestamp get 1970-01-01 00:00:00", "history row"},
 	} {
 		if f.n > 0 {
-			fills = append(fills, fmt.Sprintf("%d %s", f.n, f.what))
+			fills = append(fills, plural(f.n, f.noun)+" "+f.what)
 		}
 	}
 	keep := "keeping every row and every value"
@@ -59,7 +59,7 @@ func printAdopted(e *env, org *resonance.Original, ms []resonance.MigrationStatu
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	fmt.Fprintf(e.stdout, "converted the database made by the original: %d nodes, %d edges, %d history rows, %d ember_state rows kept; its backup is in %s/\n\n",
-		org.Nodes, org.Edges, org.History, org.EmberState, dir)
+	fmt.Fprintf(e.stdout, "converted the database made by the original: %s, %s, %s, %s kept; its backup is in %s/\n\n",
+		plural(org.Nodes, "node"), plural(org.Edges, "edge"), plural(org.History, "history row"), plural(org.EmberState, "ember_state row"), dir)
 	return printMigrations(e, ms)
 }

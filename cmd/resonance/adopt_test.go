@@ -33,11 +33,11 @@ func TestCLI_AdoptsTheOriginalsDatabase(t *testing.T) {
 	st := mustCLI(t, 0, "", "--db", db, "migrate", "status")
 	for _, want := range []string{
 		"made by the original (3 drizzle migrations recorded)",
-		fmt.Sprintf("%d nodes, %d edges, %d history rows, %d ember_state rows", c.Nodes, c.Edges, c.History, c.EmberState),
+		fmt.Sprintf("%s, %s, %s, %s", plural(int64(c.Nodes), "node"), plural(int64(c.Edges), "edge"), plural(int64(c.History), "history row"), plural(int64(c.EmberState), "ember_state row")),
 		"write a backup to " + filepath.Join(filepath.Dir(db), "backups"),
 		"convert it in one transaction",
-		`1 node(s) without type get "undefined"`,
-		"1 edge(s) without confidence get 1",
+		`1 node without type get "undefined"`,
+		"1 edge without confidence get 1",
 		"drop __drizzle_migrations",
 	} {
 		if !strings.Contains(st.stdout, want) {
@@ -65,7 +65,7 @@ func TestCLI_AdoptsTheOriginalsDatabase(t *testing.T) {
 	}
 
 	up := mustCLI(t, 0, "", "--db", db, "migrate", "up")
-	if want := fmt.Sprintf("converted the database made by the original: %d nodes, %d edges, %d history rows, %d ember_state rows kept", c.Nodes, c.Edges, c.History, c.EmberState); !strings.Contains(up.stdout, want) {
+	if want := fmt.Sprintf("converted the database made by the original: %s, %s, %s, %s kept", plural(int64(c.Nodes), "node"), plural(int64(c.Edges), "edge"), plural(int64(c.History), "history row"), plural(int64(c.EmberState), "ember_state row")); !strings.Contains(up.stdout, want) {
 		t.Errorf("X1: migrate up does not say %q:\n%s", want, up.stdout)
 	}
 

@@ -14,32 +14,27 @@ import (
 	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
 )
 
-func init() {
-	register(&command{
-		name: "bench",
-		summary: "Benchmark the library against plain database/sql + go-sqlite3 on the P workloads (RULES.md).\n\n" +
-			"Runs P1 bulk ingest, P2 autocommit upserts, P3a metadata scan, P3b get node, P3c outgoing\n" +
-			"edges, P3d the same edges 100 nodes per call, P4 per-request connections (and P4pool\n" +
-			"through a long-lived pool), P5 mixed load and P6 vector search (top-10 queries over every\n" +
-			"embedding, with the memory kept for them) and P9a-P9d neighbourhoods (depth 2 and 3, both\n" +
-			"ways, from every node of the example graph and from P1's biggest hub; the baseline walks them\n" +
-			"the naive way, a query per node),\n" +
-			"each on a fresh database, through the library and through a baseline that runs the same\n" +
-			"statements with prepared statements in the same process. The reads and P4 also run from C\n" +
-			"with the baseline's statements and data: the C floor, which no Go code on these statements\n" +
-			"goes below. Each figure is the median of the repetitions; ratio is resonance ÷ baseline.\n" +
-			"--db is not used: the databases are created in --db-dir (default a temporary directory,\n" +
-			"removed afterwards). Exits 1 when P5 saw a busy error. P1-P6 were named W1-W6 before; the\n" +
-			"table shows the old name in brackets and --json carries it as old_name, for one release.",
-		flags: func(fs *flag.FlagSet) {
-			fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
-			fs.String("db-dir", "", "directory for the benchmark databases (default a temporary directory)")
-			fs.Int("reps", 3, fmt.Sprintf("repetitions of each workload (1 to %d); each figure is their median", maxReps))
-			fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=P1… and side=resonance|baseline|c, c being the C floor (go tool pprof -tagfocus)")
-			progressFlag(fs)
-		},
-		run: runBench,
-	})
+const benchHelp = "Benchmark the library against plain database/sql + go-sqlite3 on the P workloads (RULES.md).\n\n" +
+	"Runs bulk ingest (P1), autocommit upserts (P2), a metadata scan (P3a), get node (P3b),\n" +
+	"outgoing edges (P3c), the same edges 100 nodes per call (P3d), per-request connections (P4;\n" +
+	"P4pool through a long-lived pool), a mixed load (P5) and vector search (P6: top-10 queries\n" +
+	"over every embedding, with the memory kept for them) and neighbourhoods (P9a-P9d: depth 2\n" +
+	"and 3, both ways, from every node of the example graph and from the bulk ingest's biggest hub;\n" +
+	"the baseline walks them the naive way, a query per node),\n" +
+	"each on a fresh database, through the library and through a baseline that runs the same\n" +
+	"statements with prepared statements in the same process. The reads and the per-request\n" +
+	"connections also run from C with the baseline's statements and data: the C floor, which no\n" +
+	"Go code on these statements goes below. Each figure is the median of the repetitions; ratio\n" +
+	"is resonance ÷ baseline. The databases are created in --db-dir. Exits 1 when the mixed load\n" +
+	"saw a busy error. The workloads were named W1-W6 before; the table shows the old name in\n" +
+	"brackets and --json carries it as old_name, for one release."
+
+func benchFlags(fs *flag.FlagSet) {
+	fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
+	fs.String("db-dir", "", "`DIR` for the benchmark databases (default a temporary directory, removed afterwards)")
+	fs.Int("reps", 3, fmt.Sprintf("`N` repetitions of each workload, 1 to %d; each figure is their median", maxReps))
+	fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=P1… and side=resonance|baseline|c, c being the C floor (go tool pprof -tagfocus)")
+	progressFlag(fs)
 }
 
 // maxReps bounds --reps: each repetition reruns every workload.

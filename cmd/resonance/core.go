@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -11,35 +14,20 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-func init() {
-	register(&command{
-		name: "init",
-		summary: "Create the database (and its directory) if needed, apply migrations, print health and stats.\n\n" +
-			"With --example it also imports the bundled example graph (a few hundred nodes with\n" +
-			"embeddings, and their edges) in one transaction, unless it is there already, so running\n" +
-			"it twice changes nothing.",
-		flags: func(fs *flag.FlagSet) {
-			fs.Bool("example", false, "import the bundled example graph")
-		},
-		run: runInit,
-	})
-	register(&command{
-		name:    "migrate",
-		args:    "up|status",
-		summary: "Apply pending migrations (up) or list every migration and whether it is applied (status).",
-		run:     runMigrate,
-	})
-	register(&command{
-		name:    "health",
-		summary: "Check the connection settings (rules C1-C9) and run a write/read probe. Exit 1 when unhealthy.",
-		run:     runHealth,
-	})
-	register(&command{
-		name:    "checkpoint",
-		summary: "Run a TRUNCATE checkpoint of the WAL and report busy, log and checkpointed frames.",
-		run:     runCheckpoint,
-	})
+const initHelp = "Create the database (and its directory) if needed, apply migrations, print health and stats.\n\n" +
+	"With --example it also imports the bundled example graph (a few hundred nodes with\n" +
+	"embeddings, and their edges) in one transaction, unless it is there already, so running\n" +
+	"it twice changes nothing."
+
+func initFlags(fs *flag.FlagSet) {
+	fs.Bool("example", false, "import the bundled example graph")
 }
+
+const migrateHelp = "Apply pending migrations (up) or list every migration and whether it is applied (status)."
+
+const healthHelp = "Check the connection settings (rules C1-C9) and run a write/read probe. Exit 1 when unhealthy."
+
+const checkpointHelp = "Run a TRUNCATE checkpoint of the WAL and report busy, log and checkpointed frames."
 
 // openStore opens the database of e, with the application's migrations;
 // the warnings the store logs go to stderr. Under --external-checkpoints
@@ -85,6 +73,11 @@ func openConverting(e *env, o resonance.Options) (*resonance.Store, error) {
 	}
 	o = e.options(o)
 	o.ExternalCheckpoints = e.external
+	if !o.Create {
+		if err := notCreated(e.dbPath, o.ReadOnly); err != nil {
+			return nil, err
+		}
+	}
 	return resonance.Open(e.ctx, e.dbPath, o)
 }
 
@@ -122,7 +115,7 @@ func runInit(e *env, fs *flag.FlagSet) error {
 	} else {
 		if ex != nil {
 			if ex.Imported {
-				fmt.Fprintf(e.stdout, "imported the example graph: %d nodes, %d edges\n\n", ex.Nodes, ex.Edges)
+				fmt.Fprintf(e.stdout, "imported the example graph: %s, %s\n\n", plural(int64(ex.Nodes), "node"), plural(int64(ex.Edges), "edge"))
 			} else {
 				fmt.Fprintf(e.stdout, "%s; nothing imported\n\n", ex.Note)
 			}
@@ -257,10 +250,10 @@ func printHealth(e *env, path string, h resonance.Health) error {
 	fmt.Fprintf(tw, "status\t%s\n", h.Status)
 	fmt.Fprintf(tw, "journal_mode\t%s\n", h.JournalMode)
 	fmt.Fprintf(tw, "busy_timeout\t%d ms\n", h.BusyTimeout)
-	fmt.Fprintf(tw, "synchronous\t%d\n", h.Synchronous)
+	fmt.Fprintf(tw, "synchronous\t%s\n", synchronousName(h.Synchronous))
 	fmt.Fprintf(tw, "mmap_size\t%d\n", h.MmapSize)
-	fmt.Fprintf(tw, "temp_store\t%d\n", h.TempStore)
-	fmt.Fprintf(tw, "foreign_keys\t%d\n", h.ForeignKeys)
+	fmt.Fprintf(tw, "temp_store\t%s\n", tempStoreName(h.TempStore))
+	fmt.Fprintf(tw, "foreign_keys\t%s\n", onOff(h.ForeignKeys))
 	fmt.Fprintf(tw, "write probe\t%s\n", h.WriteProbe)
 	for _, p := range h.Problems {
 		fmt.Fprintf(tw, "problem\t%s\n", p)
@@ -301,10 +294,51 @@ func printCheckpoint(w io.Writer, cp resonance.Checkpoint) {
 		fmt.Fprintf(w, "checkpoint not run: another connection (another process, or a replicator such as Litestream) was checkpointing the WAL; -wal is %d bytes, took %v; run it again later\n",
 			cp.WALBytes, took)
 	case cp.Busy:
-		fmt.Fprintf(w, "checkpoint partial (busy: readers or writers were using the WAL): %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
-			cp.Checkpointed, cp.LogFrames, cp.WALBytes, took)
+		fmt.Fprintf(w, "checkpoint partial (busy: readers or writers were using the WAL): %d of %s checkpointed, -wal now %d bytes, took %v\n",
+			cp.Checkpointed, plural(int64(cp.LogFrames), "WAL frame"), cp.WALBytes, took)
 	default:
-		fmt.Fprintf(w, "checkpoint complete: %d of %d WAL frames checkpointed, -wal now %d bytes, took %v\n",
-			cp.Checkpointed, cp.LogFrames, cp.WALBytes, took)
+		fmt.Fprintf(w, "checkpoint complete: %d of %s checkpointed, -wal now %d bytes, took %v\n",
+			cp.Checkpointed, plural(int64(cp.LogFrames), "WAL frame"), cp.WALBytes, took)
 	}
+}
+
+// synchronousName is the keyword of PRAGMA synchronous's value n, as the
+// SQLite documentation writes it.
+func synchronousName(n int64) string {
+	return settingName(n, "OFF", "NORMAL", "FULL", "EXTRA")
+}
+
+// tempStoreName is the keyword of PRAGMA temp_store's value n.
+func tempStoreName(n int64) string {
+	return settingName(n, "DEFAULT", "FILE", "MEMORY")
+}
+
+// onOff is the keyword of a boolean PRAGMA's value n.
+func onOff(n int64) string { return settingName(n, "OFF", "ON") }
+
+func settingName(n int64, names ...string) string {
+	if n < 0 || n >= int64(len(names)) {
+		return fmt.Sprint(n)
+	}
+	return names[n]
+}
+
+// settingsLine is the connection settings of h in words.
+func settingsLine(h resonance.Health) string {
+	return fmt.Sprintf("journal_mode %s, busy_timeout %d ms, synchronous %s, mmap_size %d, temp_store %s, foreign_keys %s",
+		h.JournalMode, h.BusyTimeout, synchronousName(h.Synchronous), h.MmapSize, tempStoreName(h.TempStore), onOff(h.ForeignKeys))
+}
+
+// notCreated returns the CLI's error for a database that does not exist
+// yet (or, for a read-only open, is an empty file), which says to run
+// init; nil otherwise. The library says the same in a program's terms.
+func notCreated(path string, readOnly bool) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("resonance: open %q: %w: create the database with `resonance init --db %s`", path, fs.ErrNotExist, shellQuote(path))
+	case err == nil && readOnly && fi.Mode().IsRegular() && fi.Size() == 0:
+		return fmt.Errorf("resonance: open %q: the file is empty, not a database yet, and a read-only command writes nothing: create the database with `resonance init --db %s`", path, shellQuote(path))
+	}
+	return nil
 }

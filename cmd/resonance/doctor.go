@@ -16,30 +16,24 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-func init() {
-	register(&command{
-		name: "doctor",
-		args: "[PATH]",
-		summary: "Diagnose the database for the current user: exit 1 naming each problem and its fix, 0 when healthy.\n\n" +
-			"It first looks at the files without opening them (W1): write and search permission on the\n" +
-			"directory (SQLite creates and removes -wal and -shm there, readers too), read and write on the\n" +
-			"database, -shm and -wal, and files or a directory that any user may write; a file system\n" +
-			"mounted read-only; the free space of the file system (O6: it fails under 1 MiB, and warns under\n" +
-			"64 MiB or under the size of the database and its -wal); processes that still have a deleted\n" +
-			"database, -wal or -shm open (from /proc; it then does not open the database). Then, if the file\n" +
-			"can be read, it opens it read-only (nothing is written, no migration applied) and checks the\n" +
-			"schema version (M1, M4), the connection settings (C1-C9), integrity_check (O1), the page and\n" +
-			"free-list counts, and the size of -wal (W5); a database that cannot be opened because it is\n" +
-			"truncated is named as such (O1). PATH, when given, replaces --db.\n\n" +
-			"--conformance runs the conformance package's non-destructive checks on the file instead:\n" +
-			"several pooled connections held at once, each setting read back, busy_timeout first, writes\n" +
-			"refused on read-only connections, schema, integrity and foreign keys.",
-		flags: func(fs *flag.FlagSet) {
-			fs.Bool("conformance", false, "run the conformance suite's non-destructive checks on the database")
-			fs.Int64("wal-warn", 64<<20, "warn when -wal is larger than `BYTES`")
-		},
-		run: runDoctor,
-	})
+const doctorHelp = "Diagnose the database for the current user: exit 1 naming each problem and its fix, 0 when healthy.\n\n" +
+	"It first looks at the files without opening them (W1): write and search permission on the\n" +
+	"directory (SQLite creates and removes -wal and -shm there, readers too), read and write on the\n" +
+	"database, -shm and -wal, and files or a directory that any user may write; a file system\n" +
+	"mounted read-only; the free space of the file system (O6: it fails under 1 MiB, and warns under\n" +
+	"64 MiB or under the size of the database and its -wal); processes that still have a deleted\n" +
+	"database, -wal or -shm open (from /proc; it then does not open the database). Then, if the file\n" +
+	"can be read, it opens it read-only (nothing is written, no migration applied) and checks the\n" +
+	"schema version (M1, M4), the connection settings (C1-C9), integrity_check (O1), the page and\n" +
+	"free-list counts, and the size of -wal (W5); a database that cannot be opened because it is\n" +
+	"truncated is named as such (O1). PATH, when given, replaces --db.\n\n" +
+	"--conformance runs the conformance package's non-destructive checks on the file instead:\n" +
+	"several pooled connections held at once, each setting read back, busy_timeout first, writes\n" +
+	"refused on read-only connections, schema, integrity and foreign keys."
+
+func doctorFlags(fs *flag.FlagSet) {
+	fs.Bool("conformance", false, "run the conformance suite's non-destructive checks on the database")
+	fs.Int64("wal-warn", 64<<20, "warn when -wal is larger than `BYTES`")
 }
 
 // check is one line of the doctor's report.
@@ -109,7 +103,7 @@ func runDoctor(e *env, fs *flag.FlagSet) error {
 			}
 		}
 		if !e.json {
-			fmt.Fprintf(e.stderr, "resonance: doctor %q: %d problem(s), each listed above with its fix\n", r.DB, n)
+			fmt.Fprintf(e.stderr, "resonance: doctor %q: %s, each listed above with its fix\n", r.DB, plural(int64(n), "problem"))
 		}
 		return checkFailed{errors.New("doctor found problems")}
 	}
@@ -163,16 +157,16 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	}
 	if deletedChecks(&r, path) {
 		// Opening it now would create a new -shm beside the deleted one.
-		r.add("C10", "skip", "the database was not opened: a process still has a deleted file of it open (see W1)", "")
+		r.add("C10", "skip", "the database was not opened: a process still has a deleted file of it open (see the permission check above)", "")
 		return r
 	}
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() { // opening a named pipe would block
-		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see W1)", "")
+		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see the permission check above)", "")
 		return r
 	}
 	if f, err := os.Open(path); err != nil {
-		r.add("C10", "skip", fmt.Sprintf("the database was not opened: uid %d cannot read it (see W1)", os.Geteuid()), "")
+		r.add("C10", "skip", fmt.Sprintf("the database was not opened: uid %d cannot read it (see the permission check above)", os.Geteuid()), "")
 		return r
 	} else {
 		f.Close()
@@ -201,19 +195,19 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	}
 	if org, err := resonance.InspectOriginal(ctx, path, o); err != nil {
 		r.add("X2", "fail", err.Error(), "make the file match the original's schema, or restore the original's own file; resonance converts nothing else")
-		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not this project's (see X2)", "")
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not this project's (see above)", "")
 		return r
 	} else if org != nil {
 		found, plan := originalReport(org, path)
 		r.add("X1", "fail", found+"; not converted yet. `resonance migrate up` will: "+strings.Join(plan, "; "),
 			fsfix.Command("migrate up", path, o.Migrations, external)+" (take a copy of the file first if you want one beside the backup)")
-		r.add("C9", "skip", "connection settings, integrity and stats not checked: the database is the original's until it is converted (see X1)", "")
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the database is the original's until it is converted (see above)", "")
 		return r
 	}
 	schemaOK := schemaChecks(&r, ms, path, o)
 
 	if !schemaOK {
-		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see M1/M4)", "")
+		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see the schema check above)", "")
 		return r
 	}
 	o.ReadOnly = true
@@ -226,8 +220,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	if h, err := s.Health(ctx); err != nil {
 		r.add("C9", "fail", err.Error(), "every connection resonance opens is hardened: a setting that is off was changed by a modified build")
 	} else {
-		r.add("C9", "ok", fmt.Sprintf("connection settings: journal_mode %s, busy_timeout %d ms, synchronous %d, mmap_size %d, temp_store %d, foreign_keys %d",
-			h.JournalMode, h.BusyTimeout, h.Synchronous, h.MmapSize, h.TempStore, h.ForeignKeys), "")
+		r.add("C9", "ok", "connection settings: "+settingsLine(h), "")
 	}
 	var pageSize, pages, free, autoVacuum int64
 	err = s.ReadDB().QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size()), (SELECT page_count FROM pragma_page_count()),
@@ -248,7 +241,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	case err != nil:
 		r.add("O1", "fail", "integrity_check could not run: "+err.Error(), osFix(err, "retry when no other process holds a long write transaction"))
 	case len(problems) > 0:
-		detail := fmt.Sprintf("integrity_check: %d problem(s): %s", len(problems), strings.Join(first(problems, 5), "; "))
+		detail := fmt.Sprintf("integrity_check: %s: %s", plural(int64(len(problems)), "problem"), strings.Join(first(problems, 5), "; "))
 		if p := fsfix.SizeProblem(path); p != "" {
 			detail = p + "; " + detail
 		}
@@ -282,7 +275,7 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string, 
 			migrationsHint()+"; otherwise upgrade resonance to the release that migrated it, or restore a backup from before; `resonance migrate status` lists the versions")
 	}
 	if len(pending) > 0 {
-		r.add("M1", "fail", fmt.Sprintf("%d migration(s) pending: %s (newest applied: %s)", len(pending), strings.Join(pending, ", "), newest),
+		r.add("M1", "fail", fmt.Sprintf("%s pending: %s (newest applied: %s)", plural(int64(len(pending)), "migration"), strings.Join(pending, ", "), newest),
 			fsfix.Command("migrate up", path, o.Migrations, o.ExternalCheckpoints)+" (it writes a backup first when the database holds data)")
 	}
 	if len(unknown) == 0 && len(pending) == 0 {
@@ -310,7 +303,7 @@ func openFix(err error, path string, o resonance.Options) string {
 	case fsfix.NoSpace(err):
 		return fsfix.NoSpaceFix(filepath.Dir(path))
 	case errors.Is(err, resonance.ErrReadOnly):
-		return "apply the fixes of the W1 findings above (the error says which file or directory)"
+		return "apply the fixes of the permission findings above (the error says which file or directory)"
 	case errors.Is(err, resonance.ErrSchemaMismatch):
 		return fsfix.Command("migrate status", path, o.Migrations, o.ExternalCheckpoints)
 	case errors.Is(err, resonance.ErrBusy):
@@ -330,9 +323,9 @@ func printDoctor(e *env, r doctorReport) {
 	fmt.Fprintf(e.stdout, "database %s\n\n", r.DB)
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, c := range r.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", strings.ToUpper(c.Status), c.Rule, c.Detail)
+		fmt.Fprintf(tw, "%s\t%s (%s)\n", strings.ToUpper(c.Status), c.Detail, c.Rule)
 		if c.Fix != "" && c.Status != "ok" {
-			fmt.Fprintf(tw, "\t\tfix: %s\n", c.Fix)
+			fmt.Fprintf(tw, "\tfix: %s\n", c.Fix)
 		}
 	}
 	tw.Flush()
@@ -434,7 +427,7 @@ func deletedChecks(r *doctorReport, path string) bool {
 	if len(found) == 0 {
 		detail := "no process has a deleted database, -wal or -shm open"
 		if hidden > 0 {
-			detail += fmt.Sprintf(" (%d processes of other users could not be looked at: run doctor as root to see them)", hidden)
+			detail += fmt.Sprintf(" (%s of other users could not be looked at: run doctor as root to see them)", plural(int64(hidden), "process"))
 		}
 		r.add("W1", "ok", detail, "")
 	}

@@ -18,7 +18,7 @@ func TestDoctor_Healthy(t *testing.T) {
 	mustCLI(t, 0, "", "--db", db, "init", "--example")
 	r := mustCLI(t, 0, "", "--db", db, "doctor")
 	for _, rule := range []string{"W1", "W5", "M1", "C9", "O1"} {
-		if !hasLine(r.stdout, "OK", " "+rule+" ") {
+		if !hasLine(r.stdout, "OK", "("+rule+")") {
 			t.Errorf("doctor output lacks OK for %s:\n%s", rule, r.stdout)
 		}
 	}
@@ -53,7 +53,7 @@ func TestDoctor_Problems(t *testing.T) {
 	t.Run("missing", func(t *testing.T) {
 		db := filepath.Join(t.TempDir(), "missing.db")
 		r := mustCLI(t, 1, "", "--db", db, "doctor")
-		if !strings.Contains(r.stdout, "resonance init --db "+db) || !strings.Contains(r.stderr, `resonance: doctor "`+db+`": 1 problem(s)`) {
+		if !strings.Contains(r.stdout, "resonance init --db "+db) || !strings.Contains(r.stderr, `resonance: doctor "`+db+`": 1 problem,`) {
 			t.Errorf("stderr %q lacks the fix", r.stderr)
 		}
 		if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
@@ -67,7 +67,7 @@ func TestDoctor_Problems(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := mustCLI(t, 1, "", "--db", db, "doctor")
-		if !hasLine(r.stdout, "FAIL", "W1") || !strings.Contains(r.stdout, "chmod o-w "+db) || !strings.Contains(r.stderr, "problem(s)") {
+		if !hasLine(r.stdout, "FAIL", "(W1)") || !strings.Contains(r.stdout, "chmod o-w "+db) || !strings.Contains(r.stderr, " problem") {
 			t.Errorf("doctor on a world-writable database:\n%s\n%s", r.stdout, r.stderr)
 		}
 	})

@@ -12,7 +12,7 @@ import (
 
 // fileLimitAdvice is what every command says when the process ran out of
 // file descriptors.
-const fileLimitAdvice = "too many open files: raise the limit (ulimit -n) or lower MaxReaders"
+const fileLimitAdvice = "too many open files: raise the limit (ulimit -n)"
 
 // cliWithFileLimit runs the CLI in a child process whose RLIMIT_NOFILE
 // (soft and hard) is n, and returns its combined output and exit code.
@@ -68,6 +68,9 @@ func TestFileLimit_ClearError(t *testing.T) {
 				failed++
 				if !strings.Contains(out, fileLimitAdvice) {
 					t.Errorf("%s: exit 1 without %q:\n%s", name, fileLimitAdvice, out)
+				}
+				if c[0] != "doctor" && strings.Count(out, "ulimit -n") != 1 {
+					t.Errorf("%s: the fix is not given exactly once:\n%s", name, out)
 				}
 				if strings.Contains(out, "readable and writable") || strings.Contains(out, "W1 permission") || strings.Contains(out, "fix: run `resonance integrity`") {
 					t.Errorf("%s: a file limit reported as a permission problem:\n%s", name, out)

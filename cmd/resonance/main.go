@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	resonance [--db PATH] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
+//	resonance [--db FILE] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
 //
 // The database comes from --db, else $RESONANCE_DB, else
 // .resonance/resonance.db. An application's own migrations, applied and
@@ -23,7 +23,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -59,19 +58,52 @@ type env struct {
 // envExternal turns on --external-checkpoints for every command.
 const envExternal = "RESONANCE_EXTERNAL_CHECKPOINTS"
 
-// command is one subcommand. run returns an error; errors of type usageError
-// exit 2, others exit 1.
+// command is one subcommand: a row of commands.
 type command struct {
-	name    string
-	args    string // synopsis of the arguments after the flags
-	summary string
-	flags   func(fs *flag.FlagSet) // registers command-specific flags
-	run     func(e *env, fs *flag.FlagSet) error
+	name string
+	// args is the rest of the usage line: the required flags and the
+	// positional arguments, e.g. "(--vector FILE | --like ID)" or "DEST".
+	args string
+	// help is the text `resonance help NAME` prints under the usage line;
+	// its first line is the one `resonance help` lists.
+	help string
+	// noDB marks a command that does not open the database: of the global
+	// flags it takes --json only.
+	noDB  bool
+	flags func(fs *flag.FlagSet) // registers the command's own flags, or nil
+	run   func(e *env, fs *flag.FlagSet) error
 }
 
-var commands = map[string]*command{}
+// commands are the subcommands, in the order `resonance help` lists them.
+// Adding a command is a row here and its run function.
+var commands = []command{
+	{name: "init", help: initHelp, flags: initFlags, run: runInit},
+	{name: "migrate", args: "up|status", help: migrateHelp, run: runMigrate},
+	{name: "health", help: healthHelp, run: runHealth},
+	{name: "doctor", args: "[PATH]", help: doctorHelp, flags: doctorFlags, run: runDoctor},
+	{name: "stats", help: statsHelp, run: runStats},
+	{name: "import", args: "FILE|-", help: importHelp, flags: importFlags, run: runImport},
+	{name: "export", args: "[FILE|-]", help: exportHelp, flags: exportFlags, run: runExport},
+	{name: "search", args: "(--vector FILE | --like ID)", help: searchHelp, flags: searchFlags, run: runSearch},
+	{name: "backup", args: "DEST", help: backupHelp, flags: backupFlags, run: runBackup},
+	{name: "checkpoint", help: checkpointHelp, run: runCheckpoint},
+	{name: "vacuum", help: vacuumHelp, flags: vacuumFlags, run: runVacuum},
+	{name: "analyze", help: analyzeHelp, run: maintenance("analyze", (*resonance.Store).Analyze)},
+	{name: "optimize", help: optimizeHelp, run: maintenance("optimize", (*resonance.Store).Optimize)},
+	{name: "integrity", help: integrityHelp, run: runIntegrity},
+	{name: "schema", args: "DIR", help: schemaHelp, noDB: true, flags: schemaFlags, run: runSchema},
+	{name: "bench", help: benchHelp, noDB: true, flags: benchFlags, run: runBench},
+}
 
-func register(c *command) { commands[c.name] = c }
+// lookup returns the command called name, or nil.
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
 
 type usageError struct{ msg string }
 
@@ -93,15 +125,19 @@ func main() {
 	os.Exit(code)
 }
 
-// globalFlags registers the flags every command accepts, before or after
-// the command name. Their defaults are e's current values, so a flag given
-// before the command survives the command's own parse.
-func globalFlags(fs *flag.FlagSet, e *env) {
-	fs.StringVar(&e.dbPath, "db", e.dbPath, "database file ($RESONANCE_DB, else "+defaultDB+")")
+// globalFlags registers the global flags that c takes (all of them when c
+// is nil), which may come before or after the command name. Their defaults
+// are e's current values, so a flag given before the command survives the
+// command's own parse.
+func globalFlags(fs *flag.FlagSet, e *env, c *command) {
 	fs.BoolVar(&e.json, "json", e.json, "print machine-readable JSON")
+	if c != nil && c.noDB {
+		return
+	}
+	fs.StringVar(&e.dbPath, "db", e.dbPath, "the database `FILE`; $RESONANCE_DB sets the default")
+	fs.Var(&e.migrations, "migrations", "`DIR` of the application's own migrations, applied and known beside the embedded ones; repeat it or give a comma list ($"+migrationsEnv+")")
 	fs.BoolVar(&e.external, "external-checkpoints", e.external,
 		"leave WAL checkpoints to a replicator such as Litestream ($"+envExternal+"=1); see README, Replication")
-	fs.Var(&e.migrations, "migrations", "`DIR` of the application's own migrations, applied and known beside the embedded ones; repeat it or give a comma list ($"+migrationsEnv+")")
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -119,12 +155,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	top := flag.NewFlagSet("resonance", flag.ContinueOnError)
 	top.SetOutput(stderr)
-	globalFlags(top, e)
-	top.Usage = func() { printUsage(stderr) }
+	top.Usage = func() {}
+	globalFlags(top, e, nil)
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout)
 			return exitOK
 		}
+		fmt.Fprintln(stderr, "run `resonance help` for usage")
 		return exitUsage
 	}
 	rest := top.Args()
@@ -134,28 +172,42 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	name := rest[0]
 	if name == "help" {
-		if len(rest) > 1 {
-			if c, ok := commands[rest[1]]; ok {
-				fs := commandFlags(c, e, stdout)
-				fs.Usage()
-				return exitOK
-			}
-			fmt.Fprintf(stderr, "resonance: unknown command %q\n", rest[1])
-			return exitUsage
+		switch {
+		case len(rest) == 1:
+			printUsage(stdout)
+			return exitOK
+		case len(rest) == 2 && lookup(rest[1]) != nil:
+			printHelp(stdout, lookup(rest[1]), commandFlags(lookup(rest[1]), e, stderr))
+			return exitOK
+		case len(rest) == 2:
+			fmt.Fprintf(stderr, "resonance: unknown command %q; run `resonance help` for the list\n", rest[1])
+		default:
+			fmt.Fprintln(stderr, "resonance: help takes at most one command name")
 		}
-		printUsage(stdout)
-		return exitOK
+		return exitUsage
 	}
-	c, ok := commands[name]
-	if !ok {
+	c := lookup(name)
+	if c == nil {
 		fmt.Fprintf(stderr, "resonance: unknown command %q; run `resonance help` for the list\n", name)
 		return exitUsage
 	}
 	fs := commandFlags(c, e, stderr)
+	var foreign []string
+	top.Visit(func(f *flag.Flag) {
+		if fs.Lookup(f.Name) == nil {
+			foreign = append(foreign, "--"+f.Name)
+		}
+	})
+	if len(foreign) > 0 {
+		fmt.Fprintf(stderr, "resonance %s: %s: %s does not use the database; run `resonance %s -h` for its flags\n", name, strings.Join(foreign, ", "), name, name)
+		return exitUsage
+	}
 	if err := parseInterleaved(fs, rest[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout, c, fs)
 			return exitOK
 		}
+		fmt.Fprintf(stderr, "run `resonance %s -h` for usage\n", name)
 		return exitUsage
 	}
 	// Before any file is opened: with too few descriptors left, the Go
@@ -190,24 +242,67 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
-// commandFlags builds the flag set of c, with the global flags repeated so
-// they may also follow the command name.
-func commandFlags(c *command, e *env, out io.Writer) *flag.FlagSet {
+// commandFlags builds the flag set of c: its own flags, then the global
+// flags it takes, so they may also follow the command name. Parse errors
+// go to errOut; help is printed by the caller.
+func commandFlags(c *command, e *env, errOut io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("resonance "+c.name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	globalFlags(fs, e)
+	fs.SetOutput(errOut)
+	fs.Usage = func() {}
 	if c.flags != nil {
 		c.flags(fs)
 	}
-	fs.Usage = func() {
-		fmt.Fprintf(out, "usage: resonance %s [flags] %s\n\n%s\n\nflags:\n", c.name, c.args, c.summary)
-		fs.PrintDefaults()
-	}
+	globalFlags(fs, e, c)
 	return fs
 }
 
+// printHelp prints the help of c, whose flag set is fs.
+func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	usage := "resonance " + c.name
+	var own, global []*flag.Flag
+	g := flag.NewFlagSet("", flag.ContinueOnError)
+	globalFlags(g, &env{}, c)
+	fs.VisitAll(func(f *flag.Flag) {
+		if g.Lookup(f.Name) != nil {
+			global = append(global, f)
+		} else {
+			own = append(own, f)
+		}
+	})
+	if len(own)+len(global) > 0 {
+		usage += " [flags]"
+	}
+	if c.args != "" {
+		usage += " " + c.args
+	}
+	fmt.Fprintf(w, "usage: %s\n\n%s\n", usage, c.help)
+	printFlags(w, "flags", own)
+	printFlags(w, "global flags (also before the command name)", global)
+}
+
+// printFlags lists flags under title as the go command's tools do, with
+// two dashes, the value's name and the default when it is not the zero
+// value.
+func printFlags(w io.Writer, title string, flags []*flag.Flag) {
+	if len(flags) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n%s:\n", title)
+	for _, f := range flags {
+		value, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if value != "" {
+			line += " " + value
+		}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+	}
+}
+
 func printUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: resonance [--db PATH] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
+	fmt.Fprint(w, `usage: resonance [--db FILE] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
 
 The database is --db, else $RESONANCE_DB, else `+defaultDB+`.
 An application's own migrations come from --migrations DIR (repeat it, or a
@@ -219,14 +314,8 @@ Exit status: 0 ok, 1 a check failed, 2 bad usage.
 
 commands:
 `)
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		c := commands[n]
-		fmt.Fprintf(w, "  %-12s %s\n", n, firstLine(c.summary))
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, firstLine(c.help))
 	}
 	fmt.Fprintln(w, "\nrun `resonance help COMMAND` or `resonance COMMAND -h` for a command's flags.")
 }

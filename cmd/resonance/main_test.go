@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -84,31 +83,56 @@ func TestHelp_ListsEveryCommand(t *testing.T) {
 			t.Errorf("help does not list %q:\n%s", name, r.stdout)
 		}
 	}
-	var names []string
-	for n := range commands {
-		names = append(names, n)
+	for _, dash := range []string{"-h", "--help"} {
+		if top := mustCLI(t, 0, "", dash); top.stdout != r.stdout || top.stderr != "" {
+			t.Errorf("`resonance %s` printed stdout %q, stderr %q; want the help on stdout alone", dash, top.stdout, top.stderr)
+		}
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		t.Run(n, func(t *testing.T) {
-			h := mustCLI(t, 0, "", "help", n)
-			if !strings.Contains(h.stdout, "usage: resonance "+n) || !strings.Contains(h.stdout, "-db") || !strings.Contains(h.stdout, "-json") {
-				t.Errorf("help %s lacks the usage line or the global flags:\n%s", n, h.stdout)
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			h := mustCLI(t, 0, "", "help", c.name)
+			if !strings.Contains(h.stdout, "usage: resonance "+c.name) || !strings.Contains(h.stdout, "--json") {
+				t.Errorf("help %s lacks the usage line or --json:\n%s", c.name, h.stdout)
 			}
-			fs := commandFlags(commands[n], &env{}, &bytes.Buffer{})
+			if takesDB := strings.Contains(h.stdout, "--db FILE"); takesDB == c.noDB {
+				t.Errorf("help %s shows --db: %v, but the command opens the database: %v\n%s", c.name, takesDB, !c.noDB, h.stdout)
+			}
+			fs := commandFlags(&c, &env{}, &bytes.Buffer{})
 			fs.VisitAll(func(f *flag.Flag) {
-				if !strings.Contains(h.stdout, "-"+f.Name) {
-					t.Errorf("help %s does not explain -%s", n, f.Name)
+				if !strings.Contains(h.stdout, "\n  --"+f.Name) {
+					t.Errorf("help %s does not list --%s:\n%s", c.name, f.Name, h.stdout)
 				}
 				if strings.TrimSpace(f.Usage) == "" {
-					t.Errorf("flag -%s of %s has no usage text", f.Name, n)
+					t.Errorf("flag --%s of %s has no usage text", f.Name, c.name)
 				}
 			})
-			dash := mustCLI(t, 0, "", n, "-h")
-			if dash.stderr != h.stdout {
-				t.Errorf("`%s -h` differs from `help %s`", n, n)
+			if strings.Contains(h.stdout, "\n  -"+"-h") || strings.Contains(h.stdout, " -db") {
+				t.Errorf("help %s shows a flag with one dash:\n%s", c.name, h.stdout)
+			}
+			for _, dash := range []string{"-h", "--help"} {
+				d := mustCLI(t, 0, "", c.name, dash)
+				if d.stdout != h.stdout || d.stderr != "" {
+					t.Errorf("`%s %s` printed stdout %q, stderr %q; want what `help %s` prints, on stdout", c.name, dash, d.stdout, d.stderr, c.name)
+				}
 			}
 		})
+	}
+}
+
+func TestHelp_UsageLineShowsRequiredFlags(t *testing.T) {
+	h := mustCLI(t, 0, "", "search", "-h")
+	if !strings.HasPrefix(h.stdout, "usage: resonance search [flags] (--vector FILE | --like ID)\n") {
+		t.Errorf("search -h does not show the required query flags on its usage line:\n%s", h.stdout)
+	}
+}
+
+func TestRun_GlobalFlagOfAnotherCommandRefused(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "x.db")
+	for _, args := range [][]string{{"--db", db, "schema", t.TempDir()}, {"schema", "--db", db, t.TempDir()}, {"--migrations", t.TempDir(), "bench"}} {
+		r := mustCLI(t, 2, "", args...)
+		if !strings.Contains(r.stderr, "-db") && !strings.Contains(r.stderr, "-migrations") {
+			t.Errorf("resonance %s: stderr %q does not name the flag", strings.Join(args, " "), r.stderr)
+		}
 	}
 }
 
@@ -268,7 +292,7 @@ func TestIntegrity_DamagedExit1(t *testing.T) {
 	damage(t, db)
 
 	r := mustCLI(t, 1, "", "--db", db, "integrity")
-	if !strings.Contains(r.stdout, "problem(s)") || !strings.Contains(r.stderr, "restore it from a backup") {
+	if !strings.Contains(r.stdout, " problems:") || !strings.Contains(r.stderr, "restore it from a backup") {
 		t.Errorf("integrity on a damaged database:\nstdout %s\nstderr %s", r.stdout, r.stderr)
 	}
 	var integ struct {
@@ -363,5 +387,39 @@ func TestInit_ExampleNeverReplacesTheUsersNodes(t *testing.T) {
 	out := mustCLI(t, 0, "", "--db", db, "export")
 	if strings.Count(out.stdout, "\n") != 1 || !strings.Contains(out.stdout, "MY OWN DATA") {
 		t.Errorf("after a refused init --example the database holds:\n%s", out.stdout)
+	}
+}
+
+// TestOutput_SpeaksWords: settings are printed as the SQLite keywords,
+// counts agree with their nouns, and a missing database is explained in
+// the CLI's terms, not the library's field names.
+func TestOutput_SpeaksWords(t *testing.T) {
+	db := newDB(t)
+	h := mustCLI(t, 0, "", "--db", db, "health")
+	for _, want := range []string{"synchronous   NORMAL", "temp_store    MEMORY", "foreign_keys  ON"} {
+		if !strings.Contains(h.stdout, want) {
+			t.Errorf("health does not say %q:\n%s", want, h.stdout)
+		}
+	}
+	in := `{"kind":"node","id":"a","type":"t"}` + "\n"
+	if r := mustCLI(t, 0, in, "--db", db, "import", "-"); !strings.Contains(r.stdout, "imported 1 node and 0 edges from 1 line of -") || !strings.Contains(r.stdout, "1 transaction)") {
+		t.Errorf("import of one node: %q", r.stdout)
+	}
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	for _, cmd := range []string{"stats", "health", "search"} {
+		r := cli(t, "", "--db", missing, cmd, "--like", "a")
+		if cmd != "search" {
+			r = mustCLI(t, 1, "", "--db", missing, cmd)
+		}
+		if !strings.Contains(r.stderr, "resonance init --db "+missing) || strings.Contains(r.stderr, "Options.") || strings.Count(r.stderr, "not exist") != 1 {
+			t.Errorf("%s on a missing database: %q, want `resonance init` said once and no Go names", cmd, r.stderr)
+		}
+	}
+	dest := filepath.Join(t.TempDir(), "taken")
+	if err := os.WriteFile(dest, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustCLI(t, 1, "", "--db", db, "backup", dest); strings.Count(r.stderr, "exists") != 1 {
+		t.Errorf("backup to an existing file: %q, want it said once", r.stderr)
 	}
 }

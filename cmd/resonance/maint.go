@@ -11,57 +11,37 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-func init() {
-	register(&command{
-		name: "stats",
-		summary: "Print node, edge, vector and semantic-token counts, the database size and the WAL size (D6).\n\n" +
-			"Opens the database read-only: nothing is written and no migration is applied.",
-		run: runStats,
-	})
-	register(&command{
-		name: "vacuum",
-		summary: "Rebuild the database file, returning free pages to the file system (VACUUM).\n\n" +
-			"It takes the write lock for as long as it runs: other writers wait (up to their busy timeout).\n" +
-			"With --incremental it runs PRAGMA incremental_vacuum instead, which works only on a database\n" +
-			"whose auto_vacuum is INCREMENTAL and frees up to --pages pages (0: all).",
-		flags: func(fs *flag.FlagSet) {
-			fs.Bool("incremental", false, "run PRAGMA incremental_vacuum instead of VACUUM")
-			fs.Int("pages", 0, "with --incremental, free at most `N` pages (0: every free page)")
-		},
-		run: runVacuum,
-	})
-	register(&command{
-		name:    "analyze",
-		summary: "Gather the statistics the query planner uses (ANALYZE).",
-		run:     maintenance("analyze", (*resonance.Store).Analyze),
-	})
-	register(&command{
-		name:    "optimize",
-		summary: "Run PRAGMA optimize: analyze the tables whose statistics look stale. Cheap; Close runs it too.",
-		run:     maintenance("optimize", (*resonance.Store).Optimize),
-	})
-	register(&command{
-		name: "integrity",
-		summary: "Run PRAGMA integrity_check on a read-only connection; exit 1 listing the problems.\n\n" +
-			"A damaged database is best restored from a backup: a `resonance backup` copy, or the\n" +
-			"pre-migration copies in backups/ beside it.",
-		run: runIntegrity,
-	})
-	register(&command{
-		name: "backup",
-		args: "DEST",
-		summary: "Write a consistent, compacted copy of the database to DEST while writers keep writing (O2).\n\n" +
-			"DEST must not exist, and may never be the database, its -wal, -shm or -journal (under any\n" +
-			"name), a device or a directory. The copy is written to a temporary file and linked into place\n" +
-			"when it is complete, so a failed backup leaves nothing behind; the temporary files of a killed\n" +
-			"backup to DEST are removed by the next one. Progress shows on stderr when it is a terminal.\n" +
-			"--verify opens the copy afterwards and runs integrity_check on it.",
-		flags: func(fs *flag.FlagSet) {
-			fs.Bool("verify", false, "open the copy and run integrity_check on it; exit 1 if it fails")
-			progressFlag(fs)
-		},
-		run: runBackup,
-	})
+const statsHelp = "Print node, edge, vector and semantic-token counts, the database size and the WAL size (D6).\n\n" +
+	"Opens the database read-only: nothing is written and no migration is applied."
+
+const vacuumHelp = "Rebuild the database file, returning free pages to the file system (VACUUM).\n\n" +
+	"It takes the write lock for as long as it runs: other writers wait (up to their busy timeout).\n" +
+	"With --incremental it runs PRAGMA incremental_vacuum instead, which works only on a database\n" +
+	"whose auto_vacuum is INCREMENTAL and frees up to --pages pages (0: all)."
+
+func vacuumFlags(fs *flag.FlagSet) {
+	fs.Bool("incremental", false, "run PRAGMA incremental_vacuum instead of VACUUM")
+	fs.Int("pages", 0, "with --incremental, free at most `N` pages (0: every free page)")
+}
+
+const analyzeHelp = "Gather the statistics the query planner uses (ANALYZE)."
+
+const optimizeHelp = "Run PRAGMA optimize: analyze the tables whose statistics look stale. Cheap; Close runs it too."
+
+const integrityHelp = "Run PRAGMA integrity_check on a read-only connection; exit 1 listing the problems.\n\n" +
+	"A damaged database is best restored from a backup: a `resonance backup` copy, or the\n" +
+	"pre-migration copies in backups/ beside it."
+
+const backupHelp = "Write a consistent, compacted copy of the database to DEST while writers keep writing (O2).\n\n" +
+	"DEST must not exist, and may never be the database, its -wal, -shm or -journal (under any\n" +
+	"name), a device or a directory. The copy is written to a temporary file and linked into place\n" +
+	"when it is complete, so a failed backup leaves nothing behind; the temporary files of a killed\n" +
+	"backup to DEST are removed by the next one. Progress shows on stderr when it is a terminal.\n" +
+	"--verify opens the copy afterwards and runs integrity_check on it."
+
+func backupFlags(fs *flag.FlagSet) {
+	fs.Bool("verify", false, "open the copy and run integrity_check on it; exit 1 if it fails")
+	progressFlag(fs)
 }
 
 func runStats(e *env, fs *flag.FlagSet) error {
@@ -187,15 +167,15 @@ func runIntegrity(e *env, fs *flag.FlagSet) error {
 	} else if len(problems) == 0 {
 		fmt.Fprintf(e.stdout, "integrity_check %s: ok\n", s.Path())
 	} else {
-		fmt.Fprintf(e.stdout, "integrity_check %s: %d problem(s):\n", s.Path(), len(problems))
+		fmt.Fprintf(e.stdout, "integrity_check %s: %s:\n", s.Path(), plural(int64(len(problems)), "problem"))
 		for _, p := range problems {
 			fmt.Fprintf(e.stdout, "  %s\n", p)
 		}
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(e.stderr, "resonance: integrity %q: the database is damaged (%d problem(s)); restore it from a backup (resonance backup, or %s)\n",
-			s.Path(), len(problems), "backups/ beside the database")
-		return checkFailed{fmt.Errorf("integrity_check found %d problem(s)", len(problems))}
+		fmt.Fprintf(e.stderr, "resonance: integrity %q: the database is damaged (%s); restore it from a backup (resonance backup, or %s)\n",
+			s.Path(), plural(int64(len(problems)), "problem"), "backups/ beside the database")
+		return checkFailed{fmt.Errorf("integrity_check found %s", plural(int64(len(problems)), "problem"))}
 	}
 	return s.Close()
 }

@@ -2,23 +2,21 @@ package main
 
 import (
 	"errors"
-	"strings"
 	"syscall"
-)
 
-// The advice for running out of file descriptors and of disk space; the
-// library adds it to the errors of SQLite, the CLI to its own.
-const (
-	fileLimitFix = "raise the limit (ulimit -n) or lower MaxReaders"
-	noSpaceFix   = "free space on the file system holding the file, or write it to one with room"
+	"github.com/resonance-graph/resonancedb/internal/fsfix"
+	"github.com/resonance-graph/resonancedb/resonance"
 )
 
 // explain returns the message of err, with the fix added to an error of
-// the operating system that does not carry one yet.
+// the operating system that the library has not explained already.
 func explain(err error) string {
 	msg := err.Error()
-	explained := strings.Contains(msg, "ulimit -n") || strings.Contains(msg, "free space on the file system")
-	if fix := osFix(err, ""); fix != "" && !explained {
+	var se *resonance.SystemError
+	if errors.As(err, &se) {
+		return msg
+	}
+	if fix := osFix(err, ""); fix != "" {
 		msg += ": " + fix
 	}
 	return msg
@@ -27,11 +25,14 @@ func explain(err error) string {
 // osFix is the fix for an error the operating system caused, or def when
 // err is not one of those.
 func osFix(err error, def string) string {
+	var se *resonance.SystemError
 	switch {
+	case errors.As(err, &se):
+		return se.Fix
 	case errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE):
-		return fileLimitFix
+		return fsfix.FileLimitFix
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
-		return noSpaceFix
+		return fsfix.FullDiskFix
 	}
 	return def
 }

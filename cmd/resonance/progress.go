@@ -18,7 +18,7 @@ const progressEvery = 200 * time.Millisecond
 
 // progressFlag registers --progress on fs and returns its value.
 func progressFlag(fs *flag.FlagSet) *string {
-	return fs.String("progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always or never")
+	return fs.String("progress", "auto", "when to draw a progress line on stderr: `MODE` auto (when stderr is a terminal), always or never")
 }
 
 // isTerminal reports whether w is a character device (a terminal).
@@ -135,4 +135,17 @@ func thousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return sign + s
+}
+
+// plural formats n with commas and noun, plural unless n is 1: "1 node",
+// "2,000 nodes", "3 processes".
+func plural(n int64, noun string) string {
+	if n != 1 {
+		if strings.HasSuffix(noun, "s") {
+			noun += "es"
+		} else {
+			noun += "s"
+		}
+	}
+	return thousands(n) + " " + noun
 }

@@ -14,23 +14,17 @@ import (
 	"github.com/resonance-graph/resonancedb/schema"
 )
 
-func init() {
-	register(&command{
-		name: "schema",
-		args: "DIR",
-		summary: "Write the library's embedded migrations into DIR, for sqlc to read beside the application's own (A3).\n\n" +
-			"An application generates its typed queries over the combined schema: its sqlc.yaml lists DIR\n" +
-			"first, then its own migrations directory. Run it from go generate, with the resonance the\n" +
-			"application's go.mod requires, so DIR always matches the library it links:\n\n" +
-			"\t//go:generate go tool resonance schema DIR\n\n" +
-			"DIR holds the library's migrations only: a migration file in it that is not one of them is\n" +
-			"refused, never removed. With --check nothing is written: exit 1 when DIR is stale (a file\n" +
-			"missing, changed, or not the library's), for the application's CI.",
-		flags: func(fs *flag.FlagSet) {
-			fs.Bool("check", false, "write nothing; exit 1 when DIR differs from the embedded migrations")
-		},
-		run: runSchema,
-	})
+const schemaHelp = "Write the library's embedded migrations into DIR, for sqlc to read beside the application's own (A3).\n\n" +
+	"An application generates its typed queries over the combined schema: its sqlc.yaml lists DIR\n" +
+	"first, then its own migrations directory. Run it from go generate, with the resonance the\n" +
+	"application's go.mod requires, so DIR always matches the library it links:\n\n" +
+	"\t//go:generate go tool resonance schema DIR\n\n" +
+	"DIR holds the library's migrations only: a migration file in it that is not one of them is\n" +
+	"refused, never removed. With --check nothing is written: exit 1 when DIR is stale (a file\n" +
+	"missing, changed, or not the library's), for the application's CI."
+
+func schemaFlags(fs *flag.FlagSet) {
+	fs.Bool("check", false, "write nothing; exit 1 when DIR differs from the embedded migrations")
 }
 
 // migrationName matches dbmate's migration file names, as the library does.
@@ -75,11 +69,11 @@ func runSchema(e *env, fs *flag.FlagSet) error {
 		return checkFailed{errors.New("schema directory is stale")}
 	case e.json:
 	case check:
-		fmt.Fprintf(e.stdout, "%s is up to date: %d migrations\n", dir, len(r.Files))
+		fmt.Fprintf(e.stdout, "%s is up to date: %s\n", dir, plural(int64(len(r.Files)), "migration"))
 	case len(r.Written) > 0:
-		fmt.Fprintf(e.stdout, "wrote %d of %d migrations to %s\n", len(r.Written), len(r.Files), dir)
+		fmt.Fprintf(e.stdout, "wrote %d of %s to %s\n", len(r.Written), plural(int64(len(r.Files)), "migration"), dir)
 	default:
-		fmt.Fprintf(e.stdout, "%s is up to date: %d migrations\n", dir, len(r.Files))
+		fmt.Fprintf(e.stdout, "%s is up to date: %s\n", dir, plural(int64(len(r.Files)), "migration"))
 	}
 	return nil
 }

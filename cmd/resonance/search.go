@@ -18,26 +18,21 @@ import (
 // 8 KiB of JSON.
 const maxVectorFile = 16 << 20
 
-func init() {
-	register(&command{
-		name: "search",
-		summary: "Find the nodes whose embeddings score highest against a query vector (D10).\n\n" +
-			"The query is a JSON array of numbers read from --vector FILE (- for standard input), or the\n" +
-			"embedding of the node --like ID, which is then left out of the hits. Each node with an\n" +
-			"embedding of the query's dimension is scored by the dot product (0 when either magnitude is\n" +
-			"below 1e-6); scores above 0 (and at least --min-score) come highest first, ties in insertion\n" +
-			"order. Embeddings of another dimension are skipped and counted. On a terminal the hits are\n" +
-			"a table; otherwise one line per hit: score, id, title and date separated by tabs.",
-		flags: func(fs *flag.FlagSet) {
-			fs.String("vector", "", "read the query vector, a JSON array of numbers, from `FILE` (- for standard input)")
-			fs.String("like", "", "search with the embedding of the node `ID`, leaving it out of the hits")
-			fs.Int("k", resonance.DefaultSearchK, "how many hits to return at most")
-			fs.String("domain", "", "only nodes of this domain")
-			fs.String("type", "", "only nodes of this type")
-			fs.Float64("min-score", 0, "only hits scoring at least this (hits always score above 0)")
-		},
-		run: runSearch,
-	})
+const searchHelp = "Find the nodes whose embeddings score highest against a query vector (D10).\n\n" +
+	"The query is a JSON array of numbers read from --vector FILE (- for standard input), or the\n" +
+	"embedding of the node --like ID, which is then left out of the hits. Each node with an\n" +
+	"embedding of the query's dimension is scored by the dot product (0 when either magnitude is\n" +
+	"below 1e-6); scores above 0 (and at least --min-score) come highest first, ties in insertion\n" +
+	"order. Embeddings of another dimension are skipped and counted. On a terminal the hits are\n" +
+	"a table; otherwise one line per hit: score, id, title and date separated by tabs."
+
+func searchFlags(fs *flag.FlagSet) {
+	fs.String("vector", "", "read the query vector, a JSON array of numbers, from `FILE` (- for standard input)")
+	fs.String("like", "", "search with the embedding of the node `ID`, leaving it out of the hits")
+	fs.Int("k", resonance.DefaultSearchK, "return at most `N` hits")
+	fs.String("domain", "", "only nodes of `DOMAIN`")
+	fs.String("type", "", "only nodes of `TYPE`")
+	fs.Float64("min-score", 0, "only hits scoring at least `SCORE` (hits always score above 0)")
 }
 
 // searchResult is what search prints with --json.
@@ -112,7 +107,7 @@ func runSearch(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	if res.Skipped > 0 {
-		fmt.Fprintf(e.stderr, "resonance search: %d embedding(s) of another dimension than the query's %d skipped\n", res.Skipped, len(query))
+		fmt.Fprintf(e.stderr, "resonance search: %s of another dimension than the query's %d skipped\n", plural(int64(res.Skipped), "embedding"), len(query))
 	}
 	return s.Close()
 }

@@ -89,7 +89,7 @@ func TestSearch(t *testing.T) {
 	if want := "1.100000023841858\tb\tBeta\t\n1\ta\tAlpha\t2024-01-01\n"; r.stdout != want {
 		t.Errorf("search, not on a terminal: %q, want one tab-separated line per hit", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "1 embedding(s) of another dimension") {
+	if !strings.Contains(r.stderr, "1 embedding of another dimension") {
 		t.Errorf("stderr %q does not report the skipped embedding", r.stderr)
 	}
 	var tbl strings.Builder

@@ -32,40 +32,31 @@ naming the line and the field. The input is UTF-8: bytes that are not, and
 \u escapes of lone surrogates, are errors too. A UTF-8 byte-order mark at the
 very start of the input is skipped.`
 
-func init() {
-	register(&command{
-		name: "import",
-		args: "FILE|-",
-		summary: "Import nodes and edges from a JSON Lines file (- for stdin), in batches of short transactions.\n\n" +
-			"Each batch of --batch lines is parsed completely before its transaction begins, so a bad\n" +
-			"line writes nothing of its batch; earlier batches stay committed, and the error names the\n" +
-			"line and the --skip that resumes after the last committed line. Nodes are upserted (D1),\n" +
-			"edges upserted with their confidence, veracity and context (D3); importing twice is harmless.\n" +
-			formatHelp,
-		flags: func(fs *flag.FlagSet) {
-			fs.Int("batch", 1000, fmt.Sprintf("lines per transaction (1 to %d)", maxBatch))
-			fs.Int("skip", 0, "skip the first `N` lines of the input (to resume a failed import)")
-			progressFlag(fs)
-		},
-		run: runImport,
-	})
-	register(&command{
-		name: "export",
-		args: "[FILE|-]",
-		summary: "Export every node, then every edge, as JSON Lines to FILE or stdout (the import format).\n\n" +
-			"The export reads one consistent snapshot while writers go on. FILE is written to a temporary\n" +
-			"file and renamed into place when complete; an existing FILE is refused unless --force. FILE\n" +
-			"may never be the database, its -wal, -shm or -journal (under any name), a device or a\n" +
-			"directory. Temporary files an interrupted export to FILE left behind are removed. With\n" +
-			"FILE a summary (or with --json a JSON object) goes to stdout; with -, stdout holds only the data.\n" +
-			formatHelp,
-		flags: func(fs *flag.FlagSet) {
-			fs.Bool("force", false, "overwrite FILE if it exists")
-			fs.Int("page", 1000, fmt.Sprintf("nodes read per query (1 to %d)", maxPage))
-			progressFlag(fs)
-		},
-		run: runExport,
-	})
+const importHelp = "Import nodes and edges from a JSON Lines file (- for stdin), in batches of short transactions.\n\n" +
+	"Each batch of --batch lines is parsed completely before its transaction begins, so a bad\n" +
+	"line writes nothing of its batch; earlier batches stay committed, and the error names the\n" +
+	"line and the --skip that resumes after the last committed line. Nodes are upserted (D1),\n" +
+	"edges upserted with their confidence, veracity and context (D3); importing twice is harmless.\n" +
+	formatHelp
+
+func importFlags(fs *flag.FlagSet) {
+	fs.Int("batch", 1000, fmt.Sprintf("`N` lines per transaction, 1 to %d", maxBatch))
+	fs.Int("skip", 0, "skip the first `N` lines of the input (to resume a failed import)")
+	progressFlag(fs)
+}
+
+const exportHelp = "Export every node, then every edge, as JSON Lines to FILE or stdout (the import format).\n\n" +
+	"The export reads one consistent snapshot while writers go on. FILE is written to a temporary\n" +
+	"file and renamed into place when complete; an existing FILE is refused unless --force. FILE\n" +
+	"may never be the database, its -wal, -shm or -journal (under any name), a device or a\n" +
+	"directory. Temporary files an interrupted export to FILE left behind are removed. With\n" +
+	"FILE a summary (or with --json a JSON object) goes to stdout; with -, stdout holds only the data.\n" +
+	formatHelp
+
+func exportFlags(fs *flag.FlagSet) {
+	fs.Bool("force", false, "overwrite FILE if it exists")
+	fs.Int("page", 1000, fmt.Sprintf("`N` nodes read per query, 1 to %d", maxPage))
+	progressFlag(fs)
 }
 
 // Bounds of the size flags: a size from the command line is checked before
@@ -182,7 +173,7 @@ func importFailure(e *env, res *importResult, err error) string {
 		fmt.Fprintf(&b, "; nothing of its batch (lines %d–%d) was written", ie.batchStart, ie.batchEnd)
 	}
 	if ie.committed > ie.skip {
-		fmt.Fprintf(&b, "; lines %d–%d are committed (%d nodes, %d edges)", ie.skip+1, ie.committed, res.Nodes, res.Edges)
+		fmt.Fprintf(&b, "; lines %d–%d are committed (%s, %s)", ie.skip+1, ie.committed, plural(res.Nodes, "node"), plural(res.Edges, "edge"))
 	} else {
 		b.WriteString("; this run committed nothing")
 	}
@@ -307,11 +298,11 @@ func printImport(e *env, res importResult) error {
 		return writeJSON(e.stdout, res)
 	}
 	n := res.Lines - res.Skipped
-	fmt.Fprintf(e.stdout, "imported %s nodes and %s edges from %s lines of %s into %s in %v (%s lines/s, %d transactions)\n",
-		thousands(res.Nodes), thousands(res.Edges), thousands(n), res.File, res.DB,
-		res.Duration.Round(time.Millisecond), thousands(int64(float64(n)/max(res.Duration.Seconds(), 1e-9))), res.Batches)
+	fmt.Fprintf(e.stdout, "imported %s and %s from %s of %s into %s in %v (%s lines/s, %s)\n",
+		plural(res.Nodes, "node"), plural(res.Edges, "edge"), plural(n, "line"), res.File, res.DB,
+		res.Duration.Round(time.Millisecond), thousands(int64(float64(n)/max(res.Duration.Seconds(), 1e-9))), plural(int64(res.Batches), "transaction"))
 	if res.Skipped > 0 {
-		fmt.Fprintf(e.stdout, "skipped the first %s lines (--skip)\n", thousands(res.Skipped))
+		fmt.Fprintf(e.stdout, "skipped the first %s (--skip)\n", plural(res.Skipped, "line"))
 	}
 	return nil
 }
@@ -498,15 +489,15 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	if name == "-" {
 		// stdout carries the data: the summary must not mix into it.
 		if isTerminal(e.stderr) {
-			fmt.Fprintf(e.stderr, "exported %s nodes and %s edges\n", thousands(res.Nodes), thousands(res.Edges))
+			fmt.Fprintf(e.stderr, "exported %s and %s\n", plural(res.Nodes, "node"), plural(res.Edges, "edge"))
 		}
 	} else if e.json {
 		if err := writeJSON(e.stdout, res); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "exported %s nodes and %s edges from %s to %s (%s) in %v\n",
-			thousands(res.Nodes), thousands(res.Edges), res.DB, name, humanBytes(res.Bytes), res.Duration.Round(time.Millisecond))
+		fmt.Fprintf(e.stdout, "exported %s and %s from %s to %s (%s) in %v\n",
+			plural(res.Nodes, "node"), plural(res.Edges, "edge"), res.DB, name, humanBytes(res.Bytes), res.Duration.Round(time.Millisecond))
 	}
 	return s.Close()
 }

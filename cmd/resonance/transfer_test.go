@@ -72,7 +72,7 @@ func TestImport_100000Lines(t *testing.T) {
 		bad := lines(t, 100000, 50001)
 		r := mustCLI(t, 1, "", "--db", db, "import", bad)
 		for _, want := range []string{`line 50001: field "id"`, "nothing of its batch (lines 50001–51000) was written",
-			"lines 1–50000 are committed (40000 nodes, 10000 edges)", "--skip 50000 " + bad} {
+			"lines 1–50000 are committed (40,000 nodes, 10,000 edges)", "--skip 50000 " + bad} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 			}
@@ -141,7 +141,7 @@ func TestImport_Stdin(t *testing.T) {
 	db := newDB(t)
 	in := "\n{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\"}\n  \n{\"kind\":\"edge\",\"source\":\"a\",\"target\":\"b\"}\n"
 	r := mustCLI(t, 0, in, "--db", db, "import", "-", "--progress", "always", "--batch", "2")
-	if !strings.Contains(r.stdout, "imported 1 nodes and 1 edges from 4 lines") {
+	if !strings.Contains(r.stdout, "imported 1 node and 1 edge from 4 lines") {
 		t.Errorf("stdout: %q", r.stdout)
 	}
 	if !strings.Contains(r.stderr, "\rimport: 4 lines, 1 nodes, 1 edges") {
