@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/amacneil/dbmate/v2/pkg/dbmate"
@@ -451,8 +452,14 @@ func (s *Store) preMigrationBackup(ctx context.Context, version string) error {
 	if dir == "" {
 		dir = filepath.Join(filepath.Dir(s.path), "backups")
 	}
+	if err := backupDirTrusted(dir, s.path); err != nil {
+		return fmt.Errorf("resonance: pre-migration backup of %q: %w; nothing was migrated", s.path, err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("resonance: pre-migration backup of %q: %w", s.path, err)
+	}
+	if err := backupDirTrusted(dir, s.path); err != nil {
+		return fmt.Errorf("resonance: pre-migration backup of %q: %w; nothing was migrated", s.path, err)
 	}
 	base := strings.TrimSuffix(filepath.Base(s.path), filepath.Ext(s.path))
 	name := fmt.Sprintf("%s-%s-v%s.db", base, time.Now().UTC().Format(backupStamp), version)
@@ -464,6 +471,50 @@ func (s *Store) preMigrationBackup(ctx context.Context, version string) error {
 	}
 	s.opts.Logger.Info("resonance: pre-migration backup written", "db", s.path, "backup", dest)
 	return pruneBackups(dir, regexp.MustCompile(`^(?:`+pattern+`)$`), s.opts.BackupKeep)
+}
+
+// backupDirTrusted refuses a backup directory dir for the database db
+// that someone other than the database's owner (or root) could use to
+// read, replace or delete its backups, the way back from a migration: a
+// symbolic link owned by another user (in a shared sticky directory anyone
+// may create "backups"), a directory owned by another user, or one every
+// user may write without the sticky bit. A directory that does not exist
+// yet passes: it is checked again once MkdirAll has made it.
+func backupDirTrusted(dir, db string) error {
+	dbInfo, err := os.Stat(db)
+	if err != nil {
+		return err
+	}
+	owner := fileOwner(dbInfo)
+	trusted := func(uid uint32) bool { return uid == owner || uid == 0 }
+	fix := fmt.Sprintf("remove it, or set Options.BackupDir to a directory of uid %d's", owner)
+	if lfi, err := os.Lstat(dir); err == nil && lfi.Mode()&fs.ModeSymlink != 0 && !trusted(fileOwner(lfi)) {
+		return fmt.Errorf("backup directory %q is a symbolic link owned by uid %d, not by the database's owner (uid %d) or root: that user could read, replace or delete the backups; %s", dir, fileOwner(lfi), owner, fix)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // MkdirAll makes it, or says why it cannot
+		}
+		return err
+	}
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("backup directory %q is a %s, not a directory: %s", dir, fileKind(fi.Mode()), fix)
+	case !trusted(fileOwner(fi)):
+		return fmt.Errorf("backup directory %q is owned by uid %d, not by the database's owner (uid %d) or root: that user could read, replace or delete the backups; %s", dir, fileOwner(fi), owner, fix)
+	case fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0:
+		return fmt.Errorf("backup directory %q is writable by every user without the sticky bit: anyone could replace or delete the backups; chmod o-w %s, or set Options.BackupDir to a directory of uid %d's", dir, fsfix.Quote(dir), owner)
+	}
+	return nil
+}
+
+// fileOwner is the uid owning the file fi describes.
+func fileOwner(fi fs.FileInfo) uint32 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid
+	}
+	return 0
 }
 
 // backupStamp is the UTC time in a pre-migration backup's name: fixed

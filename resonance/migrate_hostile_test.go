@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -141,4 +142,116 @@ ATTACH DATABASE '%s' AS other;
 	if h, err := s.Health(ctx); err != nil || !h.Healthy() {
 		t.Errorf("Health = %+v, %v", h, err)
 	}
+}
+
+// TestOpen_BackupsOnlyIntoTheOwnersDirectory (M6): the pre-migration
+// backup goes only into a directory owned by the database's owner or root,
+// never through a symbolic link another user owns, nor into a directory
+// another user owns or anyone may write without the sticky bit. Otherwise
+// the migration is refused with the reason, nothing is written there and
+// nothing is migrated. Root owns the database here (the test chowns the
+// other user's files, so it needs root); a link and a directory of root's
+// are the control.
+func TestOpen_BackupsOnlyIntoTheOwnersDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	const other = 65534
+	ctx := context.Background()
+	v1 := fstest.MapFS{"29000101000001_a.sql": {Data: []byte("-- migrate:up\nCREATE TABLE a (x);\n-- migrate:down\n")}}
+	v2 := fstest.MapFS{
+		"29000101000001_a.sql": v1["29000101000001_a.sql"],
+		"29000101000002_b.sql": {Data: []byte("-- migrate:up\nCREATE TABLE b (x);\n-- migrate:down\n")},
+	}
+	for _, tt := range []struct {
+		name   string
+		setup  func(t *testing.T, dir, target string) // makes dir/backups
+		refuse string                                 // "" for the control
+	}{
+		{"another user's link", func(t *testing.T, dir, target string) {
+			chown(t, target, other, false)
+			symlink(t, target, filepath.Join(dir, "backups"), other)
+		}, "symbolic link owned by uid 65534"},
+		{"root's link to another user's directory", func(t *testing.T, dir, target string) {
+			chown(t, target, other, false)
+			symlink(t, target, filepath.Join(dir, "backups"), 0)
+		}, "owned by uid 65534"},
+		{"another user's directory", func(t *testing.T, dir, target string) {
+			if err := os.Mkdir(filepath.Join(dir, "backups"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			chown(t, filepath.Join(dir, "backups"), other, false)
+		}, "owned by uid 65534"},
+		{"world-writable directory without the sticky bit", func(t *testing.T, dir, target string) {
+			if err := os.Chmod(target, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			symlink(t, target, filepath.Join(dir, "backups"), 0)
+		}, "writable by every user"},
+		{"control: root's link to root's directory", func(t *testing.T, dir, target string) {
+			symlink(t, target, filepath.Join(dir, "backups"), 0)
+		}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.Chmod(dir, 0o1777); err != nil { // a shared sticky directory
+				t.Fatal(err)
+			}
+			target := filepath.Join(t.TempDir(), "theirs")
+			if err := os.Mkdir(target, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "g.db")
+			s := openStoreAt(t, path, resonance.Options{Create: true, Migrations: []fs.FS{v1}})
+			if _, err := s.DB().Exec(`INSERT INTO a VALUES (1)`); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			tt.setup(t, dir, target)
+			s2, err := resonance.Open(ctx, path, resonance.Options{Migrations: []fs.FS{v2}})
+			entries, _ := os.ReadDir(target)
+			if tt.refuse == "" {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				s2.Close()
+				if len(entries) != 1 {
+					t.Errorf("the owner's backup directory holds %d files, want the backup", len(entries))
+				}
+				return
+			}
+			if err == nil {
+				s2.Close()
+				t.Fatalf("Open migrated with backups/ = %s", tt.name)
+			}
+			if !strings.Contains(err.Error(), tt.refuse) || !strings.Contains(err.Error(), "nothing was migrated") {
+				t.Errorf("Open error = %v, want the reason %q and that nothing was migrated", err, tt.refuse)
+			}
+			if len(entries) != 0 {
+				t.Errorf("files written into %s: %v", tt.name, entries)
+			}
+			if got := recordedVersions(t, path); slices.Contains(got, "29000101000002") {
+				t.Errorf("the migration was applied: %q", got)
+			}
+		})
+	}
+}
+
+func chown(t *testing.T, path string, uid int, link bool) {
+	t.Helper()
+	f := os.Chown
+	if link {
+		f = os.Lchown
+	}
+	if err := f(path, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string, uid int) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, link, uid, true)
 }

@@ -76,7 +76,10 @@ type Options struct {
 
 	// BackupDir is where Open writes a consistent copy of a database that
 	// holds data before migrating it (M6). Empty means "backups" beside the
-	// database file. The newest BackupKeep copies are kept.
+	// database file. The newest BackupKeep copies are kept. It must be
+	// owned by the database's owner or root, not be reached through a
+	// symbolic link another user owns, and not be writable by every user
+	// without the sticky bit: otherwise the migration is refused.
 	BackupDir string
 
 	// BackupKeep is how many pre-migration backups are kept. Zero means 7;
