@@ -127,3 +127,71 @@ func BenchmarkStoreReadEmpty(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTxMechanism compares the two ways a write transaction can run
+// on the store's writer: a database/sql Tx (BeginTx, the DSN's _txlock
+// making it IMMEDIATE) and the connection's own BEGIN IMMEDIATE and
+// COMMIT. Each transaction runs one insert and one single-row query, as
+// a graph write with its read-back does.
+func BenchmarkTxMechanism(b *testing.B) {
+	_, s := benchDB(b)
+	ctx, cancel := context.WithCancel(context.Background()) // a request's context can be cancelled
+	defer cancel()
+	if _, err := s.DB().ExecContext(ctx, "CREATE TABLE bench_tx (v INTEGER)"); err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, tx func(*sql.Conn, int) error) {
+		b.ReportAllocs()
+		defer reportCPU(b, cpuTime())
+		i := 0
+		for b.Loop() {
+			conn, err := s.DB().Conn(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := tx(conn, i); err != nil {
+				b.Fatal(err)
+			}
+			if err := conn.Close(); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	}
+	b.Run("sqlTx", func(b *testing.B) {
+		run(b, func(conn *sql.Conn, i int) error {
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO bench_tx (v) VALUES (?)", i); err != nil {
+				tx.Rollback()
+				return err
+			}
+			var n int64
+			if err := tx.QueryRowContext(ctx, "SELECT v FROM bench_tx WHERE rowid = last_insert_rowid()").Scan(&n); err != nil {
+				tx.Rollback()
+				return err
+			}
+			return tx.Commit()
+		})
+	})
+	b.Run("BEGIN", func(b *testing.B) {
+		run(b, func(conn *sql.Conn, i int) error {
+			if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+				return err
+			}
+			if _, err := conn.ExecContext(ctx, "INSERT INTO bench_tx (v) VALUES (?)", i); err != nil {
+				conn.ExecContext(context.Background(), "ROLLBACK")
+				return err
+			}
+			var n int64
+			if err := conn.QueryRowContext(ctx, "SELECT v FROM bench_tx WHERE rowid = last_insert_rowid()").Scan(&n); err != nil {
+				conn.ExecContext(context.Background(), "ROLLBACK")
+				return err
+			}
+			_, err := conn.ExecContext(context.Background(), "COMMIT")
+			return err
+		})
+	})
+}

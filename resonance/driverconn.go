@@ -3,9 +3,9 @@ package resonance
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"io"
 	"strings"
-	"sync/atomic"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -28,20 +28,23 @@ type classifiedConn struct {
 	// pragmaRan is set when a statement whose text holds the word PRAGMA
 	// ran: only such a statement can change a setting.
 	pragmaRan bool
-	// inTx is set while the connection holds a transaction of Store.Tx or
-	// Store.Begin: its commit hook then refuses every commit but the one
-	// of the transaction's end. When SQLite has rolled the transaction back
-	// by itself (an interrupted statement, RAISE(ROLLBACK), a full disk) or
-	// fn ran COMMIT or ROLLBACK, a later write would otherwise commit on
-	// its own, though the function goes on to fail (T1).
-	inTx atomic.Bool
+	// inTx is set while the connection holds a database/sql transaction
+	// (Store.Tx, Store.Read, Store.Begin, BeginTx on a pool): its commit
+	// hook then refuses every commit but the one of the transaction's
+	// Commit. When SQLite has rolled the transaction back by itself (an
+	// interrupted statement, RAISE(ROLLBACK), a full disk) or a statement
+	// ran COMMIT or ROLLBACK, a later write would otherwise commit on its
+	// own, though the function goes on to fail (T1). database/sql calls
+	// the connection from one goroutine at a time, and the hook runs on
+	// the goroutine of the statement.
+	inTx bool
 }
 
 // commitHook is the connection's SQLite commit hook: non-zero turns the
 // commit into a rollback, and the statement fails with
 // SQLITE_CONSTRAINT_COMMITHOOK.
 func (c *classifiedConn) commitHook() int {
-	if c.inTx.Load() {
+	if c.inTx {
 		return 1
 	}
 	return 0
@@ -86,7 +89,8 @@ func (c *classifiedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dr
 	if err != nil {
 		return nil, classify(err)
 	}
-	return classifiedTx{t}, nil
+	c.inTx = true
+	return classifiedTx{Tx: t, c: c}, nil
 }
 
 // ResetSession runs before database/sql hands the connection out again. A
@@ -179,7 +183,30 @@ func (r classifiedRows) Next(dest []driver.Value) error {
 	return classify(err)
 }
 
-type classifiedTx struct{ driver.Tx }
+// errTxEnded is the error of Commit and Rollback when SQLite had ended
+// the transaction already: nothing of it was committed.
+var errTxEnded = errors.New("the transaction had already ended")
 
-func (t classifiedTx) Commit() error   { return classify(t.Tx.Commit()) }
-func (t classifiedTx) Rollback() error { return classify(t.Tx.Rollback()) }
+// classifiedTx is a database/sql transaction on a classifiedConn. Its end
+// checks that SQLite is still inside the transaction: when SQLite rolled
+// it back by itself, Commit must not report success.
+type classifiedTx struct {
+	driver.Tx
+	c *classifiedConn
+}
+
+func (t classifiedTx) Commit() error {
+	t.c.inTx = false
+	if t.c.AutoCommit() {
+		return errTxEnded
+	}
+	return classify(t.Tx.Commit())
+}
+
+func (t classifiedTx) Rollback() error {
+	t.c.inTx = false
+	if t.c.AutoCommit() {
+		return errTxEnded
+	}
+	return classify(t.Tx.Rollback())
+}

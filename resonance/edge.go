@@ -60,7 +60,6 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", edgesName(es), err)
 	}
-	defer t.leave()
 	args := make([]any, 0, 3*min(len(es), maxChunkRows))
 	hist := make([]historyRow, 0, min(len(es), maxChunkRows))
 	for len(es) > 0 {
@@ -166,7 +165,6 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(&e), err)
 	}
-	defer t.leave()
 	err := t.q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
 		Source: e.Source, Target: e.Target, Type: e.Type, Confidence: e.Confidence, Veracity: e.Veracity,
 		ContextSource: nullString(e.ContextSource),
@@ -248,7 +246,6 @@ func (r *ReadTx) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
 	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, err)
 	}
-	defer r.leave()
 	rows, err := r.q.OutgoingEdges(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, classify(err))
@@ -281,7 +278,6 @@ func (r *ReadTx) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string]
 	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %d nodes: %w", len(ids), err)
 	}
-	defer r.leave()
 	out := make(map[string][]Edge, len(ids))
 	// The ids go to SQLite as a JSON array; one that is not valid UTF-8
 	// or holds a NUL would not survive JSON, so it is read on its own.
@@ -338,7 +334,6 @@ func (r *ReadTx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
 	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: incoming edges of %q: %w", id, err)
 	}
-	defer r.leave()
 	rows, err := r.q.IncomingEdges(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("resonance: incoming edges of %q: %w", id, classify(err))
@@ -364,7 +359,6 @@ func (t *Tx) DeleteEdge(ctx context.Context, source, target, typ string) error {
 	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: delete edge %s: %w", edgeName(&e), err)
 	}
-	defer t.leave()
 	row, err := t.q.DeleteEdge(ctx, db.DeleteEdgeParams{Source: e.Source, Target: e.Target, Type: e.Type})
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("resonance: delete edge %s: %w: no edge with this source, target and type", edgeName(&e), ErrNotFound)

@@ -219,7 +219,6 @@ func (r *ReadTx) History(ctx context.Context, f HistoryFilter) ([]Change, error)
 	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: history: %w", err)
 	}
-	defer r.leave()
 	p := db.ListChangesParams{Limit: int64(f.Limit), Offset: int64(f.Offset)}
 	if p.Limit == 0 {
 		p.Limit = -1

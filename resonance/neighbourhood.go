@@ -66,7 +66,6 @@ func (r *ReadTx) Neighbourhood(ctx context.Context, id string, o NeighbourhoodOp
 	if err := r.enter(ctx); err != nil {
 		return Neighbourhood{}, fmt.Errorf("resonance: neighbourhood of %q: %w", id, err)
 	}
-	defer r.leave()
 	rows, err := r.q.Neighbourhood(ctx, p)
 	if err != nil {
 		return Neighbourhood{}, fmt.Errorf("resonance: neighbourhood of %q: %w", id, classify(err))

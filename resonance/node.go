@@ -59,7 +59,6 @@ func (t *Tx) UpsertNodes(ctx context.Context, nodes []Node) error {
 	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", nodesName(nodes), err)
 	}
-	defer t.leave()
 	args := make([]any, 0, 10*min(len(nodes), maxChunkRows))
 	hist := make([]historyRow, 0, min(len(nodes), maxChunkRows))
 	var h []byte
@@ -144,7 +143,6 @@ func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
 	if err := r.enter(ctx); err != nil {
 		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
 	}
-	defer r.leave()
 	row, err := r.pq.GetNodePacked(ctx, id)
 	if err != nil {
 		return Node{}, notFound("get node", id, err)
@@ -187,7 +185,6 @@ func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: get nodes: %w", err)
 	}
-	defer r.leave()
 	// An empty domain or type is NULL (no filter), a zero limit -1 (none).
 	var domain, typ any
 	if f.Domain != "" {
@@ -258,7 +255,6 @@ func (r *ReadTx) NodeHash(ctx context.Context, id string) (string, error) {
 	if err := r.enter(ctx); err != nil {
 		return "", fmt.Errorf("resonance: node hash %q: %w", id, err)
 	}
-	defer r.leave()
 	h, err := r.q.GetNodeHash(ctx, id)
 	if err != nil {
 		return "", notFound("node hash", id, err)
@@ -310,7 +306,6 @@ func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullSt
 	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, id, err)
 	}
-	defer t.leave()
 	old, err := get(ctx, id)
 	if err != nil {
 		return notFound(op, id, err)
@@ -425,7 +420,6 @@ func (t *Tx) DeleteNodes(ctx context.Context, ids ...string) error {
 	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", op, err)
 	}
-	defer t.leave()
 	arg := hexIDs(ids)
 	found, err := t.q.ExistingNodeIDs(ctx, arg)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -180,10 +179,10 @@ func TestTx_BatchWritesRefuseBadInputWhole(t *testing.T) {
 	}
 }
 
-// TestTx_ConcurrentWritesInOneTx writes from several goroutines through
-// one Tx while InsertEdges keeps meeting edges that exist: no write is
-// lost, and every history action is right.
-func TestTx_ConcurrentWritesInOneTx(t *testing.T) {
+// TestTx_MixedWritesInOneTx interleaves, in one Tx, InsertEdges over
+// batches half of which exist, node upserts and raw inserts: no write is
+// lost, and every history action is right (D2).
+func TestTx_MixedWritesInOneTx(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
 	existing := make([]resonance.Edge, 8)
@@ -198,35 +197,22 @@ func TestTx_ConcurrentWritesInOneTx(t *testing.T) {
 	}
 	const rounds = 200
 	err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
-		var wg sync.WaitGroup
-		errs := make(chan error, 3)
-		wg.Go(func() {
-			for i := range rounds {
-				// Half new, half existing: the count comes up short.
-				batch := append([]resonance.Edge{{Source: "new", Target: fmt.Sprintf("t%d", i)}}, existing[i%8])
-				if err := tx.InsertEdges(ctx, batch); err != nil {
-					errs <- err
-					return
+		for i := range rounds {
+			// Half new, half existing: the count comes up short.
+			batch := append([]resonance.Edge{{Source: "new", Target: fmt.Sprintf("t%d", i)}}, existing[i%8])
+			if err := tx.InsertEdges(ctx, batch); err != nil {
+				return err
+			}
+			for w := range 2 {
+				if err := tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("w%d-%d", w, i), Type: "doc"}); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO ember_state (file_path) VALUES (?)`, fmt.Sprintf("w%d-%d", w, i)); err != nil {
+					return err
 				}
 			}
-		})
-		for w := range 2 {
-			wg.Go(func() {
-				for i := range rounds {
-					if err := tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("w%d-%d", w, i), Type: "doc"}); err != nil {
-						errs <- err
-						return
-					}
-					if _, err := tx.ExecContext(ctx, `INSERT INTO ember_state (file_path) VALUES (?)`, fmt.Sprintf("w%d-%d", w, i)); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
 		}
-		wg.Wait()
-		close(errs)
-		return <-errs
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -249,6 +235,6 @@ func TestTx_ConcurrentWritesInOneTx(t *testing.T) {
 	want := map[string]int{"nodes": 2 * rounds, "node history": 2 * rounds, "ember_state": 2 * rounds,
 		"new edges": rounds, "inserted": rounds, "ignored": rounds}
 	if diff := cmp.Diff(want, counts); diff != "" {
-		t.Errorf("rows after concurrent writes in one Tx (-want +got):\n%s", diff)
+		t.Errorf("rows after mixed writes in one Tx (-want +got):\n%s", diff)
 	}
 }

@@ -114,7 +114,6 @@ func (r *ReadTx) SearchByVector(ctx context.Context, query []float32, o SearchOp
 	if err := r.enter(ctx); err != nil {
 		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
 	}
-	defer r.leave()
 	return searchIn(ctx, r.conn, query, o)
 }
 

@@ -51,7 +51,6 @@ func (r *ReadTx) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
 	if err := r.enter(ctx); err != nil {
 		return nil, fmt.Errorf("resonance: lexicon: %w", err)
 	}
-	defer r.leave()
 	return lexicon(ctx, r.q)
 }
 

@@ -23,7 +23,6 @@ type Store struct {
 	readers *sql.DB // query_only connections; transactions begin DEFERRED
 
 	reads     ReadTx       // the Store's one-statement reads, on the reader pool
-	endedTx   *sql.Tx      // rolled back at open: it makes the Rows of QueryRowContext on a dead handle
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -77,13 +76,6 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.closePools()
 		return nil, err
-	}
-	if s.endedTx, err = s.readers.BeginTx(ctx, nil); err == nil {
-		err = s.endedTx.Rollback()
-	}
-	if err != nil {
-		s.closePools()
-		return nil, fmt.Errorf("resonance: open %q: %w", s.path, classify(err))
 	}
 	if !o.ReadOnly {
 		// W6: PRAGMA optimize is housekeeping. When it cannot run (another

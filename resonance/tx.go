@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/resonance-graph/resonancedb/db"
@@ -17,13 +17,14 @@ import (
 // reads, the generated queries bound to it (Queries) and the methods of the
 // generated db.DBTX interface for SQL of your own.
 //
-// A ReadTx is dead once its function returns: every later call fails with
-// sql.ErrTxDone (T5).
+// A ReadTx belongs to the goroutine that runs its function: it is not safe
+// for concurrent use. It is dead once its function returns: every later
+// call fails with sql.ErrTxDone (T5).
 type ReadTx struct {
 	store *Store
-	conn  db.DBTX     // the transaction's *sql.Conn; for the Store's one-statement reads, the reader pool
+	conn  db.DBTX     // the transaction's *sql.Tx; for the Store's one-statement reads, the reader pool
 	state *txState    // nil for the reader pool, which has no end
-	q     *db.Queries // bound to conn, for the graph API, whose operations hold state's lock
+	q     *db.Queries // bound to conn, for the graph API
 	pq    *packed.Queries
 	uq    *db.Queries // bound to the handle itself, for Queries: dead once the transaction ends
 }
@@ -32,11 +33,10 @@ type ReadTx struct {
 // a ReadTx has, plus the graph API's writes. Each write adds its history
 // row in the same transaction.
 //
-// A Tx is dead once its function returns (or, for an ExplicitTx, once it
-// has committed or rolled back): every later call fails with sql.ErrTxDone
-// and writes nothing (T5). Several goroutines may use one Tx while its
-// function runs; each graph write, with its history row, runs whole before
-// the transaction ends or not at all.
+// A Tx belongs to the goroutine that runs its function, as a database/sql
+// Tx does: it is not safe for concurrent use. It is dead once its function
+// returns (or, for an ExplicitTx, once it has committed or rolled back):
+// every later call fails with sql.ErrTxDone and writes nothing (T5).
 type Tx struct {
 	ReadTx
 }
@@ -47,27 +47,13 @@ var (
 )
 
 // txState is what a transaction's handle and its context share: whether
-// the transaction has ended, and a lock that each graph operation holds
-// for reading while it runs and the end holds for writing, so that an
-// operation runs whole inside the transaction or fails with sql.ErrTxDone.
+// the transaction has ended. The context may reach goroutines fn starts,
+// whose Store calls read done to recognise nesting (T2).
 type txState struct {
 	store  *Store
 	write  bool
 	parent *txState // the transaction whose context this one's was made with
-	mu     sync.RWMutex
-	done   bool
-
-	// What the handle's own SQL methods left open, closed by the end so
-	// that the connection is free for its COMMIT and its next user: the
-	// Rows of QueryContext (those closed already are dropped as the list
-	// doubles), the statements of PrepareContext, and rowCtx, the context
-	// of every QueryRowContext (a Row not scanned holds its Rows).
-	openMu    sync.Mutex
-	rows      []*sql.Rows
-	rowsPrune int // prune rows when it reaches this length
-	stmts     []*sql.Stmt
-	rowCtx    context.Context
-	rowCancel context.CancelFunc
+	done   atomic.Bool
 }
 
 // txKey is the context key under which a transaction's context carries its
@@ -75,16 +61,9 @@ type txState struct {
 // is inside the transaction (T2).
 type txKey struct{}
 
-// open reports whether the transaction has not ended yet.
-func (st *txState) open() bool {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	return !st.done
-}
-
-// init makes r the handle of a transaction on conn (st not nil) or of the
-// Store's one-statement reads. A transaction's handle must not be copied
-// once made: its Queries are bound to its address.
+// init makes r the handle of a transaction (st not nil) or of the Store's
+// one-statement reads. A transaction's handle must not be copied once
+// made: its Queries are bound to its address.
 func (r *ReadTx) init(s *Store, conn db.DBTX, st *txState) {
 	*r = ReadTx{store: s, conn: conn, state: st, q: db.New(conn), pq: packed.New(conn)}
 	r.uq = r.q
@@ -93,33 +72,18 @@ func (r *ReadTx) init(s *Store, conn db.DBTX, st *txState) {
 	}
 }
 
-// enter starts an operation on the transaction: it fails with ctx's error
-// when ctx is done, and with sql.ErrTxDone once the transaction has ended.
-// leave must follow.
+// enter starts an operation on the transaction: it fails with sql.ErrTxDone
+// once the transaction has ended, whatever ctx says (T5), with ErrClosed
+// once the store is closed, and with ctx's error when ctx is done.
 func (r *ReadTx) enter(ctx context.Context) error {
-	if r.state == nil {
-		return ctx.Err()
-	}
-	r.state.mu.RLock()
-	var err error
 	switch {
-	case r.state.done: // T5: a dead handle says so, whatever ctx says
-		err = sql.ErrTxDone
+	case r.state == nil:
+	case r.state.done.Load():
+		return sql.ErrTxDone
 	case r.store.closed.Load():
-		err = ErrClosed
-	default:
-		err = ctx.Err()
+		return ErrClosed
 	}
-	if err != nil {
-		r.state.mu.RUnlock()
-	}
-	return err
-}
-
-func (r *ReadTx) leave() {
-	if r.state != nil {
-		r.state.mu.RUnlock()
-	}
+	return ctx.Err()
 }
 
 // Queries returns the generated queries bound to this transaction.
@@ -132,28 +96,16 @@ func (r *ReadTx) ExecContext(ctx context.Context, query string, args ...any) (sq
 	if err := r.enter(ctx); err != nil {
 		return nil, err
 	}
-	defer r.leave()
 	return r.conn.ExecContext(ctx, query, args...)
 }
 
-// PrepareContext prepares a statement bound to the transaction; it is
-// closed when the transaction ends. Close the Rows of its queries before
-// the transaction ends: as database/sql holds any connection with open
-// Rows, one left open holds the transaction's connection until it is
-// closed (for a Tx, the store's writer: other writes then fail with
-// ErrBusy after the busy timeout).
+// PrepareContext prepares a statement bound to the transaction; the end
+// of the transaction closes it, and the Rows of its queries.
 func (r *ReadTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	if err := r.enter(ctx); err != nil {
 		return nil, err
 	}
-	defer r.leave()
-	st, err := r.conn.PrepareContext(ctx, query)
-	if err == nil && r.state != nil {
-		r.state.openMu.Lock()
-		r.state.stmts = append(r.state.stmts, st)
-		r.state.openMu.Unlock()
-	}
-	return st, err
+	return r.conn.PrepareContext(ctx, query)
 }
 
 // QueryContext runs a query inside the transaction. Rows still open when
@@ -162,60 +114,17 @@ func (r *ReadTx) QueryContext(ctx context.Context, query string, args ...any) (*
 	if err := r.enter(ctx); err != nil {
 		return nil, err
 	}
-	defer r.leave()
-	rows, err := r.conn.QueryContext(ctx, query, args...)
-	if err == nil && r.state != nil {
-		r.state.keepRows(rows)
-	}
-	return rows, err
-}
-
-// keepRows adds rows to those the end closes. When the list has doubled
-// since it was last pruned, the Rows closed already leave it, so that a
-// long transaction of many small queries does not grow with them.
-func (st *txState) keepRows(rows *sql.Rows) {
-	st.openMu.Lock()
-	defer st.openMu.Unlock()
-	if len(st.rows) >= st.rowsPrune {
-		open := st.rows[:0]
-		for _, r := range st.rows {
-			if _, err := r.Columns(); err == nil { // an error: closed
-				open = append(open, r)
-			}
-		}
-		clear(st.rows[len(open):])
-		st.rows = open
-		st.rowsPrune = max(64, 2*len(open))
-	}
-	st.rows = append(st.rows, rows)
+	return r.conn.QueryContext(ctx, query, args...)
 }
 
 // QueryRowContext runs a query that returns at most one row; its error,
 // sql.ErrTxDone after the transaction ended, comes from Row.Scan.
 func (r *ReadTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if err := r.enter(ctx); err != nil {
-		if errors.Is(err, sql.ErrTxDone) || errors.Is(err, ErrClosed) {
-			// A Row carries its error only when database/sql makes it:
-			// an ended *sql.Tx makes one that says sql.ErrTxDone.
-			return r.store.endedTx.QueryRowContext(context.WithoutCancel(ctx), query, args...)
-		}
-		return r.conn.QueryRowContext(ctx, query, args...) // ctx is done: its error
+	if r.state != nil && r.state.done.Load() {
+		// The ended *sql.Tx answers sql.ErrTxDone, but a done ctx first.
+		ctx = context.Background()
 	}
-	defer r.leave()
-	if r.state == nil {
-		return r.conn.QueryRowContext(ctx, query, args...)
-	}
-	// The Row holds its Rows until it is scanned: the query runs with the
-	// transaction's rowCtx, which the end cancels, and that closes them.
-	// (The caller's ctx was checked by enter: the query, which runs to its
-	// first row before QueryRowContext returns, is not cut short by it.)
-	r.state.openMu.Lock()
-	if r.state.rowCtx == nil {
-		r.state.rowCtx, r.state.rowCancel = context.WithCancel(context.Background())
-	}
-	qctx := r.state.rowCtx
-	r.state.openMu.Unlock()
-	return r.conn.QueryRowContext(qctx, query, args...)
+	return r.conn.QueryRowContext(ctx, query, args...)
 }
 
 // Tx runs fn in a write transaction that begins IMMEDIATE (W4), so it takes
@@ -238,11 +147,11 @@ func (r *ReadTx) QueryRowContext(ctx context.Context, query string, args ...any)
 // open longer than half the busy timeout is logged and counted (W8,
 // Store.Metrics).
 func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
-	t, tctx, err := s.beginWrite(ctx)
+	t, err := s.begin(ctx, true)
 	if err != nil {
 		return err
 	}
-	return t.run(ctx, tctx, func(ctx context.Context) error { return fn(ctx, t.tx) })
+	return t.run(ctx, func(ctx context.Context) error { return fn(ctx, t.tx) })
 }
 
 // Read runs fn in a read transaction on the pool of query_only connections
@@ -257,41 +166,18 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 // (ErrBusy) when the Reads around them hold every reader; with another
 // context they wait until a reader is free.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r *ReadTx) error) error {
-	conn, err := s.acquire(ctx, s.readers, "read")
+	t, err := s.begin(ctx, false)
 	if err != nil {
 		return err
 	}
-	t, err := s.beginOn(ctx, conn, false)
-	if err != nil {
-		return err
-	}
-	// The context marks the Read too: a Store read made with it takes its
-	// reader with a bound, since this Read holds one (oneShot).
-	return t.run(ctx, context.WithValue(ctx, txKey{}, t.tx.state), func(ctx context.Context) error { return fn(ctx, &t.tx.ReadTx) })
-}
-
-// beginWrite begins a write transaction on the writer and returns it with
-// its context.
-func (s *Store) beginWrite(ctx context.Context) (*liveTx, context.Context, error) {
-	if err := s.notNested(ctx, "begin"); err != nil {
-		return nil, nil, err
-	}
-	conn, err := s.acquire(ctx, s.writer, "begin")
-	if err != nil {
-		return nil, nil, err
-	}
-	t, err := s.beginOn(ctx, conn, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, context.WithValue(ctx, txKey{}, t.tx.state), nil
+	return t.run(ctx, func(ctx context.Context) error { return fn(ctx, &t.tx.ReadTx) })
 }
 
 // notNested refuses a write made with the context of an open write
 // transaction of this store (T2).
 func (s *Store) notNested(ctx context.Context, op string) error {
 	for st, _ := ctx.Value(txKey{}).(*txState); st != nil; st = st.parent {
-		if st.store != s || !st.write || !st.open() {
+		if st.store != s || !st.write || st.done.Load() {
 			continue
 		}
 		return fmt.Errorf("resonance: %s %q: %w: called with the context of an open Store.Tx, which holds the store's writer; write through its *Tx instead", op, s.path, ErrNestedTx)
@@ -303,7 +189,7 @@ func (s *Store) notNested(ctx context.Context, op string) error {
 // of this store, or derived from one.
 func (s *Store) inTransaction(ctx context.Context) bool {
 	for st, _ := ctx.Value(txKey{}).(*txState); st != nil; st = st.parent {
-		if st.store == s && st.open() {
+		if st.store == s && !st.done.Load() {
 			return true
 		}
 	}
@@ -346,55 +232,60 @@ func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn
 }
 
 // liveTx is a transaction begun on a connection of the store's, with what
-// its end needs.
-//
-// The transaction is the connection's own BEGIN and COMMIT, not a
-// database/sql Tx: a Tx starts a goroutine to watch its context, and one
-// more for every query made in it, which a short write transaction pays
-// for (the README's performance section has the figures). The end does
-// what that watching did: it never commits once the context is done, and
-// it closes what the handle's SQL methods left open.
+// its end needs. It is a database/sql Tx: its end closes the Rows and
+// statements fn left open, and a call after the end fails with
+// sql.ErrTxDone.
 type liveTx struct {
 	tx    *Tx
-	sconn *sql.Conn
+	sqlTx *sql.Tx
+	conn  *sql.Conn
+	ctx   context.Context // the caller's, marked with the transaction (txKey)
 	began time.Time
 	watch *time.Timer
 }
 
-// beginOn begins a transaction on conn, which it owns from then on: BEGIN
-// IMMEDIATE on the writer (W4), a deferred BEGIN on a reader and on the
-// writer of a read-only store (whose query_only connection cannot take
-// the write lock; its writes fail with ErrReadOnly, its reads work).
-func (s *Store) beginOn(ctx context.Context, conn *sql.Conn, write bool) (*liveTx, error) {
-	begin := "BEGIN"
-	if write && !s.opts.ReadOnly {
-		begin = "BEGIN IMMEDIATE"
-	}
-	if _, err := conn.ExecContext(ctx, begin); err != nil {
-		conn.Close()
-		return nil, s.endError("begin", ctx, err)
-	}
+// begin begins a transaction: on the writer for a write (T2: not with the
+// context of an open write transaction), on a reader otherwise. BeginTx
+// runs the BEGIN of the connection's DSN: IMMEDIATE on the writer (W4),
+// deferred on a reader and on the writer of a read-only store (whose
+// query_only connection cannot take the write lock; its writes fail with
+// ErrReadOnly, its reads work).
+func (s *Store) begin(ctx context.Context, write bool) (*liveTx, error) {
+	op, pool := "read", s.readers
 	if write {
-		setInTx(conn, true)
+		if err := s.notNested(ctx, "begin"); err != nil {
+			return nil, err
+		}
+		op, pool = "begin", s.writer
+	}
+	conn, err := s.acquire(ctx, pool, op)
+	if err != nil {
+		return nil, err
+	}
+	sqlTx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, s.endError(op, ctx, err)
 	}
 	st := &txState{store: s, write: write}
 	st.parent, _ = ctx.Value(txKey{}).(*txState)
-	t := &liveTx{tx: &Tx{}, sconn: conn, began: time.Now()}
-	t.tx.init(s, conn, st)
+	t := &liveTx{tx: &Tx{}, sqlTx: sqlTx, conn: conn, ctx: context.WithValue(ctx, txKey{}, st), began: time.Now()}
+	t.tx.init(s, sqlTx, st)
 	t.watch = time.AfterFunc(s.opts.BusyTimeout/2, func() { s.reportLong(time.Since(t.began), write) })
 	return t, nil
 }
 
-// run runs fn and ends the transaction: a commit when fn returns nil and
-// ctx is not done, a rollback otherwise, and on a panic, which continues.
-func (t *liveTx) run(ctx, fctx context.Context, fn func(context.Context) error) error {
+// run runs fn with the transaction's context and ends the transaction: a
+// commit when fn returns nil and ctx is not done, a rollback otherwise,
+// and on a panic, which continues.
+func (t *liveTx) run(ctx context.Context, fn func(context.Context) error) error {
 	defer func() {
 		if p := recover(); p != nil {
 			_ = t.end(ctx, false)
 			panic(p)
 		}
 	}()
-	if err := fn(fctx); err != nil {
+	if err := fn(t.ctx); err != nil {
 		rerr := t.end(ctx, false)
 		if cerr := ctx.Err(); rerr == nil && cerr != nil && !errors.Is(err, cerr) {
 			rerr = cerr
@@ -405,20 +296,17 @@ func (t *liveTx) run(ctx, fctx context.Context, fn func(context.Context) error) 
 }
 
 // end commits the transaction, or rolls it back when commit is false or
-// ctx is done (T1: never commit once ctx is done; database/sql checks its
-// own context derived from ctx, which may learn of the cancellation a
-// moment after the caller has), then releases its connection. It returns
-// the failure of the commit or of the rollback, or sql.ErrTxDone when the
-// transaction had ended already. From the moment it begins, every call on
-// the transaction's handles fails with sql.ErrTxDone.
+// ctx is done (T1: never commit once ctx is done), then releases its
+// connection. It returns the failure of the commit or of the rollback, or
+// sql.ErrTxDone when the transaction had ended already. From the moment it
+// begins, every call on the transaction's handle fails with sql.ErrTxDone.
 func (t *liveTx) end(ctx context.Context, commit bool) error {
 	s, st := t.tx.store, t.tx.state
-	st.mu.Lock()
-	if st.done {
-		st.mu.Unlock()
+	if st.done.Swap(true) {
 		return sql.ErrTxDone
 	}
-	st.done = true
+	t.watch.Stop()
+	defer t.conn.Close()
 	var err error
 	switch {
 	case commit && ctx.Err() != nil:
@@ -429,81 +317,26 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 		commit = false
 		err = fmt.Errorf("resonance: commit %q: %w", s.path, ErrClosed)
 	}
-	prepared := st.closeOpen()
-	inTx := setInTx(t.sconn, false)
-	if !inTx {
-		op := "rollback"
-		if commit {
-			op, commit = "commit", false
+	op, eerr := "rollback", error(nil)
+	if commit {
+		op, eerr = "commit", t.sqlTx.Commit()
+		if eerr == nil && st.write && s.ckpt != nil {
+			s.ckpt.committed()
 		}
+	} else if eerr = t.sqlTx.Rollback(); errors.Is(eerr, sql.ErrTxDone) {
+		eerr = nil // database/sql rolled back when ctx was done
+	}
+	switch {
+	case errors.Is(eerr, errTxEnded):
 		err = errors.Join(err, fmt.Errorf("resonance: %s %q: the transaction had already ended, and nothing of it was committed: "+
 			"SQLite rolls a transaction back after an interrupted statement, RAISE(ROLLBACK) or a full disk, and ROLLBACK run "+
 			"through ExecContext ends it; return the error of the statement that failed from fn", op, s.path))
-	}
-	// COMMIT and ROLLBACK run whatever ctx says: neither may be cut short.
-	bg := context.Background()
-	if commit {
-		if _, cerr := t.sconn.ExecContext(bg, "COMMIT"); cerr != nil {
-			err = s.endError("commit", ctx, cerr)
-			// SQLite rolls the transaction back itself after most failed
-			// commits, not after SQLITE_BUSY: roll back what is still open.
-			commit, inTx = false, setInTx(t.sconn, false)
-		} else if st.write && s.ckpt != nil {
-			s.ckpt.committed()
-		}
-	}
-	if !commit && inTx {
-		if _, rerr := t.sconn.ExecContext(bg, "ROLLBACK"); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("resonance: rollback %q: %w", s.path, classify(rerr)))
-		}
-	}
-	st.mu.Unlock()
-	t.watch.Stop()
-	if prepared {
-		// Rows of the statements fn prepared may still be open, and
-		// database/sql holds the connection until they are closed: do
-		// not wait for them here. (A connection that is still inside a
-		// transaction is never handed out again, C7.)
-		go t.sconn.Close()
-	} else {
-		_ = t.sconn.Close()
+	case eerr != nil && op == "commit":
+		err = errors.Join(err, s.endError(op, ctx, eerr))
+	case eerr != nil:
+		err = errors.Join(err, fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(eerr)))
 	}
 	return err
-}
-
-// setInTx sets whether the connection holds a transaction of the
-// store's, whose end alone may commit (see classifiedConn.inTx), and
-// reports whether it is inside a transaction: SQLite ends one by itself
-// after some errors.
-func setInTx(conn *sql.Conn, on bool) (inside bool) {
-	inside = true
-	_ = conn.Raw(func(dc any) error {
-		if c, ok := dc.(*classifiedConn); ok {
-			c.inTx.Store(on)
-			inside = !c.AutoCommit()
-		}
-		return nil
-	})
-	return inside
-}
-
-// closeOpen closes what the handle's SQL methods left open, and reports
-// whether fn prepared statements.
-func (st *txState) closeOpen() (prepared bool) {
-	st.openMu.Lock()
-	defer st.openMu.Unlock()
-	for _, r := range st.rows {
-		r.Close()
-	}
-	if st.rowCancel != nil {
-		st.rowCancel()
-	}
-	for _, s := range st.stmts {
-		s.Close()
-	}
-	prepared = len(st.stmts) > 0
-	st.rows, st.stmts = nil, nil
-	return prepared
 }
 
 // reportLong counts and logs a transaction open for longer than half the
@@ -534,23 +367,22 @@ type ExplicitTx struct {
 	*Tx
 	t   *liveTx
 	ctx context.Context // the caller's
-	tcx context.Context // the transaction's
 }
 
 // Begin starts an explicit write transaction (the seed's beginTransaction).
 // Prefer Store.Tx, which cannot leak the writer. Store writes made with
 // the transaction's Context while it is open return ErrNestedTx.
 func (s *Store) Begin(ctx context.Context) (*ExplicitTx, error) {
-	t, tctx, err := s.beginWrite(ctx)
+	t, err := s.begin(ctx, true)
 	if err != nil {
 		return nil, err
 	}
-	return &ExplicitTx{Tx: t.tx, t: t, ctx: ctx, tcx: tctx}, nil
+	return &ExplicitTx{Tx: t.tx, t: t, ctx: ctx}, nil
 }
 
 // Context returns the transaction's context, derived from the one given to
 // Begin: pass it to the calls made inside the transaction.
-func (e *ExplicitTx) Context() context.Context { return e.tcx }
+func (e *ExplicitTx) Context() context.Context { return e.t.ctx }
 
 // Commit commits the transaction and releases the writer. It never commits
 // once the context given to Begin is done: it rolls back instead and
