@@ -39,7 +39,7 @@ func deleteGraph(t *testing.T, s *resonance.Store) {
 		}); err != nil {
 			return err
 		}
-		return tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: "c", Target: "hub", Type: "cites", Confidence: 0.5, ContextSource: "x.md"})
+		return tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: "c", Target: "hub", Type: "cites", Confidence: 0.5, Veracity: 1, ContextSource: "x.md"})
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -150,10 +150,12 @@ func (s *Store) InsertEdge(ctx context.Context, source, target, typ string) erro
 // adds one history row ("edge", "source|target|type", "upsert") holding the
 // edge as JSON.
 //
-// Zero values take the defaults: an empty Type is DefaultEdgeType, and a
-// Confidence or Veracity of 0 is stored as 1, because Go cannot tell "not
-// set" from 0 and an edge held with zero confidence carries no information
-// (delete it instead). An empty ContextSource is stored as NULL.
+// An empty Type is DefaultEdgeType and an empty ContextSource is stored as
+// NULL. Confidence and Veracity are stored as given, 0 included: Go cannot
+// tell "not set" from 0, and an edge read and written back, or one copied
+// from a database that holds 0 (the original's may), must not change. Their
+// default of 1 applies where they are absent: edges of InsertEdge, JSON
+// Lines without the field, rows inserted without the columns. Set both.
 //
 // An empty source, target or type, or a NaN or ±Inf confidence or veracity,
 // is refused with an error wrapping ErrInvalid that names the edge, before
@@ -186,19 +188,11 @@ func (s *Store) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	return s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertSemanticEdge(ctx, e) })
 }
 
-// prepareEdge applies the defaults to e and validates it. semantic also
-// checks and defaults confidence and veracity.
+// prepareEdge applies the default type to e and validates it. semantic
+// also checks confidence and veracity.
 func prepareEdge(op string, e *Edge, semantic bool) error {
 	if e.Type == "" {
 		e.Type = DefaultEdgeType
-	}
-	if semantic {
-		if e.Confidence == 0 {
-			e.Confidence = 1
-		}
-		if e.Veracity == 0 {
-			e.Veracity = 1
-		}
 	}
 	var problem string
 	switch {

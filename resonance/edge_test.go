@@ -25,7 +25,7 @@ func TestStore_InsertEdge(t *testing.T) {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
 	// A second insert of the same key changes nothing but is recorded.
-	if err := s.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "b", Confidence: 0.5}); err != nil {
+	if err := s.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "b", Confidence: 0.5, Veracity: 1}); err != nil {
 		t.Fatal(err)
 	}
 	before := historyRows(t, s)
@@ -51,14 +51,21 @@ func TestStore_InsertEdge(t *testing.T) {
 func TestStore_UpsertSemanticEdge(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
-	e := resonance.Edge{Source: "a", Target: "b", Type: "supports"}
+	// Go cannot tell an unset field from 0, so the edge is stored as given:
+	// an edge read and written back is unchanged, zeros included (D3).
+	e := resonance.Edge{Source: "a", Target: "b", Type: "supports", Confidence: 0, Veracity: 0.5}
 	if err := s.UpsertSemanticEdge(ctx, e); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := s.OutgoingEdges(ctx, "a")
-	want := []resonance.Edge{{Source: "a", Target: "b", Type: "supports", Confidence: 1, Veracity: 1}}
-	if diff := cmp.Diff(want, out); diff != "" {
-		t.Errorf("zero confidence and veracity take the default 1 (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]resonance.Edge{e}, out); diff != "" {
+		t.Errorf("an edge upserted with confidence 0 (-want +got):\n%s", diff)
+	}
+	if err := s.UpsertSemanticEdge(ctx, out[0]); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.OutgoingEdges(ctx, "a"); !cmp.Equal(again, out) {
+		t.Errorf("an edge read and written back changed: %+v, was %+v", again, out)
 	}
 	e = resonance.Edge{Source: "a", Target: "b", Type: "supports", Confidence: 0.25, Veracity: 0.75, ContextSource: "paper.md"}
 	if err := s.UpsertSemanticEdge(ctx, e); err != nil {

@@ -69,7 +69,7 @@ func ExampleStore_Tx() {
 		if err := tx.UpsertNode(ctx, resonance.Node{ID: "lexicon-checkpoint", Type: "concept", Domain: "lexicon", Title: "Checkpoint"}); err != nil {
 			return err
 		}
-		return tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: "docs-write-ahead-log", Target: "lexicon-checkpoint", Type: "mentions", Confidence: 0.9})
+		return tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: "docs-write-ahead-log", Target: "lexicon-checkpoint", Type: "mentions", Confidence: 0.9, Veracity: 1})
 	})
 	if err != nil {
 		log.Fatal(err)

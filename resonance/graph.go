@@ -25,8 +25,8 @@ type Edge struct {
 	Source        string
 	Target        string
 	Type          string  // empty means "related_to"
-	Confidence    float64 // 1 by default
-	Veracity      float64 // 1 by default
+	Confidence    float64 // stored as given, 0 included (UpsertSemanticEdge); 1 where absent
+	Veracity      float64 // stored as given, 0 included (UpsertSemanticEdge); 1 where absent
 	ContextSource string
 }
 

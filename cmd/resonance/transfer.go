@@ -26,7 +26,7 @@ Format (JSON Lines, one object a line; blank lines are skipped):
   {"kind":"node","id":"…","type":"…","title":"…","domain":"…","layer":"…","embedding":[…],"hash":"…","summary":"…","meta":{…},"date":"…"}
   {"kind":"edge","source":"…","target":"…","type":"…","confidence":1,"veracity":1,"context_source":"…"}
 Absent fields take the defaults: domain knowledge, layer experience, edge type
-related_to, confidence and veracity 1 (the store writes a 0 as 1 too). Unknown
+related_to, confidence and veracity 1 (a 0 given stays 0). Unknown
 kinds and fields, wrong types, meta that is not an object and NaN are errors
 naming the line and the field. The input is UTF-8: bytes that are not, and
 \u escapes of lone surrogates, are errors too. A UTF-8 byte-order mark at the

@@ -261,3 +261,34 @@ BEGIN SELECT RAISE(ABORT, 'the application refuses this node'); END`)
 		t.Errorf("%d nodes written", n)
 	}
 }
+
+// TestImport_ZeroConfidenceStaysZero: JSON Lines tell a missing field from
+// 0: an edge without confidence and veracity takes 1, one with 0 keeps 0,
+// and export then import gives back the same lines (D3).
+func TestImport_ZeroConfidenceStaysZero(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.db")
+	mustCLI(t, 0, "", "--db", a, "init")
+	in := `{"kind":"edge","source":"s","target":"zero","type":"t","confidence":0,"veracity":0}` + "\n" +
+		`{"kind":"edge","source":"s","target":"half","type":"t","confidence":0,"veracity":0.5}` + "\n" +
+		`{"kind":"edge","source":"s","target":"absent","type":"t"}` + "\n"
+	mustCLI(t, 0, in, "--db", a, "import", "-")
+	for _, tt := range []struct {
+		target     string
+		conf, vera float64
+	}{{"zero", 0, 0}, {"half", 0, 0.5}, {"absent", 1, 1}} {
+		if n := count(t, a, `SELECT count(*) FROM edges WHERE target = ? AND confidence = ? AND veracity = ?`, tt.target, tt.conf, tt.vera); n != 1 {
+			t.Errorf("edge to %s: want confidence %v and veracity %v stored", tt.target, tt.conf, tt.vera)
+		}
+	}
+	first := mustCLI(t, 0, "", "--db", a, "export").stdout
+	if !strings.Contains(first, `"target":"zero","type":"t","confidence":0,"veracity":0`) {
+		t.Errorf("export lost the zeros:\n%s", first)
+	}
+	b := filepath.Join(dir, "b.db")
+	mustCLI(t, 0, "", "--db", b, "init")
+	mustCLI(t, 0, first, "--db", b, "import", "-")
+	if second := mustCLI(t, 0, "", "--db", b, "export").stdout; second != first {
+		t.Errorf("export → import → export is not the identity:\nfirst:\n%s\nsecond:\n%s", first, second)
+	}
+}

@@ -9,7 +9,9 @@
 // must have the field's type, meta must be a JSON object, and a node needs
 // an id and a type, an edge a source and a target. Absent fields (and
 // fields given as null) take the defaults: domain "knowledge", layer
-// "experience", edge type "related_to", confidence and veracity 1. Lines
+// "experience", edge type "related_to", confidence and veracity 1; a
+// confidence or veracity given as 0 stays 0, so export then import is the
+// identity. Lines
 // holding only white space are blank and carry nothing.
 //
 // The input is UTF-8. A byte that is not UTF-8, and a \u escape of a lone
