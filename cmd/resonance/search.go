@@ -15,8 +15,12 @@ import (
 )
 
 // maxVectorFile bounds what --vector reads: a 384-float query is about
-// 8 KiB of JSON.
-const maxVectorFile = 16 << 20
+// 8 KiB of JSON, and 1 MiB holds tens of thousands of floats.
+const maxVectorFile = 1 << 20
+
+// maxK bounds --k: SearchByVector keeps at most as many hits as the graph
+// has nodes, and --like asks for one more than --k.
+const maxK = 100_000_000
 
 const searchHelp = "Find the nodes whose embeddings score highest against a query vector (D10).\n\n" +
 	"The query is a JSON array of numbers read from --vector FILE (- for standard input), or the\n" +
@@ -52,6 +56,9 @@ func runSearch(e *env, fs *flag.FlagSet) error {
 	k := intFlag(fs, "k")
 	if k < 1 {
 		return usagef("--k is %d: want at least 1", k)
+	}
+	if k > maxK {
+		return usagef("--k is %d: want at most %d", k, maxK)
 	}
 	minScore := fs.Lookup("min-score").Value.(flag.Getter).Get().(float64)
 	if math.IsNaN(minScore) {
@@ -124,6 +131,9 @@ func readVector(e *env, path string) ([]float32, error) {
 		}
 		defer f.Close()
 		r, name = f, strconv.Quote(path)
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxVectorFile {
+			return nil, usagef("--vector: %s is larger than %d MiB: want one JSON array of numbers", name, maxVectorFile>>20)
+		}
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxVectorFile+1))
 	if err != nil {
@@ -132,9 +142,17 @@ func readVector(e *env, path string) ([]float32, error) {
 	if len(b) > maxVectorFile {
 		return nil, usagef("--vector: %s is larger than %d MiB: want one JSON array of numbers", name, maxVectorFile>>20)
 	}
-	var v []float32
-	if err := json.Unmarshal(b, &v); err != nil {
+	// Pointers tell null, which would read as 0, from a number.
+	var ps []*float32
+	if err := json.Unmarshal(b, &ps); err != nil {
 		return nil, usagef("--vector: %s is not a JSON array of numbers such as [0.12, -0.5, 1]: %v", name, err)
+	}
+	v := make([]float32, len(ps))
+	for i, p := range ps {
+		if p == nil {
+			return nil, usagef("--vector: %s: value %d is null: want a number", name, i)
+		}
+		v[i] = *p
 	}
 	return v, nil
 }

@@ -130,6 +130,13 @@ func TestSearch_Errors(t *testing.T) {
 		{"", []string{"search", "--like", "a", "--min-score", "NaN"}, 2, "--min-score is NaN"},
 		{"", []string{"search", "--like", "nobody"}, 1, "not found"},
 		{"", []string{"search", "--like", "f"}, 1, "has no embedding"},
+		{"[null, 1]", []string{"search", "--vector", "-"}, 2, "value 0 is null"},
+		{"[1, null]", []string{"search", "--vector", "-"}, 2, "value 1 is null"},
+		{"[1]", []string{"search", "--vector", "-", "--k", "9223372036854775807"}, 2, "--k is 9223372036854775807: want at most"},
+		{"", []string{"search", "--like", "a", "--k", "9223372036854775807"}, 2, "--k is 9223372036854775807: want at most"},
+		// Just under 16 MiB: refused once the first MiB is read.
+		{"[" + strings.Repeat("1,", 8<<20-64) + "1]", []string{"search", "--vector", "-"}, 2, "larger than 1 MiB"},
+		{"", []string{"search", "--vector", file("huge.json", "["+strings.Repeat("1,", 8<<20-64)+"1]")}, 2, "larger than 1 MiB"},
 	} {
 		r := mustCLI(t, tc.code, tc.stdin, append([]string{"--db", db}, tc.args...)...)
 		if !strings.Contains(r.stderr, tc.msg) {
