@@ -20,7 +20,7 @@ import (
 const DefaultBusyTimeout = 5 * time.Second
 
 // DefaultVectorCacheBytes is the default of Options.VectorCacheBytes.
-const DefaultVectorCacheBytes = 256 << 20
+const DefaultVectorCacheBytes = 512 << 20
 
 // Options configure Connect and Open. The zero value is the documented
 // default for every field; Options are validated when the database is
@@ -53,12 +53,15 @@ type Options struct {
 	// holds two file descriptors (the database and -wal).
 	MaxReaders int
 
-	// VectorCacheBytes bounds the memory Store.SearchByVector keeps: a copy
-	// of every stored embedding (4 bytes per float) and its node's id, read
-	// once and read again only after a commit changed the database. Zero
-	// means DefaultVectorCacheBytes (256 MiB, about 170,000 embeddings of
-	// 384 floats); negative keeps no copy. When the embeddings need more,
-	// each search reads them from the database instead (search.go).
+	// VectorCacheBytes bounds the memory Store.SearchByVector keeps: a
+	// compact copy of the stored embeddings (one byte per float and 20
+	// bytes per node), read whole by the first search and then caught up
+	// after each commit by the rows that changed. Zero means
+	// DefaultVectorCacheBytes (512 MiB, about 1,300,000 embeddings of 384
+	// floats); negative keeps no copy, and every search reads every
+	// embedding from the database. The nodes that do not fit, the last
+	// inserted, are read from the database by every search: the search
+	// slows down in proportion to them (vectorindex.go).
 	VectorCacheBytes int64
 
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such

@@ -19,10 +19,10 @@ import (
 // scores in the order of a scan of the nodes table (rowid order), and the
 // first k are returned with their title, meta and date.
 //
-// Store.SearchByVector answers from a copy of the embeddings in memory,
-// kept by the store's vector index (vectorindex.go), and reads the copy
-// again whenever a commit has changed the database. ReadTx.SearchByVector
-// reads the embeddings of its transaction with one scan (scanSearch). Both keep
+// Store.SearchByVector answers from a compact copy of the embeddings in
+// memory, kept by the store's vector index (vectorindex.go) and caught up
+// after each commit by the rows that changed. ReadTx.SearchByVector reads
+// the embeddings of its transaction with one scan (scanSearch). Both keep
 // the best k in a bounded heap (topK) instead of sorting every candidate.
 
 // DefaultSearchK is how many hits SearchByVector returns when
@@ -114,20 +114,20 @@ func (r *ReadTx) SearchByVector(ctx context.Context, query []float32, o SearchOp
 	if err := r.enter(ctx); err != nil {
 		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
 	}
-	return searchIn(ctx, r.conn, query, o)
-}
-
-// searchIn is SearchByVector on whatever q reads: a transaction's snapshot.
-func searchIn(ctx context.Context, q db.DBTX, query []float32, o SearchOptions) (SearchResult, error) {
 	vq, err := newVectorQuery(query, o)
 	if err != nil {
 		return SearchResult{}, err
 	}
-	return scanSearch(ctx, q, vq)
+	res, err := scanSearch(ctx, r.conn, vq)
+	if err != nil {
+		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
+	}
+	return res, nil
 }
 
 // vectorQuery is a checked query with its options.
 type vectorQuery struct {
+	q32         []float32
 	q           []float64 // the query's float32 values, widened once
 	k           int
 	min         float64
@@ -154,7 +154,7 @@ func newVectorQuery(query []float32, o SearchOptions) (*vectorQuery, error) {
 	if math.IsNaN(o.MinScore) {
 		return nil, bad("SearchOptions.MinScore is NaN")
 	}
-	vq := &vectorQuery{q: make([]float64, len(query)), k: o.K, min: o.MinScore, domain: o.Domain, typ: o.Type}
+	vq := &vectorQuery{q32: query, q: make([]float64, len(query)), k: o.K, min: o.MinScore, domain: o.Domain, typ: o.Type}
 	if vq.k == 0 {
 		vq.k = DefaultSearchK
 	}
@@ -185,9 +185,7 @@ func magnitude(v []float32) float64 {
 // the order of the additions, and each loop below adds in index order, as
 // the original does. (A fused multiply-add, which the compiler may emit on
 // some architectures, rounds once after adding an exact product: the same
-// result.) dot4 computes four scores at once so that the four chains of
-// additions overlap in the processor instead of each waiting for the last
-// addition's result; each score is still added up in order.
+// result.)
 
 // dot returns the sum of q[i]*v[i] in index order; len(v) >= len(q).
 func dot(q []float64, v []float32) float64 {
@@ -199,30 +197,16 @@ func dot(q []float64, v []float32) float64 {
 	return s
 }
 
-// dot4 is dot of q with each of a, b, c and d.
-func dot4(q []float64, a, b, c, d []float32) (sa, sb, sc, sd float64) {
-	n := len(q)
-	a, b, c, d = a[:n], b[:n], c[:n], d[:n]
-	for i, x := range q {
-		sa += x * float64(a[i])
-		sb += x * float64(b[i])
-		sc += x * float64(c[i])
-		sd += x * float64(d[i])
-	}
-	return sa, sb, sc, sd
-}
-
-// scored is a candidate: its score, its position in the scan (which breaks
-// ties: earlier is better) and its node's id.
+// scored is a candidate: its score and its node's rowid (which breaks
+// ties: the earlier in a scan, the lower rowid, is better).
 type scored struct {
 	score float64
-	seq   int
-	id    string
+	rowid int64
 }
 
 // worse reports whether a ranks below b.
 func worse(a, b scored) bool {
-	return a.score < b.score || (a.score == b.score && a.seq > b.seq)
+	return a.score < b.score || (a.score == b.score && a.rowid > b.rowid)
 }
 
 // topK keeps the best k candidates offered, in a min-heap whose root is the
@@ -236,8 +220,8 @@ type topK struct {
 
 // admits reports whether a candidate with this score and scan position
 // would be kept, so that the caller can skip building it.
-func (t *topK) admits(score float64, seq int) bool {
-	return len(t.h) < t.k || worse(t.h[0], scored{score: score, seq: seq})
+func (t *topK) admits(score float64, rowid int64) bool {
+	return len(t.h) < t.k || worse(t.h[0], scored{score: score, rowid: rowid})
 }
 
 // offer keeps c if it ranks among the best k so far.
@@ -288,42 +272,47 @@ func (t *topK) best() []scored {
 	return t.h
 }
 
-// listEmbeddings runs the statement of db.Queries.ListEmbeddings with the
-// filters (empty: none), for scanSearch and the vector index to read row
-// by row instead of holding every embedding at once.
-func listEmbeddings(ctx context.Context, q db.DBTX, domain, typ string) (*sql.Rows, error) {
-	var d, t any
-	if domain != "" {
-		d = domain
+// scanSearch searches the embeddings q reads, in one scan: the search of a
+// transaction, and of a store whose database has no node_changes.
+func scanSearch(ctx context.Context, q db.DBTX, vq *vectorQuery) (SearchResult, error) {
+	top := topK{k: vq.k}
+	skipped, err := scanInto(ctx, q, vq, 0, &top)
+	if err != nil {
+		return SearchResult{}, err
 	}
-	if typ != "" {
-		t = typ
-	}
-	rows, err := q.QueryContext(ctx, db.ListEmbeddings, d, t)
-	return rows, classify(err)
+	hits, err := hitDetails(ctx, q, top.best())
+	return SearchResult{Hits: hits, Skipped: skipped}, err
 }
 
-// scanSearch searches the embeddings q reads, in one scan: the search of a
-// transaction, and of a store whose embeddings do not fit its
-// Options.VectorCacheBytes.
-func scanSearch(ctx context.Context, q db.DBTX, vq *vectorQuery) (SearchResult, error) {
-	rows, err := listEmbeddings(ctx, q, vq.domain, vq.typ)
+// scanInto scores the embeddings of the nodes after rowid after that q
+// reads and vq's filters select, offering the hits to top, and returns how
+// many it skipped.
+func scanInto(ctx context.Context, q db.DBTX, vq *vectorQuery, after int64, top *topK) (int, error) {
+	var d, t any
+	if vq.domain != "" {
+		d = vq.domain
+	}
+	if vq.typ != "" {
+		t = vq.typ
+	}
+	rows, err := q.QueryContext(ctx, listEmbeddingsAfter, after, d, t)
 	if err != nil {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
+		return 0, fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	defer rows.Close()
-	top := topK{k: vq.k}
-	var res SearchResult
-	var id, domain, typ, blob sql.RawBytes
+	var rowid int64
+	var domain, typ, blob sql.RawBytes
+	var isBlob bool
 	v := make([]float32, vq.dim())
-	seq := 0
+	skipped := 0
 	for rows.Next() {
-		if err := rows.Scan(&id, &domain, &typ, &blob); err != nil {
-			return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", classify(err))
+		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob); err != nil {
+			return 0, fmt.Errorf("read embeddings: %w", classify(err))
 		}
-		seq++
-		if len(blob) != 4*len(v) { // another dimension, or not whole float32 values
-			res.Skipped++
+		// Another dimension, not whole float32 values, or not a blob at
+		// all (text or a number another program stored).
+		if !isBlob || len(blob) != 4*len(v) {
+			skipped++
 			continue
 		}
 		// NaN or ±Inf, written by another program, scores nothing, as in
@@ -331,36 +320,33 @@ func scanSearch(ctx context.Context, q db.DBTX, vq *vectorQuery) (SearchResult, 
 		if err := decodeInto(v, blob); err != nil || magnitude(v) < minMagnitude {
 			continue
 		}
-		if s := dot(vq.q, v); vq.hit(s) && top.admits(s, seq) {
-			top.offer(scored{score: s, seq: seq, id: string(id)})
+		if s := dot(vq.q, v); vq.hit(s) && top.admits(s, rowid) {
+			top.offer(scored{score: s, rowid: rowid})
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", classify(err))
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("read embeddings: %w", classify(err))
 	}
-	if err := rows.Close(); err != nil {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", classify(err))
-	}
-	res.Hits, err = hitDetails(ctx, q, top.best())
-	return res, err
+	return skipped, nil
 }
 
-// hitDetails reads the title, meta and date of each candidate, in the
+// hitDetails reads the id, title, meta and date of each candidate, in the
 // snapshot q reads (the one the candidates were scored in).
 func hitDetails(ctx context.Context, q db.DBTX, best []scored) ([]SearchHit, error) {
 	hits := make([]SearchHit, len(best))
-	qs := db.New(q)
 	for i, c := range best {
-		r, err := qs.GetSearchHit(ctx, c.id)
+		var id string
+		var title, meta, date sql.NullString
+		err := q.QueryRowContext(ctx, getSearchHitByRowid, c.rowid).Scan(&id, &title, &meta, &date)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				err = fmt.Errorf("%w: the node was scored but is gone from the same snapshot", ErrNotFound)
 			}
-			return nil, fmt.Errorf("resonance: search by vector: node %q: %w", c.id, classify(err))
+			return nil, fmt.Errorf("node of rowid %d: %w", c.rowid, classify(err))
 		}
-		hits[i] = SearchHit{ID: c.id, Score: c.score, Title: r.Title.String, Date: r.Date.String}
-		if r.Meta.String != "" {
-			hits[i].Meta = json.RawMessage(r.Meta.String)
+		hits[i] = SearchHit{ID: id, Score: c.score, Title: title.String, Date: date.String}
+		if meta.String != "" {
+			hits[i].Meta = json.RawMessage(meta.String)
 		}
 	}
 	return hits, nil

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 
@@ -330,11 +331,20 @@ func refSearch(t *testing.T, db *sql.DB, q []float32, o resonance.SearchOptions)
 // (many equal scores), random floats of any sign, denormals.
 func randomSearchVector(rng *rand.Rand, dim int, shared [][]float32) []float32 {
 	v := make([]float32, dim)
-	switch rng.IntN(7) {
+	switch rng.IntN(8) {
 	case 0:
 		for _, s := range shared {
 			if len(s) == dim {
 				return s
+			}
+		}
+	case 5: // a near-tie: a shared vector one float32 ulp away in one place
+		for _, s := range shared {
+			if len(s) == dim {
+				copy(v, s)
+				i := rng.IntN(dim)
+				v[i] = math.Nextafter32(v[i], float32(math.Inf(rng.IntN(2)*2-1)))
+				return v
 			}
 		}
 	case 1: // zero
@@ -360,18 +370,23 @@ func randomSearchVector(rng *rand.Rand, dim int, shared [][]float32) []float32 {
 }
 
 // TestSearchByVector_MatchesReference is a property test: on random graphs
-// changed between searches (inserts, updates, embeddings removed, deletes
-// by another connection), every search of the store's copy in memory, of a
+// with duplicate vectors and near-ties, changed between searches (inserts,
+// updates, embeddings removed, deletes by another connection, and inserts,
+// updates and deletes by plain SQL in another process), every search of the store's copy in memory, of a
 // store without a copy, of a store whose bound is too small for its copy
 // and of a read transaction equals the brute-force reference exactly: the
 // same ids in the same order, scores bit for bit, title, meta, date and the
 // skipped count.
 func TestSearchByVector_MatchesReference(t *testing.T) {
+	if path := os.Getenv("RESONANCE_SEARCH_PROP_CHILD_DB"); path != "" {
+		searchPropChild(t, path, os.Getenv("RESONANCE_SEARCH_PROP_CHILD_SEED"))
+		return
+	}
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	cached := openStoreAt(t, path, resonance.Options{})
 	uncached := openStoreAt(t, path, resonance.Options{VectorCacheBytes: -1})
-	small := openStoreAt(t, path, resonance.Options{VectorCacheBytes: 2000})
+	small := openStoreAt(t, path, resonance.Options{VectorCacheBytes: 64 << 10})
 	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
@@ -417,6 +432,13 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 	queries := 0
 	for round := range 25 {
 		write(20 + rng.IntN(40))
+		if round%2 == 1 {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSearchByVector_MatchesReference$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "RESONANCE_SEARCH_PROP_CHILD_DB="+path, fmt.Sprintf("RESONANCE_SEARCH_PROP_CHILD_SEED=%d", round))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("round %d: the writing process: %v\n%s", round, err, out)
+			}
+		}
 		for range 12 {
 			dim := dims[rng.IntN(len(dims))]
 			q := randomSearchVector(rng, dim, shared)
@@ -427,7 +449,7 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 			if math.Sqrt(sq) < 1e-6 {
 				q = append([]float32{1}, q[1:]...) // a query must not be zero
 			}
-			o := resonance.SearchOptions{K: []int{0, 1, 3, 10, 1000}[rng.IntN(5)]}
+			o := resonance.SearchOptions{K: []int{0, 1, 3, 10, 50, 1000}[rng.IntN(6)]}
 			if rng.IntN(3) == 0 {
 				o.Domain = domains[rng.IntN(len(domains))]
 				if o.Domain == "" {
@@ -476,6 +498,66 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 		}
 	}
 	t.Logf("%d nodes, %d queries", len(ids), queries)
+}
+
+// searchPropChild is the other process of TestSearchByVector_MatchesReference:
+// with plain SQL, as an application might, it inserts nodes whose embedding
+// is a stored one moved by one float32 ulp (a near-tie) or copied (a
+// duplicate), changes embeddings, domains and types, and deletes nodes.
+func searchPropChild(t *testing.T, path, seed string) {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n uint64
+	fmt.Sscan(seed, &n)
+	rng := rand.New(rand.NewPCG(n, 99))
+	rows, err := db.Query("SELECT id, embedding FROM nodes WHERE typeof(embedding) = 'blob' ORDER BY rowid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var embs [][]float32
+	for rows.Next() {
+		var id string
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := resonance.DecodeEmbedding(b); err == nil && len(v) > 0 {
+			ids, embs = append(ids, id), append(embs, v)
+		}
+	}
+	rows.Close()
+	if len(ids) == 0 {
+		return
+	}
+	for i := range 10 {
+		j := rng.IntN(len(ids))
+		v := slices.Clone(embs[j])
+		if rng.IntN(2) == 0 {
+			k := rng.IntN(len(v))
+			v[k] = math.Nextafter32(v[k], float32(math.Inf(rng.IntN(2)*2-1)))
+		}
+		b, err := resonance.EncodeEmbedding(v)
+		if err != nil {
+			continue
+		}
+		var q string
+		var args []any
+		switch rng.IntN(4) {
+		case 0, 1:
+			q, args = "INSERT INTO nodes (id, type, domain, title, embedding) VALUES (?, 'doc', 'knowledge', 'from sql', ?)", []any{fmt.Sprintf("sql%d-%d", n, i), b}
+		case 2:
+			q, args = "UPDATE nodes SET embedding = ?, type = 'note' WHERE id = ?", []any{b, ids[rng.IntN(len(ids))]}
+		default:
+			q, args = "DELETE FROM nodes WHERE id = ?", []any{ids[rng.IntN(len(ids))]}
+		}
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // bitExactScores compares float64 values bit for bit.

@@ -5,119 +5,116 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"runtime"
 	"slices"
 	"sync"
-	"unsafe"
+	"sync/atomic"
+
+	"github.com/resonance-graph/resonancedb/internal/vecindex"
 )
 
-// The vector index keeps a copy of every stored embedding in memory so
-// that Store.SearchByVector does not read 30 MB of pages (20,000 × 384
-// floats) for each query.
+// The vector index keeps a compact copy of the stored embeddings in memory
+// (internal/vecindex: int8 codes and a scale per vector, about a quarter of
+// the float32 values, plus the node's rowid, domain and type) so that
+// Store.SearchByVector neither reads every embedding from the database for
+// each query nor keeps them all as floats.
 //
-// Never stale. The index has a read-only connection of its own that never
-// writes. Each search begins a read transaction on it and reads PRAGMA
-// data_version, which changes when any other connection, of this process
-// or another, has committed since the connection's previous read. When it
-// has changed, the index reads the embeddings again in that same
-// transaction; either way the search scores the copy, which is then
-// exactly the transaction's snapshot, and reads its hits' title, meta and
-// date in that snapshot too. A connection lost to an error is replaced,
-// and its successor starts with no copy: the data_version values of two
-// connections cannot be compared.
+// Exact. The copy gives each score a proven lower and upper bound; the
+// candidates whose upper bound reaches the k-th best lower bound are scored
+// again from their float32 embedding, read by rowid in the search's own
+// read transaction, best upper bound first, until no candidate left can
+// reach the k-th exact score. The answer is D10's exactly: the float32
+// scores, ties in rowid order. A candidate whose stored row disagrees with
+// the copy (gone, another dimension, domain or type, or a score outside its
+// bounds: a change the copy missed) marks the copy stale, and the search
+// starts again on a copy read whole.
 //
-// Bounded. The copy holds, per node with an embedding, its floats (4 bytes
-// each) and its id; the index counts what it allocates for them as it
-// reads and stops at Options.VectorCacheBytes. Until the next change the
-// searches then scan the database in their transaction (scanSearch), as
-// they always do with a negative VectorCacheBytes. (So over the bound, the
-// first search after a change reads up to the bound in vain before it
-// scans.)
+// Never stale, and live. The migration 20261207100000 adds node_changes,
+// which triggers on nodes fill in the transaction of every change, whoever
+// makes it (the library, another process, an application's own SQL): the
+// rowid of each row inserted, deleted, or whose embedding, domain, type or
+// rowid changed. Each search begins a read transaction on a connection of
+// the index's own read-only pool and reads the last seq of node_changes in
+// that snapshot. When the copy was taken at that seq it is the snapshot's;
+// when it is older, the rows named since are read again by rowid (a write
+// of one node costs the next search one lookup); when it is newer (another
+// search caught up to a later commit), the search takes a new snapshot. The
+// copy is read whole on the first search, when the changes since it were
+// pruned from node_changes (it keeps about the last 2^20), when more rows
+// changed than it holds, when a changed row cannot stay in rowid order (an
+// embedding moved to another dimension before the last row of that
+// dimension), and when a search found it stale. A database without the
+// triggers (dropped, or a read-only store on a database whose migrations
+// are pending) is searched by a scan of its transaction, as ReadTx does.
 //
-// Layout. Embeddings are grouped by dimension, each group in rowid order
-// (the scan order that breaks ties), its floats in chunks of chunkVectors
-// vectors: contiguous for the dot products, and only a dimension's first
-// chunk grows by copying (so that a dimension with few vectors takes little
-// room); the others are allocated whole. Domains and types are stored as
-// small numbers.
-
-// chunkVectors is how many vectors one chunk of a vectorSet holds.
-const chunkVectors = 512
+// Bounded. Options.VectorCacheBytes bounds what the copy holds; its parts
+// are allocated whole (internal/vecindex's chunks), so the bound holds while
+// it is read too. The rows that do not fit, the last ones in rowid order,
+// are scored by each search from the database in its transaction: the cost
+// grows with the part that does not fit, never a switch to a full scan.
+// Negative keeps no copy: every search scans.
+//
+// Concurrent. Searches score the copy under a read lock, each with its own
+// connection and transaction; the copy is changed (read whole or caught up)
+// under the write lock, by one search while the others wait for it. Scoring
+// is spread over GOMAXPROCS goroutines.
 
 type vectorIndex struct {
-	mu       sync.Mutex // held by each search: one at a time on conn
 	path     string
-	opts     Options // of the index's connection: read-only
+	opts     Options // of the index's connections: read-only
 	maxBytes int64   // Options.VectorCacheBytes
 
-	pool *sql.DB   // one connection, opened on the first search
-	conn *sql.Conn // pool's connection, held while the index is open
+	poolMu sync.Mutex
+	pool   *sql.DB // read-only connections, opened on the first search
+	closed bool
 
-	loaded  bool  // sets is the database at data_version version
-	tooBig  bool  // at version, the embeddings exceed maxBytes: searches scan
-	version int64 // PRAGMA data_version of conn when sets was read
-	sets    map[int]*vectorSet
-	// unreadable holds the nodes whose stored embedding is not whole
-	// float32 values (a length that is not a multiple of 4), skipped and
-	// counted by every search that selects them.
-	unreadable []vectorEntry
+	mu    sync.RWMutex // searches read c under RLock; it changes under Lock
+	c     *vectorCopy  // nil until the first search
+	stale atomic.Bool  // a search found c disagreeing with its snapshot
+
+	triggersMu     sync.Mutex
+	triggersSchema int64 // PRAGMA schema_version when triggersOK was read
+	triggersOK     bool  // node_changes and its triggers exist
+
+	// loads and catchUps count how the copy was brought up to date: read
+	// whole, or by the changed rows. Changed under mu's Lock.
+	loads, catchUps int
+}
+
+// vectorCopy is the index's copy of the embeddings at one seq of
+// node_changes.
+type vectorCopy struct {
+	seq  int64                 // the last seq of node_changes the copy includes
+	upto int64                 // the copy holds the rows up to this rowid; searches scan the others
+	sets map[int]*vecindex.Set // by dimension, keyed by rowid
+	// unreadable holds the rows whose embedding is not whole float32
+	// values (a length that is not a multiple of 4, or text or a number
+	// stored by another program): skipped and counted.
+	unreadable map[int64]vecindex.Labels
 	names      []string          // domain and type names by number
 	numbers    map[string]uint32 // the inverse of names
-	bytes      int64             // what sets and names hold
-	loads      int               // how many times the embeddings were read
-	closed     bool
+	bytes      int64             // what sets, unreadable and names hold
 }
 
-// vectorSet holds the embeddings of one dimension.
-type vectorSet struct {
-	dim     int
-	entries []vectorEntry
-	chunks  [][]float32
-}
+// unreadableBytes is what the copy counts for an entry of unreadable.
+const unreadableBytes = 48
 
-type vectorEntry struct {
-	id          string
-	domain, typ uint32 // numbers of vectorIndex.names
-	zero        bool   // magnitude below 1e-6: scores 0
-}
-
-// entryBytes is what the index counts for an entry besides its id's bytes
-// and its floats.
-const entryBytes = int64(unsafe.Sizeof(vectorEntry{}))
-
-// vec returns the vector of entry i.
-func (vs *vectorSet) vec(i int) []float32 {
-	c := vs.chunks[i/chunkVectors]
-	j := (i % chunkVectors) * vs.dim
-	return c[j : j+vs.dim : j+vs.dim]
-}
-
-// add appends an entry and returns the room for its vector and the bytes
-// of floats it allocated. The first chunk grows as vectors come, so a
-// dimension with few vectors takes little room; the others are allocated
-// whole.
-func (vs *vectorSet) add(e vectorEntry) (v []float32, allocated int64) {
-	i := len(vs.entries)
-	vs.entries = append(vs.entries, e)
-	if i%chunkVectors == 0 {
-		var c []float32
-		if i > 0 {
-			c = make([]float32, 0, chunkVectors*vs.dim)
-			allocated = 4 * int64(cap(c))
-		}
-		vs.chunks = append(vs.chunks, c)
-	}
-	c := &vs.chunks[len(vs.chunks)-1]
-	before := cap(*c)
-	*c = slices.Grow(*c, vs.dim)
-	if i < chunkVectors {
-		allocated += 4 * int64(cap(*c)-before)
-	}
-	*c = (*c)[:len(*c)+vs.dim]
-	return (*c)[len(*c)-vs.dim:], allocated
-}
-
-// errTooBig stops a load that would exceed maxBytes.
-var errTooBig = errors.New("the embeddings exceed Options.VectorCacheBytes")
+// The index's statements. They read by rowid, which sqlc cannot compile.
+const (
+	listEmbeddingsAfter = `SELECT rowid, domain, type, embedding, typeof(embedding) = 'blob'
+FROM nodes
+WHERE rowid > ?1 AND embedding IS NOT NULL
+  AND (?2 IS NULL OR domain = ?2) AND (?3 IS NULL OR type = ?3)
+ORDER BY rowid`
+	getEmbeddingByRowid = `SELECT domain, type, embedding, typeof(embedding) = 'blob' FROM nodes WHERE rowid = ?`
+	getSearchHitByRowid = `SELECT id, title, meta, date FROM nodes WHERE rowid = ?`
+	nodeChangesRange    = `SELECT (SELECT min(seq) FROM node_changes), (SELECT max(seq) FROM node_changes)`
+	listNodeChanges     = `SELECT DISTINCT node_rowid FROM node_changes WHERE seq > ? AND seq <= ? ORDER BY node_rowid`
+	countChangeTriggers = `SELECT count(*) FROM sqlite_master
+WHERE (type = 'table' AND name = 'node_changes')
+   OR (type = 'trigger' AND tbl_name = 'nodes' AND name IN ('node_changes_insert', 'node_changes_update', 'node_changes_delete'))`
+)
 
 // vectorIndex returns the store's vector index, made on first use. Close
 // closes it.
@@ -147,246 +144,346 @@ func (s *Store) closeVectorIndex() error {
 	return x.close()
 }
 
-// close closes the index's connection and drops its copy; a search still
-// running finishes first.
+// close closes the index's connections and drops its copy; searches still
+// running fail or finish.
 func (x *vectorIndex) close() error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.poolMu.Lock()
 	x.closed = true
-	x.drop()
-	return x.closeConn()
-}
-
-func (x *vectorIndex) closeConn() error {
-	var err error
-	if x.conn != nil {
-		err = x.conn.Close()
-		x.conn = nil
-	}
-	if x.pool != nil {
-		err = errors.Join(err, x.pool.Close())
-		x.pool = nil
-	}
-	return err
-}
-
-// drop forgets the copy.
-func (x *vectorIndex) drop() {
-	x.loaded, x.tooBig = false, false
-	x.sets, x.unreadable, x.names, x.numbers, x.bytes = nil, nil, nil, nil, 0
-}
-
-// connection returns the index's connection, opening it if needed.
-func (x *vectorIndex) connection(ctx context.Context) (*sql.Conn, error) {
-	if x.conn != nil {
-		return x.conn, nil
-	}
-	c, err := newConnector(x.path, x.opts, "deferred")
-	if err != nil {
-		return nil, err
-	}
-	x.pool = oneConnPool(c)
-	if x.conn, err = x.pool.Conn(ctx); err != nil {
-		x.closeConn()
-		return nil, classify(err)
-	}
-	return x.conn, nil
-}
-
-// search runs vq in a read transaction on the index's connection.
-func (x *vectorIndex) search(ctx context.Context, vq *vectorQuery) (res SearchResult, err error) {
+	pool := x.pool
+	x.pool = nil
+	x.poolMu.Unlock()
 	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.c = nil
+	x.mu.Unlock()
+	if pool == nil {
+		return nil
+	}
+	return pool.Close()
+}
+
+// readers returns the index's pool, opening it if needed.
+func (x *vectorIndex) readers() (*sql.DB, error) {
+	x.poolMu.Lock()
+	defer x.poolMu.Unlock()
 	if x.closed {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: %w", x.path, ErrClosed)
+		return nil, fmt.Errorf("resonance: search by vector %q: %w", x.path, ErrClosed)
 	}
-	defer func() {
-		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrInvalid) {
-			// The connection may be broken; a new one starts with no copy.
-			x.drop()
-			x.closeConn()
+	if x.pool == nil {
+		c, err := newConnector(x.path, x.opts, "deferred")
+		if err != nil {
+			return nil, err
 		}
-	}()
-	conn, err := x.connection(ctx)
-	if err != nil {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: %w", x.path, err)
-	}
-	// The transaction is not bound to ctx: database/sql would roll it back
-	// from another goroutine when ctx ends, racing the statement the
-	// search is running on the same connection and closing the connection
-	// the index keeps. ctx interrupts the statements instead, and the
-	// deferred Rollback always runs here.
-	if err := ctx.Err(); err != nil {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: %w", x.path, err)
-	}
-	tx, err := conn.BeginTx(context.Background(), nil)
-	if err != nil {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: begin: %w", x.path, classify(err))
-	}
-	defer tx.Rollback() // it only read
-	// data_version reads the database header, which begins the
-	// transaction's snapshot: the value is that snapshot's.
-	var version int64
-	if err := tx.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
-		return SearchResult{}, fmt.Errorf("resonance: search by vector %q: data_version: %w", x.path, classify(err))
-	}
-	if !x.loaded || version != x.version {
-		x.drop()
-		if err := x.load(ctx, tx); errors.Is(err, errTooBig) {
-			x.drop()
-			x.tooBig = true
-		} else if err != nil {
-			x.drop()
-			return SearchResult{}, err
+		n := x.opts.MaxReaders
+		if n == 0 {
+			n = max(4, 2*runtime.GOMAXPROCS(0))
 		}
-		x.loaded, x.version = true, version
+		x.pool = sql.OpenDB(c)
+		x.pool.SetMaxOpenConns(n)
+		x.pool.SetMaxIdleConns(n)
 	}
-	if x.tooBig {
-		return scanSearch(ctx, tx, vq)
-	}
-	best, skipped := x.score(vq)
-	res.Skipped = skipped
-	if res.Hits, err = hitDetails(ctx, tx, best); err != nil {
+	return x.pool, nil
+}
+
+// errRetry makes search start again with a new snapshot.
+var errRetry = errors.New("retry")
+
+// search answers vq in a read transaction of the index's pool.
+func (x *vectorIndex) search(ctx context.Context, vq *vectorQuery) (SearchResult, error) {
+	pool, err := x.readers()
+	if err != nil {
 		return SearchResult{}, err
 	}
-	return res, nil
-}
-
-// load reads every stored embedding through tx, or returns errTooBig as
-// soon as they need more than maxBytes.
-func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx) error {
-	if x.maxBytes < 0 {
-		return errTooBig
-	}
-	x.loads++
-	rows, err := listEmbeddings(ctx, tx, "", "")
-	if err != nil {
-		return fmt.Errorf("resonance: search by vector: read embeddings: %w", err)
-	}
-	defer rows.Close()
-	x.sets = map[int]*vectorSet{}
-	x.numbers = map[string]uint32{}
-	var id, domain, typ, blob sql.RawBytes
-	for rows.Next() {
-		if err := rows.Scan(&id, &domain, &typ, &blob); err != nil {
-			return fmt.Errorf("resonance: search by vector: read embeddings: %w", classify(err))
-		}
-		if len(blob)%4 != 0 {
-			x.unreadable = append(x.unreadable, vectorEntry{id: string(id), domain: x.number(domain), typ: x.number(typ)})
-			if x.bytes += entryBytes + int64(len(id)); x.bytes > x.maxBytes {
-				return errTooBig
-			}
+	for attempt := 0; ; attempt++ {
+		res, err := x.searchOnce(ctx, pool, vq, attempt)
+		if err == errRetry {
 			continue
 		}
-		dim := len(blob) / 4
-		vs := x.sets[dim]
-		if vs == nil {
-			vs = &vectorSet{dim: dim}
-			x.sets[dim] = vs
+		if err != nil {
+			return SearchResult{}, fmt.Errorf("resonance: search by vector %q: %w", x.path, err)
 		}
-		v, allocated := vs.add(vectorEntry{id: string(id), domain: x.number(domain), typ: x.number(typ)})
-		if x.bytes += entryBytes + int64(len(id)) + allocated; x.bytes > x.maxBytes {
-			return errTooBig
+		return res, nil
+	}
+}
+
+func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQuery, attempt int) (SearchResult, error) {
+	if err := ctx.Err(); err != nil {
+		return SearchResult{}, err
+	}
+	// The transaction is not bound to ctx: database/sql would roll it back
+	// from another goroutine when ctx ends, racing the statement the search
+	// is running on the same connection. ctx interrupts the statements
+	// instead, and the deferred Rollback always runs here.
+	tx, err := pool.BeginTx(context.Background(), nil)
+	if err != nil {
+		return SearchResult{}, fmt.Errorf("begin: %w", classify(err))
+	}
+	defer tx.Rollback() // it only read
+	ok, err := x.hasChangeTriggers(ctx, tx)
+	if err != nil {
+		return SearchResult{}, err
+	}
+	if !ok || x.maxBytes < 0 {
+		return scanSearch(ctx, tx, vq)
+	}
+	var first, last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, nodeChangesRange).Scan(&first, &last); err != nil {
+		return SearchResult{}, fmt.Errorf("read node_changes: %w", classify(err))
+	}
+	seq := last.Int64
+	for {
+		x.mu.RLock()
+		c := x.c
+		if c != nil && c.seq == seq && !x.stale.Load() {
+			break // holding the read lock
 		}
-		// NaN or ±Inf, written by another program, scores nothing, as in
-		// the original (a NaN score is not above 0).
-		vs.entries[len(vs.entries)-1].zero = decodeInto(v, blob) != nil || magnitude(v) < minMagnitude
+		newer := c != nil && c.seq > seq && !x.stale.Load()
+		x.mu.RUnlock()
+		if newer && attempt < 2 {
+			return SearchResult{}, errRetry // a later snapshot sees what the copy has
+		}
+		x.mu.Lock()
+		if x.c == nil || x.c.seq != seq || x.stale.Load() {
+			err = x.catchUp(ctx, tx, first, seq)
+		}
+		x.mu.Unlock()
+		if err != nil {
+			return SearchResult{}, err
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("resonance: search by vector: read embeddings: %w", classify(err))
+	defer x.mu.RUnlock()
+	res, err := x.c.search(ctx, tx, vq)
+	if errors.Is(err, errStale) {
+		x.stale.Store(true)
+		return SearchResult{}, errRetry
 	}
+	return res, err
+}
+
+// hasChangeTriggers reports whether node_changes and its triggers exist in
+// tx's snapshot, reading sqlite_master only when the schema changed.
+func (x *vectorIndex) hasChangeTriggers(ctx context.Context, tx *sql.Tx) (bool, error) {
+	var schema int64
+	if err := tx.QueryRowContext(ctx, "PRAGMA schema_version").Scan(&schema); err != nil {
+		return false, fmt.Errorf("schema_version: %w", classify(err))
+	}
+	x.triggersMu.Lock()
+	defer x.triggersMu.Unlock()
+	if schema == x.triggersSchema && schema != 0 {
+		return x.triggersOK, nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, countChangeTriggers).Scan(&n); err != nil {
+		return false, fmt.Errorf("read the schema: %w", classify(err))
+	}
+	x.triggersSchema, x.triggersOK = schema, n == 4
+	return x.triggersOK, nil
+}
+
+// catchUp brings x.c to seq, the last seq of node_changes in tx's snapshot
+// (first is its first): by the rows changed since, or by reading the copy
+// whole. Called under x.mu's Lock. On an error the copy is dropped.
+func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt64, seq int64) (err error) {
+	defer func() {
+		if err != nil {
+			x.c = nil
+		}
+	}()
+	c := x.c
+	pruned := seq > 0 && (!first.Valid || c == nil || first.Int64 > c.seq+1)
+	if c == nil || x.stale.Load() || c.seq > seq || pruned {
+		return x.load(ctx, tx, seq)
+	}
+	rows, err := tx.QueryContext(ctx, listNodeChanges, c.seq, seq)
+	if err != nil {
+		return fmt.Errorf("read node_changes: %w", classify(err))
+	}
+	var changed []int64
+	for rows.Next() {
+		var r int64
+		if err := rows.Scan(&r); err != nil {
+			rows.Close()
+			return fmt.Errorf("read node_changes: %w", classify(err))
+		}
+		changed = append(changed, r)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read node_changes: %w", classify(err))
+	}
+	if len(changed) > 1024 && len(changed) > c.len()/2 {
+		return x.load(ctx, tx, seq) // as cheap as reading them one by one
+	}
+	stmt, err := tx.PrepareContext(ctx, getEmbeddingByRowid)
+	if err != nil {
+		return fmt.Errorf("read embeddings: %w", classify(err))
+	}
+	defer stmt.Close()
+	v := []float32{}
+	for _, r := range changed {
+		ok, err := c.refresh(ctx, stmt, r, &v, x.maxBytes)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return x.load(ctx, tx, seq)
+		}
+	}
+	c.seq = seq
+	x.catchUps++
 	return nil
 }
 
-// number returns the number of a domain or type name, adding it if new.
-func (x *vectorIndex) number(name []byte) uint32 {
-	if n, ok := x.numbers[string(name)]; ok {
-		return n
+// load reads the copy whole in tx, whose last seq of node_changes is seq.
+func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx, seq int64) error {
+	x.c = nil
+	x.loads++
+	c := &vectorCopy{seq: seq, upto: math.MaxInt64, sets: map[int]*vecindex.Set{},
+		unreadable: map[int64]vecindex.Labels{}, numbers: map[string]uint32{}}
+	rows, err := tx.QueryContext(ctx, listEmbeddingsAfter, 0, nil, nil)
+	if err != nil {
+		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
-	n := uint32(len(x.names))
-	s := string(name)
-	x.names = append(x.names, s)
-	x.numbers[s] = n
-	x.bytes += int64(len(s))
+	defer rows.Close()
+	var rowid int64
+	var domain, typ, blob sql.RawBytes
+	var isBlob bool
+	v := []float32{}
+	for n := 0; rows.Next(); n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob); err != nil {
+			return fmt.Errorf("read embeddings: %w", classify(err))
+		}
+		if !c.add(rowid, domain, typ, blob, isBlob, &v, x.maxBytes) {
+			c.upto = rowid - 1
+			break
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read embeddings: %w", classify(err))
+	}
+	x.c = c
+	x.stale.Store(false)
+	return nil
+}
+
+// len is how many rows the copy holds.
+func (c *vectorCopy) len() int {
+	n := len(c.unreadable)
+	for _, s := range c.sets {
+		n += s.Len()
+	}
 	return n
 }
 
-// anyNumber means "no filter" in place of a name's number.
-const anyNumber = ^uint32(0)
-
-// filterNumber returns the number of a filter name ("" is anyNumber), and
-// false when no node has that name.
-func (x *vectorIndex) filterNumber(name string) (uint32, bool) {
-	if name == "" {
-		return anyNumber, true
+// add appends a row whose rowid is above every rowid of the copy, and
+// reports false, adding nothing, when it would take the copy over
+// maxBytes. v is scratch room for the floats.
+func (c *vectorCopy) add(rowid int64, domain, typ, blob []byte, isBlob bool, v *[]float32, maxBytes int64) bool {
+	names := int64(0)
+	if _, ok := c.numbers[string(domain)]; !ok {
+		names += int64(len(domain))
 	}
-	n, ok := x.numbers[name]
-	return n, ok
+	if _, ok := c.numbers[string(typ)]; !ok {
+		names += int64(len(typ))
+	}
+	if !isBlob || len(blob)%4 != 0 {
+		if c.bytes+names+unreadableBytes > maxBytes {
+			return false
+		}
+		c.unreadable[rowid] = c.labels(domain, typ)
+		c.bytes += unreadableBytes
+		return true
+	}
+	dim := len(blob) / 4
+	s := c.sets[dim]
+	if s == nil {
+		s = vecindex.NewSet(dim)
+	}
+	if c.bytes+names+s.AppendBytes() > maxBytes {
+		return false
+	}
+	c.sets[dim] = s
+	c.bytes += s.AppendBytes()
+	l := c.labels(domain, typ)
+	s.Append(rowid, l, c.decode(blob, v), scores(*v))
+	return true
 }
 
-// score returns the best candidates of the copy and how many entries the
-// filters select whose dimension is not the query's.
-func (x *vectorIndex) score(vq *vectorQuery) ([]scored, int) {
-	domain, okd := x.filterNumber(vq.domain)
-	typ, okt := x.filterNumber(vq.typ)
-	if !okd || !okt {
-		return nil, 0
+// decode decodes blob into *v, grown as needed. A vector holding NaN or
+// ±Inf is decoded as it is; scores says it scores nothing.
+func (c *vectorCopy) decode(blob []byte, v *[]float32) []float32 {
+	*v = slices.Grow((*v)[:0], len(blob)/4)[:len(blob)/4]
+	decodeInto(*v, blob) // its error is for NaN and ±Inf, which scores catches
+	return *v
+}
+
+// scores reports whether a stored vector scores at all: NaN or ±Inf,
+// written by another program, scores nothing, as in the original (a NaN
+// score is not above 0), and so does a magnitude below 1e-6.
+func scores(v []float32) bool {
+	_, _, finite := firstNonFinite(v)
+	return finite && magnitude(v) >= minMagnitude
+}
+
+// labels returns the numbers of a domain and a type, adding new names.
+func (c *vectorCopy) labels(domain, typ []byte) vecindex.Labels {
+	return vecindex.Labels{A: c.number(domain), B: c.number(typ)}
+}
+
+func (c *vectorCopy) number(name []byte) uint32 {
+	if n, ok := c.numbers[string(name)]; ok {
+		return n
 	}
-	selected := func(e *vectorEntry) bool {
-		return (domain == anyNumber || e.domain == domain) && (typ == anyNumber || e.typ == typ)
+	n := uint32(len(c.names))
+	s := string(name)
+	c.names = append(c.names, s)
+	c.numbers[s] = n
+	c.bytes += int64(len(s))
+	return n
+}
+
+// refresh reads row rowid again through stmt (getEmbeddingByRowid) and
+// puts it in the copy. It reports false when the copy must be read whole
+// instead: the row cannot take its place in rowid order, or would take the
+// copy over maxBytes.
+func (c *vectorCopy) refresh(ctx context.Context, stmt *sql.Stmt, rowid int64, v *[]float32, maxBytes int64) (bool, error) {
+	if rowid > c.upto {
+		return true, nil // not in the copy: searches scan it
 	}
-	skipped := 0
-	for i := range x.unreadable {
-		if selected(&x.unreadable[i]) {
-			skipped++
+	delete(c.unreadable, rowid)
+	for _, s := range c.sets {
+		if i, ok := s.Find(rowid); ok {
+			s.Remove(i)
 		}
 	}
-	for dim, vs := range x.sets {
-		if dim == vq.dim() {
-			continue
-		}
-		if domain == anyNumber && typ == anyNumber {
-			skipped += len(vs.entries)
-			continue
-		}
-		for i := range vs.entries {
-			if selected(&vs.entries[i]) {
-				skipped++
-			}
-		}
+	var domain, typ, blob []byte
+	var isBlob bool
+	err := stmt.QueryRowContext(ctx, rowid).Scan(&domain, &typ, &blob, &isBlob)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && blob == nil) {
+		return true, nil // deleted, or without an embedding
 	}
-	vs := x.sets[vq.dim()]
-	if vs == nil {
-		return nil, skipped
+	if err != nil {
+		return false, fmt.Errorf("read embeddings: %w", classify(err))
 	}
-	top := topK{k: vq.k}
-	offer := func(i int, s float64) {
-		if vq.hit(s) && top.admits(s, i) {
-			top.offer(scored{score: s, seq: i, id: vs.entries[i].id})
-		}
+	if !isBlob || len(blob)%4 != 0 {
+		c.unreadable[rowid] = c.labels(domain, typ)
+		c.bytes += unreadableBytes
+		return c.bytes <= maxBytes, nil
 	}
-	// Candidates go four at a time through dot4, then one at a time; each
-	// is offered in scan order.
-	var batch [4]int
-	n := 0
-	for i := range vs.entries {
-		e := &vs.entries[i]
-		if e.zero || !selected(e) {
-			continue
-		}
-		batch[n] = i
-		if n++; n < len(batch) {
-			continue
-		}
-		n = 0
-		sa, sb, sc, sd := dot4(vq.q, vs.vec(batch[0]), vs.vec(batch[1]), vs.vec(batch[2]), vs.vec(batch[3]))
-		offer(batch[0], sa)
-		offer(batch[1], sb)
-		offer(batch[2], sc)
-		offer(batch[3], sd)
+	s := c.sets[len(blob)/4]
+	if s == nil {
+		return c.add(rowid, domain, typ, blob, true, v, maxBytes), nil
 	}
-	for _, i := range batch[:n] {
-		offer(i, dot(vq.q, vs.vec(i)))
+	i, ok := s.Find(rowid)
+	switch {
+	case ok:
+		s.Put(i, c.labels(domain, typ), c.decode(blob, v), scores(*v))
+		return true, nil
+	case i == s.Len():
+		return c.add(rowid, domain, typ, blob, true, v, maxBytes), nil
 	}
-	return top.best(), skipped
+	return false, nil
 }

@@ -47,3 +47,8 @@ type Node struct {
 	Date      sql.NullString
 	Summary   sql.NullString
 }
+
+type NodeChange struct {
+	Seq       int64
+	NodeRowid int64
+}

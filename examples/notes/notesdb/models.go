@@ -48,6 +48,11 @@ type Node struct {
 	Summary   sql.NullString
 }
 
+type NodeChange struct {
+	Seq       int64
+	NodeRowid int64
+}
+
 type Note struct {
 	ID        int64
 	NodeID    string

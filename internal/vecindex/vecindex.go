@@ -1,0 +1,359 @@
+// Package vecindex keeps vectors in a compact form for exact search by dot
+// product: each vector as int8 codes with one scale, from which every score
+// is known to lie between a proven lower and upper bound. A search returns
+// the candidates that may rank among the best k; the caller scores them
+// exactly from the original float32 vectors, so the answer is exact while
+// memory holds a quarter of the floats.
+//
+// The bounds. A vector v of dimension d is stored as codes c_i = round(v_i/s)
+// with s = max|v_i|/127, so |v_i - s·c_i| <= s/2. The query q is coded the
+// same way with 16-bit codes Q_i and scale t, |q_i - t·Q_i| <= t/2. Then
+//
+//	q·v = s·t·ΣQ_i·c_i + s·Σ(q_i - t·Q_i)·c_i + Σq_i·(v_i - s·c_i)
+//
+// and the last two terms are at most s·(t/2·127·d + Σ|q_i|/2) in magnitude:
+// s times a constant of the query. The integer sum is exact. A little slack
+// covers the rounding of the float64 arithmetic around it, and that of the
+// exact score itself (d float64 additions of exact products), so the exact
+// score the caller computes always lies within [lower, upper].
+//
+// Which candidates. Let L be the k-th largest lower bound: k vectors score at
+// least L, so the k-th best score is at least L, and a vector whose upper
+// bound is below L cannot rank among the best k. A search returns every
+// vector whose upper bound reaches L (and is above 0 and min); ties at the
+// k-th score are all kept, so the caller's order of ties decides.
+//
+// Positions. A Set holds its vectors in the order of their keys (ascending),
+// which is the order in which equal scores rank; the caller appends keys in
+// order and replaces or removes entries in place.
+package vecindex
+
+import (
+	"math"
+	"sync"
+)
+
+// ChunkLen is how many vectors one chunk of codes holds: chunks are
+// allocated whole, so that growing a Set never copies its codes.
+const ChunkLen = 256
+
+// Any in a Labels filter matches every label.
+const Any = ^uint32(0)
+
+// Labels are two numbers a search can filter on (for the caller: a node's
+// domain and type).
+type Labels struct{ A, B uint32 }
+
+// Matches reports whether l passes the filter f.
+func (f Labels) Matches(l Labels) bool {
+	return (f.A == Any || f.A == l.A) && (f.B == Any || f.B == l.B)
+}
+
+// Set holds vectors of one dimension.
+type Set struct {
+	dim    int
+	n      int
+	chunks []*chunk
+}
+
+// chunk holds ChunkLen positions. Everything is allocated whole, so that
+// what a Set holds is known before it grows (ChunkBytes) and growing
+// never copies.
+type chunk struct {
+	keys   [ChunkLen]int64
+	scales [ChunkLen]float32 // > 0: scored; 0: scores nothing; < 0: removed
+	labels [ChunkLen]Labels
+	codes  []int8 // ChunkLen × dim
+}
+
+// NewSet returns an empty set of vectors of dimension dim.
+func NewSet(dim int) *Set { return &Set{dim: dim} }
+
+// Dim is the dimension of the set's vectors.
+func (s *Set) Dim() int { return s.dim }
+
+// Len is how many positions the set has, removed ones included.
+func (s *Set) Len() int { return s.n }
+
+// Key returns the key at position i.
+func (s *Set) Key(i int) int64 { return s.chunks[i/ChunkLen].keys[i%ChunkLen] }
+
+// Removed reports whether position i was removed.
+func (s *Set) Removed(i int) bool { return s.chunks[i/ChunkLen].scales[i%ChunkLen] < 0 }
+
+// LastKey returns the largest key, or false when the set is empty.
+func (s *Set) LastKey() (int64, bool) {
+	if s.n == 0 {
+		return 0, false
+	}
+	return s.Key(s.n - 1), true
+}
+
+// Find returns the position of key, removed or not, or where it would go.
+func (s *Set) Find(key int64) (int, bool) {
+	lo, hi := 0, s.n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if s.Key(m) < key {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo, lo < s.n && s.Key(lo) == key
+}
+
+// ChunkBytes is what one chunk of a set of dimension dim holds.
+func ChunkBytes(dim int) int64 { return ChunkLen * int64(8+4+8+dim) }
+
+// AppendBytes is what Append allocates: ChunkBytes when it starts a chunk,
+// else 0. The caller checks its memory bound with it before appending.
+func (s *Set) AppendBytes() int64 {
+	if s.n%ChunkLen == 0 {
+		return ChunkBytes(s.dim)
+	}
+	return 0
+}
+
+// Bytes is what the set holds.
+func (s *Set) Bytes() int64 { return int64(len(s.chunks)) * ChunkBytes(s.dim) }
+
+// Append adds v under key, which must be larger than every key in the set.
+// scored false keeps the entry (it counts, see Count) but it never scores:
+// the caller's rule for vectors that score 0 whatever the query.
+func (s *Set) Append(key int64, l Labels, v []float32, scored bool) {
+	i := s.n
+	if i%ChunkLen == 0 {
+		s.chunks = append(s.chunks, &chunk{codes: make([]int8, ChunkLen*s.dim)})
+	}
+	s.n++
+	s.chunks[i/ChunkLen].keys[i%ChunkLen] = key
+	s.Put(i, l, v, scored)
+}
+
+// Put replaces the vector and labels at position i (removed or not).
+func (s *Set) Put(i int, l Labels, v []float32, scored bool) {
+	c, j := s.chunks[i/ChunkLen], i%ChunkLen
+	c.labels[j] = l
+	c.scales[j] = 0
+	if scored {
+		c.scales[j] = encode(c.codes[j*s.dim:(j+1)*s.dim], v)
+	}
+}
+
+// Remove removes position i: it no longer scores or counts.
+func (s *Set) Remove(i int) { s.chunks[i/ChunkLen].scales[i%ChunkLen] = -1 }
+
+// Count returns how many entries not removed pass the filter f.
+func (s *Set) Count(f Labels) int {
+	n := 0
+	for i := range s.n {
+		c, j := s.chunks[i/ChunkLen], i%ChunkLen
+		if c.scales[j] >= 0 && f.Matches(c.labels[j]) {
+			n++
+		}
+	}
+	return n
+}
+
+// encode writes the codes of v into c and returns v's scale, or 0 when v is
+// all zeros (it then scores exactly 0).
+func encode(c []int8, v []float32) float32 {
+	var m float64
+	for _, x := range v {
+		m = max(m, math.Abs(float64(x)))
+	}
+	if m == 0 || math.IsNaN(m) || math.IsInf(m, 0) {
+		clear(c)
+		return 0
+	}
+	// s is rounded up, so that every |v_i|/s is at most 127.
+	s := float32(m / 127)
+	if float64(s)*127 < m {
+		s = math.Nextafter32(s, float32(math.Inf(1)))
+	}
+	for i, x := range v {
+		c[i] = int8(max(-127, min(127, math.Round(float64(x)/float64(s)))))
+	}
+	return s
+}
+
+// Query is a query vector coded for Candidates.
+type Query struct {
+	codes []int16
+	scale float64 // t
+	err   float64 // the bound's constant: |q·v - approximation| <= s·err
+}
+
+// NewQuery codes q, whose values must be finite.
+func NewQuery(q []float32) *Query {
+	var m, sumAbs float64
+	for _, x := range q {
+		a := math.Abs(float64(x))
+		m = max(m, a)
+		sumAbs += a
+	}
+	qq := &Query{codes: make([]int16, len(q))}
+	if m == 0 {
+		return qq
+	}
+	qq.scale = m / 32767
+	for i, x := range q {
+		qq.codes[i] = int16(max(-32767, min(32767, math.Round(float64(x)/qq.scale))))
+	}
+	d := float64(len(q))
+	// The quantisation terms, each code's error allowed a little over one
+	// half for the rounding of the divisions, then the rounding of the
+	// exact score's float64 sum: at most d·2^-53 of Σ|q_i·v_i|, and
+	// |v_i| <= 127.5·s.
+	qq.err = (qq.scale*127*d/2+sumAbs/2)*(1+1e-9) + sumAbs*128*d*0x1p-52
+	return qq
+}
+
+// Candidate is a position that may rank among the best k, with the bounds
+// of its score.
+type Candidate struct {
+	Pos          int
+	Key          int64
+	Lower, Upper float64
+}
+
+// bounds returns the bounds of the score of a vector of scale sc and
+// codes c.
+func (q *Query) bounds(sc float32, c []int8) (lower, upper float64) {
+	approx := float64(dotCodes(q.codes, c)) * q.scale * float64(sc)
+	b := float64(sc)*q.err + math.Abs(approx)*0x1p-48
+	return approx - b, approx + b
+}
+
+// dotCodes is the exact integer dot product of the codes.
+func dotCodes(q []int16, c []int8) int64 {
+	c = c[:len(q)]
+	var s0, s1, s2, s3 int64
+	i := 0
+	for ; i+4 <= len(q); i += 4 {
+		qq, cc := q[i:i+4:i+4], c[i:i+4:i+4]
+		s0 += int64(qq[0]) * int64(cc[0])
+		s1 += int64(qq[1]) * int64(cc[1])
+		s2 += int64(qq[2]) * int64(cc[2])
+		s3 += int64(qq[3]) * int64(cc[3])
+	}
+	for ; i < len(q); i++ {
+		s0 += int64(q[i]) * int64(c[i])
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// lowers keeps the k largest lower bounds seen, in a min-heap.
+type lowers struct {
+	k int
+	h []float64
+}
+
+// floor is the k-th largest lower bound so far, or -Inf before k.
+func (l *lowers) floor() float64 {
+	if len(l.h) < l.k {
+		return math.Inf(-1)
+	}
+	return l.h[0]
+}
+
+func (l *lowers) push(x float64) {
+	if len(l.h) < l.k {
+		l.h = append(l.h, x)
+		for i := len(l.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if l.h[p] <= l.h[i] {
+				break
+			}
+			l.h[i], l.h[p] = l.h[p], l.h[i]
+			i = p
+		}
+		return
+	}
+	if x <= l.h[0] {
+		return
+	}
+	l.h[0] = x
+	for i := 0; ; {
+		m, a, b := i, 2*i+1, 2*i+2
+		if a < len(l.h) && l.h[a] < l.h[m] {
+			m = a
+		}
+		if b < len(l.h) && l.h[b] < l.h[m] {
+			m = b
+		}
+		if m == i {
+			return
+		}
+		l.h[i], l.h[m] = l.h[m], l.h[i]
+		i = m
+	}
+}
+
+// minSpan is the fewest positions worth a goroutine of their own.
+const minSpan = 4 * ChunkLen
+
+// Candidates returns, in position order, every entry passing the filter f
+// whose score may rank among the k best that are above 0 and at least minScore:
+// a superset of those k, each with bounds that hold its exact score. The
+// positions are split among up to workers goroutines.
+func (s *Set) Candidates(q *Query, k int, minScore float64, f Labels, workers int) []Candidate {
+	if k <= 0 || q.scale == 0 {
+		return nil
+	}
+	n := s.n
+	workers = max(1, min(workers, n/minSpan))
+	// A span is whole chunks, so that no two goroutines share one.
+	type part struct {
+		low   lowers
+		cands []Candidate
+	}
+	parts := make([]part, workers)
+	span := ((n+workers-1)/workers + ChunkLen - 1) / ChunkLen * ChunkLen
+	var wg sync.WaitGroup
+	for w := range parts {
+		p := &parts[w]
+		p.low.k = k
+		lo, hi := w*span, min(n, (w+1)*span)
+		run := func() {
+			d := s.dim
+			for i := lo; i < hi; i++ {
+				c, j := s.chunks[i/ChunkLen], i%ChunkLen
+				sc := c.scales[j]
+				if sc <= 0 || !f.Matches(c.labels[j]) {
+					continue
+				}
+				lower, upper := q.bounds(sc, c.codes[j*d:(j+1)*d:(j+1)*d])
+				if upper <= 0 || upper < minScore || upper < p.low.floor() {
+					continue
+				}
+				p.low.push(lower)
+				p.cands = append(p.cands, Candidate{Pos: i, Key: c.keys[j], Lower: lower, Upper: upper})
+			}
+		}
+		if w == len(parts)-1 {
+			run()
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); run() }()
+	}
+	wg.Wait()
+	all := lowers{k: k}
+	for _, p := range parts {
+		for _, x := range p.low.h {
+			all.push(x)
+		}
+	}
+	floor := all.floor()
+	var out []Candidate
+	for _, p := range parts {
+		for _, c := range p.cands {
+			if c.Upper >= floor {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}

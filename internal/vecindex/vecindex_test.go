@@ -1,0 +1,224 @@
+package vecindex
+
+import (
+	"cmp"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// exact is the score the caller computes: float32 products summed in
+// float64 in index order.
+func exact(q, v []float32) float64 {
+	var s float64
+	for i := range q {
+		s += float64(q[i]) * float64(v[i])
+	}
+	return s
+}
+
+type entry struct {
+	key     int64
+	l       Labels
+	v       []float32
+	scored  bool
+	removed bool
+}
+
+type hit struct {
+	key   int64
+	score float64
+}
+
+// best is the brute-force reference: every entry scored exactly, hits above
+// 0 and at least minScore, highest first, equal scores by key.
+func best(es []entry, q []float32, k int, minScore float64, f Labels) []hit {
+	var hs []hit
+	for _, e := range es {
+		if e.removed || !e.scored || !f.Matches(e.l) {
+			continue
+		}
+		if s := exact(q, e.v); s > 0 && s >= minScore {
+			hs = append(hs, hit{e.key, s})
+		}
+	}
+	slices.SortFunc(hs, func(a, b hit) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	return hs[:min(k, len(hs))]
+}
+
+// randomVector draws a vector of one of several kinds: normal, with a
+// wide range of magnitudes, sparse, or a copy of an earlier one moved by
+// a float32 ulp in one coordinate (a near-tie) or not at all (a duplicate).
+func randomVector(rng *rand.Rand, dim int, earlier [][]float32) []float32 {
+	v := make([]float32, dim)
+	switch r := rng.IntN(10); {
+	case r < 3 && len(earlier) > 0:
+		copy(v, earlier[rng.IntN(len(earlier))])
+		if r > 0 {
+			i := rng.IntN(dim)
+			v[i] = math.Nextafter32(v[i], float32(math.Inf(rng.IntN(2)*2-1)))
+		}
+	case r == 3:
+		scale := math.Pow(10, float64(rng.IntN(40)-20))
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * scale)
+		}
+	case r == 4:
+		v[rng.IntN(dim)] = float32(rng.NormFloat64())
+	default:
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+	}
+	return v
+}
+
+// TestCandidates_HoldTheExactBest: over random sets with duplicates and
+// near-ties, removed entries, filters and several goroutines, every
+// candidate's bounds hold its exact score, and scoring the candidates
+// exactly gives the brute-force reference's best k, keys and scores.
+func TestCandidates_HoldTheExactBest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 1))
+	for round := range 60 {
+		dim := []int{1, 2, 3, 7, 16, 64}[rng.IntN(6)]
+		n := rng.IntN(300)
+		if round%6 == 0 {
+			n = 3*minSpan + rng.IntN(minSpan) // enough for several goroutines
+		}
+		set := NewSet(dim)
+		var es []entry
+		var vs [][]float32
+		key := int64(0)
+		for range n {
+			key += 1 + int64(rng.IntN(3))
+			v := randomVector(rng, dim, vs)
+			vs = append(vs, v)
+			e := entry{key: key, l: Labels{uint32(rng.IntN(2)), uint32(rng.IntN(3))}, v: v, scored: rng.IntN(20) > 0}
+			set.Append(e.key, e.l, e.v, e.scored)
+			es = append(es, e)
+		}
+		// Replace and remove some in place.
+		for range n / 10 {
+			i := rng.IntN(n)
+			if rng.IntN(2) == 0 {
+				es[i].removed = true
+				set.Remove(i)
+				continue
+			}
+			es[i].v, es[i].removed, es[i].scored = randomVector(rng, dim, vs), false, true
+			set.Put(i, es[i].l, es[i].v, true)
+		}
+		for range 8 {
+			q := randomVector(rng, dim, vs)
+			if exact(q, q) == 0 {
+				continue
+			}
+			k := []int{1, 10, 50, 1000}[rng.IntN(4)]
+			minScore := 0.0
+			if rng.IntN(4) == 0 {
+				minScore = rng.NormFloat64()
+			}
+			f := Labels{Any, Any}
+			if rng.IntN(3) == 0 {
+				f.A = uint32(rng.IntN(2))
+			}
+			if rng.IntN(3) == 0 {
+				f.B = uint32(rng.IntN(3))
+			}
+			workers := 1 + rng.IntN(4)
+			cands := set.Candidates(NewQuery(q), k, minScore, f, workers)
+			var got []hit
+			for _, c := range cands {
+				e := es[c.Pos]
+				if e.key != c.Key || e.removed || !e.scored || !f.Matches(e.l) {
+					t.Fatalf("round %d: candidate %+v is not a live entry passing the filter", round, c)
+				}
+				s := exact(q, e.v)
+				if !(c.Lower <= s && s <= c.Upper) {
+					t.Fatalf("round %d: key %d scores %g outside its bounds [%g, %g]", round, c.Key, s, c.Lower, c.Upper)
+				}
+				if s > 0 && s >= minScore {
+					got = append(got, hit{c.Key, s})
+				}
+			}
+			slices.SortFunc(got, func(a, b hit) int {
+				if c := cmp.Compare(b.score, a.score); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.key, b.key)
+			})
+			got = got[:min(k, len(got))]
+			want := best(es, q, k, minScore, f)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d (dim %d, n %d, k %d, min %g, filter %v, workers %d):\n got %v\nwant %v", round, dim, n, k, minScore, f, workers, got, want)
+			}
+		}
+	}
+}
+
+// TestCandidates_FewBeyondK: on random unit-scale vectors the bounds are
+// tight enough that the candidates are few beside the whole set, which is
+// what makes the compact form worth having.
+func TestCandidates_FewBeyondK(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	const dim, n = 128, 20000
+	set := NewSet(dim)
+	for i := range n {
+		set.Append(int64(i+1), Labels{}, randomVector(rng, dim, nil), true)
+	}
+	q := make([]float32, dim)
+	for i := range q {
+		q[i] = float32(rng.NormFloat64())
+	}
+	if c := set.Candidates(NewQuery(q), 10, 0, Labels{Any, Any}, 2); len(c) > n/20 {
+		t.Errorf("%d candidates of %d for k=10: the bounds are too loose to save work", len(c), n)
+	}
+}
+
+func TestFind(t *testing.T) {
+	set := NewSet(2)
+	for _, k := range []int64{2, 5, 9} {
+		set.Append(k, Labels{}, []float32{1, 2}, true)
+	}
+	for _, tc := range []struct {
+		key int64
+		pos int
+		ok  bool
+	}{{1, 0, false}, {2, 0, true}, {5, 1, true}, {6, 2, false}, {9, 2, true}, {10, 3, false}} {
+		if pos, ok := set.Find(tc.key); pos != tc.pos || ok != tc.ok {
+			t.Errorf("Find(%d) = %d, %v; want %d, %v", tc.key, pos, ok, tc.pos, tc.ok)
+		}
+	}
+}
+
+func BenchmarkCandidates(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	const dim, n = 384, 100000
+	set := NewSet(dim)
+	for i := range n {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		set.Append(int64(i), Labels{}, v, true)
+	}
+	q := make([]float32, dim)
+	for j := range q {
+		q[j] = float32(rng.NormFloat64())
+	}
+	qq := NewQuery(q)
+	for _, w := range []int{1, 2} {
+		b.Run("workers="+string(rune('0'+w)), func(b *testing.B) {
+			for b.Loop() {
+				set.Candidates(qq, 10, 0, Labels{Any, Any}, w)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/vector")
+		})
+	}
+}
