@@ -22,12 +22,12 @@ type Node struct {
 
 // Edge is a typed link from Source to Target. (Source, Target, Type) is its key.
 type Edge struct {
-	Source        string
-	Target        string
-	Type          string  // empty means "related_to"
-	Confidence    float64 // stored as given, 0 included (UpsertSemanticEdge); 1 where absent
-	Veracity      float64 // stored as given, 0 included (UpsertSemanticEdge); 1 where absent
-	ContextSource string
+	Source        string  `json:"source"`
+	Target        string  `json:"target"`
+	Type          string  `json:"type"`       // empty means "related_to"
+	Confidence    float64 `json:"confidence"` // stored as given, 0 included (UpsertSemanticEdge); 1 where absent
+	Veracity      float64 `json:"veracity"`   // stored as given, 0 included (UpsertSemanticEdge); 1 where absent
+	ContextSource string  `json:"context_source,omitempty"`
 }
 
 // NodeFilter selects nodes for GetNodes. Empty fields do not filter.
