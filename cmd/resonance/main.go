@@ -85,7 +85,13 @@ var commands = []command{
 	{name: "import", args: "FILE|-", help: importHelp, flags: importFlags, run: runImport},
 	{name: "export", args: "[FILE|-]", help: exportHelp, flags: exportFlags, run: runExport},
 	{name: "search", args: "(--vector FILE | --like ID)", help: searchHelp, flags: searchFlags, run: runSearch},
+	{name: "show", args: "ID", help: showHelp, run: runShow},
+	{name: "ls", help: lsHelp, flags: lsFlags, run: runLs},
+	{name: "edges", args: "ID", help: edgesHelp, flags: edgesFlags, run: runEdges},
+	{name: "rm", args: "(ID... | --edge SOURCE TARGET TYPE)", help: rmHelp, flags: rmFlags, run: runRm},
+	{name: "history", args: "[ID]", help: historyHelp, flags: historyFlags, run: runHistory},
 	{name: "backup", args: "DEST", help: backupHelp, flags: backupFlags, run: runBackup},
+	{name: "restore", args: "BACKUP", help: restoreHelp, flags: restoreFlags, run: runRestore},
 	{name: "checkpoint", help: checkpointHelp, run: runCheckpoint},
 	{name: "vacuum", help: vacuumHelp, flags: vacuumFlags, run: runVacuum},
 	{name: "analyze", help: analyzeHelp, run: maintenance("analyze", (*resonance.Store).Analyze)},
@@ -93,6 +99,7 @@ var commands = []command{
 	{name: "integrity", help: integrityHelp, run: runIntegrity},
 	{name: "schema", args: "DIR", help: schemaHelp, noDB: true, flags: schemaFlags, run: runSchema},
 	{name: "bench", help: benchHelp, noDB: true, flags: benchFlags, run: runBench},
+	{name: "version", help: versionHelp, noDB: true, run: runVersion},
 }
 
 // lookup returns the command called name, or nil.
@@ -157,6 +164,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	top.SetOutput(stderr)
 	top.Usage = func() {}
 	globalFlags(top, e, nil)
+	version := top.Bool("version", false, "print the versions, as the version command does")
 	if err := top.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout)
@@ -166,6 +174,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	rest := top.Args()
+	if *version && len(rest) == 0 {
+		if err := printVersion(e); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFail
+		}
+		return exitOK
+	}
 	if len(rest) == 0 {
 		printUsage(stderr)
 		return exitUsage
@@ -303,6 +318,7 @@ func printFlags(w io.Writer, title string, flags []*flag.Flag) {
 
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: resonance [--db FILE] [--migrations DIR] [--json] [--external-checkpoints] COMMAND [flags] [args]
+       resonance --version
 
 The database is --db, else $RESONANCE_DB, else `+defaultDB+`.
 An application's own migrations come from --migrations DIR (repeat it, or a
