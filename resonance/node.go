@@ -136,9 +136,11 @@ func prepareNode(n *Node) (nodeWrite, error) {
 }
 
 // GetNode returns the node with this id. It returns an error wrapping
-// ErrNotFound, naming the id, when there is none, and one wrapping
-// ErrInvalid when its stored embedding is corrupt (a length that is not a
-// multiple of 4, or NaN or ±Inf values).
+// ErrNotFound, naming the id, when there is none. When its stored
+// embedding is not a whole finite float32 vector (a length that is not a
+// multiple of 4, NaN or ±Inf values; the store never writes one, another
+// program may have), it returns the rest of the node, Embedding nil, with
+// an error wrapping ErrInvalid that names it.
 func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
 	if err := r.enter(ctx); err != nil {
 		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
@@ -151,8 +153,8 @@ func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
 	if err := unpackNode(&n, row.Packed, false); err != nil {
 		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
 	}
-	if n.Embedding, err = decodeStored(row.Embedding, "get node", id); err != nil {
-		return Node{}, err
+	if n.Embedding, err = decodeOwnedEmbedding(row.Embedding); err != nil {
+		return n, fmt.Errorf("resonance: get node %q: %w: returned without its stored embedding, which is not a whole finite float32 vector: %w; `resonance doctor` says how to fix it", id, ErrInvalid, err)
 	}
 	return n, nil
 }
@@ -176,8 +178,10 @@ func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
 // nil, for metadata scans. The result is an empty, non-nil slice when
 // nothing matches.
 //
-// A negative Limit or Offset is refused with ErrInvalid. A node whose
-// stored embedding is corrupt fails the call with ErrInvalid naming it.
+// A negative Limit or Offset is refused with ErrInvalid. Nodes whose
+// stored embedding is not a whole finite float32 vector come back without
+// it (Embedding nil) among the others, and the call returns the nodes
+// with an error wrapping ErrInvalid that names them.
 func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 	if f.Limit < 0 || f.Offset < 0 {
 		return nil, fmt.Errorf("resonance: get nodes: %w: NodeFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
@@ -215,14 +219,23 @@ func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 		return nil, fmt.Errorf("resonance: get nodes: %w", classify(err))
 	}
 	nodes := make([]Node, len(rows))
+	var bad []string
 	for i := range rows {
 		row, n := &rows[i], &nodes[i]
 		if err := unpackNode(n, row.Packed, true); err != nil {
 			return nil, fmt.Errorf("resonance: get nodes: %w", err)
 		}
-		if n.Embedding, err = decodeStored(row.Embedding, "get nodes", n.ID); err != nil {
-			return nil, err
+		if n.Embedding, err = decodeOwnedEmbedding(row.Embedding); err != nil {
+			bad = append(bad, fmt.Sprintf("%q (%v)", n.ID, err))
 		}
+	}
+	if len(bad) > 0 {
+		n := len(bad)
+		if n > 10 {
+			bad = append(bad[:10], fmt.Sprintf("and %d more", n-10))
+		}
+		return nodes, fmt.Errorf("resonance: get nodes: %w: %d node(s) returned without their stored embedding, which is not a whole finite float32 vector: %s; `resonance doctor` lists every such node and the fix",
+			ErrInvalid, n, strings.Join(bad, ", "))
 	}
 	return nodes, nil
 }
@@ -236,17 +249,6 @@ func (s *Store) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 	}
 	defer done()
 	return r.GetNodes(ctx, f)
-}
-
-// decodeStored decodes a node's embedding column, bytes the caller owns
-// and does not use afterwards; a corrupt one is an ErrInvalid naming the
-// node.
-func decodeStored(b []byte, op, id string) ([]float32, error) {
-	v, err := decodeOwnedEmbedding(b)
-	if err != nil {
-		return nil, fmt.Errorf("resonance: %s: node %q: %w: stored embedding is corrupt: %w", op, id, ErrInvalid, err)
-	}
-	return v, nil
 }
 
 // NodeHash returns the hash column of the node with this id ("" when it has

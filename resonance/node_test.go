@@ -388,24 +388,38 @@ func TestStore_NodeHashAndUpdates(t *testing.T) {
 	})
 }
 
+// TestStore_CorruptEmbeddingIsAnError: a stored embedding that is not a
+// whole finite float32 vector (the original may have written one) is an
+// ErrInvalid naming the node, and the rest of the node still comes back,
+// from GetNode and from GetNodes, which returns every node.
 func TestStore_CorruptEmbeddingIsAnError(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
 	nan := []byte{0, 0, 0xc0, 0x7f, 0, 0, 0x80, 0x3f} // NaN, 1
 	for id, blob := range map[string][]byte{"short": {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, "nan": nan} {
-		if _, err := s.DB().Exec(`INSERT INTO nodes (id, type, embedding) VALUES (?, 'doc', ?)`, id, blob); err != nil {
+		if _, err := s.DB().Exec(`INSERT INTO nodes (id, type, title, embedding) VALUES (?, 'doc', 'T', ?)`, id, blob); err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.GetNode(ctx, id)
+		n, err := s.GetNode(ctx, id)
 		if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("%q", id)) {
 			t.Errorf("GetNode(%s) = %v, want ErrInvalid naming the node", id, err)
 		}
+		if n.ID != id || n.Type != "doc" || n.Title != "T" || n.Embedding != nil {
+			t.Errorf("GetNode(%s) = %+v, want the rest of the node without its embedding", id, n)
+		}
 	}
-	if _, err := s.GetNodes(ctx, resonance.NodeFilter{}); !errors.Is(err, resonance.ErrInvalid) {
-		t.Errorf("GetNodes over corrupt blobs = %v, want ErrInvalid", err)
+	if err := s.UpsertNode(ctx, resonance.Node{ID: "good", Type: "doc", Embedding: []float32{1, 2}}); err != nil {
+		t.Fatal(err)
 	}
-	if nodes, err := s.GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true}); err != nil || len(nodes) != 2 {
-		t.Errorf("metadata scan = %d nodes, %v; want 2 and no error", len(nodes), err)
+	nodes, err := s.GetNodes(ctx, resonance.NodeFilter{})
+	if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), `"short"`) || !strings.Contains(err.Error(), `"nan"`) {
+		t.Errorf("GetNodes over corrupt blobs = %v, want ErrInvalid naming both", err)
+	}
+	if len(nodes) != 3 || nodes[2].ID != "good" || len(nodes[2].Embedding) != 2 || nodes[0].Embedding != nil || nodes[1].Title != "T" {
+		t.Errorf("GetNodes over corrupt blobs returned %+v, want all three, the corrupt ones without an embedding", nodes)
+	}
+	if nodes, err := s.GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true}); err != nil || len(nodes) != 3 {
+		t.Errorf("metadata scan = %d nodes, %v; want 3 and no error", len(nodes), err)
 	}
 }
 

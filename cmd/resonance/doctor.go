@@ -249,6 +249,16 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	default:
 		r.add("O1", "ok", "integrity_check: ok", "")
 	}
+	if len(problems) > 0 || err != nil {
+		// The damage comes first; reading the embeddings would fail on it.
+	} else if ids, bad, err := badEmbeddings(ctx, s); err != nil {
+		r.add("D9", "fail", "reading the stored embeddings: "+err.Error(), osFix(err, "retry"))
+	} else if len(bad) > 0 {
+		r.add("D9", "fail", fmt.Sprintf("%s with a stored embedding that is not a whole finite float32 vector (search skips them, export writes them without it): %s",
+			plural(int64(len(bad)), "node"), strings.Join(bad, "; ")), embeddingFix(path, ids))
+	} else {
+		r.add("D9", "ok", "every stored embedding is a whole finite float32 vector", "")
+	}
 	if err := s.Close(); err != nil {
 		r.add("O4", "fail", err.Error(), "")
 	}

@@ -160,6 +160,14 @@ func runIntegrity(e *env, fs *flag.FlagSet) error {
 	if err != nil {
 		return err
 	}
+	damaged := len(problems)
+	var badIDs, bad []string
+	if damaged == 0 { // reading a damaged file would fail on the damage again
+		if badIDs, bad, err = badEmbeddings(e.ctx, s); err != nil {
+			return err
+		}
+		problems = append(problems, bad...)
+	}
 	if e.json {
 		if err := writeJSON(e.stdout, map[string]any{"db": s.Path(), "ok": len(problems) == 0, "problems": problems}); err != nil {
 			return err
@@ -172,9 +180,15 @@ func runIntegrity(e *env, fs *flag.FlagSet) error {
 			fmt.Fprintf(e.stdout, "  %s\n", p)
 		}
 	}
-	if len(problems) > 0 {
+	if damaged > 0 {
 		fmt.Fprintf(e.stderr, "resonance: integrity %q: the database is damaged (%s); restore it from a backup (resonance backup, or %s)\n",
-			s.Path(), plural(int64(len(problems)), "problem"), "backups/ beside the database")
+			s.Path(), plural(int64(damaged), "problem"), "backups/ beside the database")
+	}
+	if len(bad) > 0 {
+		fmt.Fprintf(e.stderr, "resonance: integrity %q: D9 %s with a stored embedding that is not a whole finite float32 vector; %s\n",
+			s.Path(), plural(int64(len(bad)), "node"), embeddingFix(s.Path(), badIDs))
+	}
+	if len(problems) > 0 {
 		return checkFailed{fmt.Errorf("integrity_check found %s", plural(int64(len(problems)), "problem"))}
 	}
 	return s.Close()

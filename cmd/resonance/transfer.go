@@ -450,7 +450,11 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	err = s.Read(e.ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		for off := 0; ; off += page {
 			nodes, err := tx.GetNodes(e.ctx, resonance.NodeFilter{Limit: page, Offset: off})
-			if err != nil {
+			if err != nil && nodes != nil && errors.Is(err, resonance.ErrInvalid) {
+				// Stored embeddings that are not whole finite float32
+				// vectors: the nodes are written without them, and said.
+				fmt.Fprintf(e.stderr, "resonance: export %q: warning: %v\n", s.Path(), bare(err))
+			} else if err != nil {
 				return err
 			}
 			for _, n := range nodes {

@@ -292,3 +292,56 @@ func TestImport_ZeroConfidenceStaysZero(t *testing.T) {
 		t.Errorf("export → import → export is not the identity:\nfirst:\n%s\nsecond:\n%s", first, second)
 	}
 }
+
+// TestExport_CorruptEmbedding: a stored embedding that is not a whole
+// finite float32 vector (NaN, a length not a multiple of 4, a TEXT value)
+// does not stop export: every node is written, those without their
+// embedding, with a warning naming them, and import reads back what export
+// wrote. integrity and doctor name those nodes and the fix.
+func TestExport_CorruptEmbedding(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.db")
+	mustCLI(t, 0, "", "--db", a, "init")
+	in := `{"kind":"node","id":"good","type":"doc","embedding":[1,2]}` + "\n" +
+		`{"kind":"node","id":"nan","type":"doc","title":"N"}` + "\n" +
+		`{"kind":"node","id":"short","type":"doc","title":"S"}` + "\n" +
+		`{"kind":"edge","source":"good","target":"nan"}` + "\n"
+	mustCLI(t, 0, in, "--db", a, "import", "-")
+	db, err := resonance.Connect(t.Context(), a, resonance.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, blob := range map[string][]byte{"nan": {0, 0, 0xc0, 0x7f, 0, 0, 0x80, 0x3f}, "short": {1, 2, 3, 4, 5}} {
+		if _, err := db.Exec(`UPDATE nodes SET embedding = ? WHERE id = ?`, blob, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	r := mustCLI(t, 0, "", "--db", a, "export")
+	for _, id := range []string{"nan", "short"} {
+		if !strings.Contains(r.stdout, `{"kind":"node","id":"`+id+`","type":"doc","title":"`) {
+			t.Errorf("export lacks node %s:\n%s", id, r.stdout)
+		}
+		if !strings.Contains(r.stderr, `"`+id+`"`) {
+			t.Errorf("export's warning does not name %s: %q", id, r.stderr)
+		}
+	}
+	if !strings.Contains(r.stdout, `"id":"good","type":"doc","domain":"knowledge","layer":"experience","embedding":[1,2]`) || !strings.Contains(r.stdout, `"kind":"edge"`) {
+		t.Errorf("export lost the good node's embedding or the edge:\n%s", r.stdout)
+	}
+	b := filepath.Join(dir, "b.db")
+	mustCLI(t, 0, "", "--db", b, "init")
+	mustCLI(t, 0, r.stdout, "--db", b, "import", "-")
+	if again := mustCLI(t, 0, "", "--db", b, "export"); again.stdout != r.stdout || again.stderr != "" {
+		t.Errorf("import did not read back what export wrote:\n%s\nwarnings: %q", again.stdout, again.stderr)
+	}
+
+	for _, cmd := range [][]string{{"integrity"}, {"doctor"}} {
+		r := mustCLI(t, 1, "", append([]string{"--db", a}, cmd...)...)
+		out := r.stdout + r.stderr
+		if !strings.Contains(out, `"nan"`) || !strings.Contains(out, `"short"`) || strings.Contains(out, `"good"`) || !strings.Contains(out, "UPDATE nodes SET embedding = NULL") {
+			t.Errorf("%s: want the nodes nan and short named with the fix, not good:\n%s", cmd[0], out)
+		}
+	}
+}
