@@ -30,6 +30,12 @@ $(LITESTREAM): tools/litestream/go.mod tools/litestream/go.sum
 
 tools: $(SQLC) $(DBMATE) $(LITESTREAM)
 
+# sqlitevec is P7's sqlite-vec side (resonance bench --scale --sqlite-vec
+# bin/sqlitevec), in a module of its own so that sqlite-vec stays out of the
+# library's go.mod.
+$(BIN)/sqlitevec: bench/sqlitevec/go.mod bench/sqlitevec/go.sum bench/sqlitevec/main.go
+	cd bench/sqlitevec && $(GO) build -o $(BIN)/sqlitevec .
+
 # generate regenerates db/ from schema/ and queries/, and the example
 # application's copy of schema/ and its queries, which read it.
 generate: $(SQLC)

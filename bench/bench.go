@@ -86,6 +86,13 @@ type Config struct {
 	MixedIdle    time.Duration // P5 idle phase (readers only): a quarter of Mixed
 	Readers      int           // P5 readers: 4
 	Queries      int           // P6 queries: 200 (quick 50)
+	// Scale adds P7 and P8 (scale.go), run once after the repetitions.
+	Scale      bool
+	ScaleNodes int // P7 nodes: 1,000,000
+	LiveNodes  int // P8 nodes: 100,000
+	// SqliteVec is the binary of bench/sqlitevec, P7's sqlite-vec side;
+	// empty leaves it out.
+	SqliteVec string
 	// Example is the example graph as JSON Lines (`resonance import`'s
 	// format), whose neighbourhoods P9a and P9b walk.
 	Example []byte
@@ -113,6 +120,8 @@ func (c Config) withDefaults() Config {
 	def(&c.PoolQueries, 20000, 5000)
 	def(&c.Readers, 4, 4)
 	def(&c.Queries, 200, 50)
+	def(&c.ScaleNodes, 1000000, 1000000)
+	def(&c.LiveNodes, 100000, 100000)
 	if c.Mixed <= 0 {
 		c.Mixed = 10 * time.Second
 		if c.Quick {
@@ -337,6 +346,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		samples[lib] = append(samples[lib], s[lib])
 		samples[base] = append(samples[base], s[base])
 	}
+	var scaled [2]sample
+	if cfg.Scale {
+		scaled = [2]sample{lib: {}, base: {}}
+		if err := r.scale(scaled); err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
 	rep := &Report{Env: Env{
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		SQLiteVersion: sqliteVersion(), Quick: cfg.Quick, Reps: cfg.Reps, Nodes: cfg.Nodes,
@@ -344,6 +360,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}}
 	for _, spec := range specs {
 		rep.Workloads = append(rep.Workloads, spec.summarize(samples[lib], samples[base]))
+	}
+	if cfg.Scale {
+		for _, spec := range scaleSpecs {
+			rep.Workloads = append(rep.Workloads, spec.summarize([]sample{scaled[lib]}, []sample{scaled[base]}))
+		}
 	}
 	return rep, nil
 }
@@ -722,6 +743,26 @@ var specs = []spec{
 	{"P9d", "µs/walk", false, 0, []string{"P9d_nodes"}},
 }
 
+// scaleSpecs are P7 and P8, run with Config.Scale; P7's baseline is
+// sqlite-vec's exact KNN, P8's the library's own steady search.
+var scaleSpecs = []spec{
+	{"P7", "ms", false, 0, []string{"top10_p90_ms", "top50_p50_ms", "top50_p90_ms", "first_ms", "kept_mib", "embeddings_mib", "ns_per_node", "ns_per_node_20k", "top10_same_answers", "top50_same_answers"}},
+	{"P8", "ms", false, 0, nil},
+}
+
+// P7's and P8's targets: P7's steady top-10 p50 at most p7Ratio times
+// sqlite-vec's, its first search in a new process no slower than
+// sqlite-vec's, the memory kept at most p7Memory times the float32
+// embeddings, and the time per node at most p7PerNode times that at
+// 20,000 nodes; P8's search after a write at most p8Ratio times a steady
+// one.
+const (
+	p7Ratio   = 0.25
+	p7Memory  = 0.5
+	p7PerNode = 2
+	p8Ratio   = 1.5
+)
+
 // P6's targets: the library answers at least w6Ratio times as many queries
 // per second as the baseline, and keeps at most w6Memory times the
 // embeddings' own size in memory for it.
@@ -776,6 +817,14 @@ func (sp spec) summarize(libs, bases []sample) Workload {
 		}
 		busy, _ := w.Get("busy_errors")
 		w.TargetMet = busy == 0
+	}
+	if sp.name == "P7" {
+		get := func(k string) float64 { v, _ := w.Get(k); return v }
+		w.TargetMet = w.Ratio <= p7Ratio && get("first_ms") <= get("baseline_first_ms") &&
+			get("kept_mib") <= p7Memory*get("embeddings_mib") && get("ns_per_node") <= p7PerNode*get("ns_per_node_20k")
+	}
+	if sp.name == "P8" {
+		w.TargetMet = w.Ratio <= p8Ratio
 	}
 	if sp.name == "P6" {
 		kept, _ := w.Get("kept_mib")

@@ -26,13 +26,18 @@ const benchHelp = "Benchmark the library against plain database/sql + go-sqlite3
 	"connections also run from C with the baseline's statements and data: the C floor, which no\n" +
 	"Go code on these statements goes below. Each figure is the median of the repetitions; ratio\n" +
 	"is resonance ÷ baseline. The databases are created in --db-dir. Exits 1 when the mixed load\n" +
-	"saw a busy error. The workloads were named W1-W6 before; the table shows the old name in\n" +
+	"saw a busy error. With --scale it also runs P7, search over a million nodes beside sqlite-vec's\n" +
+	"exact KNN (--sqlite-vec BIN, built by `make bin/sqlitevec`), and P8, a search right after a\n" +
+	"one-node write at 100,000 nodes, once each. The workloads were named W1-W6 before; the table shows the old name in\n" +
 	"brackets and --json carries it as old_name, for one release."
 
 func benchFlags(fs *flag.FlagSet) {
 	fs.Bool("quick", false, "shrink every workload so the run takes well under a minute")
 	fs.String("db-dir", "", "`DIR` for the benchmark databases (default a temporary directory, removed afterwards)")
 	fs.Int("reps", 3, fmt.Sprintf("`N` repetitions of each workload, 1 to %d; each figure is their median", maxReps))
+	fs.Bool("scale", false, "also run P7 (search over --scale-nodes random unit vectors of 384 floats, beside sqlite-vec with --sqlite-vec) and P8 (search right after a write at 100,000 nodes), once each; takes minutes and several GB of disk")
+	fs.Int("scale-nodes", 1000000, "`N` nodes for P7")
+	fs.String("sqlite-vec", "", "`BIN`: the sqlite-vec helper built by `make bin/sqlitevec`, P7's baseline (without it P7 has none)")
 	fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=P1… and side=resonance|baseline|c, c being the C floor (go tool pprof -tagfocus)")
 	progressFlag(fs)
 }
@@ -44,6 +49,9 @@ func runBench(e *env, fs *flag.FlagSet) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
+	if n := intFlag(fs, "scale-nodes"); n < 20000 || n > 100_000_000 {
+		return usagef("--scale-nodes is %d: want 20000 to 100000000", n)
+	}
 	reps := intFlag(fs, "reps")
 	if reps < 1 || reps > maxReps {
 		return usagef("--reps is %d: want 1 to %d", reps, maxReps)
@@ -53,10 +61,13 @@ func runBench(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	cfg := bench.Config{
-		Dir:     stringFlag(fs, "db-dir"),
-		Quick:   boolFlag(fs, "quick"),
-		Reps:    reps,
-		Example: example.Graph,
+		Dir:        stringFlag(fs, "db-dir"),
+		Quick:      boolFlag(fs, "quick"),
+		Reps:       reps,
+		Example:    example.Graph,
+		Scale:      boolFlag(fs, "scale"),
+		ScaleNodes: intFlag(fs, "scale-nodes"),
+		SqliteVec:  stringFlag(fs, "sqlite-vec"),
 		Progress: func(step string) {
 			p.draw(fmt.Sprintf("bench %s  %s", p.elapsed().Round(1e9), step), true)
 		},

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/resonance-graph/resonancedb/bench"
 	"io"
 	"os"
 	"os/signal"
@@ -126,6 +127,7 @@ func (c checkFailed) Error() string { return c.err.Error() }
 func (c checkFailed) Unwrap() error { return c.err }
 
 func main() {
+	bench.FirstSearchChild() // returns unless this process is P7's child
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
