@@ -226,3 +226,29 @@ func TestConnectHook_ChangedSettingFailsTheConnection(t *testing.T) {
 		}
 	})
 }
+
+// TestOpen_UnknownVersionRecordedMidwayStops: a version this binary does
+// not know, recorded while the migrations run (here by a migration
+// itself, as another process's newer binary would between two of them),
+// stops the next migration (M4), though the versions are not read again
+// while their count is what this process expects.
+func TestOpen_UnknownVersionRecordedMidwayStops(t *testing.T) {
+	app := fstest.MapFS{
+		"29000101000000_a.sql": {Data: []byte("-- migrate:up\nCREATE TABLE app_a (x);\nINSERT INTO schema_migrations (version) VALUES ('39990101000000');\n-- migrate:down\n")},
+		"29000101000100_b.sql": {Data: []byte("-- migrate:up\nCREATE TABLE app_b (x);\n-- migrate:down\n")},
+	}
+	path := filepath.Join(t.TempDir(), "g.db")
+	_, err := resonance.Open(t.Context(), path, resonance.Options{Create: true, Migrations: []fs.FS{app}})
+	if !errors.Is(err, resonance.ErrSchemaMismatch) || !strings.Contains(err.Error(), "39990101000000") {
+		t.Fatalf("M4: Open = %v; want ErrSchemaMismatch naming 39990101000000", err)
+	}
+	conn, err := resonance.Connect(t.Context(), path, resonance.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var b int
+	if err := conn.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name = 'app_b'`).Scan(&b); err != nil || b != 0 {
+		t.Errorf("M4: the migration after the unknown version ran (app_b: %d, %v)", b, err)
+	}
+}

@@ -179,9 +179,13 @@ func migrationStatus(ms []dbmate.Migration, applied []string) []MigrationStatus 
 
 // unknownVersions returns the applied versions this binary has no file for.
 func unknownVersions(ms []dbmate.Migration, applied []string) []string {
+	known := make(map[string]bool, len(ms))
+	for _, m := range ms {
+		known[m.Version] = true
+	}
 	var unknown []string
 	for _, v := range applied {
-		if !slices.ContainsFunc(ms, func(m dbmate.Migration) bool { return m.Version == v }) {
+		if !known[v] {
 			unknown = append(unknown, v)
 		}
 	}
@@ -239,13 +243,14 @@ func (s *Store) migrate(ctx context.Context) error {
 	// read the whole schema again each time.)
 	var mc *migrationConn
 	defer func() { mc.close() }()
+	recorded := len(applied)
 	for _, m := range pending {
 		if mc == nil {
 			if mc, err = s.newMigrationConn(ctx); err != nil {
 				return err
 			}
 		}
-		if err := s.applyMigration(ctx, mc, ms, m); err != nil {
+		if err := s.applyMigration(ctx, mc, ms, m, &recorded); err != nil {
 			return err
 		}
 		if mc.leftOver(ctx) {
@@ -305,16 +310,24 @@ func (s *Store) checkKnown(ms []dbmate.Migration, applied []string) error {
 }
 
 // applyMigration applies one migration inside its own BEGIN IMMEDIATE
-// transaction on mc. It re-reads the applied versions under the write
-// lock, so a process that lost the race finds the work done and skips it
-// (M2); a failing statement rolls the whole migration back (M3).
+// transaction on mc. Under the write lock it looks again at what is
+// recorded, so a process that lost the race finds the work done and skips
+// it (M2), and one that finds versions it does not know stops (M4); a
+// failing statement rolls the whole migration back (M3).
+//
+// *recorded is the number of versions schema_migrations held when this
+// process last read them all or added one. Versions are only ever added
+// while migrating, so when the count is still that, no other process has
+// recorded anything meanwhile and the versions need not be read again:
+// reading them all for every migration made applying n migrations take
+// time in n².
 //
 // While the migration's statements run, the connection's commit hook
 // refuses every commit and its rollback hook notes every rollback, so a
 // migration that ends the transaction it runs in (COMMIT, END or ROLLBACK
 // among its statements, followed or not by a BEGIN of its own) is refused
 // with nothing of it committed or recorded, without reading its text.
-func (s *Store) applyMigration(ctx context.Context, mc *migrationConn, all []dbmate.Migration, m dbmate.Migration) (err error) {
+func (s *Store) applyMigration(ctx context.Context, mc *migrationConn, all []dbmate.Migration, m dbmate.Migration, recorded *int) (err error) {
 	parsed, err := m.Parse()
 	if err != nil {
 		return fmt.Errorf("resonance: migration %s: %w", m.FileName, err)
@@ -341,14 +354,23 @@ func (s *Store) applyMigration(ctx context.Context, mc *migrationConn, all []dbm
 	if _, err := conn.ExecContext(ctx, createMigrationsDD); err != nil {
 		return fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
 	}
-	applied, err := appliedVersions(ctx, conn)
-	if err != nil {
+	var count int
+	var done bool
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), EXISTS (SELECT 1 FROM "schema_migrations" WHERE version = ?) FROM "schema_migrations"`,
+		m.Version).Scan(&count, &done); err != nil {
 		return fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
 	}
-	if err := s.checkKnown(all, applied); err != nil {
-		return err
+	if count != *recorded {
+		applied, err := appliedVersions(ctx, conn)
+		if err != nil {
+			return fmt.Errorf("resonance: migrate %q: %w", s.path, classify(err))
+		}
+		if err := s.checkKnown(all, applied); err != nil {
+			return err
+		}
+		*recorded = len(applied)
 	}
-	if slices.Contains(applied, m.Version) {
+	if done {
 		return nil // another process applied it while we waited; the deferred rollback ends ours
 	}
 	_, err = conn.ExecContext(ctx, parsed.Up)
@@ -366,6 +388,7 @@ func (s *Store) applyMigration(ctx context.Context, mc *migrationConn, all []dbm
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("resonance: migrate %q: commit %s: %w", s.path, m.FileName, classify(err))
 	}
+	*recorded++
 	s.opts.Logger.Info("resonance: migration applied", "db", s.path, "file", m.FileName, "took", time.Since(start))
 	return nil
 }
