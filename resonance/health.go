@@ -145,3 +145,63 @@ func fileSize(path string) int64 {
 	}
 	return fi.Size()
 }
+
+// librarySchema is what the library's queries need of the schema its
+// migrations create: every table with its columns. (The internal test
+// TestLibrarySchema_IsWhatTheMigrationsCreate keeps it in step.)
+var librarySchema = []struct {
+	table   string
+	columns []string
+}{
+	{"nodes", []string{"id", "type", "title", "domain", "layer", "embedding", "hash", "meta", "date", "summary"}},
+	{"edges", []string{"source", "target", "type", "confidence", "veracity", "context_source"}},
+	{"ember_state", []string{"file_path", "last_analyzed", "sidecar_created", "confidence"}},
+	{"history", []string{"id", "entity_type", "entity_id", "action", "old_value", "new_value", "timestamp"}},
+}
+
+// libraryIndexes are the indexes the library's migrations create.
+var libraryIndexes = []string{"idx_edges_target"}
+
+// schemaProblems names, as health problems, each table, column and index
+// of librarySchema and libraryIndexes that q's database lacks.
+func schemaProblems(ctx context.Context, q querier) ([]string, error) {
+	var problems []string
+	for _, t := range librarySchema {
+		rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_xinfo(?)`, t.table)
+		if err != nil {
+			return nil, err
+		}
+		have := map[string]bool{}
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			have[strings.ToLower(c)] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if len(have) == 0 {
+			problems = append(problems, fmt.Sprintf("C9 schema: table %s is missing", t.table))
+			continue
+		}
+		for _, c := range t.columns {
+			if !have[c] {
+				problems = append(problems, fmt.Sprintf("C9 schema: %s has no column %s", t.table, c))
+			}
+		}
+	}
+	for _, ix := range libraryIndexes {
+		var n int
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, ix).Scan(&n); err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			problems = append(problems, fmt.Sprintf("C9 schema: index %s is missing", ix))
+		}
+	}
+	return problems, nil
+}

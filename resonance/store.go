@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,7 +41,8 @@ type Store struct {
 // Metrics are counters a store keeps while it is open.
 type Metrics struct {
 	// LongTransactions counts transactions that stayed open longer than half
-	// the busy timeout (W8): each one could make other writers time out.
+	// the busy timeout (W8): a write one could make other writers time out,
+	// a read one holds up checkpoints.
 	LongTransactions int64
 }
 
@@ -156,7 +158,9 @@ func (s *Store) Metrics() Metrics {
 }
 
 // Health checks the writer connection's settings and performs a write/read
-// probe (C9); see CheckHealth.
+// probe (C9), as CheckHealth does, and checks that the tables, columns and
+// indexes the library's migrations create are still there: an
+// application's migration may have dropped or renamed one.
 func (s *Store) Health(ctx context.Context) (Health, error) {
 	if s.closed.Load() {
 		return Health{}, fmt.Errorf("resonance: health %q: %w", s.path, ErrClosed)
@@ -166,7 +170,21 @@ func (s *Store) Health(ctx context.Context) (Health, error) {
 		return Health{}, err
 	}
 	defer conn.Close()
-	return checkHealth(ctx, conn)
+	h, err := checkHealth(ctx, conn)
+	if err != nil && len(h.Problems) == 0 {
+		return h, err // the check could not run
+	}
+	missing, serr := schemaProblems(ctx, conn)
+	if serr != nil {
+		return h, fmt.Errorf("resonance: health: reading the schema: %w", classify(serr))
+	}
+	if len(missing) > 0 {
+		h.Status = "unhealthy"
+		h.Problems = append(h.Problems, missing...)
+		err = fmt.Errorf("resonance: health: unhealthy: %s; the library's migrations create what is missing: "+
+			"a migration of the application's dropped or changed it; undo that with another migration, or restore a backup", strings.Join(h.Problems, "; "))
+	}
+	return h, err
 }
 
 // Close runs PRAGMA optimize on the writer, closes every connection and

@@ -340,11 +340,17 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 }
 
 // reportLong counts and logs a transaction open for longer than half the
-// busy timeout (W8).
+// busy timeout (W8), saying what it holds up: a write transaction holds
+// the write lock; a read transaction holds its snapshot, which no writer
+// waits for, but which keeps checkpoints from copying the WAL past it and
+// from resetting it.
 func (s *Store) reportLong(open time.Duration, write bool) {
 	s.longTx.Add(1)
-	s.opts.Logger.Warn("resonance: transaction open longer than half the busy timeout; other writers may time out",
-		"db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", write)
+	msg := "resonance: write transaction open longer than half the busy timeout; other writers may time out"
+	if !write {
+		msg = "resonance: read transaction open longer than half the busy timeout; checkpoints cannot copy the WAL past its snapshot or reset it until it ends, so -wal grows"
+	}
+	s.opts.Logger.Warn(msg, "db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", write)
 }
 
 func (s *Store) endError(op string, ctx context.Context, err error) error {

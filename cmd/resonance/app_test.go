@@ -193,3 +193,19 @@ func TestDoctor_FixesCarryTheFlags(t *testing.T) {
 	mustCLI(t, 0, "", args[1:]...)
 	mustCLI(t, 0, "", "--db", path, "--migrations", dir, "--external-checkpoints", "doctor")
 }
+
+// TestHealthAndDoctor_LibraryTableDropped: after an application's
+// migration dropped nodes, health and doctor fail naming it.
+func TestHealthAndDoctor_LibraryTableDropped(t *testing.T) {
+	dir := appDir(t, map[string]string{"29000101000000_drop.sql": "-- migrate:up\nDROP TABLE nodes;\n-- migrate:down\n"})
+	db := filepath.Join(t.TempDir(), "graph.db")
+	cli(t, "", "--db", db, "--migrations", dir, "init") // its stats fail: no nodes
+	h := mustCLI(t, 1, "", "--db", db, "--migrations", dir, "health")
+	if !strings.Contains(h.stdout, "table nodes is missing") {
+		t.Errorf("health after nodes was dropped:\n%s\n%s", h.stdout, h.stderr)
+	}
+	d := mustCLI(t, 1, "", "--db", db, "--migrations", dir, "doctor")
+	if !hasLine(d.stdout, "FAIL", "table nodes is missing") || !strings.Contains(d.stdout, "undo that with another migration") {
+		t.Errorf("doctor after nodes was dropped:\n%s", d.stdout)
+	}
+}
