@@ -157,13 +157,19 @@ var librarySchema = []struct {
 	{"edges", []string{"source", "target", "type", "confidence", "veracity", "context_source"}},
 	{"ember_state", []string{"file_path", "last_analyzed", "sidecar_created", "confidence"}},
 	{"history", []string{"id", "entity_type", "entity_id", "action", "old_value", "new_value", "timestamp"}},
+	{"node_changes", []string{"seq", "node_rowid"}},
 }
 
-// libraryIndexes are the indexes the library's migrations create.
-var libraryIndexes = []string{"idx_edges_target"}
+// libraryObjects are the indexes and triggers the library's migrations
+// create, by kind and name.
+var libraryObjects = []schemaObject{
+	{"index", "idx_edges_target"},
+	{"trigger", "node_changes_delete"}, {"trigger", "node_changes_insert"},
+	{"trigger", "node_changes_prune"}, {"trigger", "node_changes_update"},
+}
 
-// schemaProblems names, as health problems, each table, column and index
-// of librarySchema and libraryIndexes that q's database lacks.
+// schemaProblems names, as health problems, each table, column, index and
+// trigger of librarySchema and libraryObjects that q's database lacks.
 func schemaProblems(ctx context.Context, q querier) ([]string, error) {
 	var problems []string
 	for _, t := range librarySchema {
@@ -194,13 +200,13 @@ func schemaProblems(ctx context.Context, q querier) ([]string, error) {
 			}
 		}
 	}
-	for _, ix := range libraryIndexes {
+	for _, o := range libraryObjects {
 		var n int
-		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, ix).Scan(&n); err != nil {
+		if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = ? AND name = ?`, o.kind, o.name).Scan(&n); err != nil {
 			return nil, err
 		}
 		if n == 0 {
-			problems = append(problems, fmt.Sprintf("C9 schema: index %s is missing", ix))
+			problems = append(problems, fmt.Sprintf("C9 schema: %s %s is missing", o.kind, o.name))
 		}
 	}
 	return problems, nil

@@ -7,7 +7,7 @@ import (
 )
 
 // TestLibrarySchema_IsWhatTheMigrationsCreate: Health's list of the
-// library's tables, columns and indexes is exactly what the embedded
+// library's tables, columns, indexes and triggers is exactly what the embedded
 // migrations create, so a new migration cannot leave it behind.
 func TestLibrarySchema_IsWhatTheMigrationsCreate(t *testing.T) {
 	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "g.db"), Options{Create: true})
@@ -44,7 +44,11 @@ func TestLibrarySchema_IsWhatTheMigrationsCreate(t *testing.T) {
 	if slices.Sort(want); !slices.Equal(tables, want) {
 		t.Errorf("librarySchema lists tables %v, the migrations create %v", want, tables)
 	}
-	if ix := strings(`SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`); !slices.Equal(ix, libraryIndexes) {
-		t.Errorf("libraryIndexes is %v, the migrations create %v", libraryIndexes, ix)
+	var objects []string
+	for _, o := range libraryObjects {
+		objects = append(objects, o.kind+" "+o.name)
+	}
+	if got := strings(`SELECT type || ' ' || name FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name`); !slices.Equal(got, objects) {
+		t.Errorf("libraryObjects is %v, the migrations create %v", objects, got)
 	}
 }

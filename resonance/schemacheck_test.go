@@ -11,7 +11,7 @@ import (
 )
 
 // TestStore_HealthChecksTheLibrarysSchema: an application migration that
-// drops or changes one of the library's tables, columns or indexes leaves a
+// drops or changes one of the library's tables, columns, indexes or triggers leaves a
 // store whose Health says so, naming the object, read-write and read-only.
 func TestStore_HealthChecksTheLibrarysSchema(t *testing.T) {
 	for _, c := range []struct{ name, up, want string }{
@@ -19,6 +19,7 @@ func TestStore_HealthChecksTheLibrarysSchema(t *testing.T) {
 		{"DropColumn", "ALTER TABLE nodes DROP COLUMN summary;", "nodes has no column summary"},
 		{"DropIndex", "DROP INDEX idx_edges_target;", "index idx_edges_target is missing"},
 		{"RenameHistory", "ALTER TABLE history RENAME TO old_history;", "table history is missing"},
+		{"DropTrigger", "DROP TRIGGER node_changes_update;", "trigger node_changes_update is missing"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			app := fstest.MapFS{"29000101000000_app.sql": {Data: []byte("-- migrate:up\n" + c.up + "\n-- migrate:down\n")}}

@@ -158,8 +158,8 @@ func (s *Store) Metrics() Metrics {
 }
 
 // Health checks the writer connection's settings and performs a write/read
-// probe (C9), as CheckHealth does, and checks that the tables, columns and
-// indexes the library's migrations create are still there: an
+// probe (C9), as CheckHealth does, and checks that the tables, columns,
+// indexes and triggers the library's migrations create are still there: an
 // application's migration may have dropped or renamed one.
 func (s *Store) Health(ctx context.Context) (Health, error) {
 	if s.closed.Load() {

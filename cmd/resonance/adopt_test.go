@@ -157,16 +157,15 @@ func TestCLI_RefusesLookalikesOfTheOriginal(t *testing.T) {
 	}
 }
 
-// TestCLI_EveryConversionIsSaid runs a command that sounds like a check,
-// health, on the original's database: it converts the file like every
-// read-write command, and says so on stderr, with where the backup is,
-// since the original cannot open the file afterwards (X1).
+// TestCLI_EveryConversionIsSaid runs init, which converts the original's
+// database as migrate up does: it says so on stderr, with where the backup
+// is, since the original cannot open the file afterwards (X1).
 func TestCLI_EveryConversionIsSaid(t *testing.T) {
 	db, _ := newOriginalDB(t, originaldb.Options{})
-	r := mustCLI(t, 0, "", "--db", db, "health")
+	r := mustCLI(t, 0, "", "--db", db, "init")
 	for _, want := range []string{"converted the database made by the original", "the original cannot open it", filepath.Join(filepath.Dir(db), "backups")} {
 		if !strings.Contains(r.stderr, want) {
-			t.Errorf("X1: health on the original's database converted it without saying %q on stderr:\n%s", want, r.stderr)
+			t.Errorf("X1: init on the original's database converted it without saying %q on stderr:\n%s", want, r.stderr)
 		}
 	}
 }

@@ -219,7 +219,7 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	defer s.Close()
 	if h, err := s.Health(ctx); err != nil {
 		r.add("C9", "fail", err.Error(), "a setting that is off was changed by a modified build (every connection resonance opens is hardened); "+
-			"a table, column or index of the library's that is missing was dropped or changed by a migration of the application's: undo that with another migration, or restore a backup from "+
+			"a table, column, index or trigger of the library's that is missing was dropped or changed by a migration of the application's: undo that with another migration, or restore a backup from "+
 			shellQuote(filepath.Join(filepath.Dir(path), "backups"))+"/")
 	} else {
 		r.add("C9", "ok", "connection settings: "+settingsLine(h), "")
