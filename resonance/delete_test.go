@@ -1,10 +1,12 @@
 package resonance_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +59,10 @@ func TestTx_DeleteNodes_Hub(t *testing.T) {
 		if got := searchIDs(mustSearch(t, st, q, resonance.SearchOptions{K: 10})); !slices.Contains(got, "hub") {
 			t.Fatalf("before the delete, search finds %v, without hub", got)
 		}
+	}
+	warm := startSearchChild(t, path, q) // another process, its search warm before the delete
+	if got := warm.search(t); !strings.Contains(got, `"hub"`) {
+		t.Fatalf("another process's search before the delete: %s, without hub", got)
 	}
 	var upserted string
 	if err := s.DB().QueryRow(`SELECT new_value FROM history WHERE entity_id = 'hub' AND action = 'upsert'`).Scan(&upserted); err != nil {
@@ -165,30 +171,59 @@ func TestTx_DeleteNodes_Hub(t *testing.T) {
 		if got := searchIDs(mustSearch(t, st, q, resonance.SearchOptions{K: 10})); slices.Contains(got, "hub") {
 			t.Errorf("store %d: search after delete finds %v, with hub", i, got)
 		}
+		if got := searchIDs(mustSearch(t, st, q, resonance.SearchOptions{K: 1})); !slices.Equal(got, []string{"a"}) {
+			t.Errorf("store %d: the best hit after the delete of the best: %v, want [a]", i, got)
+		}
 	}
-	if out := searchInChild(t, path, q); strings.Contains(out, `"hub"`) || !strings.Contains(out, `"a"`) {
-		t.Errorf("another process's search after delete: %s, want a hit list without hub", out)
+	if out := warm.search(t); strings.Contains(out, `"hub"`) || !strings.Contains(out, `"a"`) {
+		t.Errorf("another process's search, warm before the delete, after it: %s, want a hit list without hub", out)
+	}
+	if out := startSearchChild(t, path, q).search(t); strings.Contains(out, `"hub"`) || !strings.Contains(out, `"a"`) {
+		t.Errorf("a new process's search after delete: %s, want a hit list without hub", out)
 	}
 }
 
-// searchInChild searches the database at path in a child process (the
-// test binary, re-run) and returns what it found, as text.
-func searchInChild(t *testing.T, path string, q []float32) string {
+// searchChild is a child process (the test binary, re-run) that keeps a
+// store open and searches it for q each time it is asked.
+type searchChild struct {
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startSearchChild(t *testing.T, path string, q []float32) *searchChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSearchChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "RESONANCE_DELETE_CHILD_DB="+path, fmt.Sprintf("RESONANCE_DELETE_CHILD_Q=%v", q))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("child search: %v\n%s", err, out)
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	return string(out)
+	t.Cleanup(func() { in.Close(); cmd.Wait() })
+	return &searchChild{in, bufio.NewReader(out)}
 }
 
-// TestHelperSearchChild is the child of searchInChild.
+// search asks the child to search and returns the ids it found, each
+// quoted, on one line.
+func (c *searchChild) search(t *testing.T) string {
+	t.Helper()
+	if _, err := io.WriteString(c.in, "search\n"); err != nil {
+		t.Fatalf("asking the child to search: %v", err)
+	}
+	line, err := c.out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("the child's search: %v", err)
+	}
+	return line
+}
+
+// TestHelperSearchChild is the child of startSearchChild: for each line on
+// stdin it searches and prints the ids it found.
 func TestHelperSearchChild(t *testing.T) {
 	path := os.Getenv("RESONANCE_DELETE_CHILD_DB")
 	if path == "" {
-		t.Skip("run by searchInChild")
+		t.Skip("run by startSearchChild")
 	}
 	var q []float32
 	for _, f := range strings.Fields(strings.Trim(os.Getenv("RESONANCE_DELETE_CHILD_Q"), "[]")) {
@@ -201,12 +236,16 @@ func TestHelperSearchChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	res, err := s.SearchByVector(context.Background(), q, resonance.SearchOptions{K: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, h := range res.Hits {
-		fmt.Printf("%q\n", h.ID)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		res, err := s.SearchByVector(context.Background(), q, resonance.SearchOptions{K: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range res.Hits {
+			fmt.Printf("%q ", h.ID)
+		}
+		fmt.Println()
 	}
 }
 

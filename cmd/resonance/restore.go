@@ -275,6 +275,11 @@ func checkRestorable(e *env, path string) error {
 	if len(problems) > 0 {
 		return fmt.Errorf("it fails integrity_check: %s", strings.Join(problems, "; "))
 	}
+	// The last connection to close copied the WAL into the file: a -wal
+	// left with frames would stay behind when the file is renamed.
+	if fi, err := os.Stat(path + "-wal"); err == nil && fi.Size() > 0 {
+		return fmt.Errorf("its copy kept a -wal file of %s after it was closed", humanBytes(fi.Size()))
+	}
 	return nil
 }
 
