@@ -252,3 +252,64 @@ func TestOpen_UnknownVersionRecordedMidwayStops(t *testing.T) {
 		t.Errorf("M4: the migration after the unknown version ran (app_b: %d, %v)", b, err)
 	}
 }
+
+// TestConnectHook_ErrorsNameTheirCause (A4, C8): a hook that writes on a
+// read-only store (BEGIN IMMEDIATE, a TEMP trigger) is told the connection
+// is query_only, not that files are unwritable; an ATTACH in such a hook
+// creates no file; a hook that closes its connection is told so; a hook's
+// journal_mode = DELETE is refused and the file is left in WAL mode.
+func TestConnectHook_ErrorsNameTheirCause(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		readOnly bool
+		hook     func(dir string) func(*sqlite3.SQLiteConn) error
+		want     string
+	}{
+		{"BeginImmediateReadOnly", true, execHook("BEGIN IMMEDIATE"), "query_only"},
+		{"TempTriggerReadOnly", true, execHook("CREATE TEMP TRIGGER t AFTER INSERT ON main.nodes BEGIN SELECT 1; END"), "query_only"},
+		{"AttachReadOnly", true, func(dir string) func(*sqlite3.SQLiteConn) error {
+			return execHook("ATTACH DATABASE '" + filepath.Join(dir, "attached.db") + "' AS a")(dir)
+		}, "attaches nothing"},
+		{"ClosesItsConnection", false, func(string) func(*sqlite3.SQLiteConn) error {
+			return func(c *sqlite3.SQLiteConn) error { return c.Close() }
+		}, "closed the connection"},
+		{"JournalModeDelete", false, execHook("PRAGMA journal_mode = DELETE"), "C2 journal_mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "h.db")
+			s := openStoreAt(t, path, resonance.Options{Create: true})
+			s.Close()
+			_, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: tc.readOnly, ConnectHook: tc.hook(dir)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "ConnectHook") ||
+				strings.Contains(err.Error(), "not writable") || strings.Contains(err.Error(), "left a transaction open") {
+				t.Errorf("Open = %v, want the cause %q and the hook named", err, tc.want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "attached.db")); err == nil {
+				t.Errorf("the hook's ATTACH on a read-only store created its file")
+			}
+			header := make([]byte, 20)
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.ReadAt(header, 0); err != nil {
+				t.Fatal(err)
+			}
+			if header[18] != 2 || header[19] != 2 {
+				t.Errorf("file header read/write versions %d/%d after the hook, want 2/2 (WAL)", header[18], header[19])
+			}
+		})
+	}
+}
+
+func execHook(stmt string) func(string) func(*sqlite3.SQLiteConn) error {
+	return func(string) func(*sqlite3.SQLiteConn) error {
+		return func(c *sqlite3.SQLiteConn) error {
+			_, err := c.Exec(stmt, nil)
+			return err
+		}
+	}
+}

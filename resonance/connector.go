@@ -159,15 +159,13 @@ func (c *connector) harden(conn *sqlite3.SQLiteConn) error {
 			return fmt.Errorf("keeping the WAL on close (SQLITE_FCNTL_PERSIST_WAL): %w", err)
 		}
 	}
-	if err := c.runHook(conn); err != nil {
-		return err
-	}
 	if c.opts.ReadOnly {
 		// query_only refuses writes to an attached database, but ATTACH
-		// would create its file first: a reader attaches nothing more.
+		// would create its file first: a reader attaches nothing more,
+		// not even in the connect hook.
 		conn.SetLimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
 	}
-	return nil
+	return c.runHook(conn)
 }
 
 // journalWAL reads journal_mode and switches to WAL only when it is not WAL
@@ -269,6 +267,10 @@ func queryRow(conn *sqlite3.SQLiteConn, stmt string, n int, trace func(string)) 
 // openError turns a failure to open or harden a connection into an error
 // that names the file, the cause and the fix.
 func (c *connector) openError(err error) error {
+	var he hookError
+	if errors.As(err, &he) {
+		return fmt.Errorf("resonance: open %q: %w", c.path, classify(err))
+	}
 	if en := systemErrno(err); en == syscall.EMFILE || en == syscall.ENFILE {
 		return fmt.Errorf("resonance: open %q: %w", c.path, explainOS(err))
 	}

@@ -17,34 +17,59 @@ func (c *connector) runHook(conn *sqlite3.SQLiteConn) error {
 		return nil
 	}
 	if err := c.opts.ConnectHook(conn); err != nil {
-		return fmt.Errorf("A4 Options.ConnectHook: %w", err)
+		if c.opts.ReadOnly {
+			// query_only refuses the hook's writes with SQLITE_READONLY,
+			// which is not the files' permissions.
+			return hookError{fmt.Errorf("A4 Options.ConnectHook: %w: this connection is read-only (query_only, C8) and attaches nothing: "+
+				"on a read-only store a hook may register functions, collations and extensions and read, not write, begin a write transaction, create TEMP objects or ATTACH", err)}
+		}
+		return hookError{fmt.Errorf("A4 Options.ConnectHook: %w", err)}
+	}
+	// go-sqlite3 reports no file name for a closed connection.
+	if conn.GetFilename("main") == "" {
+		return hookError{fmt.Errorf("A4 Options.ConnectHook closed the connection it was given: the connector owns it; the hook must leave it open")}
 	}
 	if !conn.AutoCommit() {
-		return fmt.Errorf("C7 Options.ConnectHook left a transaction open: the hook must end what it begins")
+		return hookError{fmt.Errorf("C7 Options.ConnectHook left a transaction open: the hook must end what it begins")}
 	}
 	quiet := func(string) {}
-	if err := checkDefaults(conn, c.opts.ReadOnly, "Options.ConnectHook changed it"); err != nil {
-		return err
-	}
 	mode, err := queryString(conn, "PRAGMA journal_mode", quiet)
 	if err != nil {
-		return fmt.Errorf("C2 journal_mode: reading it back after Options.ConnectHook: %w", err)
+		return hookError{fmt.Errorf("C2 journal_mode: reading it back after Options.ConnectHook: %w", err)}
 	}
 	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("C2 journal_mode: Options.ConnectHook changed it to %q: the hook must leave the connector's settings as they are", mode)
+		// The switch rewrote the file header: put the file back in WAL
+		// mode before refusing, or every later opener would find it in
+		// rollback-journal mode.
+		herr := fmt.Errorf("C2 journal_mode: Options.ConnectHook changed it to %q: the hook must leave the connector's settings as they are", mode)
+		if err := c.journalWAL(conn); err != nil {
+			herr = fmt.Errorf("%w; switching the file back to WAL failed too: %w: open it once with resonance without the hook", herr, err)
+		}
+		return hookError{herr}
+	}
+	if err := checkDefaults(conn, c.opts.ReadOnly, "Options.ConnectHook changed it"); err != nil {
+		return hookError{err}
 	}
 	for _, p := range c.pragmas {
 		got, err := queryString(conn, "PRAGMA "+p.name, quiet)
 		if err != nil {
-			return fmt.Errorf("%s %s: reading it back after Options.ConnectHook: %w", p.rule, p.name, err)
+			return hookError{fmt.Errorf("%s %s: reading it back after Options.ConnectHook: %w", p.rule, p.name, err)}
 		}
 		if got != p.expect {
-			return fmt.Errorf("%s %s: Options.ConnectHook changed it: read back %q after the hook, want %q (%s): the hook must leave the connector's settings as they are",
-				p.rule, p.name, got, p.expect, p.value)
+			return hookError{fmt.Errorf("%s %s: Options.ConnectHook changed it: read back %q after the hook, want %q (%s): the hook must leave the connector's settings as they are",
+				p.rule, p.name, got, p.expect, p.value)}
 		}
 	}
 	return nil
 }
+
+// hookError is a connection's failure caused by Options.ConnectHook: the
+// open error names the hook as the cause, never the files' permissions,
+// though SQLite's code (SQLITE_READONLY from query_only) may suggest them.
+type hookError struct{ err error }
+
+func (e hookError) Error() string { return e.err.Error() }
+func (e hookError) Unwrap() error { return e.err }
 
 // reliedDefaults are settings the connector leaves at SQLite's defaults (or,
 // for query_only, sets only on read-only connections) and the store relies
