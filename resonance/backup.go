@@ -5,13 +5,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/output"
 )
 
 // Backups are written with VACUUM INTO, which reads one snapshot of the
@@ -38,7 +39,7 @@ const backupPoll = 100 * time.Millisecond
 // temporary file in dest's directory and linked into place only when it is
 // complete and synced, so a failed or cancelled backup leaves no partial
 // file, and the temporary files of an interrupted backup to dest are
-// removed by the next one (see Output). A dest that is the database or its
+// removed by the next one. A dest that is the database or its
 // -wal, -shm or -journal file (by any name), a device or a directory is
 // refused with ErrInvalid. A missing directory is an error wrapping
 // fs.ErrNotExist. ErrClosed on a closed store.
@@ -80,10 +81,10 @@ func vacuumInto(ctx context.Context, pool *sql.DB, src, dest string) error {
 
 // backupTo implements Backup on a connection of pool that is not
 // query_only. src is the database's path: dest may be neither it nor its
-// -wal, -shm or -journal file (CreateOutput). Errors do not name src or
+// -wal, -shm or -journal file (output.Create). Errors do not name src or
 // dest: callers add them.
 func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func(int64, int64)) (err error) {
-	out, err := createOutput(src, dest, false)
+	out, err := output.Create(src, dest, false)
 	if err != nil {
 		return err
 	}
@@ -92,10 +93,10 @@ func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func
 			out.Abort()
 		}
 	}()
-	if err := out.closeFile(); err != nil { // VACUUM INTO writes it by name
+	if err := out.Close(); err != nil { // VACUUM INTO writes it by name
 		return err
 	}
-	tmp := out.tmp
+	tmp := out.TempName()
 	if fi, err := os.Stat(src); err == nil {
 		_ = os.Chmod(tmp, fi.Mode().Perm()&^0o002)
 	}
@@ -123,7 +124,7 @@ func backupTo(ctx context.Context, pool *sql.DB, src, dest string, progress func
 		return err
 	}
 	if progress != nil {
-		size := fileSize(out.dest)
+		size := fileSize(out.Dest())
 		progress(size, size)
 	}
 	return nil
@@ -159,32 +160,6 @@ func finishCopy(path string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// publish gives the finished copy tmp its name dest. A hard link, unlike a
-// rename, refuses to replace a dest created while the backup ran; on file
-// systems without hard links it falls back to checking, then renaming.
-func publish(tmp, dest string) error {
-	err := os.Link(tmp, dest)
-	switch {
-	case err == nil:
-		return os.Remove(tmp)
-	case errors.Is(err, fs.ErrExist):
-		return fmt.Errorf("%w: the destination was created while the backup ran; nothing was overwritten", fs.ErrExist)
-	}
-	if _, serr := os.Lstat(dest); serr == nil {
-		return fmt.Errorf("%w: the destination was created while the backup ran; nothing was overwritten", fs.ErrExist)
-	}
-	return os.Rename(tmp, dest)
-}
-
-// syncDir makes a new directory entry durable; errors are ignored, as some
-// file systems cannot sync directories.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
 }
 
 // pollSize calls progress with the size of path every backupPoll until the

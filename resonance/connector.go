@@ -18,6 +18,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/resonance-graph/resonancedb/internal/fsfix"
+	"github.com/resonance-graph/resonancedb/internal/poller"
 )
 
 // connector opens hardened connections to one database file. database/sql
@@ -56,8 +57,8 @@ func newRoleConnector(path string, o Options, txlock string, storeWriter bool) (
 	if err != nil {
 		return nil, fmt.Errorf("resonance: open %q: %w", path, err)
 	}
-	if err := StartPoller(); err != nil {
-		return nil, fmt.Errorf("resonance: open %q: %w", abs, err)
+	if err := poller.Start(); err != nil {
+		return nil, fmt.Errorf("resonance: open %q: %w", abs, explainOS(err))
 	}
 	c := &connector{path: abs, opts: o, pragmas: requiredPragmas(o, storeWriter), guard: storeWriter}
 	c.dsn = buildDSN(abs, o, txlock, c.pragmas)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/output"
 )
 
 // Sentinel errors, for errors.Is; the driver's own error stays in the
@@ -38,7 +40,7 @@ var (
 	ErrClosed = errors.New("store is closed")
 	// ErrInvalid: the input was refused before anything was written
 	// (an empty id, meta that is not a JSON object, a NaN in an embedding…).
-	ErrInvalid = errors.New("invalid input")
+	ErrInvalid = output.ErrInvalid
 	// ErrCheckpointsDisabled: Checkpoint was called on a store whose
 	// checkpoints belong to an external replicator (Options.ExternalCheckpoints).
 	ErrCheckpointsDisabled = errors.New("checkpoints are left to an external replicator")

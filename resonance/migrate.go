@@ -19,6 +19,7 @@ import (
 	"github.com/amacneil/dbmate/v2/pkg/dbmate"
 
 	"github.com/resonance-graph/resonancedb/internal/fsfix"
+	"github.com/resonance-graph/resonancedb/internal/output"
 	"github.com/resonance-graph/resonancedb/schema"
 )
 
@@ -488,7 +489,7 @@ func (s *Store) preMigrationBackup(ctx context.Context, version string) error {
 	name := fmt.Sprintf("%s-%s-v%s.db", base, time.Now().UTC().Format(backupStamp), version)
 	dest := filepath.Join(dir, name)
 	pattern := backupName(base)
-	removeStaleTemps(dir, pattern) // of backups interrupted before this one
+	output.RemoveStaleTemps(dir, pattern) // of backups interrupted before this one
 	if err := vacuumInto(ctx, s.writer, s.path, dest); err != nil {
 		return fmt.Errorf("resonance: pre-migration backup of %q to %q: %w; nothing was migrated", s.path, dest, err)
 	}
@@ -523,7 +524,7 @@ func backupDirTrusted(dir, db string) error {
 	}
 	switch {
 	case !fi.IsDir():
-		return fmt.Errorf("backup directory %q is a %s, not a directory: %s", dir, fileKind(fi.Mode()), fix)
+		return fmt.Errorf("backup directory %q is a %s, not a directory: %s", dir, output.Kind(fi.Mode()), fix)
 	case !trusted(fileOwner(fi)):
 		return fmt.Errorf("backup directory %q is owned by uid %d, not by the database's owner (uid %d) or root: that user could read, replace or delete the backups; %s", dir, fileOwner(fi), owner, fix)
 	case fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0:

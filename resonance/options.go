@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/output"
 )
 
 // DefaultBusyTimeout is how long a connection waits for a lock held by
@@ -167,7 +169,7 @@ func (o Options) withDefaults(path string) (Options, error) {
 		if fi.IsDir() {
 			return o, fmt.Errorf("resonance: open %q: %w: the path is a directory: name the database file inside it, e.g. %q", path, ErrInvalid, strings.TrimRight(path, "/")+"/resonance.db")
 		}
-		return o, fmt.Errorf("resonance: open %q: %w: the path is a %s, not a regular file: name a database file, or a path where one may be created", path, ErrInvalid, fileKind(fi.Mode()))
+		return o, fmt.Errorf("resonance: open %q: %w: the path is a %s, not a regular file: name a database file, or a path where one may be created", path, ErrInvalid, output.Kind(fi.Mode()))
 	}
 	return o, nil
 }

@@ -2,8 +2,6 @@ package resonance
 
 import (
 	"errors"
-	"os"
-	"sync"
 	"syscall"
 
 	"github.com/mattn/go-sqlite3"
@@ -72,54 +70,4 @@ func explainOS(err error) error {
 		return &SystemError{errno: syscall.ENOSPC, Fix: fsfix.FullDiskFix, err: err}
 	}
 	return err
-}
-
-var poller struct {
-	mu      sync.Mutex
-	started bool
-}
-
-// StartPoller makes the Go runtime set up its poller now, and returns an
-// error wrapping syscall.EMFILE, with the fix, when the process has too few
-// free file descriptors for it.
-//
-// The runtime sets the poller up the first time a file is opened through
-// package os, and needs two descriptors for it (epoll and an eventfd) on
-// top of the file's own. When they cannot be had, because SQLite, which
-// opens files on its own, or the runtime itself took the last ones, it
-// aborts the whole process with a fatal error instead of returning one.
-// Every store and pool calls StartPoller before its first connection, so
-// that the runtime's descriptors come before SQLite's; a program that
-// opens files of its own before it opens a store can call it first.
-func StartPoller() error {
-	poller.mu.Lock()
-	defer poller.mu.Unlock()
-	if poller.started {
-		return nil
-	}
-	// Count three free descriptors with system calls that, unlike package
-	// os, do not start the poller: running short here is an ordinary error.
-	fds := make([]int, 0, 3)
-	var probe error
-	for range 3 {
-		fd, err := syscall.Open(os.DevNull, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err != nil {
-			probe = err // ENOENT (no /dev/null to count with): let the open below decide
-			break
-		}
-		fds = append(fds, fd)
-	}
-	for _, fd := range fds {
-		syscall.Close(fd)
-	}
-	if en, _ := probe.(syscall.Errno); en == syscall.EMFILE || en == syscall.ENFILE {
-		return &SystemError{errno: en, Fix: fsfix.FileLimitFix, err: errors.New("the Go runtime needs three free file descriptors before it can open any file")}
-	}
-	if f, err := os.Open(os.DevNull); err == nil {
-		f.Close()
-	} else if f, err := os.Open("/"); err == nil {
-		f.Close()
-	}
-	poller.started = true
-	return nil
 }

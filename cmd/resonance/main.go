@@ -28,6 +28,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/resonance-graph/resonancedb/internal/poller"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -229,7 +230,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	// Before any file is opened: with too few descriptors left, the Go
 	// runtime would abort the process at the first open.
-	err := resonance.StartPoller()
+	err := poller.Start()
 	if err != nil {
 		err = fmt.Errorf("resonance: %s: %w", name, err)
 	} else {

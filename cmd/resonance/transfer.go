@@ -17,6 +17,7 @@ import (
 
 	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
 	"github.com/resonance-graph/resonancedb/internal/fsfix"
+	"github.com/resonance-graph/resonancedb/internal/output"
 	"github.com/resonance-graph/resonancedb/resonance"
 	"github.com/resonance-graph/resonancedb/resonance/jsonl"
 )
@@ -424,16 +425,16 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	defer s.Close()
 
 	var out io.Writer = e.stdout
-	var file *resonance.Output
+	var file *output.File
 	if name != "-" {
 		// O5: the database, its companions, devices and directories are
 		// refused here, before anything is written.
-		file, err = resonance.CreateOutput(s.Path(), name, boolFlag(fs, "force"))
+		file, err = output.Create(s.Path(), name, boolFlag(fs, "force"))
 		if err != nil {
 			if errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("resonance: export: %w; or pass --force to replace it", bare(err))
+				return fmt.Errorf("resonance: export: output %q: %w; or pass --force to replace it", name, err)
 			}
-			return fmt.Errorf("resonance: export: %w", bare(err))
+			return fmt.Errorf("resonance: export: output %q: %w", name, err)
 		}
 		defer file.Abort() // after Commit there is nothing left to remove
 		out = file

@@ -1,4 +1,9 @@
-package resonance
+// Package output writes a file from a database (a backup, an export)
+// under a temporary name beside its destination, and gives it the
+// destination's name only once it is complete and synced (O5). It refuses
+// a destination that is the database or one of its companion files, a
+// device or a directory, before anything is written.
+package output
 
 import (
 	"errors"
@@ -13,10 +18,15 @@ import (
 	"time"
 )
 
-// An Output is a file being written from a database (a backup, an export)
-// under a temporary name beside its destination: Commit gives it the
-// destination's name once it is complete and synced, so an interrupted or
-// failed output leaves the destination as it was (O5).
+// ErrInvalid: the destination was refused (it is the database or one of
+// its files, a device, a directory…). The resonance package's ErrInvalid
+// is this error.
+var ErrInvalid = errors.New("invalid input")
+
+// A File is a file being written from a database under a temporary name
+// beside its destination: Commit gives it the destination's name once it
+// is complete and synced, so an interrupted or failed output leaves the
+// destination as it was.
 //
 // The temporary file is named ".NAME.tmp-PID-RANDOM", hidden, in the
 // destination's directory, PID being the writing process. Temporary files
@@ -24,7 +34,7 @@ import (
 // by the next output to it: those whose process is no longer running on
 // this machine, and those not modified for staleTempAge, which no running
 // writer leaves so long.
-type Output struct {
+type File struct {
 	f       *os.File
 	tmp     string // the temporary file
 	dest    string // absolute path of the destination
@@ -36,7 +46,7 @@ type Output struct {
 // (the PID may have been reused by an unrelated process).
 const staleTempAge = 24 * time.Hour
 
-// CreateOutput starts writing dest from the database at db. It refuses,
+// Create starts writing dest from the database at db. It refuses,
 // with ErrInvalid, a dest that is the database or its -wal, -shm or
 // -journal file, whether named by the same path, through symbolic links, or
 // as another name (hard link) of the same file, and a dest that is a
@@ -46,24 +56,16 @@ const staleTempAge = 24 * time.Hour
 // wrapping fs.ErrNotExist that names it. Nothing is written before these
 // checks pass.
 //
-// Write to the Output, then Commit, or Abort to drop it. Commit replaces an
-// existing dest only when replace is set.
-func CreateOutput(db, dest string, replace bool) (*Output, error) {
-	o, err := createOutput(db, dest, replace)
-	if err != nil {
-		return nil, fmt.Errorf("resonance: output %q: %w", dest, err)
-	}
-	return o, nil
-}
-
-// createOutput is CreateOutput with errors that do not name dest.
-func createOutput(db, dest string, replace bool) (*Output, error) {
+// Write to the File, then Commit, or Abort to drop it. Commit replaces an
+// existing dest only when replace is set. Errors do not name dest: callers
+// add it.
+func Create(db, dest string, replace bool) (*File, error) {
 	abs, err := checkOutput(db, dest, replace)
 	if err != nil {
 		return nil, err
 	}
 	dir, base := filepath.Split(abs)
-	removeStaleTemps(dir, regexp.QuoteMeta(base))
+	RemoveStaleTemps(dir, regexp.QuoteMeta(base))
 	f, err := createTemp(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-", newFileMode(db))
 	if err != nil {
 		return nil, fmt.Errorf("creating a temporary file in %q: %w", dir, err)
@@ -73,7 +75,7 @@ func createOutput(db, dest string, replace bool) (*Output, error) {
 	if fi, err := os.Stat(abs); err == nil {
 		_ = f.Chmod(fi.Mode().Perm())
 	}
-	return &Output{f: f, tmp: f.Name(), dest: abs, replace: replace}, nil
+	return &File{f: f, tmp: f.Name(), dest: abs, replace: replace}, nil
 }
 
 // newFileMode is the mode a new output is created with, before the
@@ -104,11 +106,17 @@ func createTemp(dir, prefix string, perm os.FileMode) (*os.File, error) {
 }
 
 // Write writes to the temporary file.
-func (o *Output) Write(p []byte) (int, error) { return o.f.Write(p) }
+func (o *File) Write(p []byte) (int, error) { return o.f.Write(p) }
 
-// closeFile closes the temporary file, for writers that write it by name
-// (VACUUM INTO).
-func (o *Output) closeFile() error {
+// TempName is the temporary file's path.
+func (o *File) TempName() string { return o.tmp }
+
+// Dest is the destination's absolute path.
+func (o *File) Dest() string { return o.dest }
+
+// Close closes the temporary file, for writers that write it by name
+// (VACUUM INTO); Commit and Abort work after it.
+func (o *File) Close() error {
 	if o.f == nil {
 		return nil
 	}
@@ -119,7 +127,7 @@ func (o *Output) closeFile() error {
 
 // Commit syncs the temporary file and gives it the destination's name. On
 // error the temporary file is removed and the destination left as it was.
-func (o *Output) Commit() (err error) {
+func (o *File) Commit() (err error) {
 	defer func() {
 		if err != nil {
 			o.Abort()
@@ -129,14 +137,14 @@ func (o *Output) Commit() (err error) {
 		if err := o.f.Sync(); err != nil {
 			return err
 		}
-		if err := o.closeFile(); err != nil {
+		if err := o.Close(); err != nil {
 			return err
 		}
 	}
 	if o.replace {
 		// The destination may have become a directory since the check.
 		if fi, err := os.Stat(o.dest); err == nil && !fi.Mode().IsRegular() {
-			return fmt.Errorf("%w: %q is a %s now", ErrInvalid, o.dest, fileKind(fi.Mode()))
+			return fmt.Errorf("%w: %q is a %s now", ErrInvalid, o.dest, Kind(fi.Mode()))
 		}
 		err = os.Rename(o.tmp, o.dest)
 	} else {
@@ -151,15 +159,15 @@ func (o *Output) Commit() (err error) {
 
 // Abort closes and removes the temporary file (and the -journal, -wal and
 // -shm files SQLite may have made beside it).
-func (o *Output) Abort() {
-	o.closeFile()
+func (o *File) Abort() {
+	o.Close()
 	for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
 		os.Remove(o.tmp + suffix)
 	}
 }
 
 // checkOutput returns the absolute path of dest after the checks
-// CreateOutput documents. Its errors do not name dest.
+// Create documents. Its errors do not name dest.
 func checkOutput(db, dest string, replace bool) (string, error) {
 	abs, err := filepath.Abs(dest)
 	if err != nil {
@@ -193,7 +201,7 @@ func checkOutput(db, dest string, replace bool) (string, error) {
 	case err != nil:
 		return "", err
 	case !fi.Mode().IsRegular():
-		return "", fmt.Errorf("%w: it is a %s, not a regular file: name a file", ErrInvalid, fileKind(fi.Mode()))
+		return "", fmt.Errorf("%w: it is a %s, not a regular file: name a file", ErrInvalid, Kind(fi.Mode()))
 	case !replace:
 		return "", fmt.Errorf("%w: choose a new file name, or remove it first", fs.ErrExist)
 	}
@@ -265,8 +273,8 @@ func resolvedPaths(abs string) []string {
 	return paths
 }
 
-// fileKind names the type of a file that is not a regular file.
-func fileKind(m fs.FileMode) string {
+// Kind names the type of a file that is not a regular file.
+func Kind(m fs.FileMode) string {
 	switch {
 	case m.IsDir():
 		return "directory"
@@ -284,12 +292,12 @@ func fileKind(m fs.FileMode) string {
 	return "special file"
 }
 
-// removeStaleTemps removes from dir the temporary files (and their -journal,
+// RemoveStaleTemps removes from dir the temporary files (and their -journal,
 // -wal and -shm) of outputs whose destination's base name matches the
 // regular expression name and whose writing process is gone or which have
 // not been modified for staleTempAge. Errors are ignored: a file that
 // cannot be removed is left for the next run.
-func removeStaleTemps(dir, name string) {
+func RemoveStaleTemps(dir, name string) {
 	re, err := regexp.Compile(`^\.(?:` + name + `)\.tmp-([0-9]+)-[0-9]+(?:-journal|-wal|-shm)?$`)
 	if err != nil {
 		return
@@ -323,4 +331,30 @@ func processRunning(pid int) bool {
 	}
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// publish gives the finished copy tmp its name dest. A hard link, unlike a
+// rename, refuses to replace a dest created while the output was written; on file
+// systems without hard links it falls back to checking, then renaming.
+func publish(tmp, dest string) error {
+	err := os.Link(tmp, dest)
+	switch {
+	case err == nil:
+		return os.Remove(tmp)
+	case errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("%w: the destination was created while the output was written; nothing was overwritten", fs.ErrExist)
+	}
+	if _, serr := os.Lstat(dest); serr == nil {
+		return fmt.Errorf("%w: the destination was created while the output was written; nothing was overwritten", fs.ErrExist)
+	}
+	return os.Rename(tmp, dest)
+}
+
+// syncDir makes a new directory entry durable; errors are ignored, as some
+// file systems cannot sync directories.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }

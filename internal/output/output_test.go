@@ -1,31 +1,67 @@
-package resonance_test
+package output_test
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
+	"github.com/resonance-graph/resonancedb/internal/output"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// TestCreateOutput_RefusesTheDatabase: an output (backup, export) that is
-// the database or its -wal, -shm or -journal file, by path, through a
-// symbolic link or as a hard link, or that is a device, a named pipe or a
-// directory, is refused with ErrInvalid even when replacing is allowed,
-// before anything is written (O5).
-func TestCreateOutput_RefusesTheDatabase(t *testing.T) {
+// openDatabase returns the path of a database with data that a store
+// holds open, so that its -wal and -shm files exist.
+func openDatabase(t *testing.T) string {
+	t.Helper()
 	ctx := context.Background()
-	s := openStore(t, resonance.Options{})
-	fillGraph(t, s, "o", 10)
-	db := s.Path()
+	db := filepath.Join(t.TempDir(), "graph.db")
+	s, err := resonance.Open(ctx, db, resonance.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "n", Type: "doc"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// noTempFiles fails when dir holds anything but the names given (patterns
+// of filepath.Match).
+func noTempFiles(t *testing.T, dir string, keep ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		ok := false
+		for _, k := range keep {
+			if m, _ := filepath.Match(k, e.Name()); m {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%s holds %s, left behind", dir, e.Name())
+		}
+	}
+}
+
+// TestCreate_RefusesTheDatabase: an output (backup, export) that is the
+// database or its -wal, -shm or -journal file, by path, through a symbolic
+// link or as a hard link, or that is a device, a named pipe or a
+// directory, is refused with ErrInvalid even when replacing is allowed,
+// before anything is written (O5). TestBackup_RefusesTheDatabase tries
+// the same destinations with Store.Backup.
+func TestCreate_RefusesTheDatabase(t *testing.T) {
+	db := openDatabase(t)
 	dir := filepath.Dir(db)
 	other := t.TempDir()
 	must := func(err error) {
@@ -57,38 +93,28 @@ func TestCreateOutput_RefusesTheDatabase(t *testing.T) {
 		filepath.Join(other, "sub") + "/",
 	} {
 		t.Run(strings.TrimPrefix(dest, other), func(t *testing.T) {
-			out, err := resonance.CreateOutput(db, dest, true)
+			out, err := output.Create(db, dest, true)
 			if err == nil {
 				out.Abort()
-				t.Fatalf("CreateOutput(%q, replace) succeeded, want ErrInvalid", dest)
+				t.Fatalf("Create(%q, replace) succeeded, want ErrInvalid", dest)
 			}
-			if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), strings.TrimSuffix(dest, "/")) {
-				t.Errorf("CreateOutput(%q) = %v, want ErrInvalid naming it", dest, err)
-			}
-			if err := s.Backup(ctx, dest); !errors.Is(err, resonance.ErrInvalid) {
-				t.Errorf("Backup(%q) = %v, want ErrInvalid", dest, err)
+			if !errors.Is(err, output.ErrInvalid) || !errors.Is(err, resonance.ErrInvalid) {
+				t.Errorf("Create(%q) = %v, want ErrInvalid", dest, err)
 			}
 		})
-	}
-	if n := countRows(t, s.ReadDB(), "nodes"); n != 10 {
-		t.Errorf("the database holds %d nodes after the refusals, want 10", n)
-	}
-	if problems, err := s.IntegrityCheck(ctx); err != nil || len(problems) > 0 {
-		t.Errorf("integrity after the refusals: %v %v", problems, err)
 	}
 	noTempFiles(t, dir, filepath.Base(db)+"*")
 	noTempFiles(t, other, "link.db", "hard.db", "dirlink", "wal-link", "journal-link", "fifo", "sub")
 }
 
-// TestCreateOutput_Replace: an existing file, and a symbolic link whose
+// TestCreate_Replace: an existing file, and a symbolic link whose
 // target is missing, are replaced only when replacing is allowed; a missing
 // directory is named as such, not by the temporary file's name.
-func TestCreateOutput_Replace(t *testing.T) {
-	s := openStore(t, resonance.Options{})
-	db := s.Path()
+func TestCreate_Replace(t *testing.T) {
+	db := openDatabase(t)
 	dir := t.TempDir()
 	write := func(dest string, replace bool, data string) error {
-		out, err := resonance.CreateOutput(db, dest, replace)
+		out, err := output.Create(db, dest, replace)
 		if err != nil {
 			return err
 		}
@@ -137,7 +163,7 @@ func TestCreateOutput_Replace(t *testing.T) {
 		t.Errorf("output into a missing directory = %v, want fs.ErrNotExist naming %s", err, missing)
 	}
 
-	out, err := resonance.CreateOutput(db, filepath.Join(dir, "aborted.jsonl"), false)
+	out, err := output.Create(db, filepath.Join(dir, "aborted.jsonl"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,76 +172,15 @@ func TestCreateOutput_Replace(t *testing.T) {
 	noTempFiles(t, dir, "out.jsonl", "dangling.jsonl")
 }
 
-// deadPid returns the process id of a child process that has exited and
-// been waited for.
-func deadPid(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd.Process.Pid
-}
-
-// TestCreateOutput_RemovesStaleTemps: temporary files that an interrupted
-// output to the same destination left behind (their writer's process is
-// gone, or they have not been written for a day) are removed by the next
-// output; a live writer's file and other destinations' files stay (O5).
-func TestCreateOutput_RemovesStaleTemps(t *testing.T) {
-	s := openStore(t, resonance.Options{})
-	dir := t.TempDir()
-	dead, live := deadPid(t), os.Getpid()
-	touch := func(name string, age time.Duration) string {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if age > 0 {
-			old := time.Now().Add(-age)
-			if err := os.Chtimes(p, old, old); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return p
-	}
-	stale := []string{
-		touch(fmt.Sprintf(".out.db.tmp-%d-123", dead), 0),
-		touch(fmt.Sprintf(".out.db.tmp-%d-123-wal", dead), 0),
-		touch(fmt.Sprintf(".out.db.tmp-%d-123-shm", dead), 0),
-		touch(fmt.Sprintf(".out.db.tmp-%d-456", live), 25*time.Hour),
-	}
-	kept := []string{
-		touch(fmt.Sprintf(".out.db.tmp-%d-789", live), 0),    // a writer still at work
-		touch(fmt.Sprintf(".other.db.tmp-%d-1", dead), 0),    // another destination
-		touch(fmt.Sprintf(".out.db.tmp-%d-1.keep", dead), 0), // not a temporary name
-		touch(fmt.Sprintf("out.db.tmp-%d-1", dead), 0),       // not hidden: not ours
-		touch(fmt.Sprintf(".xout.db.tmp-%d-1", dead), 0),     // a longer name
-	}
-	if err := s.Backup(context.Background(), filepath.Join(dir, "out.db")); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range stale {
-		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("stale %s was not removed (%v)", filepath.Base(p), err)
-		}
-	}
-	for _, p := range kept {
-		if _, err := os.Lstat(p); err != nil {
-			t.Errorf("%s was removed: %v", filepath.Base(p), err)
-		}
-	}
-}
-
-// TestCreateOutput_Mode: under the usual umask 022 a new output is readable
-// (0644), not CreateTemp's
-// 0600; one that replaces a file keeps that file's mode.
-func TestCreateOutput_Mode(t *testing.T) {
+// TestCreate_Mode: under the usual umask 022 a new output is readable
+// (0644), not CreateTemp's 0600; one that replaces a file keeps that
+// file's mode.
+func TestCreate_Mode(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "graph.db")
 	mode := func(name string, replace bool) os.FileMode {
 		t.Helper()
-		out, err := resonance.CreateOutput(db, filepath.Join(dir, name), replace)
+		out, err := output.Create(db, filepath.Join(dir, name), replace)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,16 +207,16 @@ func TestCreateOutput_Mode(t *testing.T) {
 	}
 }
 
-// TestCreateOutput_ModeFollowsUmaskAndDatabase: a new output takes the
+// TestCreate_ModeFollowsUmaskAndDatabase: a new output takes the
 // process's umask, or the database's own mode where that is stricter; it is
 // never more readable than either. (Root obeys the umask, so this holds in
 // CI.) Not parallel: the umask belongs to the whole process.
-func TestCreateOutput_ModeFollowsUmaskAndDatabase(t *testing.T) {
+func TestCreate_ModeFollowsUmaskAndDatabase(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "graph.db")
 	newOutput := func(name string) os.FileMode {
 		t.Helper()
-		out, err := resonance.CreateOutput(db, filepath.Join(dir, name), false)
+		out, err := output.Create(db, filepath.Join(dir, name), false)
 		if err != nil {
 			t.Fatal(err)
 		}
