@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,14 +242,7 @@ func TestW5_ExternalCheckpointsLeaveWALToReplicator(t *testing.T) {
 	ctx := context.Background()
 	// Write about 1.5 times the pages of a normal store's autocheckpoint
 	// threshold (a round is about 62 pages).
-	threshold := 1000 // SQLite's default
-	for _, p := range resonance.RequiredPragmas(resonance.Options{}) {
-		if p.Name == "wal_autocheckpoint" {
-			if threshold, _ = strconv.Atoi(p.Expect); threshold <= 0 {
-				t.Fatalf("W5 test setup: a normal store's wal_autocheckpoint is %q", p.Expect)
-			}
-		}
-	}
+	threshold := normalAutocheckpoint(t)
 	rounds := 24 * threshold / 1000
 	fill := func(t *testing.T, s *resonance.Store) {
 		for i := range rounds {
@@ -563,4 +557,21 @@ func filterRecords(h *captureHandler, substr string) []slog.Record {
 		}
 	}
 	return out
+}
+
+// normalAutocheckpoint is the wal_autocheckpoint threshold, in pages, of a
+// normal read-write store's writer.
+func normalAutocheckpoint(t *testing.T) int {
+	t.Helper()
+	ctx := context.Background()
+	s, err := resonance.Open(ctx, filepath.Join(t.TempDir(), "normal.db"), resonance.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var pages int
+	if err := s.DB().QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&pages); err != nil || pages <= 0 {
+		t.Fatalf("W5 test setup: a normal store's wal_autocheckpoint is %d (%v)", pages, err)
+	}
+	return pages
 }

@@ -357,8 +357,8 @@ func dirWritable(dir string) error {
 
 // Connect returns a pool of hardened connections to the database at path:
 // every connection database/sql ever opens in it runs busy_timeout first,
-// is in WAL mode, and carries the settings of RequiredPragmas, each read
-// back (rules C1–C8). With o.ReadOnly every connection is query_only and
+// is in WAL mode, and carries synchronous NORMAL, mmap_size 0, temp_store
+// MEMORY and foreign_keys ON, each read back (rules C1–C8). With o.ReadOnly every connection is query_only and
 // writes fail with ErrReadOnly.
 //
 // Connect refuses bad Options before touching the disk (C11) and a missing

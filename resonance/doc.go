@@ -10,9 +10,9 @@
 // busy_timeout first (default 5s), journal_mode WAL (set only when the file
 // is not in WAL already), synchronous NORMAL, mmap_size 0, temp_store
 // MEMORY, foreign_keys ON, each read back. A connection whose settings do
-// not read back is closed and never handed out. RequiredPragmas lists them
-// with their reasons; Connect returns such a pool for callers that want only
-// the connector, and CheckHealth verifies one.
+// not read back is closed and never handed out. Connect returns such a
+// pool for callers that want only the connector, and CheckHealth verifies
+// one.
 //
 // Read-only is behavioural: files are always opened read-write (a WAL reader
 // must be able to write the -shm file) and PRAGMA query_only refuses writes

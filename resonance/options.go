@@ -107,7 +107,7 @@ type Options struct {
 	// ConnectHook, when set, runs on every new connection after the
 	// connector has hardened it, with the go-sqlite3 connection: register
 	// functions (RegisterFunc), collations or aggregators, load extensions
-	// (A4). After it returns, every setting of RequiredPragmas is read
+	// (A4). After it returns, every setting the connector made is read
 	// back: a hook that changed one (mmap_size, say) fails the connection
 	// with an error naming the rule (C4), as does an error it returns. It
 	// may run on several goroutines at once, one connection each. A commit

@@ -1,19 +1,18 @@
 package resonance
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 )
 
 // pragma is one setting every connection must carry: the statement that
-// applies it, the value that must be read back, and why it is there.
+// applies it and the value that must be read back. Why each is there is
+// said beside it in requiredPragmas and in its rule.
 type pragma struct {
 	rule   string // rule ID (RULES.md), named in errors
 	name   string // PRAGMA name
 	value  string // value to set
 	expect string // value PRAGMA name must return afterwards
-	reason string
 	// dsn is the go-sqlite3 DSN parameter that applies the setting inside
 	// the driver's Open, before the connect hook runs; empty when the hook
 	// sets it. The hook reads every setting back either way.
@@ -32,52 +31,51 @@ type pragma struct {
 func requiredPragmas(o Options, storeWriter bool) []pragma {
 	ms := strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10)
 	ps := []pragma{
-		{"C1", "busy_timeout", ms, ms,
-			"wait for locks instead of failing with SQLITE_BUSY; set before anything can take a lock",
-			"_busy_timeout", true},
-		{"C3", "synchronous", "NORMAL", "1",
-			"in WAL mode NORMAL is durable against crashes of the process and avoids an fsync per commit",
-			"_synchronous", false},
-		{"C4", "mmap_size", "0", "0",
-			"no memory-mapped I/O: an I/O error on a mapped page kills the process instead of returning an error",
-			"", true},
-		{"C5", "temp_store", "MEMORY", "2",
-			"temporary tables and indices live in memory, not in files beside the database",
-			"", false},
-		{"C6", "foreign_keys", "ON", "1",
-			"foreign key constraints are enforced",
-			"_foreign_keys", false},
+		// Wait for locks instead of failing with SQLITE_BUSY; set before
+		// anything can take a lock.
+		{"C1", "busy_timeout", ms, ms, "_busy_timeout", true},
+		// In WAL mode NORMAL survives a crash of the process without an
+		// fsync per commit.
+		{"C3", "synchronous", "NORMAL", "1", "_synchronous", false},
+		// No memory-mapped I/O: an I/O error on a mapped page kills the
+		// process instead of returning an error.
+		{"C4", "mmap_size", "0", "0", "", true},
+		// Temporary tables and indices live in memory, not in files beside
+		// the database.
+		{"C5", "temp_store", "MEMORY", "2", "", false},
+		{"C6", "foreign_keys", "ON", "1", "_foreign_keys", false},
 	}
 	// Page cache and checkpoints (rule P), for a store's writer only: it is
 	// the one long-lived connection that writes, so the memory is bounded
-	// per store. A negative cache_size is in KiB, whatever the page size.
+	// per store.
 	//
 	// Connect's connections keep SQLite's defaults: one opened per request
 	// never warms a cache, and each setting with its read-back costs every
 	// open. A store's readers keep the default cache too: a larger one per
 	// reader helped the scans only once it held the whole nodes table, a
 	// cost per reader that grows with the data. The README's performance
-	// section gives the measurements behind both choices.
+	// section gives the measurements behind these choices.
 	if storeWriter {
-		ps = append(ps, pragma{"P", "cache_size", "-8192", "-8192",
-			"8 MiB page cache for the store's writer (SQLite's default is 2 MiB): the index pages " +
-				"a write transaction touches stay in memory; it costs up to 8 MiB per store",
-			"_cache_size", false})
+		// 8 MiB (SQLite's default is 2 MiB; negative is in KiB, whatever
+		// the page size): the index pages a write transaction touches stay
+		// in memory.
+		ps = append(ps, pragma{"P", "cache_size", "-8192", "-8192", "_cache_size", false})
 	}
 	switch {
 	case o.ExternalCheckpoints:
-		ps = append(ps, pragma{"W5", "wal_autocheckpoint", "0", "0",
-			"an external replicator (Litestream) owns checkpoints", "", true})
+		// An external replicator (Litestream) owns checkpoints.
+		ps = append(ps, pragma{"W5", "wal_autocheckpoint", "0", "0", "", true})
 	case storeWriter:
-		ps = append(ps, pragma{"P", "wal_autocheckpoint", "4000", "4000",
-			"a read-write store checkpoints from a goroutine with its own connection, off the writer's " +
-				"commits; the writer's own checkpoint at 4,000 pages bounds the -wal file for writes " +
-				"outside Store.Tx and for when that goroutine falls behind",
-			"", true})
+		// A read-write store checkpoints from a goroutine with its own
+		// connection (checkpointer.go); the writer's own checkpoint at
+		// 4,000 pages bounds the -wal file for writes outside Store.Tx and
+		// for when that goroutine falls behind.
+		ps = append(ps, pragma{"P", "wal_autocheckpoint", "4000", "4000", "", true})
 	}
 	if o.ReadOnly {
-		ps = append(ps, pragma{"C8", "query_only", "ON", "1",
-			"behavioural read-only: the file stays writable for -shm, writes are refused", "", false})
+		// Behavioural read-only: the file stays writable for -shm, writes
+		// are refused.
+		ps = append(ps, pragma{"C8", "query_only", "ON", "1", "", false})
 	}
 	return ps
 }
@@ -115,44 +113,6 @@ func newHardenPlan(ps []pragma) hardenPlan {
 	}
 	hp.set = set.String()
 	return hp
-}
-
-// PragmaSetting describes one setting the connector enforces on every
-// connection.
-type PragmaSetting struct {
-	Rule   string // the rule ID (RULES.md)
-	Name   string // the PRAGMA
-	Value  string // the value set
-	Expect string // the value read back
-	Reason string
-	// StoreWriter is true for a setting that only the writer connection of
-	// a read-write Store carries (its page cache and checkpoint threshold).
-	StoreWriter bool
-}
-
-// RequiredPragmas lists the settings every connection opened with o carries,
-// in the order the connector applies them, and after them, marked
-// StoreWriter, those that a read-write Store's writer connection carries as
-// well. journal_mode = WAL (C2) is applied right after busy_timeout and is
-// not repeated here.
-func RequiredPragmas(o Options) []PragmaSetting {
-	if o.BusyTimeout == 0 {
-		o.BusyTimeout = DefaultBusyTimeout
-	}
-	var out []PragmaSetting
-	every := requiredPragmas(o, false)
-	for _, p := range every {
-		out = append(out, PragmaSetting{Rule: p.rule, Name: p.name, Value: p.value, Expect: p.expect, Reason: p.reason})
-	}
-	if o.ReadOnly {
-		return out
-	}
-	for _, p := range requiredPragmas(o, true) {
-		if !slices.ContainsFunc(every, func(q pragma) bool { return q.name == p.name }) {
-			out = append(out, PragmaSetting{Rule: p.rule, Name: p.name, Value: p.value, Expect: p.expect, Reason: p.reason, StoreWriter: true})
-		}
-	}
-	return out
 }
 
 // dsnValue is the value of p's DSN parameter: go-sqlite3 takes the same

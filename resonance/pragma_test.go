@@ -74,24 +74,6 @@ func TestPragmas_PageCacheAndCheckpoints(t *testing.T) {
 	if c, a := pageSettings(t, db); c != -2000 || a != 1000 {
 		t.Errorf("Connect: cache_size %d, wal_autocheckpoint %d; want SQLite's defaults -2000, 1000", c, a)
 	}
-
-	// RequiredPragmas lists both settings, marked as the store writer's.
-	type row struct {
-		expect string
-		writer bool
-	}
-	names := map[string]row{}
-	for _, p := range resonance.RequiredPragmas(resonance.Options{}) {
-		names[p.Name] = row{p.Expect, p.StoreWriter}
-	}
-	if names["cache_size"] != (row{"-8192", true}) || names["wal_autocheckpoint"] != (row{"4000", true}) || names["mmap_size"].writer {
-		t.Errorf("RequiredPragmas: %v; want cache_size -8192 and wal_autocheckpoint 4000 for the store writer only", names)
-	}
-	for _, p := range resonance.RequiredPragmas(resonance.Options{ReadOnly: true}) {
-		if p.Name == "cache_size" || p.Name == "wal_autocheckpoint" {
-			t.Errorf("RequiredPragmas of a read-only store lists %s", p.Name)
-		}
-	}
 }
 
 // Only the writer's connection runs the two settings, each read back.
