@@ -124,7 +124,7 @@ func (w *libWorkloads) upsertOne(i int) error {
 	if i < d.n {
 		id = d.ids[i] // P5 updates existing nodes
 	}
-	return w.s.UpsertNode(ctx, d.node(&w.wb, id, i))
+	return w.s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, d.node(&w.wb, id, i)) })
 }
 
 func (w *libWorkloads) read(i int) error {

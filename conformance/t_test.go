@@ -247,12 +247,18 @@ func TestT2_NestedWritesFromGoroutinesEnd(t *testing.T) {
 		child, cancel := context.WithCancel(ctx)
 		defer cancel()
 		run(&withTx, ctx, func(c context.Context) error {
-			return s.UpsertNode(c, resonance.Node{ID: "from-goroutine", Type: "doc"})
+			return s.Tx(c, func(ctx context.Context, tx *resonance.Tx) error {
+				return tx.UpsertNode(ctx, resonance.Node{ID: "from-goroutine", Type: "doc"})
+			})
 		})
-		run(&derived, child, func(c context.Context) error { return s.InsertEdge(c, "a", "b", "") })
+		run(&derived, child, func(c context.Context) error {
+			return s.Tx(c, func(ctx context.Context, tx *resonance.Tx) error { return tx.InsertEdge(ctx, "a", "b", "") })
+		})
 		run(&tx2, child, func(c context.Context) error { return s.Tx(c, insertNode(c, "nested-tx")) })
 		run(&background, context.Background(), func(c context.Context) error {
-			return s.UpsertNode(c, resonance.Node{ID: "from-background", Type: "doc"})
+			return s.Tx(c, func(ctx context.Context, tx *resonance.Tx) error {
+				return tx.UpsertNode(ctx, resonance.Node{ID: "from-background", Type: "doc"})
+			})
 		})
 		wg.Wait()
 		return tx.UpsertNode(ctx, resonance.Node{ID: "outer", Type: "doc"})
@@ -288,7 +294,9 @@ func TestT2_NestedWritesFromGoroutinesEnd(t *testing.T) {
 	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { after = ctx; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertNode(after, resonance.Node{ID: "after", Type: "doc"}); err != nil {
+	if err := s.Tx(after, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "after", Type: "doc"})
+	}); err != nil {
 		t.Errorf("T2: a write with the context of a Tx that has ended: %v, want success", err)
 	}
 }
@@ -409,8 +417,8 @@ func TestT4_ExplicitTransactions(t *testing.T) {
 	if committed(t, path, "explicit-rollback") {
 		t.Error("T4: Rollback kept the row")
 	}
-	if m := s.Metrics(); m.LongTransactions != 1 {
-		t.Errorf("T4/W8: an explicit transaction held 150ms with a 200ms busy timeout: LongTransactions = %d, want 1", m.LongTransactions)
+	if m := s.LongTransactions(); m != 1 {
+		t.Errorf("T4/W8: an explicit transaction held 150ms with a 200ms busy timeout: LongTransactions() = %d, want 1", m)
 	}
 
 	if _, err := s.Begin(ctx); err != nil { // never ended

@@ -85,7 +85,7 @@ func roleMaintenanceLoop(a childArgs) error {
 				r.Busy++ // counted, not an error
 			}
 		case "backup":
-			err = s.Backup(ctx, filepath.Join(filepath.Dir(a.DB), fmt.Sprintf("backup-%d.db", i)))
+			err = s.Backup(ctx, filepath.Join(filepath.Dir(a.DB), fmt.Sprintf("backup-%d.db", i)), nil)
 		default:
 			err = fmt.Errorf("unknown mode %q", a.Mode)
 		}
@@ -126,7 +126,7 @@ func TestW4_ImportersBesideMaintenanceLoops(t *testing.T) {
 	}
 	prefill.Close()
 	const d = 3 * time.Second
-	const busy = resonance.DefaultBusyTimeout
+	const busy = 5 * time.Second // the default busy timeout
 	var ss []spawn
 	for w := 1; w <= 6; w++ {
 		ss = append(ss, spawn{role: "importer", args: childArgs{DB: path, Duration: d, Writer: w, Hold: busy}})

@@ -515,14 +515,14 @@ func TestW8_LongTransactionReported(t *testing.T) {
 	if err := s.Tx(ctx, func(context.Context, *resonance.Tx) error { time.Sleep(10 * time.Millisecond); return nil }); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	if m := s.Metrics(); m.LongTransactions != 0 || long() != 0 {
-		t.Errorf("W8: a 10ms transaction with a 200ms busy timeout was reported as long (%d, %d log lines)", m.LongTransactions, long())
+	if m := s.LongTransactions(); m != 0 || long() != 0 {
+		t.Errorf("W8: a 10ms transaction with a 200ms busy timeout was reported as long (%d, %d log lines)", m, long())
 	}
 	if err := s.Tx(ctx, func(context.Context, *resonance.Tx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	if m := s.Metrics(); m.LongTransactions != 1 || long() != 1 {
-		t.Errorf("W8: a 150ms write transaction with a 200ms busy timeout: counter %d, %d log lines; want 1 and 1", m.LongTransactions, long())
+	if m := s.LongTransactions(); m != 1 || long() != 1 {
+		t.Errorf("W8: a 150ms write transaction with a 200ms busy timeout: counter %d, %d log lines; want 1 and 1", m, long())
 	}
 	if err := s.Read(ctx, func(context.Context, *resonance.ReadTx) error { time.Sleep(150 * time.Millisecond); return nil }); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
@@ -539,8 +539,8 @@ func TestW8_LongTransactionReported(t *testing.T) {
 	if err := etx.Commit(); err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
-	if m := s.Metrics(); m.LongTransactions != 3 || long() != 3 {
-		t.Errorf("W8: after a long write, read and explicit transaction: counter %d, %d log lines; want 3 and 3", m.LongTransactions, long())
+	if m := s.LongTransactions(); m != 3 || long() != 3 {
+		t.Errorf("W8: after a long write, read and explicit transaction: counter %d, %d log lines; want 3 and 3", m, long())
 	}
 	for _, r := range filterRecords(h, "longer than half") {
 		if r.Level != slog.LevelWarn {

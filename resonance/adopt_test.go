@@ -184,7 +184,9 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 	if org, err := resonance.InspectOriginal(ctx, backups[0], resonance.Options{}); err != nil || org == nil || org.Nodes != int64(counts.Nodes) {
 		t.Errorf("M6: the backup %s is not the original's database: %+v, %v", backups[0], org, err)
 	}
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "after", Type: "note"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "after", Type: "note"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	var newest int64
@@ -427,7 +429,9 @@ func TestOpen_AdoptionKeepsOtherTablesAndHistoryCounter(t *testing.T) {
 	if err := s.ReadDB().QueryRowContext(ctx, `SELECT body FROM app_notes`).Scan(&body); err != nil || body != "kept" {
 		t.Errorf("X1: another program's table after adoption: %q, %v", body, err)
 	}
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "after", Type: "note"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "after", Type: "note"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	var id int64

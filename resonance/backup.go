@@ -26,7 +26,7 @@ import (
 // process's writes for its whole duration, so Store.Backup opens one
 // dedicated hardened connection for it.
 
-// backupPoll is how often BackupProgress reports the size written so far.
+// backupPoll is how often Backup reports the size written so far.
 const backupPoll = 100 * time.Millisecond
 
 // Backup writes a consistent copy of the database to dest while writers in
@@ -43,16 +43,13 @@ const backupPoll = 100 * time.Millisecond
 // -wal, -shm or -journal file (by any name), a device or a directory is
 // refused with ErrInvalid. A missing directory is an error wrapping
 // fs.ErrNotExist. ErrClosed on a closed store.
-func (s *Store) Backup(ctx context.Context, dest string) error {
-	return s.BackupProgress(ctx, dest, nil)
-}
-
-// BackupProgress is Backup that reports its progress: progress, when not
-// nil, is called about every 100ms with the bytes written so far and the
-// size of the source database (the copy is compacted, so it may end
-// smaller), and once at the end with copied = total = the size of the copy.
-// It is called from one goroutine at a time, not necessarily the caller's.
-func (s *Store) BackupProgress(ctx context.Context, dest string, progress func(copiedBytes, totalBytes int64)) error {
+//
+// progress, when not nil, is called about every 100ms with the bytes
+// written so far and the size of the source database (the copy is
+// compacted, so it may end smaller), and once at the end with copied =
+// total = the size of the copy. It is called from one goroutine at a
+// time, not necessarily the caller's.
+func (s *Store) Backup(ctx context.Context, dest string, progress func(copiedBytes, totalBytes int64)) error {
 	if s.closed.Load() {
 		return fmt.Errorf("resonance: backup %q: %w", s.path, ErrClosed)
 	}

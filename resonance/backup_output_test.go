@@ -57,7 +57,7 @@ func TestBackup_RefusesTheDatabase(t *testing.T) {
 		filepath.Join(other, "sub") + "/",
 	} {
 		t.Run(strings.TrimPrefix(dest, other), func(t *testing.T) {
-			err := s.Backup(ctx, dest)
+			err := s.Backup(ctx, dest, nil)
 			if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), dest) {
 				t.Errorf("Backup(%q) = %v, want ErrInvalid naming it", dest, err)
 			}
@@ -120,7 +120,7 @@ func TestBackup_RemovesStaleTemps(t *testing.T) {
 		touch(fmt.Sprintf("out.db.tmp-%d-1", dead), 0),       // not hidden: not ours
 		touch(fmt.Sprintf(".xout.db.tmp-%d-1", dead), 0),     // a longer name
 	}
-	if err := s.Backup(context.Background(), filepath.Join(dir, "out.db")); err != nil {
+	if err := s.Backup(context.Background(), filepath.Join(dir, "out.db"), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range stale {

@@ -40,7 +40,7 @@ func TestBackupHelperProcess(t *testing.T) {
 			return
 		}
 		n := resonance.Node{ID: fmt.Sprintf("child-%06d", i), Type: "doc", Embedding: graphEmbedding(384, uint64(i))}
-		if err := s.UpsertNode(ctx, n); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestStore_Backup(t *testing.T) {
 	fillGraph(t, s, "b", 200)
 	dir := t.TempDir()
 	dest := filepath.Join(dir, "copy.db")
-	if err := s.Backup(ctx, dest); err != nil {
+	if err := s.Backup(ctx, dest, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := checkBackup(t, dest); n != 200 {
@@ -109,7 +109,7 @@ func TestStore_Backup(t *testing.T) {
 
 	t.Run("RefusesExistingDest", func(t *testing.T) {
 		before, _ := os.ReadFile(dest)
-		err := s.Backup(ctx, dest)
+		err := s.Backup(ctx, dest, nil)
 		if !errors.Is(err, fs.ErrExist) {
 			t.Fatalf("Backup onto an existing file = %v, want fs.ErrExist", err)
 		}
@@ -119,12 +119,12 @@ func TestStore_Backup(t *testing.T) {
 		}
 	})
 	t.Run("RefusesTheDatabaseItself", func(t *testing.T) {
-		if err := s.Backup(ctx, s.Path()); !errors.Is(err, resonance.ErrInvalid) {
+		if err := s.Backup(ctx, s.Path(), nil); !errors.Is(err, resonance.ErrInvalid) {
 			t.Fatalf("Backup onto the database itself = %v, want ErrInvalid", err)
 		}
 	})
 	t.Run("MissingDirectory", func(t *testing.T) {
-		err := s.Backup(ctx, filepath.Join(dir, "no", "such", "copy.db"))
+		err := s.Backup(ctx, filepath.Join(dir, "no", "such", "copy.db"), nil)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Backup into a missing directory = %v, want fs.ErrNotExist", err)
 		}
@@ -132,7 +132,7 @@ func TestStore_Backup(t *testing.T) {
 	t.Run("CancelledLeavesNothing", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		err := s.BackupProgress(cctx, filepath.Join(dir, "cancelled.db"), func(int64, int64) {})
+		err := s.Backup(cctx, filepath.Join(dir, "cancelled.db"), func(int64, int64) {})
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled Backup = %v, want context.Canceled", err)
 		}
@@ -141,7 +141,7 @@ func TestStore_Backup(t *testing.T) {
 	t.Run("ReadOnlyStore", func(t *testing.T) {
 		ro := openStoreAt(t, s.Path(), resonance.Options{ReadOnly: true})
 		dest := filepath.Join(t.TempDir(), "ro-copy.db")
-		if err := ro.Backup(ctx, dest); err != nil {
+		if err := ro.Backup(ctx, dest, nil); err != nil {
 			t.Fatalf("Backup from a read-only store: %v", err)
 		}
 		if n := checkBackup(t, dest); n != 200 {
@@ -151,7 +151,7 @@ func TestStore_Backup(t *testing.T) {
 	t.Run("Closed", func(t *testing.T) {
 		c := openStore(t, resonance.Options{})
 		c.Close()
-		if err := c.Backup(ctx, filepath.Join(t.TempDir(), "x.db")); !errors.Is(err, resonance.ErrClosed) {
+		if err := c.Backup(ctx, filepath.Join(t.TempDir(), "x.db"), nil); !errors.Is(err, resonance.ErrClosed) {
 			t.Errorf("Backup on a closed store = %v, want ErrClosed", err)
 		}
 	})
@@ -164,7 +164,7 @@ func TestStore_BackupProgress(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "copy.db")
 	var mu sync.Mutex
 	var calls [][2]int64
-	err := s.BackupProgress(ctx, dest, func(copied, total int64) {
+	err := s.Backup(ctx, dest, func(copied, total int64) {
 		mu.Lock()
 		calls = append(calls, [2]int64{copied, total})
 		mu.Unlock()
@@ -252,7 +252,7 @@ func TestStore_BackupWhileWriting(t *testing.T) {
 			default:
 			}
 			n := resonance.Node{ID: fmt.Sprintf("goroutine-%06d", i), Type: "doc", Embedding: graphEmbedding(384, uint64(i))}
-			if err := s.UpsertNode(ctx, n); err != nil {
+			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 				werr = err
 				return
 			}
@@ -274,7 +274,7 @@ func TestStore_BackupWhileWriting(t *testing.T) {
 		dest = filepath.Join(t.TempDir(), fmt.Sprintf("backup-%d.db", attempt))
 		before := commits.Load()
 		start := time.Now()
-		if err := s.Backup(ctx, dest); err != nil {
+		if err := s.Backup(ctx, dest, nil); err != nil {
 			t.Fatal(err)
 		}
 		took = time.Since(start)

@@ -228,7 +228,7 @@ func BenchmarkStore_UpsertNode(b *testing.B) {
 	defer reportCPU(b, cpuTime())
 	i := 0
 	for b.Loop() {
-		if err := s.UpsertNode(ctx, graphBenchNode(i, emb)); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, graphBenchNode(i, emb)) }); err != nil {
 			b.Fatal(err)
 		}
 		i++

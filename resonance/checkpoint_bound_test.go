@@ -53,7 +53,9 @@ func TestCheckpoint_ReaderDoesNotStallWriters(t *testing.T) {
 	}()
 	time.Sleep(20 * time.Millisecond)
 	start := time.Now()
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "w", Type: "doc", Title: "w"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "w", Type: "doc", Title: "w"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// The busy timeout is 5s; before the bound both took all of it.

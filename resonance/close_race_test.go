@@ -30,7 +30,9 @@ func TestStore_CloseWhileWriting(t *testing.T) {
 					var err error
 					id := fmt.Sprintf("g%d-%d", g, i)
 					if g%2 == 0 {
-						err = s.UpsertNode(ctx, resonance.Node{ID: id, Type: "note", Title: id})
+						err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+							return tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "note", Title: id})
+						})
 					} else {
 						err = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 							return tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "note", Title: id})

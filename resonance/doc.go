@@ -30,19 +30,38 @@
 // writer.
 //
 // The function gets the transaction's context and a handle: a *Tx for
-// Store.Tx, a *ReadTx for Store.Read. A ReadTx has the graph reads, the
-// generated queries bound to it (Queries) and the SQL methods of db.DBTX; a
+// Store.Tx, a *ReadTx for Store.Read. A ReadTx has the graph reads and the
+// SQL methods of sqlc's DBTX, so generated queries run on it; a
 // Tx has all of that plus the graph writes, so a graph write inside Read
 // does not compile. Neither has Commit or Rollback: the function decides by
 // its return. A handle is dead once its function returns: every later call
 // fails with sql.ErrTxDone and writes nothing.
 //
-// The context marks the transaction: a Store write made with it, or with a
-// context derived from it (in goroutines the function starts, too), returns
-// ErrNestedTx at once, since the transaction holds the writer it would wait
-// for. Write through the *Tx instead. No write waits for this process's
-// writer longer than the busy timeout: one that cannot be recognised as
-// nested ends with ErrBusy.
+// The context marks the transaction: a call that needs the writer (Tx,
+// Begin, Checkpoint, maintenance) made with it, or with a context derived
+// from it (in goroutines the function starts, too), returns ErrNestedTx at
+// once, since the transaction holds the writer it would wait for. Write
+// through the *Tx instead. No write waits for this process's writer longer
+// than the busy timeout: one that cannot be recognised as nested ends with
+// ErrBusy.
+//
+// Which to reach for:
+//
+//   - Store.Tx for every write, Store.Read for several reads on one
+//     snapshot.
+//   - The Store's read methods (GetNode, GetNodes, NodeHash, OutgoingEdges,
+//     OutgoingEdgesOf, IncomingEdges, Lexicon, History, Neighbourhood) for
+//     a single read: each is the ReadTx method of the same name, run as one
+//     statement on a reader without a transaction of its own.
+//     Store.SearchByVector answers from its copy of the embeddings (below).
+//     The graph writes are on Tx only.
+//   - Store.Begin only for code that cannot be a function: the same
+//     transaction as Tx, ended by Commit or Rollback.
+//   - Store.DB (the writer) and Store.ReadDB (the readers) are the hardened
+//     pools, for tools that need a *sql.DB; statements on DB outside a Tx
+//     run one by one, and wait for any running Tx.
+//   - Connect, without a Store, for a program that opens a hardened
+//     connection per request: no migrations, no background checkpoints.
 //
 // # The graph
 //
@@ -55,13 +74,9 @@
 // one statement. UpsertNodes and InsertEdges write many nodes or edges with
 // up to 32 rows per statement, history rows included; UpsertNode and
 // InsertEdge are those with one. Each operation is written once, on
-// ReadTx or Tx; the Store's conveniences (GetNode, GetNodes,
-// OutgoingEdges, Neighbourhood, UpsertNode, InsertEdge,
-// UpsertSemanticEdge) call it, the reads on the reader pool as one
-// statement, the writes in a transaction of their own. Bad input (an empty
-// id or type, meta that is not a JSON object, NaN or ±Inf in an
-// embedding) is refused with ErrInvalid
-// before any SQL runs, so nothing is written, not even history. Embeddings
+// ReadTx or Tx. Bad input (an empty id or type, meta that is not a JSON
+// object, NaN or ±Inf in an embedding) is refused with ErrInvalid before
+// any SQL runs, so nothing is written, not even history. Embeddings
 // are stored as little-endian float32 bytes and come back bit for bit; meta
 // stays raw JSON. GenerateID, Normalize and Dot are the original's helpers;
 // GenerateID gives the original's id for every path (D7).
@@ -116,7 +131,7 @@
 // goroutines. Several processes may open the same file: SQLite's locks
 // serialise writers, busy_timeout makes them wait for each other, and
 // migrations are applied exactly once. A transaction open longer than half
-// the busy timeout is logged and counted (Store.Metrics), because it makes
+// the busy timeout is logged and counted (Store.LongTransactions), because it makes
 // other writers wait.
 //
 // With synchronous = NORMAL in WAL mode a committed transaction survives a

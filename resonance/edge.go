@@ -140,11 +140,6 @@ func edgesName(es []Edge) string {
 	return fmt.Sprintf("insert %d edges %s … %s", len(es), edgeName(&es[0]), edgeName(&es[len(es)-1]))
 }
 
-// InsertEdge is Tx.InsertEdge in a write transaction of its own.
-func (s *Store) InsertEdge(ctx context.Context, source, target, typ string) error {
-	return s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.InsertEdge(ctx, source, target, typ) })
-}
-
 // UpsertSemanticEdge inserts e, or updates the confidence, veracity and
 // context source of the edge with e's (Source, Target, Type) key (D3), and
 // adds one history row ("edge", "source|target|type", "upsert") holding the
@@ -180,12 +175,6 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 		return fmt.Errorf("resonance: upsert edge %s: history: %w", edgeName(&e), classify(err))
 	}
 	return nil
-}
-
-// UpsertSemanticEdge is Tx.UpsertSemanticEdge in a write transaction of its
-// own.
-func (s *Store) UpsertSemanticEdge(ctx context.Context, e Edge) error {
-	return s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertSemanticEdge(ctx, e) })
 }
 
 // prepareEdge applies the default type to e and validates it. semantic
@@ -338,6 +327,17 @@ func (r *ReadTx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
 		out[i] = Edge{Source: row.Source, Target: id, Type: row.Type, Confidence: row.Confidence, Veracity: row.Veracity, ContextSource: row.ContextSource.String}
 	}
 	return out, nil
+}
+
+// IncomingEdges is ReadTx.IncomingEdges on the reader pool, one consistent
+// snapshot. It also returns ErrClosed.
+func (s *Store) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
+	r, done, err := s.oneShot(ctx, "incoming edges")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return r.IncomingEdges(ctx, id)
 }
 
 // DeleteEdge deletes the edge source → target of type typ (empty:

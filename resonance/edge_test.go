@@ -16,7 +16,7 @@ import (
 func TestStore_InsertEdge(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
-	if err := s.InsertEdge(ctx, "a", "b", ""); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.InsertEdge(ctx, "a", "b", "") }); err != nil {
 		t.Fatal(err)
 	}
 	want := historyRow{EntityType: "edge", EntityID: "a|b|related_to", Action: "insert",
@@ -25,11 +25,13 @@ func TestStore_InsertEdge(t *testing.T) {
 		t.Errorf("history (-want +got):\n%s", diff)
 	}
 	// A second insert of the same key changes nothing but is recorded.
-	if err := s.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "b", Confidence: 0.5, Veracity: 1}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "b", Confidence: 0.5, Veracity: 1})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	before := historyRows(t, s)
-	if err := s.InsertEdge(ctx, "a", "b", "related_to"); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.InsertEdge(ctx, "a", "b", "related_to") }); err != nil {
 		t.Fatal(err)
 	}
 	if got := historyRows(t, s) - before; got != 1 {
@@ -54,21 +56,21 @@ func TestStore_UpsertSemanticEdge(t *testing.T) {
 	// Go cannot tell an unset field from 0, so the edge is stored as given:
 	// an edge read and written back is unchanged, zeros included (D3).
 	e := resonance.Edge{Source: "a", Target: "b", Type: "supports", Confidence: 0, Veracity: 0.5}
-	if err := s.UpsertSemanticEdge(ctx, e); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertSemanticEdge(ctx, e) }); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := s.OutgoingEdges(ctx, "a")
 	if diff := cmp.Diff([]resonance.Edge{e}, out); diff != "" {
 		t.Errorf("an edge upserted with confidence 0 (-want +got):\n%s", diff)
 	}
-	if err := s.UpsertSemanticEdge(ctx, out[0]); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertSemanticEdge(ctx, out[0]) }); err != nil {
 		t.Fatal(err)
 	}
 	if again, _ := s.OutgoingEdges(ctx, "a"); !cmp.Equal(again, out) {
 		t.Errorf("an edge read and written back changed: %+v, was %+v", again, out)
 	}
 	e = resonance.Edge{Source: "a", Target: "b", Type: "supports", Confidence: 0.25, Veracity: 0.75, ContextSource: "paper.md"}
-	if err := s.UpsertSemanticEdge(ctx, e); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertSemanticEdge(ctx, e) }); err != nil {
 		t.Fatal(err)
 	}
 	out, _ = s.OutgoingEdges(ctx, "a")
@@ -89,7 +91,7 @@ func TestStore_OutgoingAndIncomingEdges(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
 	for _, e := range [][3]string{{"a", "c", "x"}, {"a", "b", "y"}, {"a", "b", "x"}, {"b", "a", "x"}, {"c", "b", "x"}} {
-		if err := s.InsertEdge(ctx, e[0], e[1], e[2]); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.InsertEdge(ctx, e[0], e[1], e[2]) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -117,7 +119,7 @@ func TestStore_OutgoingAndIncomingEdges(t *testing.T) {
 }
 
 // TestStore_EveryWriteLeavesOneHistoryRow counts history around every
-// write operation, on Store and inside a Tx.
+// write operation inside a Tx.
 func TestStore_EveryWriteLeavesOneHistoryRow(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
@@ -137,23 +139,11 @@ func TestStore_EveryWriteLeavesOneHistoryRow(t *testing.T) {
 			return w.UpsertSemanticEdge(ctx, resonance.Edge{Source: "n", Target: "o", Confidence: 0.7})
 		}},
 		{"UpdateNodeMeta", func(w graphWriter) error {
-			return w.(*resonance.Tx).UpdateNodeMeta(ctx, "n", json.RawMessage(`{"a":1}`))
+			return w.UpdateNodeMeta(ctx, "n", json.RawMessage(`{"a":1}`))
 		}},
-		{"UpdateNodeDate", func(w graphWriter) error { return w.(*resonance.Tx).UpdateNodeDate(ctx, "n", "2024") }},
+		{"UpdateNodeDate", func(w graphWriter) error { return w.UpdateNodeDate(ctx, "n", "2024") }},
 	}
 	for _, op := range ops {
-		t.Run("Store/"+op.name, func(t *testing.T) {
-			if strings.HasPrefix(op.name, "Update") {
-				t.Skip("the meta and date updates are on Tx only")
-			}
-			before := historyRows(t, s)
-			if err := op.run(s); err != nil {
-				t.Fatal(err)
-			}
-			if got := historyRows(t, s) - before; got != 1 {
-				t.Errorf("history rows added = %d, want 1", got)
-			}
-		})
 		t.Run("Tx/"+op.name, func(t *testing.T) {
 			before := historyRows(t, s)
 			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return op.run(tx) }); err != nil {
@@ -166,26 +156,18 @@ func TestStore_EveryWriteLeavesOneHistoryRow(t *testing.T) {
 	}
 }
 
-// graphWriter is what Store and Tx have in common for writes; the meta and
-// date updates are Tx's only.
-type graphWriter interface {
-	UpsertNode(context.Context, resonance.Node) error
-	InsertEdge(ctx context.Context, source, target, typ string) error
-	UpsertSemanticEdge(context.Context, resonance.Edge) error
-}
-
-var (
-	_ graphWriter = (*resonance.Store)(nil)
-	_ graphWriter = (*resonance.Tx)(nil)
-)
+// graphWriter is where the graph writes are: a write transaction.
+type graphWriter = *resonance.Tx
 
 // TestStore_BadInputWritesNothing is D9: each bad input is refused with
 // ErrInvalid, the error names the node or edge, and no row is written, not
-// even history; on Store and inside a Tx.
+// even history, and the transaction around it rolls back.
 func TestStore_BadInputWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "exists", Type: "doc"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "exists", Type: "doc"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	nan := float32(math.NaN())
@@ -235,12 +217,12 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 			return w.UpsertSemanticEdge(ctx, resonance.Edge{Source: "a", Target: "b", Veracity: math.Inf(-1)})
 		}, []string{"veracity is -Inf"}},
 		{"meta update array", func(w graphWriter) error {
-			return w.(*resonance.Tx).UpdateNodeMeta(ctx, "exists", json.RawMessage(`[]`))
+			return w.UpdateNodeMeta(ctx, "exists", json.RawMessage(`[]`))
 		}, []string{`"exists"`, "array"}},
 		{"meta update empty id", func(w graphWriter) error {
-			return w.(*resonance.Tx).UpdateNodeMeta(ctx, "", json.RawMessage(`{}`))
+			return w.UpdateNodeMeta(ctx, "", json.RawMessage(`{}`))
 		}, []string{"id is empty"}},
-		{"date update empty id", func(w graphWriter) error { return w.(*resonance.Tx).UpdateNodeDate(ctx, "", "2024") }, []string{"id is empty"}},
+		{"date update empty id", func(w graphWriter) error { return w.UpdateNodeDate(ctx, "", "2024") }, []string{"id is empty"}},
 	}
 	counts := func() [3]int {
 		return [3]int{countRows(t, s.DB(), "nodes"), countRows(t, s.DB(), "edges"), historyRows(t, s)}
@@ -260,13 +242,6 @@ func TestStore_BadInputWritesNothing(t *testing.T) {
 		}
 	}
 	for _, tt := range tests {
-		t.Run("Store/"+tt.name, func(t *testing.T) {
-			if strings.Contains(tt.name, "update") {
-				t.Skip("the meta and date updates are on Tx only")
-			}
-			before := counts()
-			check(t, tt.run(s), tt.names, before)
-		})
 		t.Run("Tx/"+tt.name, func(t *testing.T) {
 			before := counts()
 			// The caller's transaction wrote a node first; the bad input's

@@ -27,7 +27,7 @@ func TestOutgoingEdgesOf(t *testing.T) {
 			// The graph API refuses text that is not UTF-8 (D9), which
 			// other programs may still have written: through the
 			// generated queries, without history.
-			q := tx.Queries()
+			q := db.New(tx)
 			// Inserted out of key order, so the read must order them.
 			for _, tgt := range []string{"z", "m", "a"} {
 				if err := tx.InsertEdge(ctx, src, tgt, "references"); utf8.ValidString(src) && err != nil {

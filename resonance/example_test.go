@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/resonance-graph/resonancedb/db"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -108,7 +109,9 @@ func ExampleStore_Read() {
 	}
 	defer store.Close()
 	for _, id := range []string{"b", "a", "c"} {
-		if err := store.UpsertNode(ctx, resonance.Node{ID: id, Type: "note", Domain: "lexicon", Title: "node " + id}); err != nil {
+		if err := store.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			return tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "note", Domain: "lexicon", Title: "node " + id})
+		}); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -121,7 +124,7 @@ func ExampleStore_Read() {
 		for _, n := range nodes {
 			fmt.Println(n.ID, n.Title)
 		}
-		total, err := r.Queries().CountNodes(ctx) // the generated queries, on the same snapshot
+		total, err := db.New(r).CountNodes(ctx) // the generated queries, on the same snapshot
 		if err != nil {
 			return err
 		}

@@ -20,7 +20,9 @@ func TestOpen_WALDeletedNamesTheFile(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	s := openStoreAt(t, path, resonance.Options{})
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(path + "-wal"); err != nil {
@@ -45,7 +47,9 @@ func TestOpen_DatabaseDeletedWhileOpen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	s := openStoreAt(t, path, resonance.Options{})
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(path); err != nil {
@@ -108,11 +112,15 @@ func TestClose_WarnsWhenThePathNoLongerLeadsToTheDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil {
+			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				return tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"})
+			}); err != nil {
 				t.Fatal(err)
 			}
 			c.change(t, path)
-			s.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"})
+			s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				return tx.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"})
+			})
 			s.Close()
 			var warned []string
 			for _, m := range msgs {

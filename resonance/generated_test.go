@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/resonance-graph/resonancedb/db"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -15,7 +16,7 @@ func TestQueries_GetNodeReadsStoredColumns(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
 	n := resonance.Node{ID: "docs-a", Type: "note", Title: "A", Embedding: []float32{0.5, -1, 2}, Meta: json.RawMessage(`{"k":1}`)}
-	if err := s.UpsertNode(ctx, n); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 		t.Fatal(err)
 	}
 	want, err := resonance.EncodeEmbedding(n.Embedding)
@@ -23,7 +24,7 @@ func TestQueries_GetNodeReadsStoredColumns(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
-		r, err := tx.Queries().GetNode(ctx, n.ID)
+		r, err := db.New(tx).GetNode(ctx, n.ID)
 		if err != nil {
 			return err
 		}

@@ -25,12 +25,8 @@ type Health struct {
 	// WriteProbe is "ok", or says why the probe was skipped or failed.
 	WriteProbe string `json:"write_probe"`
 	// Problems names each rule that is off, e.g. "C4 mmap_size is 1048576, want 0".
-	Problems []string      `json:"problems,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
+	Problems []string `json:"problems,omitempty"`
 }
-
-// Healthy reports whether Status is "healthy".
-func (h Health) Healthy() bool { return h.Status == "healthy" }
 
 // CheckHealth checks one connection of db (C9): it reads journal_mode,
 // mmap_size, busy_timeout, synchronous, temp_store and foreign_keys, and,
@@ -48,7 +44,6 @@ func CheckHealth(ctx context.Context, db *sql.DB) (Health, error) {
 
 // checkHealth is CheckHealth on one connection.
 func checkHealth(ctx context.Context, conn *sql.Conn) (Health, error) {
-	start := time.Now()
 	h := Health{Status: "unhealthy"}
 	var queryOnly int64
 	err := conn.QueryRowContext(ctx, `SELECT
@@ -84,7 +79,6 @@ func checkHealth(ctx context.Context, conn *sql.Conn) (Health, error) {
 	} else {
 		h.WriteProbe = "ok"
 	}
-	h.Duration = time.Since(start)
 	if len(h.Problems) > 0 {
 		return h, fmt.Errorf("resonance: health: unhealthy: %s", strings.Join(h.Problems, "; "))
 	}

@@ -242,6 +242,17 @@ func (r *ReadTx) History(ctx context.Context, f HistoryFilter) ([]Change, error)
 	return out, nil
 }
 
+// History is ReadTx.History on the reader pool, one consistent snapshot.
+// It also returns ErrClosed.
+func (s *Store) History(ctx context.Context, f HistoryFilter) ([]Change, error) {
+	r, done, err := s.oneShot(ctx, "history")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return r.History(ctx, f)
+}
+
 // historyValue is a stored old_value or new_value as JSON: nil for NULL,
 // a date (which is text, whatever it looks like) or text that is not JSON
 // as a JSON string, and otherwise the text itself.

@@ -114,7 +114,9 @@ ATTACH DATABASE '%s' AS other;
 	}
 	s := openStoreAt(t, filepath.Join(dir, "g.db"), resonance.Options{Create: true, Migrations: []fs.FS{leaves}})
 	for i := range 3 {
-		if err := s.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%d", i), Type: "note"}); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			return tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%d", i), Type: "note"})
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,7 +141,7 @@ ATTACH DATABASE '%s' AS other;
 	if err := s.DB().QueryRow(`SELECT count(*) FROM temp.sqlite_master`).Scan(&temps); err != nil || temps != 0 {
 		t.Errorf("the writer's temp schema holds %d objects (%v), want none", temps, err)
 	}
-	if h, err := s.Health(ctx); err != nil || !h.Healthy() {
+	if h, err := s.Health(ctx); err != nil || h.Status != "healthy" {
 		t.Errorf("Health = %+v, %v", h, err)
 	}
 }

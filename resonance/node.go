@@ -91,11 +91,6 @@ func nodesName(nodes []Node) string {
 	return fmt.Sprintf("upsert %d nodes %q … %q", len(nodes), nodes[0].ID, nodes[len(nodes)-1].ID)
 }
 
-// UpsertNode is Tx.UpsertNode in a write transaction of its own.
-func (s *Store) UpsertNode(ctx context.Context, n Node) error {
-	return s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNode(ctx, n) })
-}
-
 // nodeWrite is a validated node's columns that need more than the Node
 // itself: the defaults applied, the encoded embedding and the meta text.
 type nodeWrite struct {
@@ -121,7 +116,7 @@ func prepareNode(n *Node) (nodeWrite, error) {
 	if err != nil {
 		return nodeWrite{}, invalid("%v", err)
 	}
-	blob, err := EncodeEmbedding(n.Embedding)
+	blob, err := encodeEmbedding(n.Embedding)
 	if err != nil {
 		return nodeWrite{}, invalid("%v", err)
 	}
@@ -262,6 +257,17 @@ func (r *ReadTx) NodeHash(ctx context.Context, id string) (string, error) {
 		return "", notFound("node hash", id, err)
 	}
 	return h.String, nil
+}
+
+// NodeHash is ReadTx.NodeHash on the reader pool, one consistent snapshot.
+// It also returns ErrClosed.
+func (s *Store) NodeHash(ctx context.Context, id string) (string, error) {
+	r, done, err := s.oneShot(ctx, "node hash")
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	return r.NodeHash(ctx, id)
 }
 
 // UpdateNodeMeta replaces the meta of the node with this id and adds one

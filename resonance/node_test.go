@@ -75,7 +75,7 @@ func TestStore_UpsertNode_RoundTripsBitForBit(t *testing.T) {
 		Meta: json.RawMessage(`{"tags":["a","b"],"nested":{"deep":{"n":1.5e-7,"ok":true,"nil":null}},"semantic_tokens":[1,2]}`),
 		Date: "2024-05-01T10:00:00Z",
 	}
-	if err := s.UpsertNode(ctx, want); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, want) }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetNode(ctx, want.ID)
@@ -114,7 +114,7 @@ func TestStore_UpsertNode_DefaultsAndNulls(t *testing.T) {
 		{ID: "c", Type: "doc", Meta: json.RawMessage(" \n ")},
 		{ID: "d", Type: "doc", Meta: json.RawMessage("{}"), Embedding: []float32{}},
 	} {
-		if err := s.UpsertNode(ctx, n); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 			t.Fatalf("UpsertNode(%+v): %v", n, err)
 		}
 	}
@@ -160,11 +160,11 @@ func TestStore_UpsertNode_ReplacesEveryColumn(t *testing.T) {
 	s := openStore(t, resonance.Options{})
 	full := resonance.Node{ID: "x", Type: "doc", Title: "T", Domain: "d", Layer: "l", Embedding: []float32{1, 2},
 		Hash: "h", Summary: "s", Meta: json.RawMessage(`{"a":1}`), Date: "2024"}
-	if err := s.UpsertNode(ctx, full); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, full) }); err != nil {
 		t.Fatal(err)
 	}
 	second := resonance.Node{ID: "x", Type: "concept"}
-	if err := s.UpsertNode(ctx, second); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, second) }); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetNode(ctx, "x")
@@ -187,7 +187,7 @@ func TestStore_UpsertNode_HistoryRecordsNodeWithEmbeddingDigest(t *testing.T) {
 	n := resonance.Node{ID: "n1", Type: "doc", Title: "quote \" backslash \\ tab \t nl \n ctl \x01 sep \u2028 <&>",
 		Embedding: emb, Meta: json.RawMessage(`{"k": [1, 2]}`)}
 	before := historyRows(t, s)
-	if err := s.UpsertNode(ctx, n); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := historyRows(t, s) - before; got != 1 {
@@ -260,7 +260,7 @@ func TestStore_GetNodes_Filters(t *testing.T) {
 			Embedding: graphEmbedding(8, uint64(i+1)),
 			Meta:      json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)),
 		}
-		if err := s.UpsertNode(ctx, n); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 			t.Fatal(err)
 		}
 		if n.Domain == "" {
@@ -270,7 +270,7 @@ func TestStore_GetNodes_Filters(t *testing.T) {
 		all = append(all, n)
 	}
 	// Re-upserting keeps a node's rowid, so its place in the order.
-	if err := s.UpsertNode(ctx, all[3]); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, all[3]) }); err != nil {
 		t.Fatal(err)
 	}
 	expect := func(f resonance.NodeFilter) []resonance.Node {
@@ -330,10 +330,14 @@ func TestStore_GetNodes_Filters(t *testing.T) {
 func TestStore_NodeHashAndUpdates(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc", Hash: "h1", Meta: json.RawMessage(`{"v":1}`), Date: "2024-01-01"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc", Hash: "h1", Meta: json.RawMessage(`{"v":1}`), Date: "2024-01-01"})
+	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if h, err := nodeHash(ctx, s, "a"); err != nil || h != "h1" {
@@ -454,7 +458,7 @@ func TestTx_GraphWritesRollBackTogether(t *testing.T) {
 		}
 	}
 	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
-		_, err := r.Queries().UpdateNodeDate(ctx, db.UpdateNodeDateParams{ID: "a"})
+		_, err := db.New(r).UpdateNodeDate(ctx, db.UpdateNodeDateParams{ID: "a"})
 		return err
 	})
 	if !errors.Is(err, resonance.ErrReadOnly) {
@@ -483,7 +487,7 @@ func FuzzUpsertNode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, title, meta string) {
 		before := historyRows(t, s)
 		n := resonance.Node{ID: id, Type: "doc", Title: title, Meta: json.RawMessage(meta)}
-		err := s.UpsertNode(ctx, n)
+		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) })
 		if err != nil {
 			if !errors.Is(err, resonance.ErrInvalid) {
 				t.Fatalf("UpsertNode(%q, %q, %q) = %v, want nil or ErrInvalid", id, title, meta, err)

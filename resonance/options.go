@@ -17,19 +17,19 @@ import (
 	"github.com/resonance-graph/resonancedb/internal/output"
 )
 
-// DefaultBusyTimeout is how long a connection waits for a lock held by
+// defaultBusyTimeout is how long a connection waits for a lock held by
 // another connection before it gives up with ErrBusy.
-const DefaultBusyTimeout = 5 * time.Second
+const defaultBusyTimeout = 5 * time.Second
 
-// DefaultVectorCacheBytes is the default of Options.VectorCacheBytes.
-const DefaultVectorCacheBytes = 512 << 20
+// defaultVectorCacheBytes is the default of Options.VectorCacheBytes.
+const defaultVectorCacheBytes = 512 << 20
 
 // Options configure Connect and Open. The zero value is the documented
 // default for every field; Options are validated when the database is
 // opened and cannot be changed afterwards.
 type Options struct {
 	// BusyTimeout is how long a connection waits for a lock before it
-	// fails with ErrBusy. Zero means DefaultBusyTimeout (5s); negative is
+	// fails with ErrBusy. Zero means 5s; negative is
 	// refused. It is the first setting applied to every connection (C1).
 	BusyTimeout time.Duration
 
@@ -58,9 +58,8 @@ type Options struct {
 	// VectorCacheBytes bounds the memory Store.SearchByVector keeps: a
 	// compact copy of the stored embeddings (one byte per float and 20
 	// bytes per node), read whole by the first search and then caught up
-	// after each commit by the rows that changed. Zero means
-	// DefaultVectorCacheBytes (512 MiB, about 1,300,000 embeddings of 384
-	// floats); negative keeps no copy, and every search reads every
+	// after each commit by the rows that changed. Zero means 512 MiB, about
+	// 1,300,000 embeddings of 384 floats; negative keeps no copy, and every search reads every
 	// embedding from the database. The nodes that do not fit, the last
 	// inserted, are read from the database by every search: the search
 	// slows down in proportion to them (vectorindex.go).
@@ -135,10 +134,10 @@ func (o Options) withDefaults(path string) (Options, error) {
 		return o, fmt.Errorf("resonance: open %q: in-memory databases are not supported: every pooled connection would get its own empty database; use a file", path)
 	}
 	if o.BusyTimeout < 0 {
-		return o, fmt.Errorf("resonance: open %q: Options.BusyTimeout is %v: it must be zero (the default, %v) or positive", path, o.BusyTimeout, DefaultBusyTimeout)
+		return o, fmt.Errorf("resonance: open %q: Options.BusyTimeout is %v: it must be zero (the default, %v) or positive", path, o.BusyTimeout, defaultBusyTimeout)
 	}
 	if o.BusyTimeout == 0 {
-		o.BusyTimeout = DefaultBusyTimeout
+		o.BusyTimeout = defaultBusyTimeout
 	}
 	if o.BusyTimeout > 0 && o.BusyTimeout < time.Millisecond {
 		return o, fmt.Errorf("resonance: open %q: Options.BusyTimeout is %v: SQLite counts in milliseconds; use at least 1ms", path, o.BusyTimeout)
@@ -150,7 +149,7 @@ func (o Options) withDefaults(path string) (Options, error) {
 		o.MaxReaders = max(4, 2*runtime.GOMAXPROCS(0))
 	}
 	if o.VectorCacheBytes == 0 {
-		o.VectorCacheBytes = DefaultVectorCacheBytes
+		o.VectorCacheBytes = defaultVectorCacheBytes
 	}
 	if o.BackupKeep == 0 {
 		o.BackupKeep = 7

@@ -67,7 +67,9 @@ func TestTx_BatchWritesEqualSingleWrites(t *testing.T) {
 	write := func(batch bool) *resonance.Store {
 		s := openStore(t, resonance.Options{})
 		for _, e := range existing {
-			if err := s.InsertEdge(ctx, e.Source, e.Target, e.Type); err != nil {
+			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				return tx.InsertEdge(ctx, e.Source, e.Target, e.Type)
+			}); err != nil {
 				t.Fatal(err)
 			}
 		}

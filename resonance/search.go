@@ -25,14 +25,14 @@ import (
 // the embeddings of its transaction with one scan (scanSearch). Both keep
 // the best k in a bounded heap (topK) instead of sorting every candidate.
 
-// DefaultSearchK is how many hits SearchByVector returns when
+// defaultSearchK is how many hits SearchByVector returns when
 // SearchOptions.K is 0, as the original does.
-const DefaultSearchK = 5
+const defaultSearchK = 5
 
 // SearchOptions shape a search by vector. The zero value returns the best
-// DefaultSearchK nodes of every domain and type.
+// 5 nodes of every domain and type.
 type SearchOptions struct {
-	// K is how many hits to return at most. Zero means DefaultSearchK (5);
+	// K is how many hits to return at most. Zero means 5;
 	// negative is refused with ErrInvalid.
 	K int
 	// Domain and Type, when not empty, restrict the search to the nodes of
@@ -149,14 +149,14 @@ func newVectorQuery(query []float32, o SearchOptions) (*vectorQuery, error) {
 		return nil, bad("the query vector's magnitude is below %g: it would match nothing", minMagnitude)
 	}
 	if o.K < 0 {
-		return nil, bad("SearchOptions.K is %d: want 0 (the default, %d) or more", o.K, DefaultSearchK)
+		return nil, bad("SearchOptions.K is %d: want 0 (the default, %d) or more", o.K, defaultSearchK)
 	}
 	if math.IsNaN(o.MinScore) {
 		return nil, bad("SearchOptions.MinScore is NaN")
 	}
 	vq := &vectorQuery{q32: query, q: make([]float64, len(query)), k: o.K, min: o.MinScore, domain: o.Domain, typ: o.Type}
 	if vq.k == 0 {
-		vq.k = DefaultSearchK
+		vq.k = defaultSearchK
 	}
 	for i, x := range query {
 		vq.q[i] = float64(x)

@@ -54,7 +54,7 @@ func TestStore_SearchByVector_CancelledLeavesNothingBehind(t *testing.T) {
 				q := queries[rng.IntN(len(queries))]
 				if g == 0 && i%5 == 0 {
 					n := resonance.Node{ID: fmt.Sprintf("w%d", i), Type: "doc", Embedding: q}
-					if err := s.UpsertNode(ctx, n); err != nil {
+					if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 						t.Error(err)
 						return
 					}

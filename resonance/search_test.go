@@ -40,7 +40,7 @@ func mustSearch(t *testing.T, s *resonance.Store, q []float32, o resonance.Searc
 
 func mustUpsert(t *testing.T, s *resonance.Store, n resonance.Node) {
 	t.Helper()
-	if err := s.UpsertNode(context.Background(), n); err != nil {
+	if err := s.Tx(context.Background(), func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 		t.Fatalf("UpsertNode(%q): %v", n.ID, err)
 	}
 }
@@ -242,9 +242,13 @@ func searchChildWrite(t *testing.T, path, op string) {
 	defer s.Close()
 	switch op {
 	case "insert", "restore":
-		err = s.UpsertNode(context.Background(), resonance.Node{ID: "b", Type: "doc", Embedding: []float32{1, 0, 0}})
+		err = s.Tx(context.Background(), func(ctx context.Context, tx *resonance.Tx) error {
+			return tx.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc", Embedding: []float32{1, 0, 0}})
+		})
 	case "update":
-		err = s.UpsertNode(context.Background(), resonance.Node{ID: "b", Type: "doc", Embedding: []float32{0, 0, 1}})
+		err = s.Tx(context.Background(), func(ctx context.Context, tx *resonance.Tx) error {
+			return tx.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc", Embedding: []float32{0, 0, 1}})
+		})
 	case "delete":
 		_, err = s.DB().ExecContext(context.Background(), "DELETE FROM nodes WHERE id = 'b'")
 	default:
@@ -575,7 +579,9 @@ func TestStore_SearchByVector_ConcurrentWithWrites(t *testing.T) {
 	done := make(chan error, 5)
 	go func() {
 		for i := range writes {
-			if err := s.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%03d", i), Type: "doc", Embedding: []float32{1, float32(i)}}); err != nil {
+			if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				return tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("n%03d", i), Type: "doc", Embedding: []float32{1, float32(i)}})
+			}); err != nil {
 				done <- err
 				return
 			}

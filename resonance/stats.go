@@ -54,6 +54,17 @@ func (r *ReadTx) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
 	return lexicon(ctx, r.q)
 }
 
+// Lexicon is ReadTx.Lexicon on the reader pool, one consistent snapshot.
+// It also returns ErrClosed.
+func (s *Store) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
+	r, done, err := s.oneShot(ctx, "lexicon")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return r.Lexicon(ctx)
+}
+
 func lexicon(ctx context.Context, q *db.Queries) ([]LexiconEntry, error) {
 	rows, err := q.ListLexicon(ctx)
 	if err != nil {

@@ -24,7 +24,7 @@ func TestStore_Stats(t *testing.T) {
 		{ID: "e", Type: "doc", Embedding: []float32{}},
 	}
 	for _, n := range nodes {
-		if err := s.UpsertNode(ctx, n); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -33,7 +33,7 @@ func TestStore_Stats(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range [][2]string{{"a", "b"}, {"b", "c"}, {"c", "a"}} {
-		if err := s.InsertEdge(ctx, e[0], e[1], ""); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.InsertEdge(ctx, e[0], e[1], "") }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -80,7 +80,7 @@ func TestStore_Lexicon(t *testing.T) {
 		{ID: "not-lexicon", Type: "concept", Title: "No"},
 	}
 	for _, n := range nodes {
-		if err := s.UpsertNode(ctx, n); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 			t.Fatal(err)
 		}
 	}

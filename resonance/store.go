@@ -38,14 +38,6 @@ type Store struct {
 	file fileWatch // the database file's identity at open, checked at Close (fileid.go)
 }
 
-// Metrics are counters a store keeps while it is open.
-type Metrics struct {
-	// LongTransactions counts transactions that stayed open longer than half
-	// the busy timeout (W8): a write one could make other writers time out,
-	// a read one holds up checkpoints.
-	LongTransactions int64
-}
-
 // Open opens the Resonance Graph database at path, the seed's ResonanceDB.
 //
 // It refuses bad Options before touching the disk (C11), a missing file
@@ -152,10 +144,10 @@ func (s *Store) DB() *sql.DB { return s.writer }
 // ReadDB returns the pool of query_only connections that Read uses.
 func (s *Store) ReadDB() *sql.DB { return s.readers }
 
-// Metrics returns the store's counters.
-func (s *Store) Metrics() Metrics {
-	return Metrics{LongTransactions: s.longTx.Load()}
-}
+// LongTransactions counts the transactions that stayed open longer than
+// half the busy timeout (W8): a write one could make other writers time
+// out, a read one holds up checkpoints.
+func (s *Store) LongTransactions() int64 { return s.longTx.Load() }
 
 // Health checks the writer connection's settings and performs a write/read
 // probe (C9), as CheckHealth does, and checks that the tables, columns,

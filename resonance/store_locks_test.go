@@ -61,7 +61,9 @@ func TestStore_CloseKeepsTheLocksOfOtherStores(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	a := openStoreAt(t, path, resonance.Options{BusyTimeout: 200 * time.Millisecond, ExternalCheckpoints: os.Getenv("REVIEW_EXT") != ""})
-	if err := a.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"}); err != nil { // opens the -shm descriptor
+	if err := a.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "a", Type: "doc"})
+	}); err != nil { // opens the -shm descriptor
 		t.Fatal(err)
 	}
 	b := openStoreAt(t, path, resonance.Options{BusyTimeout: 200 * time.Millisecond})

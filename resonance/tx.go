@@ -14,8 +14,9 @@ import (
 
 // ReadTx is a read transaction: one consistent snapshot on a query_only
 // connection, given to the function of Store.Read. It has the graph API's
-// reads, the generated queries bound to it (Queries) and the methods of the
-// generated db.DBTX interface for SQL of your own.
+// reads and the methods of sqlc's DBTX interface, so that generated
+// queries (db.New(r), or an application's own) and SQL of your own run
+// on the same snapshot.
 //
 // A ReadTx belongs to the goroutine that runs its function: it is not safe
 // for concurrent use. It is dead once its function returns: every later
@@ -26,7 +27,6 @@ type ReadTx struct {
 	state *txState    // nil for the reader pool, which has no end
 	q     *db.Queries // bound to conn, for the graph API
 	pq    *packed.Queries
-	uq    *db.Queries // bound to the handle itself, for Queries: dead once the transaction ends
 }
 
 // Tx is a write transaction, given to the function of Store.Tx: everything
@@ -62,14 +62,9 @@ type txState struct {
 type txKey struct{}
 
 // init makes r the handle of a transaction (st not nil) or of the Store's
-// one-statement reads. A transaction's handle must not be copied once
-// made: its Queries are bound to its address.
+// one-statement reads.
 func (r *ReadTx) init(s *Store, conn db.DBTX, st *txState) {
 	*r = ReadTx{store: s, conn: conn, state: st, q: db.New(conn), pq: packed.New(conn)}
-	r.uq = r.q
-	if st != nil {
-		r.uq = db.New(r)
-	}
 }
 
 // enter starts an operation on the transaction: it fails with sql.ErrTxDone
@@ -85,9 +80,6 @@ func (r *ReadTx) enter(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
-
-// Queries returns the generated queries bound to this transaction.
-func (r *ReadTx) Queries() *db.Queries { return r.uq }
 
 // ExecContext runs a statement inside the transaction. Errors wrap the
 // package's sentinels: a write in a read transaction ErrReadOnly, a lock
@@ -145,7 +137,7 @@ func (r *ReadTx) QueryRowContext(ctx context.Context, query string, args ...any)
 //
 // On a read-only store, writes in fn fail with ErrReadOnly. A transaction
 // open longer than half the busy timeout is logged and counted (W8,
-// Store.Metrics).
+// Store.LongTransactions).
 func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	t, err := s.begin(ctx, true)
 	if err != nil {

@@ -76,7 +76,7 @@ func TestTx_HandleDeadAfterEnd(t *testing.T) {
 			"UpdateNodeDate":     tx.UpdateNodeDate(ctx, "late", "2024"),
 		}
 		_, calls["ExecContext"] = tx.ExecContext(ctx, `INSERT INTO nodes (id, type) VALUES ('raw', 'doc')`)
-		calls["Queries"] = tx.Queries().InsertHistory(ctx, dbHistory("late"))
+		calls["Queries"] = db.New(tx).InsertHistory(ctx, dbHistory("late"))
 		_, calls["GetNode"] = tx.GetNode(ctx, "late")
 		for call, err := range calls {
 			if !errors.Is(err, sql.ErrTxDone) {
@@ -162,7 +162,9 @@ func TestStore_SettingsRestoredBeforeReuse(t *testing.T) {
 	if _, err := s.DB().ExecContext(ctx, "BEGIN"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "after-begin", Type: "doc"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "after-begin", Type: "doc"})
+	}); err != nil {
 		t.Fatalf("a write after a BEGIN left on the writer pool: %v", err)
 	}
 	if n := countRows(t, s.ReadDB(), "nodes"); n != 1 {
@@ -315,7 +317,9 @@ func TestStore_NestedThroughARead(t *testing.T) {
 	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		return s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
 			start := time.Now()
-			inner = s.UpsertNode(ctx, resonance.Node{ID: "inner", Type: "doc"})
+			inner = s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+				return tx.UpsertNode(ctx, resonance.Node{ID: "inner", Type: "doc"})
+			})
 			if time.Since(start) > 100*time.Millisecond {
 				t.Errorf("the nested write was refused after %v, want at once", time.Since(start))
 			}
@@ -361,7 +365,7 @@ func TestTx_EndClosesWhatFnLeftOpen(t *testing.T) {
 					return err
 				}
 				_ = tx.QueryRowContext(ctx, "SELECT id FROM nodes")
-				_, err := tx.Queries().CountNodes(ctx)
+				_, err := db.New(tx).CountNodes(ctx)
 				return err
 			})
 		})
@@ -399,7 +403,9 @@ func TestTx_EndClosesPreparedRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "b", Type: "doc"})
+	}); err != nil {
 		t.Errorf("a write after the Tx left prepared Rows open = %v, want nil", err)
 	}
 	if rows.Next() {

@@ -36,7 +36,9 @@ func TestVectorIndex_ReadsEmbeddingsOnlyAfterAChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "graph.db")
 	s := openSearchStore(t, path, Options{})
 	other := openSearchStore(t, path, Options{})
-	if err := s.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1, 0}}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+		return tx.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1, 0}})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	q := []float32{1, 1}
@@ -58,7 +60,9 @@ func TestVectorIndex_ReadsEmbeddingsOnlyAfterAChange(t *testing.T) {
 	if l, c := counts(); l != 1 || c != 0 {
 		t.Fatalf("5 searches of an unchanged database: %d whole reads and %d catch-ups, want 1 and 0", l, c)
 	}
-	if err := other.UpsertNode(ctx, Node{ID: "b", Type: "doc", Embedding: []float32{0, 1}}); err != nil {
+	if err := other.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+		return tx.UpsertNode(ctx, Node{ID: "b", Type: "doc", Embedding: []float32{0, 1}})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -67,11 +71,15 @@ func TestVectorIndex_ReadsEmbeddingsOnlyAfterAChange(t *testing.T) {
 	if l, c := counts(); l != 1 || c != 1 {
 		t.Fatalf("after one commit by another store, 3 searches: %d whole reads and %d catch-ups, want 1 and 1", l, c)
 	}
-	if err := s.UpsertNode(ctx, Node{ID: "c", Type: "doc", Embedding: []float32{0, 1}}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+		return tx.UpsertNode(ctx, Node{ID: "c", Type: "doc", Embedding: []float32{0, 1}})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// A commit that changes no embedding, domain or type names no row.
-	if err := s.UpsertNode(ctx, Node{ID: "c", Type: "doc", Title: "new title", Embedding: []float32{0, 1}}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+		return tx.UpsertNode(ctx, Node{ID: "c", Type: "doc", Title: "new title", Embedding: []float32{0, 1}})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	search()
@@ -158,10 +166,12 @@ func TestVectorIndex_BoundHoldsAndDegrades(t *testing.T) {
 	}
 	for i := range 5 {
 		mustWrite := Node{ID: "n" + strconv.Itoa(i*997), Type: "doc", Embedding: vec()}
-		if err := s.UpsertNode(ctx, mustWrite); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNode(ctx, mustWrite) }); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.UpsertNode(ctx, Node{ID: "new" + strconv.Itoa(i), Type: "doc", Embedding: vec()}); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+			return tx.UpsertNode(ctx, Node{ID: "new" + strconv.Itoa(i), Type: "doc", Embedding: vec()})
+		}); err != nil {
 			t.Fatal(err)
 		}
 		check(vec())
@@ -178,7 +188,9 @@ func TestVectorIndex_ClosedWithItsStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+		return tx.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {

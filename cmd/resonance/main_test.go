@@ -244,7 +244,7 @@ func TestCommands_JSON(t *testing.T) {
 		resonance.Health
 	}
 	decode(t, mustCLI(t, 0, "", "--db", db, "health", "--json"), &h)
-	if !h.Healthy() {
+	if h.Status != "healthy" {
 		t.Errorf("health --json: %+v", h)
 	}
 	var cp resonance.Checkpoint

@@ -218,7 +218,7 @@ func runBackup(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	defer s.Close()
-	err = s.BackupProgress(e.ctx, dest, func(done, total int64) {
+	err = s.Backup(e.ctx, dest, func(done, total int64) {
 		prog.draw(fmt.Sprintf("backup %s %s of %s", bar(done, total, 30), humanBytes(done), humanBytes(total)), done == total)
 	})
 	prog.clear()

@@ -33,7 +33,7 @@ const searchHelp = "Find the nodes whose embeddings score highest against a quer
 func searchFlags(fs *flag.FlagSet) {
 	fs.String("vector", "", "read the query vector, a JSON array of numbers, from `FILE` (- for standard input)")
 	fs.String("like", "", "search with the embedding of the node `ID`, leaving it out of the hits")
-	fs.Int("k", resonance.DefaultSearchK, "return at most `N` hits")
+	fs.Int("k", 5, "return at most `N` hits")
 	fs.String("domain", "", "only nodes of `DOMAIN`")
 	fs.String("type", "", "only nodes of `TYPE`")
 	fs.Float64("min-score", 0, "only hits scoring at least `SCORE` (hits always score above 0)")

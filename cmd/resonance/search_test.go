@@ -30,7 +30,7 @@ func searchDB(t *testing.T) string {
 		{ID: "e", Type: "doc", Title: "Two", Embedding: []float32{1, 0}},
 		{ID: "f", Type: "doc", Title: "None"},
 	} {
-		if err := s.UpsertNode(context.Background(), n); err != nil {
+		if err := s.Tx(context.Background(), func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, n) }); err != nil {
 			t.Fatal(err)
 		}
 	}
