@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/resonance-graph/resonancedb/internal/output"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -128,7 +129,7 @@ func dotQuote(s string) string {
 
 // exportDOT is export --format dot: it writes the graph, or the
 // neighbourhood of root, to cw, which writes to file (nil for stdout).
-func exportDOT(e *env, s *resonance.Store, cw *countingWriter, file *resonance.Output, name, root string, depth int) error {
+func exportDOT(e *env, s *resonance.Store, cw *countingWriter, file *output.File, name, root string, depth int) error {
 	g, truncated, err := readDOT(e.ctx, s, root, depth, 0)
 	if err != nil {
 		return fmt.Errorf("resonance: export %q: %w", s.Path(), bare(err))

@@ -29,7 +29,9 @@ func TestRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.UpsertNode(context.Background(), resonance.Node{ID: "after-the-backup", Type: "doc"}); err != nil {
+	if err := s.Tx(context.Background(), func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "after-the-backup", Type: "doc"})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
