@@ -312,7 +312,9 @@ func (r *runner) live(s [2]sample) error {
 	writes := unitVectors(17, 0, scaleQueries)
 	var after []float64
 	for i, q := range qs[1:] {
-		if err := st.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("w%d", i), Type: "doc", Embedding: writes[i]}); err != nil {
+		if err := st.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			return tx.UpsertNode(ctx, resonance.Node{ID: fmt.Sprintf("w%d", i), Type: "doc", Embedding: writes[i]})
+		}); err != nil {
 			return fmt.Errorf("P8: %w", err)
 		}
 		ms, _, err := timeSearches(st, [][]float32{q}, searchK)

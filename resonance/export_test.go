@@ -1,7 +1,5 @@
 package resonance
 
-// The embedding codec, for the external tests of its format (D8).
-var (
-	EncodeEmbedding = encodeEmbedding
-	DecodeEmbedding = decodeEmbedding
-)
+// EncodeEmbedding is the embedding encoder, for the external tests of its
+// format (D8).
+var EncodeEmbedding = encodeEmbedding

@@ -412,7 +412,9 @@ func TestStore_CorruptEmbeddingIsAnError(t *testing.T) {
 			t.Errorf("GetNode(%s) = %+v, want the rest of the node without its embedding", id, n)
 		}
 	}
-	if err := s.UpsertNode(ctx, resonance.Node{ID: "good", Type: "doc", Embedding: []float32{1, 2}}); err != nil {
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		return tx.UpsertNode(ctx, resonance.Node{ID: "good", Type: "doc", Embedding: []float32{1, 2}})
+	}); err != nil {
 		t.Fatal(err)
 	}
 	nodes, err := s.GetNodes(ctx, resonance.NodeFilter{})

@@ -66,7 +66,7 @@ func Dot(a, b []float32) float32 {
 
 // encodeEmbedding returns v as raw little-endian IEEE 754 float32 bytes,
 // 4 per element, the nodes.embedding column format (rule D1). Every bit is
-// kept, including -0 and denormals, so decodeEmbedding gives back exactly v.
+// kept, including -0 and denormals, so DecodeEmbedding gives back exactly v.
 //
 // It returns an error naming the first element that is NaN or ±Inf, for
 // example "embedding[17] is NaN". A nil or empty v gives nil, nil.
@@ -89,14 +89,14 @@ func encodeEmbedding(v []float32) ([]byte, error) {
 	return b, nil
 }
 
-// decodeEmbedding is the inverse of encodeEmbedding: it reads b as raw
+// DecodeEmbedding reads b, a nodes.embedding column (D1), as raw
 // little-endian float32 values and returns a new slice.
 //
 // It returns an error when len(b) is not a multiple of 4 ("embedding blob is
 // 10 bytes, not a multiple of 4") and when a value is NaN or ±Inf
 // ("embedding[17] is NaN"): the store never writes those, so such a blob is
 // corrupt. A nil or empty b gives nil, nil.
-func decodeEmbedding(b []byte) ([]float32, error) {
+func DecodeEmbedding(b []byte) ([]float32, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
@@ -110,7 +110,7 @@ func decodeEmbedding(b []byte) ([]float32, error) {
 	return v, nil
 }
 
-// decodeInto is decodeEmbedding into v, which holds exactly len(b)/4
+// decodeInto is DecodeEmbedding into v, which holds exactly len(b)/4
 // elements; len(b) is a multiple of 4.
 func decodeInto(v []float32, b []byte) error {
 	if littleEndian {
@@ -126,14 +126,14 @@ func decodeInto(v []float32, b []byte) error {
 	return nil
 }
 
-// decodeOwnedEmbedding is decodeEmbedding for bytes that nobody else
+// decodeOwnedEmbedding is DecodeEmbedding for bytes that nobody else
 // holds, such as a BLOB the driver has just copied out of SQLite: on a
 // little-endian machine, when they are 4-byte aligned (every Go allocation
 // of 4 bytes or more is), the result shares their memory instead of
 // copying them. The caller must not use b afterwards.
 func decodeOwnedEmbedding(b []byte) ([]float32, error) {
 	if !littleEndian || len(b) == 0 || len(b)%4 != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(b)))%4 != 0 {
-		return decodeEmbedding(b)
+		return DecodeEmbedding(b)
 	}
 	v := unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b)/4)
 	if i, bits, ok := firstNonFinite(v); !ok {
