@@ -11,7 +11,7 @@ import (
 
 // TestTx_ManySmallQueriesDoNotGrowTheHeap: what a transaction keeps of
 // its handle's queries, so that its end can close them, does not grow
-// with queries already finished (Queries() goes through them too).
+// with queries already finished (db.New(tx) goes through them too).
 func TestTx_ManySmallQueriesDoNotGrowTheHeap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
