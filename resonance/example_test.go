@@ -143,3 +143,60 @@ func ExampleStore_Read() {
 	// nodes: 3
 	// write refused: true
 }
+
+// Neighbourhood walks the edges from a node in one statement; DeleteNodes
+// takes a node with every edge touching it; History reads what changed.
+func ExampleStore_Neighbourhood() {
+	dir, err := os.MkdirTemp("", "resonance-example-*")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	store, err := resonance.Open(ctx, filepath.Join(dir, "graph.db"), resonance.Options{Create: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	err = store.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+		if err := tx.UpsertNodes(ctx, []resonance.Node{{ID: "wal", Type: "concept"}, {ID: "checkpoint", Type: "concept"}, {ID: "notes", Type: "note"}}); err != nil {
+			return err
+		}
+		return tx.InsertEdges(ctx, []resonance.Edge{{Source: "checkpoint", Target: "wal", Type: "part_of"}, {Source: "notes", Target: "checkpoint", Type: "mentions"}})
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	nb, err := store.Neighbourhood(ctx, "wal", resonance.NeighbourhoodOptions{Depth: 2, Direction: "in"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, n := range nb.Nodes {
+		fmt.Println(n.Distance, n.ID)
+	}
+	fmt.Println(len(nb.Edges), "edges, truncated:", nb.Truncated)
+
+	err = store.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.DeleteNodes(ctx, "checkpoint") })
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = store.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
+		changes, err := r.History(ctx, resonance.HistoryFilter{Limit: 3})
+		for _, c := range changes {
+			fmt.Println(c.Action, c.Entity, c.EntityID)
+		}
+		return err
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// 0 wal
+	// 1 checkpoint
+	// 2 notes
+	// 2 edges, truncated: false
+	// delete node checkpoint
+	// delete edge notes|checkpoint|mentions
+	// delete edge checkpoint|wal|part_of
+}

@@ -27,7 +27,8 @@ import (
 //	node         the node id               delete          the node as JSON (nodeJSON)   NULL
 //	edge         source|target|type        delete          the edge as JSON, all six fields   NULL
 //
-// A node's delete row comes after the delete rows of its edges.
+// DeleteNodes writes the delete rows of the edges first, by key, then those
+// of the nodes, in the order given.
 //
 // The edge's entity_id is readable, not a key: ids may contain '|'. The
 // JSON in new_value names each part exactly.

@@ -2,12 +2,14 @@ package resonance
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -444,6 +446,18 @@ func (t *Tx) DeleteNodes(ctx context.Context, ids ...string) error {
 	if err != nil {
 		return fmt.Errorf("resonance: %s: %w", op, classify(err))
 	}
+	// The history rows come in a fixed order, whatever order the
+	// statements returned: the edges by key, then the nodes as given.
+	slices.SortFunc(edges, func(a, b db.Edge) int {
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Target, b.Target), strings.Compare(a.Type, b.Type))
+	})
+	order := make(map[string]int, len(ids))
+	for i, id := range ids {
+		if _, ok := order[id]; !ok {
+			order[id] = i
+		}
+	}
+	slices.SortFunc(nodes, func(a, b db.DeleteNodesReturningRow) int { return cmp.Compare(order[a.ID], order[b.ID]) })
 	hist := make([]historyRow, 0, len(edges)+len(nodes))
 	for i := range edges {
 		r := &edges[i]
