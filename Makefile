@@ -36,22 +36,25 @@ tools: $(SQLC) $(DBMATE) $(LITESTREAM)
 $(BIN)/sqlitevec: bench/sqlitevec/go.mod bench/sqlitevec/go.sum bench/sqlitevec/main.go
 	cd bench/sqlitevec && $(GO) build -o $(BIN)/sqlitevec .
 
-# generate regenerates db/ from schema/ and queries/, and the example
-# application's copy of schema/ and its queries, which read it.
+# generate regenerates db/ from schema/ and queries/, the batch INSERTs of
+# resonance/rows_gen.go, and the example application's copy of schema/ and
+# its queries, which read it.
 generate: $(SQLC)
 	$(SQLC) generate
+	$(GO) run ./internal/gen/multirow -o resonance/rows_gen.go
 	cd examples/notes && $(GO) tool resonance schema resonance-schema && $(SQLC) generate
 
-# check-generated fails when db/ or internal/packed/ differs from what sqlc
-# generates now.
+# check-generated fails when db/, internal/packed/ or resonance/rows_gen.go
+# differs from what `make generate` writes now.
 check-generated: $(SQLC)
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	cp -r sqlc.yaml schema queries "$$tmp"/ && \
 	(cd "$$tmp" && $(SQLC) generate) && \
-	if ! diff -ru db "$$tmp/db" || ! diff -ru internal/packed "$$tmp/internal/packed"; then \
+	$(GO) run ./internal/gen/multirow -o "$$tmp/rows_gen.go" && \
+	if ! diff -ru db "$$tmp/db" || ! diff -ru internal/packed "$$tmp/internal/packed" || ! diff -u resonance/rows_gen.go "$$tmp/rows_gen.go"; then \
 		echo "check-generated: generated code is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi
-	@echo "check-generated: db/ and internal/packed/ are up to date"
+	@echo "check-generated: db/, internal/packed/ and resonance/rows_gen.go are up to date"
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

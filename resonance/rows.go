@@ -4,9 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"math/bits"
-	"strings"
-
-	"github.com/resonance-graph/resonancedb/db"
 )
 
 // Writes of many rows (Tx.UpsertNodes, Tx.InsertEdges and the history rows
@@ -33,57 +30,12 @@ func chunkRows(n int) int {
 	return 1 << (bits.Len(uint(n)) - 1)
 }
 
-// multiRow is the texts of one generated INSERT statement (a constant of
-// package db, with a single VALUES tuple) written for 1, 2, 4, …
-// maxChunkRows rows, with suffix added at the end.
+// multiRow is the texts of one INSERT statement for 1, 2, 4, …
+// maxChunkRows rows, written out by `make generate` (rows_gen.go).
 type multiRow [chunkSizes]string
 
-func newMultiRow(stmt, suffix string) *multiRow {
-	stmt = strings.TrimRight(stmt, "\n;")
-	i := strings.Index(stmt, "VALUES (")
-	if i < 0 || strings.IndexByte(stmt[i:], ')') < 0 {
-		panic("resonance: not an INSERT with one VALUES tuple: " + stmt)
-	}
-	j := i + strings.IndexByte(stmt[i:], ')') + 1
-	tuple := stmt[i+len("VALUES ") : j]
-	var m multiRow
-	for k := range m {
-		var b strings.Builder
-		b.WriteString(stmt[:j])
-		for range 1<<k - 1 {
-			b.WriteString(", ")
-			b.WriteString(tuple)
-		}
-		b.WriteString(stmt[j:])
-		b.WriteString(suffix)
-		m[k] = b.String()
-	}
-	return &m
-}
-
 // text is the statement for n rows, n a power of two up to maxChunkRows.
-func (m *multiRow) text(n int) string { return (*m)[bits.TrailingZeros(uint(n))] }
-
-var (
-	upsertNodeRows = newMultiRow(db.UpsertNode, "")
-	historyRows    = newMultiRow(db.InsertHistory, "")
-	// newEdgeRows inserts edges that must all be new: the generated
-	// InsertEdge without its OR IGNORE, so that an edge that exists fails
-	// the statement (see Tx.insertEdgeRows).
-	newEdgeRows = newMultiRow(withoutOrIgnore(db.InsertEdge), "")
-	// insertOrIgnoreEdgeRows returns the key of each edge it inserted, and
-	// none for those that existed already.
-	insertOrIgnoreEdgeRows = newMultiRow(db.InsertEdge, "\nRETURNING source, target, type")
-)
-
-// withoutOrIgnore returns the INSERT OR IGNORE stmt as a plain INSERT.
-func withoutOrIgnore(stmt string) string {
-	s := strings.Replace(stmt, "INSERT OR IGNORE INTO", "INSERT INTO", 1)
-	if s == stmt {
-		panic("resonance: not an INSERT OR IGNORE: " + stmt)
-	}
-	return s
-}
+func (m *multiRow) text(n int) string { return m[bits.TrailingZeros(uint(n))] }
 
 // historyRow is one row of the history table (see history.go).
 type historyRow struct {
