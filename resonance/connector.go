@@ -104,10 +104,14 @@ func (c *connector) Connect(context.Context) (driver.Conn, error) {
 		// Before the application's ConnectHook, which may replace it.
 		sc.RegisterCommitHook(cc.commitHook)
 	}
+	// Before the application's ConnectHook, which may replace it; the
+	// connector's own settings do not count.
+	sc.RegisterAuthorizer(cc.authorize)
 	if err := c.harden(sc); err != nil {
 		sc.Close()
 		return nil, c.openError(err)
 	}
+	cc.settingSet = false
 	return cc, nil
 }
 

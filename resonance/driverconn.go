@@ -17,17 +17,19 @@ import (
 // errors.Is(err, ErrReadOnly) (C8), a lock held past the busy timeout
 // ErrBusy. The driver's error stays in the chain for errors.As.
 //
-// It also keeps the settings for the connection's whole life (C7): a
-// connection on which a PRAGMA statement ran has its settings checked
-// again before database/sql hands it out again (ResetSession), and one
-// left inside a transaction is never handed out again. Every other method
-// is the driver's own.
+// It also keeps the settings for the connection's whole life (C7): its
+// authorizer, which SQLite calls as it compiles each statement, notes a
+// PRAGMA given a value, which may change a setting; database/sql then
+// discards the connection instead of handing it out again (ResetSession),
+// as it does one left inside a transaction. Every other
+// method is the driver's own.
 type classifiedConn struct {
 	*sqlite3.SQLiteConn
 	c *connector
-	// pragmaRan is set when a statement whose text holds the word PRAGMA
-	// ran: only such a statement can change a setting.
-	pragmaRan bool
+	// settingSet is set when a PRAGMA given a value, other than the
+	// pragmaActions, was compiled on the connection. It stays set: a
+	// compiled statement may run again from go-sqlite3's statement cache.
+	settingSet bool
 	// inTx is set while the connection holds a database/sql transaction
 	// (Store.Tx, Store.Read, Store.Begin, BeginTx on a pool): its commit
 	// hook then refuses every commit but the one of the transaction's
@@ -58,14 +60,29 @@ var (
 	_ driver.SessionResetter    = (*classifiedConn)(nil)
 )
 
+// pragmaActions are the PRAGMAs that, given a value, act on the database
+// or read it, and change no setting of the connection (auto_vacuum is the
+// database's, which the VACUUM after it writes, as Store.IncrementalVacuum's
+// error says).
+var pragmaActions = map[string]bool{"auto_vacuum": true, "optimize": true, "wal_checkpoint": true, "incremental_vacuum": true,
+	"integrity_check": true, "quick_check": true, "foreign_key_check": true, "foreign_key_list": true,
+	"table_info": true, "table_xinfo": true, "index_info": true, "index_xinfo": true, "index_list": true}
+
+// authorize is the connection's SQLite authorizer: it allows everything,
+// and notes a PRAGMA given a value that is not one of the pragmaActions.
+func (c *classifiedConn) authorize(op int, name, value, _ string) int {
+	if op == sqlite3.SQLITE_PRAGMA && value != "" && !pragmaActions[strings.ToLower(name)] {
+		c.settingSet = true
+	}
+	return sqlite3.SQLITE_OK
+}
+
 func (c *classifiedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	c.pragmaRan = c.pragmaRan || hasPragma(query)
 	r, err := c.SQLiteConn.ExecContext(ctx, query, args)
 	return r, classify(err)
 }
 
 func (c *classifiedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	c.pragmaRan = c.pragmaRan || hasPragma(query)
 	r, err := c.SQLiteConn.QueryContext(ctx, query, args)
 	if err != nil {
 		return nil, classify(err)
@@ -79,7 +96,7 @@ func (c *classifiedConn) PrepareContext(ctx context.Context, query string) (driv
 		return nil, classify(err)
 	}
 	if ss, ok := s.(*sqlite3.SQLiteStmt); ok {
-		return &classifiedStmt{SQLiteStmt: ss, conn: c, pragma: hasPragma(query)}, nil
+		return &classifiedStmt{SQLiteStmt: ss}, nil
 	}
 	return s, nil
 }
@@ -94,69 +111,24 @@ func (c *classifiedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (dr
 }
 
 // ResetSession runs before database/sql hands the connection out again. A
-// connection still inside a transaction (a BEGIN run on a pool) is thrown
-// away, which rolls the transaction back. After a PRAGMA statement every
-// setting is checked again as the connect hook checked it: one that changed
-// throws the connection away (C7; those whose check statement sets them,
-// busy_timeout among them, are set again by it).
-func (c *classifiedConn) ResetSession(ctx context.Context) error {
-	if !c.AutoCommit() {
+// connection still inside a transaction (a BEGIN run on a pool), or on
+// which a PRAGMA set a checked setting, is thrown away (C7): closing it
+// rolls the transaction back, and the pool opens a hardened one instead.
+func (c *classifiedConn) ResetSession(context.Context) error {
+	if !c.AutoCommit() || c.settingSet {
 		return driver.ErrBadConn
 	}
-	if !c.pragmaRan {
-		return nil
-	}
-	mode, err := queryString(c.SQLiteConn, "PRAGMA journal_mode", c.c.trace)
-	if err != nil || !strings.EqualFold(mode, "wal") {
-		return driver.ErrBadConn
-	}
-	for i := range c.c.pragmas {
-		if err := c.c.verify(c.SQLiteConn, i); err != nil {
-			return driver.ErrBadConn
-		}
-	}
-	if checkDefaults(c.SQLiteConn, c.c.opts.ReadOnly, "a PRAGMA changed it") != nil {
-		return driver.ErrBadConn
-	}
-	c.pragmaRan = false
 	return nil
 }
 
-// hasPragma reports whether query holds the word PRAGMA, in any case. It
-// runs before every statement, so it finds each P with strings.IndexByte:
-// on the generated UpsertNode and OutgoingEdges, 65 ns a statement
-// against 340 ns for a loop over every byte.
-func hasPragma(query string) bool {
-	const word = "pragma"
-	for _, p := range [2]byte{'p', 'P'} {
-		for q := query; ; {
-			i := strings.IndexByte(q, p)
-			if i < 0 {
-				break
-			}
-			if len(q)-i >= len(word) && strings.EqualFold(q[i:i+len(word)], word) {
-				return true
-			}
-			q = q[i+1:]
-		}
-	}
-	return false
-}
-
-type classifiedStmt struct {
-	*sqlite3.SQLiteStmt
-	conn   *classifiedConn
-	pragma bool // its text holds PRAGMA
-}
+type classifiedStmt struct{ *sqlite3.SQLiteStmt }
 
 func (s *classifiedStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	s.conn.pragmaRan = s.conn.pragmaRan || s.pragma
 	r, err := s.SQLiteStmt.ExecContext(ctx, args)
 	return r, classify(err)
 }
 
 func (s *classifiedStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	s.conn.pragmaRan = s.conn.pragmaRan || s.pragma
 	r, err := s.SQLiteStmt.QueryContext(ctx, args)
 	if err != nil {
 		return nil, classify(err)

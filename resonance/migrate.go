@@ -449,13 +449,12 @@ func (mc *migrationConn) inTx() bool { return !mc.raw.AutoCommit() }
 // connection: an object in its temp schema, an attached database, or a
 // PRAGMA that may have changed a setting. Errors count as left over.
 func (mc *migrationConn) leftOver(ctx context.Context) bool {
-	if mc.raw.pragmaRan {
+	if mc.raw.settingSet {
 		return true
 	}
 	var n int
 	err := mc.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM temp.sqlite_schema) +
 		(SELECT count(*) FROM pragma_database_list WHERE name NOT IN ('main', 'temp'))`).Scan(&n)
-	mc.raw.pragmaRan = false // set by this query's pragma_database_list, which changes nothing
 	return err != nil || n > 0
 }
 

@@ -112,10 +112,12 @@ type Options struct {
 	// may run on several goroutines at once, one connection each. A commit
 	// hook it registers (RegisterCommitHook) replaces the one with which
 	// the store's writer refuses commits inside a Store.Tx other than its
-	// end's (T1). On read-only connections (a read-only store's, and every
-	// reader's) it runs with query_only on and ATTACH disabled (C8): it may
-	// read, not write, create TEMP objects or attach a database. It must
-	// not close the connection.
+	// end's (T1); an authorizer (RegisterAuthorizer), the one that has a
+	// connection whose settings a PRAGMA changed discarded (C7). On
+	// read-only connections (a read-only store's, and every reader's) it
+	// runs with query_only on and ATTACH disabled (C8): it may read, not
+	// write, create TEMP objects or attach a database. It must not close
+	// the connection.
 	ConnectHook func(*sqlite3.SQLiteConn) error
 
 	// TraceConnect, when set, is called with each statement the connector

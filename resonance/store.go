@@ -325,9 +325,8 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 type walResult struct{ busy, log, done int64 }
 
 // walCheckpoint runs PRAGMA wal_checkpoint(mode) on a connection of pool.
-// A wait above zero replaces the connection's busy timeout for the
-// statement and is restored afterwards; a connection whose busy timeout
-// cannot be restored is discarded (C7). SQLite does not wait for another
+// A wait above zero replaces the connection's busy timeout; the pool
+// then replaces the connection (C7). SQLite does not wait for another
 // connection's checkpoint (it answers busy with -1 frames at once), so
 // that is retried until the deadline.
 func (s *Store) walCheckpoint(ctx context.Context, pool *sql.DB, mode string, wait time.Duration, deadline time.Time) (walResult, error) {
@@ -340,15 +339,11 @@ func (s *Store) walCheckpoint(ctx context.Context, pool *sql.DB, mode string, wa
 	}
 	defer conn.Close()
 	if wait > 0 {
+		// The changed setting has the connection discarded when it goes
+		// back to its pool (C7).
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", wait.Milliseconds())); err != nil {
 			return fail(err)
 		}
-		defer func() {
-			restore := fmt.Sprintf("PRAGMA busy_timeout = %d", s.opts.BusyTimeout.Milliseconds())
-			if _, err := conn.ExecContext(context.Background(), restore); err != nil {
-				conn.Raw(func(any) error { return driver.ErrBadConn })
-			}
-		}()
 	}
 	for {
 		var r walResult
