@@ -96,9 +96,10 @@
 //
 // SearchByVector (D10) returns the nodes whose embeddings score highest
 // against a query vector, with the original's scores, order and ties. The
-// Store answers from a copy of the embeddings in memory, bounded by
-// Options.VectorCacheBytes and read again after any commit by any process;
-// a Tx searches its own snapshot.
+// Store answers from a compact copy of the embeddings in memory (a byte per
+// float, bounded by Options.VectorCacheBytes), read whole by its first
+// search and then caught up, after a commit by any process, by the rows
+// that changed; a Tx searches its own snapshot.
 //
 // # Maintenance
 //

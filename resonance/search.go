@@ -77,15 +77,20 @@ type SearchResult struct {
 // embedding has another dimension than query is not scored but counted in
 // SearchResult.Skipped.
 //
-// It answers from a copy of the embeddings in memory that the store reads
-// on the first search and reads again after any commit, by this process or
-// another, has changed the database, so a search always sees every commit
-// that finished before it began (a dedicated read-only connection checks
-// PRAGMA data_version inside the read transaction it searches in). The copy
-// takes 4 bytes per float plus the node ids, bounded by
-// Options.VectorCacheBytes; beyond it, or when that is negative, each
-// search reads the embeddings from the database. Searches of one store run
-// one at a time.
+// It answers from a compact copy of the embeddings in memory: one byte per
+// float and 20 bytes per node, about a quarter of the float32 embeddings.
+// Each score of the copy comes with a proven bound; the nodes that may rank
+// among the best K are scored again from their stored float32 embedding,
+// so the answer is exact. The first search of a store reads the copy whole
+// (every embedding once); after a commit, by this process or another,
+// through the library or by plain SQL on nodes, the next search reads only
+// the rows that changed (migration 20261207100000 records them in
+// node_changes), so a search always sees every commit that finished before
+// it began. The copy is bounded by Options.VectorCacheBytes: the nodes
+// beyond it, the last inserted, are read from the database by every search,
+// which slows down in proportion to them; a negative bound reads every
+// embedding on every search. Searches run concurrently, each scoring the
+// copy on every core (GOMAXPROCS goroutines).
 //
 // A query that is empty, holds NaN or ±Inf, or whose magnitude is below
 // 1e-6 (it would match nothing) is refused with ErrInvalid, as are a

@@ -664,13 +664,17 @@ func TestSearchByVector_StoredEmbeddingsOtherProgramsWrote(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := openStore(t, o)
 			if _, err := s.DB().ExecContext(ctx, `INSERT INTO nodes (id, type, embedding) VALUES
-				('nan-node', 'doc', X'0000C07F0000803F'), ('short-node', 'doc', X'0000803F00'), ('good', 'doc', X'0000803F00000000')`); err != nil {
+				('nan-node', 'doc', X'0000C07F0000803F'), ('short-node', 'doc', X'0000803F00'), ('good', 'doc', X'0000803F00000000'),
+				('text-node', 'doc', 'abcdefgh'), ('integer-node', 'doc', 4702111234474983745), ('real-node', 'doc', 1.5)`); err != nil {
 				t.Fatal(err)
 			}
+			// Text, an integer or a real is no float32 vector, whatever its
+			// bytes: skipped and counted ('abcdefgh' as float bytes would
+			// score 1.67e22, and the integer's 8 bytes too).
 			check := func(where string, res resonance.SearchResult, err error) {
 				t.Helper()
-				if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "good" || res.Skipped != 1 {
-					t.Errorf("%s: %+v, %v; want the one good hit and 1 skipped", where, res, err)
+				if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "good" || res.Skipped != 4 {
+					t.Errorf("%s: %+v, %v; want the one good hit and 4 skipped", where, res, err)
 				}
 			}
 			res, err := s.SearchByVector(ctx, []float32{1, 0}, resonance.SearchOptions{})

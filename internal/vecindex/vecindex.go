@@ -13,7 +13,8 @@
 //
 // and the last two terms are at most s·(t/2·127·d + Σ|q_i|/2) in magnitude:
 // s times a constant of the query. The integer sum is exact. A little slack
-// covers the rounding of the float64 arithmetic around it, and that of the
+// covers the rounding of the float64 arithmetic around it (the codes are
+// computed with a multiplication by 1/s, off by a few ulps), and that of the
 // exact score itself (d float64 additions of exact products), so the exact
 // score the caller computes always lies within [lower, upper].
 //
@@ -172,8 +173,11 @@ func encode(c []int8, v []float32) float32 {
 	if float64(s)*127 < m {
 		s = math.Nextafter32(s, float32(math.Inf(1)))
 	}
+	// Multiplying by the inverse instead of dividing errs by a few ulps
+	// more, within the bound's slack.
+	inv := 1 / float64(s)
 	for i, x := range v {
-		c[i] = int8(max(-127, min(127, math.Round(float64(x)/float64(s)))))
+		c[i] = int8(max(-127, min(127, math.Round(float64(x)*inv))))
 	}
 	return s
 }
