@@ -222,7 +222,9 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 	if err != nil {
 		return SearchResult{}, err
 	}
-	if !ok || x.maxBytes < 0 {
+	// After three snapshots in a row that the copy could not follow (only a
+	// database changed behind its triggers does that), the search scans.
+	if !ok || x.maxBytes < 0 || attempt >= 3 {
 		return scanSearch(ctx, tx, vq)
 	}
 	var first, last sql.NullInt64

@@ -216,3 +216,66 @@ func TestVectorIndex_ClosedWithItsStore(t *testing.T) {
 		t.Errorf("search after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestVectorIndex_ChangesBehindTheTriggers: a REPLACE deletes the row it
+// replaces without the delete trigger (SQLite fires it only with
+// recursive_triggers), and an application may drop the triggers: the
+// searches stay those of a transaction's scan, by finding the copy stale
+// or by scanning.
+func TestVectorIndex_ChangesBehindTheTriggers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	s := openSearchStore(t, path, Options{})
+	for i := range 50 {
+		v := []float32{float32(i), 1}
+		if err := s.UpsertNode(ctx, Node{ID: "n" + strconv.Itoa(i), Type: "doc", Embedding: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	q := []float32{1, 0.5}
+	check := func(step string) {
+		t.Helper()
+		got, err := s.SearchByVector(ctx, q, SearchOptions{K: 5})
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		var want SearchResult
+		if err := s.Read(ctx, func(ctx context.Context, r *ReadTx) (err error) {
+			want, err = r.SearchByVector(ctx, q, SearchOptions{K: 5})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: store's search %+v\nwant the transaction's %+v", step, got, want)
+		}
+	}
+	check("before")
+	// n49 scores best; REPLACE moves it to a new rowid with a low vector,
+	// and the old rowid's row is gone without a node_changes row for it.
+	if _, err := raw.Exec(`INSERT OR REPLACE INTO nodes (rowid, id, type, domain, embedding) VALUES (1000, 'n49', 'doc', 'knowledge', ?)`, mustEncode(t, []float32{0.001, 0})); err != nil {
+		t.Fatal(err)
+	}
+	check("after a REPLACE")
+	if _, err := raw.Exec(`DROP TRIGGER node_changes_update`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE nodes SET embedding = ? WHERE id = 'n3'`, mustEncode(t, []float32{1000, 0})); err != nil {
+		t.Fatal(err)
+	}
+	check("after an update without the trigger")
+}
+
+func mustEncode(t *testing.T, v []float32) []byte {
+	t.Helper()
+	b, err := EncodeEmbedding(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
