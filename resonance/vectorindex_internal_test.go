@@ -228,7 +228,9 @@ func TestVectorIndex_ChangesBehindTheTriggers(t *testing.T) {
 	s := openSearchStore(t, path, Options{})
 	for i := range 50 {
 		v := []float32{float32(i), 1}
-		if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNode(ctx, Node{ID: "n" + strconv.Itoa(i), Type: "doc", Embedding: v}) }); err != nil {
+		if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+			return tx.UpsertNode(ctx, Node{ID: "n" + strconv.Itoa(i), Type: "doc", Embedding: v})
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
