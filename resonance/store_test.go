@@ -104,7 +104,7 @@ func TestConnect_RefusesBadSettings(t *testing.T) {
 		{"negative busy timeout", filepath.Join(dir, "x.db"), resonance.Options{Create: true, BusyTimeout: -time.Second}, "BusyTimeout"},
 		{"directory", dir, resonance.Options{Create: true}, "is a directory"},
 		{"memory", ":memory:", resonance.Options{Create: true}, "in-memory"},
-		{"missing file", filepath.Join(dir, "missing.db"), resonance.Options{}, "resonance init"},
+		{"missing file", filepath.Join(dir, "missing.db"), resonance.Options{}, "Options.Create"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
