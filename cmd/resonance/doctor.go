@@ -128,16 +128,31 @@ func conformanceReport(ctx context.Context, path string, o resonance.Options) do
 }
 
 // diagnose looks at the files first, then opens the database read-only if
-// it can be read at all.
-// o carries the application's migrations and --external-checkpoints.
+// it can be read at all. o carries the application's migrations and
+// --external-checkpoints. Each step adds its findings to the report; a
+// step that finds the database cannot be looked at further ends it.
 func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int64) doctorReport {
-	external := o.ExternalCheckpoints
 	r := doctorReport{DB: path}
+	filesCheck(&r, path)
+	if !readable(&r, path) {
+		return r
+	}
+	walCheck(&r, path, o, walWarn)
+	replicationCheck(&r, path, o.ExternalCheckpoints)
+	if !schemaCurrent(ctx, &r, path, o) {
+		return r
+	}
+	storeChecks(ctx, &r, path, o)
+	return r
+}
+
+// filesCheck is W1 and O6: the permissions on the database, its -wal and
+// -shm and its directory, and the free space beside them.
+func filesCheck(r *doctorReport, path string) {
 	dir := filepath.Dir(path)
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		dir = filepath.Dir(real) // where SQLite keeps -wal and -shm
 	}
-
 	findings := conformance.CheckPermissions(path)
 	if len(findings) == 0 {
 		r.add("W1", "ok", fmt.Sprintf("uid %d may write and search %s and read and write the database, -wal and -shm", os.Geteuid(), dir), "")
@@ -155,66 +170,89 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 		status, detail, fix := spaceCheck(dir, free, used)
 		r.add("O6", status, detail, fix)
 	}
-	if deletedChecks(&r, path) {
+}
+
+// readable reports whether the database may be opened: no process holds a
+// deleted file of it, and it is a regular file this user can read. When
+// not, it says why (C10).
+func readable(r *doctorReport, path string) bool {
+	if deletedChecks(r, path) {
 		// Opening it now would create a new -shm beside the deleted one.
 		r.add("C10", "skip", "the database was not opened: a process still has a deleted file of it open (see the permission check above)", "")
-		return r
+		return false
 	}
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() { // opening a named pipe would block
 		r.add("C10", "skip", "the database was not opened: it does not exist or cannot be examined (see the permission check above)", "")
-		return r
+		return false
 	}
-	if f, err := os.Open(path); err != nil {
+	f, err := os.Open(path)
+	if err != nil {
 		r.add("C10", "skip", fmt.Sprintf("the database was not opened: uid %d cannot read it (see the permission check above)", os.Geteuid()), "")
-		return r
-	} else {
-		f.Close()
+		return false
 	}
-	if wal, err := os.Stat(path + "-wal"); err == nil {
-		if wal.Size() > walWarn {
-			fix := fsfix.Command("checkpoint", path, o.Migrations, external) + "; look for readers that stay open for long"
-			if external || litestreamTables(path) != nil {
-				fix = "the database is replicated with external checkpoints: only Litestream checkpoints it; check that `litestream replicate` is running and keeping up (see README, Replication)"
-			}
-			r.add("W5", "warn", fmt.Sprintf("-wal is %s, over --wal-warn %s: checkpoints are not keeping up (a long-running reader blocks them, or checkpoints are left to a replicator that is stopped or behind)",
-				humanBytes(wal.Size()), humanBytes(walWarn)), fix)
-		} else {
-			r.add("W5", "ok", fmt.Sprintf("-wal is %s", humanBytes(wal.Size())), "")
-		}
-	} else if errors.Is(err, fs.ErrNotExist) {
+	f.Close()
+	return true
+}
+
+// walCheck is W5: the size of -wal against --wal-warn.
+func walCheck(r *doctorReport, path string, o resonance.Options, walWarn int64) {
+	external := o.ExternalCheckpoints
+	wal, err := os.Stat(path + "-wal")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		r.add("W5", "ok", "no -wal file: no process has the database open, or the last one checkpointed it on close", "")
+	case err != nil:
+	case wal.Size() > walWarn:
+		fix := fsfix.Command("checkpoint", path, o.Migrations, external) + "; look for readers that stay open for long"
+		if external || litestreamTables(path) != nil {
+			fix = "the database is replicated with external checkpoints: only Litestream checkpoints it; check that `litestream replicate` is running and keeping up (see README, Replication)"
+		}
+		r.add("W5", "warn", fmt.Sprintf("-wal is %s, over --wal-warn %s: checkpoints are not keeping up (a long-running reader blocks them, or checkpoints are left to a replicator that is stopped or behind)",
+			humanBytes(wal.Size()), humanBytes(walWarn)), fix)
+	default:
+		r.add("W5", "ok", fmt.Sprintf("-wal is %s", humanBytes(wal.Size())), "")
 	}
+}
 
-	replicationCheck(&r, path, external)
-
+// schemaCurrent reports whether the schema is this binary's, applied up to
+// date: not the original's (X1), nor a lookalike of it (X2), and the
+// migrations in order (schemaChecks). When not, it says why and that the
+// store was not opened.
+func schemaCurrent(ctx context.Context, r *doctorReport, path string, o resonance.Options) bool {
 	ms, err := resonance.MigrationStatusOf(ctx, path, o)
 	if err != nil {
-		openFailed(&r, err, path, o)
-		return r
+		openFailed(r, err, path, o)
+		return false
 	}
 	if org, err := resonance.InspectOriginal(ctx, path, o); err != nil {
 		r.add("X2", "fail", err.Error(), "make the file match the original's schema, or restore the original's own file; resonance converts nothing else")
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not this project's (see above)", "")
-		return r
+		return false
 	} else if org != nil {
 		found, plan := originalReport(org, path)
 		r.add("X1", "fail", found+"; not converted yet. `resonance migrate up` will: "+strings.Join(plan, "; "),
-			fsfix.Command("migrate up", path, o.Migrations, external)+" (take a copy of the file first if you want one beside the backup)")
+			fsfix.Command("migrate up", path, o.Migrations, o.ExternalCheckpoints)+" (take a copy of the file first if you want one beside the backup)")
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the database is the original's until it is converted (see above)", "")
-		return r
+		return false
 	}
-	schemaOK := schemaChecks(&r, ms, path, o)
-
-	if !schemaOK {
+	if !schemaChecks(r, ms, path, o) {
 		r.add("C9", "skip", "connection settings, integrity and stats not checked: the schema is not current (see the schema check above)", "")
-		return r
+		return false
 	}
+	return true
+}
+
+// storeChecks opens a read-only store on the database and checks what
+// needs it: the connection settings and the library's tables (C9), the
+// pages and the integrity (O1), the stored embeddings (D9), and a clean
+// close (O4).
+func storeChecks(ctx context.Context, r *doctorReport, path string, o resonance.Options) {
 	o.ReadOnly = true
 	s, err := resonance.Open(ctx, path, o)
 	if err != nil {
-		openFailed(&r, err, path, o)
-		return r
+		openFailed(r, err, path, o)
+		return
 	}
 	defer s.Close()
 	if h, err := s.Health(ctx); err != nil {
@@ -224,20 +262,36 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 	} else {
 		r.add("C9", "ok", "connection settings: "+settingsLine(h), "")
 	}
+	pagesCheck(ctx, r, s, path, o)
+	if integrityCheck(ctx, r, s, path) {
+		embeddingsCheck(ctx, r, s, path)
+	}
+	if err := s.Close(); err != nil {
+		r.add("O4", "fail", err.Error(), "")
+	}
+}
+
+// pagesCheck is O1's page counts: a file more than a quarter free pages
+// wants a vacuum.
+func pagesCheck(ctx context.Context, r *doctorReport, s *resonance.Store, path string, o resonance.Options) {
 	var pageSize, pages, free, autoVacuum int64
-	err = s.ReadDB().QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size()), (SELECT page_count FROM pragma_page_count()),
+	err := s.ReadDB().QueryRowContext(ctx, `SELECT (SELECT page_size FROM pragma_page_size()), (SELECT page_count FROM pragma_page_count()),
 		(SELECT freelist_count FROM pragma_freelist_count()), (SELECT auto_vacuum FROM pragma_auto_vacuum())`).Scan(&pageSize, &pages, &free, &autoVacuum)
 	if err != nil {
 		r.add("O1", "fail", "reading page counts: "+err.Error(), osFix(err, fsfix.DamagedFix(path)))
-	} else {
-		detail := fmt.Sprintf("page_size %d, %d pages (%s), %d free, auto_vacuum %s", pageSize, pages, humanBytes(pages*pageSize), free,
-			map[int64]string{0: "NONE", 1: "FULL", 2: "INCREMENTAL"}[autoVacuum])
-		if pages > 100 && free*4 > pages {
-			r.add("O1", "warn", detail+": more than a quarter of the file is free pages", fsfix.Command("vacuum", path, o.Migrations, external))
-		} else {
-			r.add("O1", "ok", detail, "")
-		}
+		return
 	}
+	detail := fmt.Sprintf("page_size %d, %d pages (%s), %d free, auto_vacuum %s", pageSize, pages, humanBytes(pages*pageSize), free,
+		map[int64]string{0: "NONE", 1: "FULL", 2: "INCREMENTAL"}[autoVacuum])
+	if pages > 100 && free*4 > pages {
+		r.add("O1", "warn", detail+": more than a quarter of the file is free pages", fsfix.Command("vacuum", path, o.Migrations, o.ExternalCheckpoints))
+	} else {
+		r.add("O1", "ok", detail, "")
+	}
+}
+
+// integrityCheck is O1's integrity_check; it reports whether it passed.
+func integrityCheck(ctx context.Context, r *doctorReport, s *resonance.Store, path string) bool {
 	problems, err := s.IntegrityCheck(ctx)
 	switch {
 	case err != nil:
@@ -250,21 +304,25 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 		r.add("O1", "fail", detail, fsfix.DamagedFix(path))
 	default:
 		r.add("O1", "ok", "integrity_check: ok", "")
+		return true
 	}
-	if len(problems) > 0 || err != nil {
-		// The damage comes first; reading the embeddings would fail on it.
-	} else if ids, bad, err := badEmbeddings(ctx, s); err != nil {
+	return false
+}
+
+// embeddingsCheck is D9 on the stored embeddings. It runs only on a
+// database that passed integrity_check: reading the embeddings would fail
+// on the damage.
+func embeddingsCheck(ctx context.Context, r *doctorReport, s *resonance.Store, path string) {
+	ids, bad, err := badEmbeddings(ctx, s)
+	switch {
+	case err != nil:
 		r.add("D9", "fail", "reading the stored embeddings: "+err.Error(), osFix(err, "retry"))
-	} else if len(bad) > 0 {
+	case len(bad) > 0:
 		r.add("D9", "fail", fmt.Sprintf("%s with a stored embedding that is not a whole finite float32 vector (search skips them, export writes them without it): %s",
 			plural(int64(len(bad)), "node"), strings.Join(bad, "; ")), embeddingFix(path, ids))
-	} else {
+	default:
 		r.add("D9", "ok", "every stored embedding is a whole finite float32 vector", "")
 	}
-	if err := s.Close(); err != nil {
-		r.add("O4", "fail", err.Error(), "")
-	}
-	return r
 }
 
 // schemaChecks reports the migration state; it returns whether the schema
