@@ -394,17 +394,18 @@ func (s *Store) adoptOriginal(ctx context.Context) error {
 // convertOriginal runs the conversion in one IMMEDIATE transaction. It
 // examines the schema again under the write lock: another process may have
 // converted the file meanwhile, and then there is nothing to do.
+//
+// The conversion sets the original's tables aside, runs the library's
+// embedded migrations in the same transaction, copying the original's rows
+// in at originalVersion, and records every migration as applied: the file
+// is either the original's as it was or converted and up to date with the
+// library's migrations. An application's migrations follow in migrate, each
+// in its own transaction.
 func (s *Store) convertOriginal(ctx context.Context) (err error) {
 	start := time.Now()
-	ms, err := migrations(nil)
+	ms, parsed, err := parsedLibraryMigrations()
 	if err != nil {
 		return err
-	}
-	parsed := make([]*dbmate.ParsedMigration, len(ms))
-	for i, m := range ms {
-		if parsed[i], err = m.Parse(); err != nil {
-			return fmt.Errorf("resonance: migration %s: %w", m.FileName, err)
-		}
 	}
 	conn, err := s.writer.Conn(ctx)
 	if err != nil {
@@ -440,11 +441,54 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 		}
 		return res.RowsAffected()
 	}
-
 	var seq int64 // history's AUTOINCREMENT counter
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'history'), 0)`).Scan(&seq); err != nil {
 		return fmt.Errorf("resonance: adopt %q: reading history's counter: %w", s.path, classify(err))
 	}
+	if err := setOriginalAside(exec); err != nil {
+		return err
+	}
+	if err := migrateOriginal(exec, s.path, ms, parsed, org, seq); err != nil {
+		return err
+	}
+	if err := recordMigrations(exec, ms); err != nil {
+		return err
+	}
+	// Every write is done; the commit alone remains. A crash before it
+	// leaves the original's file as it was.
+	s.opts.Logger.Info("resonance: adopting the original's database: rows copied, committing", "db", s.path,
+		"nodes", org.Nodes, "edges", org.Edges, "history", org.History, "ember_state", org.EmberState)
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("resonance: adopt %q: commit: %w; nothing was changed", s.path, classify(err))
+	}
+	s.warnConverted(len(ms), time.Since(start))
+	return nil
+}
+
+// adoptExec runs one statement of the conversion; step names it in the
+// error.
+type adoptExec func(step, query string, args ...any) (int64, error)
+
+// parsedLibraryMigrations returns the library's embedded migrations and
+// their parsed statements, which the conversion runs itself.
+func parsedLibraryMigrations() ([]dbmate.Migration, []*dbmate.ParsedMigration, error) {
+	ms, err := migrations(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	parsed := make([]*dbmate.ParsedMigration, len(ms))
+	for i, m := range ms {
+		if parsed[i], err = m.Parse(); err != nil {
+			return nil, nil, fmt.Errorf("resonance: migration %s: %w", m.FileName, err)
+		}
+	}
+	return ms, parsed, nil
+}
+
+// setOriginalAside renames the original's tables out of the way of the
+// library's and drops its indexes and its _health table, which the
+// migrations make again.
+func setOriginalAside(exec adoptExec) error {
 	for _, q := range []string{
 		`DROP INDEX IF EXISTS idx_edges_source`, `DROP INDEX IF EXISTS idx_edges_target`, `DROP TABLE IF EXISTS _health`,
 		`ALTER TABLE nodes RENAME TO _original_nodes`, `ALTER TABLE edges RENAME TO _original_edges`,
@@ -454,6 +498,13 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	return nil
+}
+
+// migrateOriginal runs every library migration and, right after
+// originalVersion, the first whose tables the original's rows fit, copies
+// them in (copyOriginalRows). path names the database in errors.
+func migrateOriginal(exec adoptExec, path string, ms []dbmate.Migration, parsed []*dbmate.ParsedMigration, org *Original, seq int64) error {
 	copied := false
 	for i, m := range ms {
 		if _, err := exec("migration "+m.FileName, parsed[i].Up); err != nil {
@@ -467,8 +518,14 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 		}
 	}
 	if !copied {
-		return fmt.Errorf("resonance: adopt %q: the embedded migrations lack version %s", s.path, originalVersion)
+		return fmt.Errorf("resonance: adopt %q: the embedded migrations lack version %s", path, originalVersion)
 	}
+	return nil
+}
+
+// recordMigrations creates dbmate's schema_migrations and records every
+// library migration in it, as applied by the conversion.
+func recordMigrations(exec adoptExec, ms []dbmate.Migration) error {
 	if _, err := exec("recording the migrations", createMigrationsDD); err != nil {
 		return err
 	}
@@ -477,30 +534,27 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	// Every write is done; the commit alone remains. A crash before it
-	// leaves the original's file as it was.
-	s.opts.Logger.Info("resonance: adopting the original's database: rows copied, committing", "db", s.path,
-		"nodes", org.Nodes, "edges", org.Edges, "history", org.History, "ember_state", org.EmberState)
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("resonance: adopt %q: commit: %w; nothing was changed", s.path, classify(err))
-	}
-	// A warning, so that every command that converted the file says so (the
-	// CLI prints warnings), not only migrate up: the original cannot open
-	// the file any more, and the backup is the way back.
+	return nil
+}
+
+// warnConverted says that the file was converted. A warning, so that every
+// command that converted the file says so (the CLI prints warnings), not
+// only migrate up: the original cannot open the file any more, and the
+// backup is the way back.
+func (s *Store) warnConverted(versions int, took time.Duration) {
 	backups := s.opts.BackupDir
 	if backups == "" {
 		backups = filepath.Join(filepath.Dir(s.path), "backups")
 	}
 	s.opts.Logger.Warn("resonance: converted the database made by the original to this schema; the original cannot open it any more; its backup is in "+backups,
-		"db", s.path, "versions", len(ms), "took", time.Since(start))
-	return nil
+		"db", s.path, "versions", versions, "took", took)
 }
 
 // copyOriginalRows copies every row of the renamed tables into this
 // schema's, fills the NULLs documented above, checks that each table got
 // every row, keeps history's counter, and drops the renamed tables and
 // __drizzle_migrations.
-func copyOriginalRows(exec func(step, query string, args ...any) (int64, error), org *Original, seq int64) error {
+func copyOriginalRows(exec adoptExec, org *Original, seq int64) error {
 	for _, c := range []struct {
 		table, query string
 		want         int64

@@ -194,13 +194,15 @@ func unknownVersions(ms []dbmate.Migration, applied []string) []string {
 }
 
 // migrate brings the database to the newest version: the embedded
-// migrations and the application's.
+// migrations and the application's. In order: a database made by the
+// original is converted (adopt.go, X1); versions this binary does not know
+// are refused (M4); a read-only store stops at the first pending
+// migration; a database that holds data is backed up (M6); then each
+// pending migration runs in its own transaction (applyPending).
 func (s *Store) migrate(ctx context.Context) error {
-	// A database made by the original is converted first (adopt.go, X1).
 	if err := s.adoptOriginal(ctx); err != nil {
 		return err
 	}
-
 	ms, err := migrations(s.opts.Migrations)
 	if err != nil {
 		return err
@@ -224,27 +226,41 @@ func (s *Store) migrate(ctx context.Context) error {
 	if s.opts.ReadOnly {
 		return fmt.Errorf("resonance: open %q: %w: %d migration(s) not applied yet (first: %s); a read-only store applies none: open it read-write once, e.g. `%s`", s.path, ErrSchemaMismatch, len(pending), pending[0].FileName, fsfix.Command("migrate up", s.path, s.opts.Migrations, s.opts.ExternalCheckpoints))
 	}
-	if len(applied) > 0 && s.opts.BackupKeep > 0 {
-		data, err := holdsData(ctx, s.writer)
-		if err != nil {
-			return fmt.Errorf("resonance: open %q: looking for data to back up: %w", s.path, classify(err))
-		}
-		if data {
-			if err := s.preMigrationBackup(ctx, applied[len(applied)-1]); err != nil {
-				return err
-			}
-		}
+	if err := s.backupBeforeMigrating(ctx, applied); err != nil {
+		return err
 	}
-	// The migrations run on a connection that is closed after them, never
-	// on one the store writes on afterwards: what their statements leave
-	// on their connection (TEMP triggers, tables and views, attached
-	// databases, changed settings) must not follow the store's writes. A
-	// migration that leaves any of it gets the connection closed before
-	// the next one runs, too. (A new connection for every migration would
-	// read the whole schema again each time.)
+	return s.applyPending(ctx, ms, pending, len(applied))
+}
+
+// backupBeforeMigrating writes the pre-migration backup of a database that
+// has migrations applied and holds data (M6), unless backups are off.
+func (s *Store) backupBeforeMigrating(ctx context.Context, applied []string) error {
+	if len(applied) == 0 || s.opts.BackupKeep <= 0 {
+		return nil
+	}
+	data, err := holdsData(ctx, s.writer)
+	if err != nil {
+		return fmt.Errorf("resonance: open %q: looking for data to back up: %w", s.path, classify(err))
+	}
+	if !data {
+		return nil
+	}
+	return s.preMigrationBackup(ctx, applied[len(applied)-1])
+}
+
+// applyPending runs the pending migrations, each in its own transaction
+// (applyMigration); recorded is how many versions the database records.
+//
+// The migrations run on a connection that is closed after them, never on
+// one the store writes on afterwards: what their statements leave on their
+// connection (TEMP triggers, tables and views, attached databases, changed
+// settings) must not follow the store's writes. A migration that leaves
+// any of it gets the connection closed before the next one runs, too. (A
+// new connection for every migration would read the whole schema again
+// each time.)
+func (s *Store) applyPending(ctx context.Context, ms, pending []dbmate.Migration, recorded int) (err error) {
 	var mc *migrationConn
 	defer func() { mc.close() }()
-	recorded := len(applied)
 	for _, m := range pending {
 		if mc == nil {
 			if mc, err = s.newMigrationConn(ctx); err != nil {

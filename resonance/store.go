@@ -46,14 +46,34 @@ type Store struct {
 // own IMMEDIATE transaction so concurrent openers apply each exactly once
 // (M2) and a failing one leaves the previous version intact (M3), and runs
 // PRAGMA optimize=0x10002 (W6), which is skipped with a warning when it
-// cannot run (the write lock stays busy, the disk is full). Before migrating a database that already
-// holds data it writes a backup beside it (M6).
+// cannot run (the write lock stays busy, the disk is full). Before
+// migrating a database that already holds data it writes a backup beside
+// it (M6).
 //
 // A database holding migration versions this binary does not know is
 // refused with ErrSchemaMismatch and left untouched (M4). A read-only store
 // applies nothing and refuses a database with pending migrations with
 // ErrSchemaMismatch.
 func Open(ctx context.Context, path string, o Options) (*Store, error) {
+	// What Open does, in order; each step is a function of its own:
+	//
+	//  1. o.withDefaults and prepareFile check the options and the path;
+	//     nothing on disk changes before both pass (C10, C11).
+	//  2. openPools opens the writer (one connection) and the readers; the
+	//     connector hardens every connection (connector.go, C1–C8).
+	//  3. s.migrate (migrate.go) brings the schema up to date:
+	//     a. adoptOriginal (adopt.go) converts a database made by the
+	//        original, after preMigrationBackup has copied it (X1);
+	//     b. checkKnown refuses versions this binary does not know (M4);
+	//     c. preMigrationBackup copies a database that holds data
+	//        (backupTo in backup.go, through internal/output; M6);
+	//     d. applyMigration runs each pending migration in its own
+	//        IMMEDIATE transaction (M1–M3).
+	//  4. optimizeAtOpen runs PRAGMA optimize=0x10002 (W6).
+	//  5. startCheckpointer starts the background checkpoint (W5) of a
+	//     read-write store, unless Options.ExternalCheckpoints.
+	//
+	// A failed step closes what the steps before it opened.
 	o, err := o.withDefaults(path)
 	if err != nil {
 		return nil, err
@@ -71,26 +91,35 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closePools()
 		return nil, err
 	}
-	if !o.ReadOnly {
-		// W6: PRAGMA optimize is housekeeping. When it cannot run (another
-		// connection held the write lock past the busy timeout, a full
-		// disk) the store is still usable: skip it with a warning instead
-		// of failing the open. A cancelled ctx fails the open.
-		if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
-			if ctx.Err() != nil {
-				s.closePools()
-				return nil, fmt.Errorf("resonance: open %q: %w", s.path, ctx.Err())
-			}
-			o.Logger.Warn("resonance: PRAGMA optimize at open skipped", "db", s.path, "err", classify(err))
-		}
-		if !o.ExternalCheckpoints {
-			if s.ckpt, err = startCheckpointer(s.path, o, &s.ckptMu); err != nil {
-				s.closePools()
-				return nil, err
-			}
+	if o.ReadOnly {
+		return s, nil
+	}
+	if err := s.optimizeAtOpen(ctx); err != nil {
+		s.closePools()
+		return nil, err
+	}
+	if !o.ExternalCheckpoints {
+		if s.ckpt, err = startCheckpointer(s.path, o, &s.ckptMu); err != nil {
+			s.closePools()
+			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// optimizeAtOpen runs PRAGMA optimize=0x10002 on the writer (W6). It is
+// housekeeping: when it cannot run (another connection held the write
+// lock past the busy timeout, a full disk) the store is still usable, so
+// it is skipped with a warning instead of failing the open. Only a
+// cancelled ctx fails it.
+func (s *Store) optimizeAtOpen(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("resonance: open %q: %w", s.path, ctx.Err())
+		}
+		s.opts.Logger.Warn("resonance: PRAGMA optimize at open skipped", "db", s.path, "err", classify(err))
+	}
+	return nil
 }
 
 // openPools opens the writer pool (one connection) and the reader pool.
