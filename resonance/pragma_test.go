@@ -89,19 +89,7 @@ func TestPragmas_WriterTrace(t *testing.T) {
 		}
 		segs[len(segs)-1] = append(segs[len(segs)-1], stmt)
 	}
-	// The database exists and is migrated before the traced open: a store
-	// that migrates runs the migrations on a writer connection that it then
-	// closes and replaces (TestC1 counts that one), and this test is about
-	// the connections a store keeps.
-	path := filepath.Join(t.TempDir(), "t.db")
-	s, err := resonance.Open(ctx, path, resonance.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err = resonance.Open(ctx, path, resonance.Options{MaxReaders: 2, TraceConnect: trace})
+	s, err := resonance.Open(ctx, filepath.Join(t.TempDir(), "t.db"), resonance.Options{Create: true, MaxReaders: 2, TraceConnect: trace})
 	if err != nil {
 		t.Fatal(err)
 	}
