@@ -274,7 +274,7 @@ func runEdges(e *env, fs *flag.FlagSet) error {
 		}
 		return s.Close()
 	}
-	var edges []resonance.Edge
+	edges := []resonance.Edge{}
 	err = s.Read(e.ctx, func(ctx context.Context, r *resonance.ReadTx) error {
 		if dir != "in" {
 			out, err := r.OutgoingEdges(ctx, id)

@@ -323,6 +323,10 @@ func TestShowLsHistory(t *testing.T) {
 		t.Errorf("ls --limit 1 --offset 1: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 	mustCLI(t, 2, "", "--db", db, "ls", "--limit", "-1")
+	mustCLI(t, 0, `{"kind":"node","id":"lonely","type":"doc"}`, "--db", db, "import", "-")
+	if r := mustCLI(t, 0, "", "--db", db, "--json", "edges", "lonely", "--both"); strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("edges --json of a node without edges: %q, want []", r.stdout)
+	}
 
 	mustCLI(t, 0, "", "--db", db, "rm", "b")
 	var changes []resonance.Change
