@@ -345,10 +345,11 @@ func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx, seq int64) error {
 		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	defer rows.Close()
+	enc := newEncoders()
+	defer enc.wait()
 	var rowid int64
 	var domain, typ, blob sql.RawBytes
 	var isBlob bool
-	v := []float32{}
 	for n := 0; rows.Next(); n++ {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -358,17 +359,103 @@ func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx, seq int64) error {
 		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob); err != nil {
 			return fmt.Errorf("read embeddings: %w", classify(err))
 		}
-		if !c.add(rowid, domain, typ, blob, isBlob, &v, x.maxBytes) {
+		slot, hasSlot, ok := c.reserve(rowid, domain, typ, blob, isBlob, x.maxBytes)
+		if !ok {
 			c.upto = rowid - 1
 			break
+		}
+		if hasSlot {
+			enc.put(slot, blob)
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
+	enc.wait()
 	x.c = c
 	x.stale.Store(false)
 	return nil
+}
+
+// encoders decode and encode the vectors of a load on every core while the
+// loading goroutine reads rows: it copies each blob into a batch of one
+// dimension, and a full batch goes to the goroutines, which put each
+// vector into the slot reserved for it. Batches are reused, so what a load
+// allocates besides the copy is a few batches.
+type encoders struct {
+	jobs    chan *encodeBatch
+	free    chan *encodeBatch
+	pending map[int]*encodeBatch // by dimension
+	wg      sync.WaitGroup
+	done    bool
+}
+
+type encodeBatch struct {
+	dim   int
+	slots []vecindex.Slot
+	blobs []byte
+}
+
+// encodeBatchLen is how many vectors a batch holds.
+const encodeBatchLen = 256
+
+func newEncoders() *encoders {
+	n := runtime.GOMAXPROCS(0)
+	e := &encoders{jobs: make(chan *encodeBatch, n), free: make(chan *encodeBatch, 2*n+1), pending: map[int]*encodeBatch{}}
+	for range n {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			v := []float32{}
+			for b := range e.jobs {
+				for i, sl := range b.slots {
+					decodeVector(b.blobs[i*4*b.dim:(i+1)*4*b.dim], &v)
+					sl.Put(v, scores(v))
+				}
+				b.slots, b.blobs = b.slots[:0], b.blobs[:0]
+				select {
+				case e.free <- b:
+				default:
+				}
+			}
+		}()
+	}
+	return e
+}
+
+// put queues blob's vector for slot.
+func (e *encoders) put(slot vecindex.Slot, blob []byte) {
+	dim := len(blob) / 4
+	b := e.pending[dim]
+	if b == nil {
+		select {
+		case b = <-e.free:
+		default:
+			b = &encodeBatch{}
+		}
+		b.dim = dim
+		e.pending[dim] = b
+	}
+	b.slots = append(b.slots, slot)
+	b.blobs = append(b.blobs, blob...)
+	if len(b.slots) == encodeBatchLen {
+		e.jobs <- b
+		delete(e.pending, dim)
+	}
+}
+
+// wait sends the batches not yet full and waits for every vector to be
+// put; it may be called again.
+func (e *encoders) wait() {
+	if e.done {
+		return
+	}
+	e.done = true
+	for _, b := range e.pending {
+		e.jobs <- b
+	}
+	close(e.jobs)
+	e.wg.Wait()
 }
 
 // len is how many rows the copy holds.
@@ -380,10 +467,11 @@ func (c *vectorCopy) len() int {
 	return n
 }
 
-// add appends a row whose rowid is above every rowid of the copy, and
-// reports false, adding nothing, when it would take the copy over
-// maxBytes. v is scratch room for the floats.
-func (c *vectorCopy) add(rowid int64, domain, typ, blob []byte, isBlob bool, v *[]float32, maxBytes int64) bool {
+// reserve appends a row whose rowid is above every rowid of the copy:
+// an unreadable one whole, one with a vector as a slot for it (ok and
+// hasSlot). It reports false, adding nothing, when the row would take the
+// copy over maxBytes.
+func (c *vectorCopy) reserve(rowid int64, domain, typ, blob []byte, isBlob bool, maxBytes int64) (slot vecindex.Slot, hasSlot, ok bool) {
 	names := int64(0)
 	if _, ok := c.numbers[string(domain)]; !ok {
 		names += int64(len(domain))
@@ -393,11 +481,11 @@ func (c *vectorCopy) add(rowid int64, domain, typ, blob []byte, isBlob bool, v *
 	}
 	if !isBlob || len(blob)%4 != 0 {
 		if c.bytes+names+unreadableBytes > maxBytes {
-			return false
+			return slot, false, false
 		}
 		c.unreadable[rowid] = c.labels(domain, typ)
 		c.bytes += unreadableBytes
-		return true
+		return slot, false, true
 	}
 	dim := len(blob) / 4
 	s := c.sets[dim]
@@ -405,18 +493,27 @@ func (c *vectorCopy) add(rowid int64, domain, typ, blob []byte, isBlob bool, v *
 		s = vecindex.NewSet(dim)
 	}
 	if c.bytes+names+s.AppendBytes() > maxBytes {
-		return false
+		return slot, false, false
 	}
 	c.sets[dim] = s
 	c.bytes += s.AppendBytes()
-	l := c.labels(domain, typ)
-	s.Append(rowid, l, c.decode(blob, v), scores(*v))
-	return true
+	return s.Reserve(rowid, c.labels(domain, typ)), true, true
+}
+
+// add is reserve and the slot's vector, decoded into *v.
+func (c *vectorCopy) add(rowid int64, domain, typ, blob []byte, isBlob bool, v *[]float32, maxBytes int64) bool {
+	slot, hasSlot, ok := c.reserve(rowid, domain, typ, blob, isBlob, maxBytes)
+	if hasSlot {
+		slot.Put(c.decode(blob, v), scores(*v))
+	}
+	return ok
 }
 
 // decode decodes blob into *v, grown as needed. A vector holding NaN or
 // ±Inf is decoded as it is; scores says it scores nothing.
-func (c *vectorCopy) decode(blob []byte, v *[]float32) []float32 {
+func (c *vectorCopy) decode(blob []byte, v *[]float32) []float32 { return decodeVector(blob, v) }
+
+func decodeVector(blob []byte, v *[]float32) []float32 {
 	*v = slices.Grow((*v)[:0], len(blob)/4)[:len(blob)/4]
 	decodeInto(*v, blob) // its error is for NaN and ±Inf, which scores catches
 	return *v

@@ -132,6 +132,36 @@ func (s *Set) Append(key int64, l Labels, v []float32, scored bool) {
 	s.Put(i, l, v, scored)
 }
 
+// Slot is a position appended by Reserve, whose vector is put later,
+// possibly by another goroutine: Put on different slots may run at once
+// while Reserve appends more, and all must be done before the set is used.
+type Slot struct {
+	c   *chunk
+	j   int
+	dim int
+}
+
+// Reserve appends a position under key, larger than every key in the set,
+// with labels l and no vector yet: it scores nothing until its slot's Put.
+func (s *Set) Reserve(key int64, l Labels) Slot {
+	i := s.n
+	if i%ChunkLen == 0 {
+		s.chunks = append(s.chunks, &chunk{codes: make([]int8, ChunkLen*s.dim)})
+	}
+	s.n++
+	c, j := s.chunks[i/ChunkLen], i%ChunkLen
+	c.keys[j], c.labels[j], c.scales[j] = key, l, 0
+	return Slot{c: c, j: j, dim: s.dim}
+}
+
+// Put gives the slot its vector, as Set.Put does.
+func (sl Slot) Put(v []float32, scored bool) {
+	sl.c.scales[sl.j] = 0
+	if scored {
+		sl.c.scales[sl.j] = encode(sl.c.codes[sl.j*sl.dim:(sl.j+1)*sl.dim], v)
+	}
+}
+
 // Put replaces the vector and labels at position i (removed or not).
 func (s *Set) Put(i int, l Labels, v []float32, scored bool) {
 	c, j := s.chunks[i/ChunkLen], i%ChunkLen
