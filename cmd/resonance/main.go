@@ -1,6 +1,7 @@
 // Command resonance manages a Resonance Graph database: it creates and
-// migrates it, checks its health, checkpoints, maintains, backs up, imports
-// and exports it, and benchmarks the library.
+// migrates it, checks its health, checkpoints, maintains, backs up,
+// restores, imports and exports it, shows, lists, walks and deletes its
+// nodes and edges, reads its history, and benchmarks the library.
 //
 // Usage:
 //
