@@ -397,6 +397,12 @@ func Connect(ctx context.Context, path string, o Options) (*sql.DB, error) {
 // A read-only open of an empty file is refused: switching it to WAL (C2)
 // would write to it.
 func prepareFile(path string, o Options) error {
+	if txidFile, txid, ok := fsfix.LitestreamFollower(path); ok && !o.ReadOnly {
+		return fmt.Errorf("resonance: open %q: %w: the file is a Litestream follower: `litestream restore -f` writes the replica's pages into it "+
+			"(%s records transaction %s), so a write here would be overwritten or leave it malformed; open it read-only "+
+			"(Options.ReadOnly, or the commands stats, export, search, integrity, doctor), or, to make it a database of its own, "+
+			"stop `litestream restore -f` and remove %s", path, ErrReadOnly, txidFile, txid, txidFile)
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case err == nil && o.ReadOnly && fi.Size() == 0 && fileSize(path+"-wal") == 0:

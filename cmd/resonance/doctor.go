@@ -138,7 +138,9 @@ func diagnose(ctx context.Context, path string, o resonance.Options, walWarn int
 		return r
 	}
 	walCheck(&r, path, o, walWarn)
-	replicationCheck(&r, path, o.ExternalCheckpoints)
+	if !followerCheck(&r, path) {
+		replicationCheck(&r, path, o.ExternalCheckpoints)
+	}
 	if !schemaCurrent(ctx, &r, path, o) {
 		return r
 	}
@@ -458,6 +460,23 @@ func replicationCheck(r *doctorReport, path string, external bool) {
 		r.add("R1", "warn", fmt.Sprintf("replicated by Litestream (tables %s), and this run is %s: resonance's own checkpoints copy little while Litestream runs and, while it is stopped, reset the WAL so that it takes a full snapshot on restart", strings.Join(names, ", "), mode),
 			"run every resonance command on it with --external-checkpoints (or "+envExternal+"=1); see README, Replication")
 	}
+}
+
+// followerCheck reports a database that `litestream restore -f` keeps as
+// a follower of a replica, which resonance opens only read-only (R1), and
+// returns whether it is one.
+func followerCheck(r *doctorReport, path string) bool {
+	txidFile, txid, ok := fsfix.LitestreamFollower(path)
+	if !ok {
+		return false
+	}
+	of := fmt.Sprintf("a Litestream replica (%s records transaction %s; no Litestream process has the file open now)", txidFile, txid)
+	if pid, cmdline, ok := litestreamHolder(path); ok {
+		of = fmt.Sprintf("a Litestream replica: `%s` (pid %d) keeps it, at transaction %s (%s)", cmdline, pid, txid, txidFile)
+	}
+	r.add("R1", "warn", "follower of "+of+": Litestream writes the replica's pages into the file, so resonance refuses to write to it and opens it read-only only",
+		"read it with the read-only commands (stats, export, search, integrity, doctor); to make it a database of its own, stop `litestream restore -f` and remove "+shellQuote(txidFile))
+	return true
 }
 
 // Free space below which doctor fails (the file system is full: SQLite

@@ -61,3 +61,35 @@ func holdersOfDeleted(path string) (found []deletedHolder, hidden int, ok bool) 
 	}
 	return found, hidden, true
 }
+
+// litestreamHolder finds a Litestream process that has the database at
+// path open, as `litestream restore -f` keeps its output open while it
+// follows a replica, and returns its pid and command line.
+func litestreamHolder(path string) (pid int, cmdline string, ok bool) {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, "", false
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // as the kernel names it
+	}
+	for _, p := range procs {
+		n, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != "litestream" {
+			continue
+		}
+		fdDir := filepath.Join("/proc", p.Name(), "fd")
+		fds, _ := os.ReadDir(fdDir)
+		for _, fd := range fds {
+			if link, err := os.Readlink(filepath.Join(fdDir, fd.Name())); err == nil && link == path {
+				b, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+				return n, strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")), true
+			}
+		}
+	}
+	return 0, "", false
+}

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,5 +86,52 @@ func TestDoctor_RecognisesLitestream(t *testing.T) {
 	r = cli(t, "", "--db", db, "--external-checkpoints", "doctor", "--wal-warn", "1")
 	if !strings.Contains(r.stdout, "this run uses external checkpoints") {
 		t.Errorf("doctor --external-checkpoints on a replicated database:\n%s\nwant it to say the run uses external checkpoints", r.stdout)
+	}
+}
+
+// TestFollower_WritesRefusedDoctorSays: on a file that `litestream
+// restore -f` keeps (the -txid file beside it, and here a process named
+// litestream holding it open, as the follower does), import is refused,
+// nothing is written, and doctor says whose follower it is.
+func TestFollower_WritesRefusedDoctorSays(t *testing.T) {
+	db := newDB(t)
+	if err := os.WriteFile(db+"-txid", []byte("0000000000000010\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := fileBytes(t, db)
+	r := mustCLI(t, 1, `{"kind":"node","id":"n1","type":"note","title":"T","domain":"knowledge","layer":"experience"}`+"\n", "--db", db, "import", "-")
+	if !strings.Contains(r.stderr, "Litestream follower") || !strings.Contains(r.stderr, "litestream restore -f") {
+		t.Errorf("import into a follower: %s", r.stderr)
+	}
+	if !bytes.Equal(fileBytes(t, db), before) {
+		t.Error("the refused import changed the follower")
+	}
+	d := mustCLI(t, 0, "", "--db", db, "doctor")
+	if !hasLine(d.stdout, "WARN", "follower of a Litestream replica") || !strings.Contains(d.stdout, "0000000000000010") {
+		t.Errorf("doctor on a follower:\n%s", d.stdout)
+	}
+
+	// A process named litestream that holds the file open.
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	fake := filepath.Join(t.TempDir(), "litestream")
+	if err := os.WriteFile(fake, fileBytes(t, sh), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command(fake, "-c", `exec 3<"$1"; echo ready; read x`, "restore-f", db)
+	in, _ := holder.StdinPipe()
+	out, _ := holder.StdoutPipe()
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { in.Close(); holder.Wait() }()
+	if _, err := out.Read(make([]byte, 6)); err != nil {
+		t.Fatal(err)
+	}
+	d = mustCLI(t, 0, "", "--db", db, "doctor")
+	if !hasLine(d.stdout, "WARN", "follower of a Litestream replica") || !strings.Contains(d.stdout, fmt.Sprintf("(pid %d)", holder.Process.Pid)) || !strings.Contains(d.stdout, "restore-f") {
+		t.Errorf("doctor on a follower that a litestream process holds:\n%s", d.stdout)
 	}
 }
