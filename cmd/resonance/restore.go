@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,7 +36,8 @@ type restoreResult struct {
 }
 
 // restoreTemp is the prefix of the copy a restore checks beside the
-// database: ".NAME.restore-" and a random suffix.
+// database: ".NAME.restore-", then the restoring process's id, "-" and a
+// random suffix.
 func restoreTemp(db string) string { return "." + filepath.Base(db) + ".restore-" }
 
 func restoreFlags(fs *flag.FlagSet) {
@@ -85,7 +87,7 @@ func runRestore(e *env, flags *flag.FlagSet) error {
 	if di, err := os.Stat(db); err == nil {
 		mode = di.Mode().Perm()
 	}
-	tmp, err := copyToTemp(backup, dir, restoreTemp(db), mode)
+	tmp, err := copyToTemp(backup, dir, fmt.Sprintf("%s%d-", restoreTemp(db), os.Getpid()), mode)
 	if err != nil {
 		return fail("copying it beside the database: %w; nothing was changed", err)
 	}
@@ -284,13 +286,19 @@ func checkRestorable(e *env, path string) error {
 }
 
 // removeRestoreTemps removes the copies interrupted restores of db left
-// (O5).
+// (O5): those of processes that no longer run.
 func removeRestoreTemps(db string) {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(db), globQuote(restoreTemp(db))+"*"))
+	prefix := restoreTemp(db)
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(db), globQuote(prefix)+"*"))
 	for _, m := range matches {
-		if !strings.HasSuffix(m, "-wal") && !strings.HasSuffix(m, "-shm") {
-			removeDBFiles(m)
+		if strings.HasSuffix(m, "-wal") || strings.HasSuffix(m, "-shm") {
+			continue
 		}
+		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(m), prefix), "-")
+		if n, err := strconv.Atoi(pid); err == nil && n > 0 && syscall.Kill(n, 0) != syscall.ESRCH {
+			continue // a restore still running
+		}
+		removeDBFiles(m)
 	}
 }
 

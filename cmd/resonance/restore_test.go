@@ -37,8 +37,20 @@ func TestRestore(t *testing.T) {
 	s.Close()
 	mode := fileMode(t, db)
 
+	// What an interrupted restore left goes; a running one's stays.
+	stale := filepath.Join(dir, ".graph.db.restore-999999999-0011223344556677")
+	live := filepath.Join(dir, fmt.Sprintf(".graph.db.restore-%d-0011223344556677", os.Getpid()))
+	for _, f := range []string{stale, stale + "-wal", live} {
+		os.WriteFile(f, []byte("partial"), 0o600)
+	}
 	var res restoreResult
 	decode(t, mustCLI(t, 0, "", "--db", db, "--json", "restore", backup), &res)
+	for f, want := range map[string]bool{stale: false, stale + "-wal": false, live: true} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", filepath.Base(f), err == nil, want)
+		}
+	}
+	os.Remove(live)
 	if got := count(t, db, "SELECT count(*) FROM nodes"); got != nodes {
 		t.Errorf("after restore: %d nodes, want the backup's %d", got, nodes)
 	}
