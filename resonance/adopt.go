@@ -124,17 +124,13 @@ type Original struct {
 	EmberState        int64 `json:"ember_state"`
 	DrizzleMigrations int64 `json:"drizzle_migrations"`
 
-	// NULLs in columns this schema declares NOT NULL, and the value each
-	// gets: type "undefined", domain "knowledge", layer "experience",
-	// confidence and veracity 1, sidecar_created 0, timestamp
-	// "1970-01-01 00:00:00".
-	NullType       int64 `json:"null_type"`
-	NullDomain     int64 `json:"null_domain"`
-	NullLayer      int64 `json:"null_layer"`
-	NullConfidence int64 `json:"null_confidence"`
-	NullVeracity   int64 `json:"null_veracity"`
-	NullSidecar    int64 `json:"null_sidecar_created"`
-	NullTimestamp  int64 `json:"null_timestamp"`
+	// Fills counts the NULLs in columns this schema declares NOT NULL,
+	// keyed "table.column"; each gets a value: nodes.type "undefined",
+	// nodes.domain "knowledge", nodes.layer "experience", edges.confidence
+	// and edges.veracity 1, ember_state.sidecar_created 0,
+	// history.timestamp "1970-01-01 00:00:00". A column without NULLs is
+	// absent.
+	Fills map[string]int64 `json:"fills,omitempty"`
 
 	// OtherTables are tables of other programs, kept as they are.
 	OtherTables []string `json:"other_tables,omitempty"`
@@ -230,20 +226,31 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 	}
 	slices.Sort(others)
 	org := &Original{OtherTables: others}
+	var nullType, nullDomain, nullLayer, nullConfidence, nullVeracity, nullSidecar, nullTimestamp int64
 	for _, c := range []struct {
 		query string
 		dest  []any
 	}{
 		{`SELECT count(*), count(*) - count(type), count(*) - count(domain), count(*) - count(layer) FROM nodes`,
-			[]any{&org.Nodes, &org.NullType, &org.NullDomain, &org.NullLayer}},
+			[]any{&org.Nodes, &nullType, &nullDomain, &nullLayer}},
 		{`SELECT count(*), count(*) - count(confidence), count(*) - count(veracity) FROM edges`,
-			[]any{&org.Edges, &org.NullConfidence, &org.NullVeracity}},
-		{`SELECT count(*), count(*) - count(sidecar_created) FROM ember_state`, []any{&org.EmberState, &org.NullSidecar}},
-		{`SELECT count(*), count(*) - count(timestamp) FROM history`, []any{&org.History, &org.NullTimestamp}},
+			[]any{&org.Edges, &nullConfidence, &nullVeracity}},
+		{`SELECT count(*), count(*) - count(sidecar_created) FROM ember_state`, []any{&org.EmberState, &nullSidecar}},
+		{`SELECT count(*), count(*) - count(timestamp) FROM history`, []any{&org.History, &nullTimestamp}},
 		{`SELECT count(*) FROM "__drizzle_migrations"`, []any{&org.DrizzleMigrations}},
 	} {
 		if err := q.QueryRowContext(ctx, c.query).Scan(c.dest...); err != nil {
 			return nil, wrapAdopt(path, err)
+		}
+	}
+	for col, n := range map[string]int64{"nodes.type": nullType, "nodes.domain": nullDomain, "nodes.layer": nullLayer,
+		"edges.confidence": nullConfidence, "edges.veracity": nullVeracity,
+		"ember_state.sidecar_created": nullSidecar, "history.timestamp": nullTimestamp} {
+		if n > 0 {
+			if org.Fills == nil {
+				org.Fills = map[string]int64{}
+			}
+			org.Fills[col] = n
 		}
 	}
 	ms, err := migrations(nil)

@@ -261,9 +261,17 @@ func TestInspectOriginal(t *testing.T) {
 	}
 	want := resonance.Original{
 		Nodes: int64(c.Nodes), Edges: int64(c.Edges), History: int64(c.History), EmberState: int64(c.EmberState),
-		DrizzleMigrations: int64(c.Drizzle), NullType: int64(c.NullType), NullDomain: int64(c.NullDomain),
-		NullLayer: int64(c.NullLayer), NullConfidence: int64(c.NullConfidence), NullVeracity: int64(c.NullVeracity),
-		NullSidecar: int64(c.NullSidecar), NullTimestamp: int64(c.NullTimestamp), Versions: org.Versions,
+		DrizzleMigrations: int64(c.Drizzle), Versions: org.Versions, Fills: map[string]int64{},
+	}
+	for col, n := range map[string]int{"nodes.type": c.NullType, "nodes.domain": c.NullDomain, "nodes.layer": c.NullLayer,
+		"edges.confidence": c.NullConfidence, "edges.veracity": c.NullVeracity,
+		"ember_state.sidecar_created": c.NullSidecar, "history.timestamp": c.NullTimestamp} {
+		if n > 0 {
+			want.Fills[col] = int64(n)
+		}
+	}
+	if len(want.Fills) == 0 {
+		t.Fatal("the original's database has no NULL to fill: the test would not see the counts")
 	}
 	if diff := cmp.Diff(want, *org); diff != "" {
 		t.Errorf("InspectOriginal (-want +got):\n%s", diff)

@@ -19,19 +19,18 @@ func originalReport(org *resonance.Original, path string) (found string, plan []
 		plural(int64(org.DrizzleMigrations), "drizzle migration"), plural(org.Nodes, "node"), plural(org.Edges, "edge"), plural(org.History, "history row"), plural(org.EmberState, "ember_state row"))
 	var fills []string
 	for _, f := range []struct {
-		n          int64
-		what, noun string
+		col, what, noun string
 	}{
-		{org.NullType, "without type get \"undefined\"", "node"},
-		{org.NullDomain, "without domain get \"knowledge\"", "node"},
-		{org.NullLayer, "without layer get \"experience\"", "node"},
-		{org.NullConfidence, "without confidence get 1", "edge"},
-		{org.NullVeracity, "without veracity get 1", "edge"},
-		{org.NullSidecar, "without sidecar_created get 0", "ember_state row"},
-		{org.NullTimestamp, "without timestamp get 1970-01-01 00:00:00", "history row"},
+		{"nodes.type", "without type get \"undefined\"", "node"},
+		{"nodes.domain", "without domain get \"knowledge\"", "node"},
+		{"nodes.layer", "without layer get \"experience\"", "node"},
+		{"edges.confidence", "without confidence get 1", "edge"},
+		{"edges.veracity", "without veracity get 1", "edge"},
+		{"ember_state.sidecar_created", "without sidecar_created get 0", "ember_state row"},
+		{"history.timestamp", "without timestamp get 1970-01-01 00:00:00", "history row"},
 	} {
-		if f.n > 0 {
-			fills = append(fills, plural(f.n, f.noun)+" "+f.what)
+		if n := org.Fills[f.col]; n > 0 {
+			fills = append(fills, plural(n, f.noun)+" "+f.what)
 		}
 	}
 	keep := "keeping every row and every value"
