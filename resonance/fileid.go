@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // fileID is the identity of a file: its device and inode numbers.
@@ -26,26 +28,77 @@ func fileIDOf(path string) (fileID, error) {
 	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
 }
 
-// fileWatch remembers which file a store opened, so that Close can tell
-// whether the path still leads to it. A database removed, moved or
-// replaced while a store has it open takes every later write with it: the
-// store keeps writing, without an error, to a file no one will open again.
+// fileWatch remembers which file a store opened, so that the store can
+// tell whether the path still leads to it. A database removed, moved or
+// replaced while a store has it open would take every later write with
+// it, to a file no one will open again, and with another file renamed
+// over it the store's open connections would answer from the old file
+// and its new ones from the new. So the store checks: on every new
+// connection, and before a transaction, read or search at most every
+// fileCheckEvery (a stat costs several microseconds, as much as an empty
+// read transaction; see the README's measurements). Once the path leads
+// elsewhere the store refuses all further work; until a check sees it,
+// only connections to the file the store opened answer. A file whose
+// bytes are overwritten in place (cp onto the same inode) keeps its
+// identity and is not detected.
+//
+// New connections check too, the store's connectors having the watch in
+// their Options: a connection to the file now at the path is never opened,
+// even between a check and the transaction that follows it.
 type fileWatch struct {
-	id    fileID
-	known bool
+	id       fileID       // written before known is set
+	known    atomic.Bool  // id holds the identity of the file the store opened
+	replaced atomic.Bool  // the path once led elsewhere: the store is done
+	due      atomic.Int64 // when verifyDue checks again, in nanoseconds since watchClock
+}
+
+// fileCheckEvery is how long a store's transactions and reads go without
+// checking that the path still leads to the database (new connections
+// always check).
+const fileCheckEvery = 100 * time.Millisecond
+
+// watchClock is the monotonic origin of fileWatch.due.
+var watchClock = time.Now()
+
+// verifyDue is verify at most every fileCheckEvery, and at once after the
+// path was seen to lead elsewhere.
+func (w *fileWatch) verifyDue(path, op string) error {
+	now := int64(time.Since(watchClock))
+	if !w.replaced.Load() && now < w.due.Load() {
+		return nil
+	}
+	w.due.Store(now + int64(fileCheckEvery))
+	return w.verify(path, op)
 }
 
 // start records the identity of the file at path; a store calls it once
 // its connections have the database open.
 func (w *fileWatch) start(path string) {
-	var err error
-	w.id, err = fileIDOf(path)
-	w.known = err == nil
+	if id, err := fileIDOf(path); err == nil {
+		w.id = id
+		w.known.Store(true)
+	}
+}
+
+// verify returns an error for op when path no longer leads to the file
+// start saw, and from then on always.
+func (w *fileWatch) verify(path, op string) error {
+	if w == nil || !w.known.Load() {
+		return nil
+	}
+	if !w.replaced.Load() {
+		if id, err := fileIDOf(path); err == nil && id == w.id {
+			return nil
+		}
+		w.replaced.Store(true)
+	}
+	return fmt.Errorf("resonance: %s %q: the path no longer leads to the database this store opened: it was removed, moved or replaced by another file while open, "+
+		"and the store refuses further work rather than answer from two files; close the store and open it again to use the file now at that path", op, path)
 }
 
 // check logs a warning when path no longer leads to the file start saw.
 func (w *fileWatch) check(path string, log *slog.Logger) {
-	if !w.known {
+	if !w.known.Load() {
 		return
 	}
 	id, err := fileIDOf(path)

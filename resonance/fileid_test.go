@@ -2,6 +2,8 @@ package resonance_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -145,17 +147,102 @@ func TestClose_WarnsWhenThePathNoLongerLeadsToTheDatabase(t *testing.T) {
 func TestStore_CheckpointAfterDeleteCreatesNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "graph.db")
 	s := openStoreAt(t, path, resonance.Options{Create: true})
-	if err := os.Remove(path); err != nil {
+	// The store refuses transactions begun after the delete: this one
+	// began before it, and writes past the background checkpoint's
+	// threshold (see TestCheckpointer_CopiesTheWALInTheBackground).
+	err := s.Tx(context.Background(), func(ctx context.Context, tx *resonance.Tx) error {
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+		for i := range 2400 {
+			id := fmt.Sprintf("after-delete-%06d", i)
+			if err := tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "doc", Embedding: graphEmbedding(384, uint64(i+1))}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Past the background checkpoint's threshold (see
-	// TestCheckpointer_CopiesTheWALInTheBackground).
-	fillGraph(t, s, "after-delete", 2400)
 	deadline := time.Now().Add(500 * time.Millisecond)
 	for time.Now().Before(deadline) {
 		if _, err := os.Stat(path); err == nil {
 			t.Fatal("a file was created in place of the deleted database")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStore_RefusesWorkOnceTheFileWasReplaced (O4): when another file is
+// renamed over the database a store has open, or the database is removed,
+// every later read, write and search fails naming the file and the fix
+// (open it again), instead of answering from the old file on some
+// connections and the new one on others; nothing is written to the new
+// file, and nothing is ever read from it. (A copy written over the same
+// file, same inode, is not detected.)
+func TestStore_RefusesWorkOnceTheFileWasReplaced(t *testing.T) {
+	ctx := context.Background()
+	for _, replace := range []string{"renamed over", "removed"} {
+		t.Run(replace, func(t *testing.T) {
+			dir := t.TempDir()
+			a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+			write := func(s *resonance.Store, id string) error {
+				return s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+					return tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "doc", Embedding: []float32{1, 0}})
+				})
+			}
+			sb := openStoreAt(t, b, resonance.Options{Create: true})
+			if err := write(sb, "in-b"); err != nil {
+				t.Fatal(err)
+			}
+			sb.Close()
+			s := openStoreAt(t, a, resonance.Options{Create: true})
+			if err := write(s, "in-a"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.SearchByVector(ctx, []float32{1, 0}, resonance.SearchOptions{K: 5}); err != nil {
+				t.Fatal(err)
+			}
+			if replace == "renamed over" {
+				if err := os.Rename(b, a); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.Remove(a); err != nil {
+				t.Fatal(err)
+			}
+			// Until the store's next check of the path (within a tenth of a
+			// second) it may still answer, but only from the file it opened.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				n, err := s.GetNode(ctx, "in-b")
+				if err == nil {
+					t.Fatalf("GetNode answered from the file now at the path: %+v", n)
+				}
+				if !errors.Is(err, resonance.ErrNotFound) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			check := func(what string, err error) {
+				t.Helper()
+				if err == nil || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), "no longer leads") || !strings.Contains(err.Error(), "open it again") {
+					t.Errorf("%s after the file was %s: %v, want an error naming the file and the fix", what, replace, err)
+				}
+			}
+			_, err := s.GetNode(ctx, "in-a")
+			check("GetNode", err)
+			_, err = s.SearchByVector(ctx, []float32{1, 0}, resonance.SearchOptions{K: 5})
+			check("SearchByVector", err)
+			check("Tx", write(s, "after"))
+			check("Read", s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error { return nil }))
+			if replace == "renamed over" {
+				s.Close()
+				sb := openStoreAt(t, a, resonance.Options{})
+				if _, err := sb.GetNode(ctx, "after"); err == nil {
+					t.Errorf("the store's write after the rename landed in the new file")
+				}
+			}
+		})
 	}
 }

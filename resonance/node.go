@@ -340,6 +340,9 @@ func (s *Store) oneShot(ctx context.Context, op string) (*ReadTx, func(), error)
 	if s.closed.Load() {
 		return nil, nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
 	}
+	if err := s.file.verifyDue(s.path, op); err != nil {
+		return nil, nil, err
+	}
 	if !s.inTransaction(ctx) {
 		return &s.reads, func() {}, nil
 	}

@@ -124,6 +124,11 @@ type Options struct {
 	// runs while hardening a new connection, in order. It exists for
 	// diagnostics and for tests that prove the order of the settings.
 	TraceConnect func(stmt string)
+
+	// watch is the file identity of the Store these Options belong to:
+	// every connector made from them refuses a new connection once the
+	// path leads to another file (fileid.go). Nil outside a Store.
+	watch *fileWatch
 }
 
 // withDefaults validates o and fills in the defaults. path is the database

@@ -108,16 +108,13 @@ func TestPragmas_WriterTrace(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	// A new database: its migrations ran on a writer connection that was
-	// closed after them, and the writer opened another.
-	if len(segs) != 5 {
-		t.Fatalf("%d connections traced, want the migrations' and the writer's, the checkpointer's and 2 readers: %q", len(segs), segs)
-	}
+	// closed after them; the writer opens another when it is used next.
 	// The writer is opened first.
 	isWriter := func(seg []string) bool {
 		return len(seg) >= 2 && slices.Equal(seg[len(seg)-2:], []string{"PRAGMA cache_size", "PRAGMA wal_autocheckpoint = 4000"})
 	}
-	if !isWriter(segs[0]) {
-		t.Errorf("the writer's connection ends with %q, want cache_size read back and wal_autocheckpoint set", segs[0][len(segs[0])-2:])
+	if len(segs) == 0 || !isWriter(segs[0]) {
+		t.Fatalf("the first connection is not the writer's, ending with cache_size read back and wal_autocheckpoint set: %q", segs)
 	}
 	var others [][]string
 	for _, seg := range segs[1:] {
@@ -125,8 +122,8 @@ func TestPragmas_WriterTrace(t *testing.T) {
 			others = append(others, seg)
 		}
 	}
-	if len(others) != 3 {
-		t.Errorf("%d writer connections traced, want 2 (the migrations' and the writer's): %q", len(segs)-len(others), segs)
+	if len(others) != 3 || len(segs)-len(others) > 2 {
+		t.Fatalf("%d connections traced, want the writer's (and the one the migrations ran on), the checkpointer's and 2 readers: %q", len(segs), segs)
 	}
 	for i, seg := range others {
 		for _, stmt := range seg {

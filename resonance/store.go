@@ -81,7 +81,9 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	if err := prepareFile(path, o); err != nil {
 		return nil, err
 	}
-	s := &Store{opts: o}
+	s := &Store{}
+	o.watch = &s.file
+	s.opts = o
 	if s.writer, s.readers, s.path, err = openPools(ctx, path, o); err != nil {
 		return nil, err
 	}

@@ -203,6 +203,9 @@ func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn
 	if s.closed.Load() {
 		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
 	}
+	if err := s.file.verifyDue(s.path, op); err != nil {
+		return nil, err
+	}
 	wctx, cancel := context.WithTimeout(ctx, s.opts.BusyTimeout)
 	defer cancel()
 	conn, err := pool.Conn(wctx)

@@ -124,6 +124,9 @@ func (s *Store) vectorIndex() (*vectorIndex, error) {
 	if s.closed.Load() {
 		return nil, fmt.Errorf("resonance: search by vector %q: %w", s.path, ErrClosed)
 	}
+	if err := s.file.verifyDue(s.path, "search by vector"); err != nil {
+		return nil, err
+	}
 	if s.vindex == nil {
 		o := s.opts
 		o.ReadOnly, o.Create = true, false
