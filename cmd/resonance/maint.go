@@ -15,7 +15,9 @@ const statsHelp = "Print node, edge, vector and semantic-token counts, the datab
 	"Opens the database read-only: nothing is written and no migration is applied."
 
 const vacuumHelp = "Rebuild the database file, returning free pages to the file system (VACUUM).\n\n" +
-	"It takes the write lock for as long as it runs: other writers wait (up to their busy timeout).\n" +
+	"It needs the database to itself: it rewrites the whole file under the write lock, for longer than\n" +
+	"another process's writer waits, so it refuses (exit 1, nothing changed) while another process has\n" +
+	"the database open, naming it.\n" +
 	"With --incremental it runs PRAGMA incremental_vacuum instead, which works only on a database\n" +
 	"whose auto_vacuum is INCREMENTAL and frees up to --pages pages (0: all)."
 
