@@ -53,7 +53,7 @@ type checkpointer struct {
 	path    string
 	db      *sql.DB // one connection, never in a transaction between checkpoints
 	log     *slog.Logger
-	mu      *sync.Mutex
+	mu      sync.Mutex    // held by every checkpoint: this goroutine's and Store.Checkpoint's
 	wake    chan struct{} // never closed: commits may still send after stop (O4)
 	quit    chan struct{} // closed by stop
 	done    chan struct{} // closed when the goroutine has ended
@@ -69,12 +69,11 @@ type checkpointer struct {
 }
 
 // startCheckpointer starts the background checkpoint of a read-write store.
-// mu is held by every checkpoint of the store.
 // Its connection opens here, with the store, and never creates the file:
 // opened later, after the database file was deleted or replaced, it would
 // make an empty one, or take the -shm of the replaced file for its own
 // and truncate it under the store's other connections (SIGBUS).
-func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, error) {
+func startCheckpointer(path string, o Options) (*checkpointer, error) {
 	o.Create = false
 	c, err := newConnector(path, o, "deferred")
 	if err != nil {
@@ -86,7 +85,7 @@ func startCheckpointer(path string, o Options, mu *sync.Mutex) (*checkpointer, e
 		db.Close()
 		return nil, err
 	}
-	cp := &checkpointer{path: path, db: db, log: o.Logger, mu: mu, wake: make(chan struct{}, 1),
+	cp := &checkpointer{path: path, db: db, log: o.Logger, wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), pageSize: pageSize}
 	cp.due.Store(1)
 	go cp.loop()

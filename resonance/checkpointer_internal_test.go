@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -53,7 +52,7 @@ func TestCheckpointer_FailureLoggedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	broken.Close() // every statement on it fails
-	cp := &checkpointer{path: path, db: broken, mu: new(sync.Mutex),
+	cp := &checkpointer{path: path, db: broken,
 		log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	for range 3 {
 		cp.checkpoint()

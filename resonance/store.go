@@ -30,10 +30,9 @@ type Store struct {
 	closeErr  error
 
 	vindexMu sync.Mutex
-	vindex   *vectorIndex // made by the first search by vector (vectorindex.go)
+	vindex   *vectorIndex // made, with its pool, by the first search by vector (vectorindex.go)
 
-	ckpt   *checkpointer // nil on a read-only store and with ExternalCheckpoints
-	ckptMu sync.Mutex    // held by every checkpoint the store runs
+	ckpt *checkpointer // nil on a read-only store and with ExternalCheckpoints
 
 	file fileWatch // the database file's identity at open, checked at Close (fileid.go)
 }
@@ -101,7 +100,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	if !o.ExternalCheckpoints {
-		if s.ckpt, err = startCheckpointer(s.path, o, &s.ckptMu); err != nil {
+		if s.ckpt, err = startCheckpointer(s.path, o); err != nil {
 			s.closePools()
 			return nil, err
 		}
@@ -317,12 +316,14 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err := s.notNested(ctx, "checkpoint"); err != nil {
 		return Checkpoint{}, err
 	}
-	s.ckptMu.Lock()
-	defer s.ckptMu.Unlock()
 	start := time.Now()
 	wait := min(checkpointWait, s.opts.BusyTimeout/2)
+	// A read-only store has no checkpointer: both steps run on its one
+	// writer connection, one after the other.
 	passivePool := s.writer
 	if s.ckpt != nil {
+		s.ckpt.mu.Lock()
+		defer s.ckpt.mu.Unlock()
 		passivePool = s.ckpt.db
 	}
 	passive, err := s.walCheckpoint(ctx, passivePool, "PASSIVE", 0, start.Add(wait))

@@ -65,9 +65,7 @@ type vectorIndex struct {
 	opts     Options // of the index's connections: read-only
 	maxBytes int64   // Options.VectorCacheBytes
 
-	poolMu sync.Mutex
-	pool   *sql.DB // read-only connections, opened on the first search
-	closed bool
+	pool *sql.DB // read-only connections, opened and closed by the Store
 
 	mu    sync.RWMutex // searches read c under RLock; it changes under Lock
 	c     *vectorCopy  // nil until the first search
@@ -116,8 +114,8 @@ WHERE (type = 'table' AND name = 'node_changes')
    OR (type = 'trigger' AND tbl_name = 'nodes' AND name IN ('node_changes_insert', 'node_changes_update', 'node_changes_delete'))`
 )
 
-// vectorIndex returns the store's vector index, made on first use. Close
-// closes it.
+// vectorIndex returns the store's vector index, made with its pool of
+// read-only connections on first use. closeVectorIndex closes both.
 func (s *Store) vectorIndex() (*vectorIndex, error) {
 	s.vindexMu.Lock()
 	defer s.vindexMu.Unlock()
@@ -130,12 +128,20 @@ func (s *Store) vectorIndex() (*vectorIndex, error) {
 	if s.vindex == nil {
 		o := s.opts
 		o.ReadOnly, o.Create = true, false
-		s.vindex = &vectorIndex{path: s.path, opts: o, maxBytes: s.opts.VectorCacheBytes}
+		c, err := newConnector(s.path, o, "deferred")
+		if err != nil {
+			return nil, err
+		}
+		pool := sql.OpenDB(c)
+		pool.SetMaxOpenConns(o.MaxReaders)
+		pool.SetMaxIdleConns(o.MaxReaders)
+		s.vindex = &vectorIndex{path: s.path, opts: o, maxBytes: s.opts.VectorCacheBytes, pool: pool}
 	}
 	return s.vindex, nil
 }
 
-// closeVectorIndex closes the store's vector index, if it has one.
+// closeVectorIndex drops the store's vector index, if it has one, and
+// closes its pool; searches still running fail or finish.
 func (s *Store) closeVectorIndex() error {
 	s.vindexMu.Lock()
 	x := s.vindex
@@ -144,47 +150,10 @@ func (s *Store) closeVectorIndex() error {
 	if x == nil {
 		return nil
 	}
-	return x.close()
-}
-
-// close closes the index's connections and drops its copy; searches still
-// running fail or finish.
-func (x *vectorIndex) close() error {
-	x.poolMu.Lock()
-	x.closed = true
-	pool := x.pool
-	x.pool = nil
-	x.poolMu.Unlock()
 	x.mu.Lock()
 	x.c = nil
 	x.mu.Unlock()
-	if pool == nil {
-		return nil
-	}
-	return pool.Close()
-}
-
-// readers returns the index's pool, opening it if needed.
-func (x *vectorIndex) readers() (*sql.DB, error) {
-	x.poolMu.Lock()
-	defer x.poolMu.Unlock()
-	if x.closed {
-		return nil, fmt.Errorf("resonance: search by vector %q: %w", x.path, ErrClosed)
-	}
-	if x.pool == nil {
-		c, err := newConnector(x.path, x.opts, "deferred")
-		if err != nil {
-			return nil, err
-		}
-		n := x.opts.MaxReaders
-		if n == 0 {
-			n = max(4, 2*runtime.GOMAXPROCS(0))
-		}
-		x.pool = sql.OpenDB(c)
-		x.pool.SetMaxOpenConns(n)
-		x.pool.SetMaxIdleConns(n)
-	}
-	return x.pool, nil
+	return x.pool.Close()
 }
 
 // errRetry makes search start again with a new snapshot.
@@ -192,10 +161,7 @@ var errRetry = errors.New("retry")
 
 // search answers vq in a read transaction of the index's pool.
 func (x *vectorIndex) search(ctx context.Context, vq *vectorQuery) (SearchResult, error) {
-	pool, err := x.readers()
-	if err != nil {
-		return SearchResult{}, err
-	}
+	pool := x.pool
 	for attempt := 0; ; attempt++ {
 		res, err := x.searchOnce(ctx, pool, vq, attempt)
 		if err == errRetry {

@@ -203,11 +203,11 @@ func TestVectorIndex_ClosedWithItsStore(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	x.poolMu.Lock()
-	closed := x.closed && x.pool == nil && x.c == nil
-	x.poolMu.Unlock()
-	if !closed {
-		t.Error("the index is still open after Store.Close")
+	x.mu.Lock()
+	dropped := x.c == nil
+	x.mu.Unlock()
+	if err := x.pool.PingContext(ctx); err == nil || !dropped {
+		t.Errorf("after Store.Close the index's copy is dropped: %v, its pool answers a ping with %v; want it closed", dropped, err)
 	}
 	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("-wal after Close: %v, want it removed by the last close", err)
