@@ -25,7 +25,7 @@ func initFlags(fs *flag.FlagSet) {
 
 const migrateHelp = "Apply pending migrations (up) or list every migration and whether it is applied (status)."
 
-const healthHelp = "Check the connection settings (rules C1-C9) and run a write/read probe. Exit 1 when unhealthy."
+const healthHelp = "Check the connection settings (C1-C9) and run a write/read probe. Exit 1 when unhealthy."
 
 const checkpointHelp = "Run a TRUNCATE checkpoint of the WAL and report busy, log and checkpointed frames."
 

@@ -364,7 +364,7 @@ func TestBackup(t *testing.T) {
 	}
 	dest2 := filepath.Join(t.TempDir(), "copy2.db")
 	p := mustCLI(t, 0, "", "--db", db, "backup", "--progress", "always", dest2)
-	if !strings.Contains(p.stderr, "\rbackup [") || !strings.Contains(p.stdout, "written to "+dest2) {
+	if !strings.Contains(p.stderr, "\rbackup [") || !strings.Contains(p.stderr, "100%") || !strings.Contains(p.stdout, "written to "+dest2) {
 		t.Errorf("backup --progress always:\nstdout %q\nstderr %q", p.stdout, p.stderr)
 	}
 	if q := mustCLI(t, 0, "", "--db", db, "backup", filepath.Join(t.TempDir(), "c3.db")); q.stderr != "" {

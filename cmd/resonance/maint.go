@@ -221,7 +221,7 @@ func runBackup(e *env, fs *flag.FlagSet) error {
 	}
 	defer s.Close()
 	err = s.Backup(e.ctx, dest, func(done, total int64) {
-		prog.draw(fmt.Sprintf("backup %s %s of %s", bar(done, total, 30), humanBytes(done), humanBytes(total)), done == total)
+		prog.draw(fmt.Sprintf("backup %s %s", bar(done, total, 30), prog.of(done, total, humanBytes)), done == total)
 	})
 	prog.clear()
 	if err != nil {

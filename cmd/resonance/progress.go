@@ -102,6 +102,23 @@ func (p *progress) rate(n int64) float64 {
 	return float64(n) / s
 }
 
+// of says how far a task of total units has come: "done of total, 37%,
+// about 1m20s left", each count written by format. With total unknown (0
+// or less: input from a pipe) it is the count alone. The time left is
+// extrapolated from the rate since the start, once there is one to go by.
+func (p *progress) of(done, total int64, format func(int64) string) string {
+	if total <= 0 {
+		return format(done)
+	}
+	done = min(max(done, 0), total)
+	s := fmt.Sprintf("%s of %s, %d%%", format(done), format(total), done*100/total)
+	if el := p.elapsed(); done > 0 && done < total && el >= time.Second {
+		left := time.Duration(float64(el) * float64(total-done) / float64(done))
+		s += ", about " + left.Round(time.Second).String() + " left"
+	}
+	return s
+}
+
 // bar draws a bar of width cells for done out of total.
 func bar(done, total int64, width int) string {
 	if total <= 0 {

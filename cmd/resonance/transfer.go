@@ -141,13 +141,16 @@ func runImport(e *env, fs *flag.FlagSet) error {
 		defer f.Close()
 		in = f
 	}
+	// The progress line counts the bytes read against the input's size
+	// when it has one: a file, or stdin redirected from a file (not a pipe).
+	cr := &countingReader{r: in, total: regularSize(in)}
 	s, err := openStore(e, resonance.Options{})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	res := importResult{DB: s.Path(), File: name}
-	ierr := importStream(e.ctx, s, in, int64(skip), batch, prog, &res)
+	ierr := importStream(e.ctx, s, cr, int64(skip), batch, prog, &res)
 	prog.clear()
 	res.Duration = prog.elapsed()
 	if ierr != nil {
@@ -203,7 +206,7 @@ type lineRecord struct {
 // importStream imports r into s: it skips the first skip lines, then
 // reads batches of batch lines, parses each batch completely, and writes it
 // in one transaction. res is updated as batches commit.
-func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int64, batch int, prog *progress, res *importResult) error {
+func importStream(ctx context.Context, s *resonance.Store, r *countingReader, skip int64, batch int, prog *progress, res *importResult) error {
 	sc := bufio.NewScanner(jsonl.SkipBOM(r))
 	sc.Buffer(make([]byte, 0, 64<<10), jsonl.MaxLineBytes)
 	var line int64
@@ -292,8 +295,12 @@ func importStream(ctx context.Context, s *resonance.Store, r io.Reader, skip int
 		}
 		res.Lines, res.CommittedLines = line, line
 		n := line - skip
-		prog.draw(fmt.Sprintf("import: %s lines, %s nodes, %s edges, %s lines/s",
-			thousands(n), thousands(res.Nodes), thousands(res.Edges), thousands(int64(prog.rate(n)))), eof)
+		read := plural(n, "line")
+		if r.total > 0 {
+			read = prog.of(r.n, r.total, humanBytes) + ", " + read
+		}
+		prog.draw(fmt.Sprintf("import: %s, %s, %s, %s lines/s",
+			read, plural(res.Nodes, "node"), plural(res.Edges, "edge"), thousands(int64(prog.rate(n)))), eof)
 		if eof {
 			return nil
 		}
@@ -445,10 +452,18 @@ func runExport(e *env, fs *flag.FlagSet) error {
 	}
 	w := jsonl.NewWriter(cw)
 	res := exportResult{DB: s.Path(), File: name}
+	var total int64 // nodes and edges in the snapshot, for the progress line
 	draw := func(force bool) {
-		prog.draw(fmt.Sprintf("export: %s nodes, %s edges, %s", thousands(res.Nodes), thousands(res.Edges), humanBytes(cw.n)), force)
+		prog.draw(fmt.Sprintf("export: rows %s (%s, %s), %s", prog.of(res.Nodes+res.Edges, total, thousands),
+			plural(res.Nodes, "node"), plural(res.Edges, "edge"), humanBytes(cw.n)), force)
 	}
 	err = s.Read(e.ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
+		if prog.on {
+			err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM nodes) + (SELECT count(*) FROM edges)`).Scan(&total)
+			if err != nil {
+				return err
+			}
+		}
 		for off := 0; ; off += page {
 			nodes, err := tx.GetNodes(e.ctx, resonance.NodeFilter{Limit: page, Offset: off})
 			if err != nil && nodes != nil && errors.Is(err, resonance.ErrInvalid) {
@@ -526,6 +541,32 @@ func runExport(e *env, fs *flag.FlagSet) error {
 }
 
 // countingWriter counts the bytes written and keeps the first write error.
+// countingReader counts the bytes read from r, for the progress line;
+// total is the size of the input, 0 when unknown.
+type countingReader struct {
+	r        io.Reader
+	n, total int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// regularSize is the size of r when it is a regular file, else 0.
+func regularSize(r io.Reader) int64 {
+	f, ok := r.(*os.File)
+	if !ok {
+		return 0
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0
+	}
+	return fi.Size()
+}
+
 type countingWriter struct {
 	w   io.Writer
 	n   int64

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/resonance-graph/resonancedb/cmd/resonance/example"
 
@@ -144,7 +145,7 @@ func TestImport_Stdin(t *testing.T) {
 	if !strings.Contains(r.stdout, "imported 1 node and 1 edge from 4 lines") {
 		t.Errorf("stdout: %q", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "\rimport: 4 lines, 1 nodes, 1 edges") {
+	if !strings.Contains(r.stderr, "\rimport: 4 lines, 1 node, 1 edge") {
 		t.Errorf("--progress always drew no progress: %q", r.stderr)
 	}
 	if n := count(t, db, `SELECT count(*) FROM edges WHERE confidence = 1 AND veracity = 1 AND type = 'related_to'`); n != 1 {
@@ -343,5 +344,36 @@ func TestExport_CorruptEmbedding(t *testing.T) {
 		if !strings.Contains(out, `"nan"`) || !strings.Contains(out, `"short"`) || strings.Contains(out, `"good"`) || !strings.Contains(out, "UPDATE nodes SET embedding = NULL") {
 			t.Errorf("%s: want the nodes nan and short named with the fix, not good:\n%s", cmd[0], out)
 		}
+	}
+}
+
+// TestProgress_KnownSizeShowsShareAndTimeLeft: with the input's size known
+// (a file) the import's progress line says how much of it is read, the
+// percentage and, once there is a rate, the time left; from a pipe it
+// counts lines only. Export counts its rows against the snapshot's.
+func TestProgress_KnownSizeShowsShareAndTimeLeft(t *testing.T) {
+	p := &progress{start: time.Now().Add(-10 * time.Second)}
+	if got, want := p.of(25, 100, thousands), "25 of 100, 25%, about 30s left"; got != want {
+		t.Errorf("of(25, 100) = %q, want %q", got, want)
+	}
+	if got := p.of(7, 0, thousands); got != "7" {
+		t.Errorf("of with the total unknown = %q, want the count alone", got)
+	}
+	if got := p.of(100, 100, thousands); got != "100 of 100, 100%" {
+		t.Errorf("of(100, 100) = %q, want no time left", got)
+	}
+
+	db := newDB(t)
+	in := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(in, []byte("{\"kind\":\"node\",\"id\":\"a\",\"type\":\"t\"}\n{\"kind\":\"node\",\"id\":\"b\",\"type\":\"t\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mustCLI(t, 0, "", "--db", db, "import", in, "--progress", "always")
+	if !strings.Contains(r.stderr, "import: 72 B of 72 B, 100%, 2 lines, 2 nodes, 0 edges") {
+		t.Errorf("import of a file: progress %q, want the bytes read of the file's size and the share", r.stderr)
+	}
+	ex := mustCLI(t, 0, "", "--db", db, "export", filepath.Join(t.TempDir(), "out.jsonl"), "--progress", "always")
+	if !strings.Contains(ex.stderr, "export: rows 2 of 2, 100% (2 nodes, 0 edges)") {
+		t.Errorf("export: progress %q, want the rows written of the snapshot's", ex.stderr)
 	}
 }
