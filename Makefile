@@ -8,20 +8,28 @@ RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build generate check-generated test unit conformance example replication litestream-p1 bench fuzz lint tools clean
+.PHONY: all build install sqlc dbmate litestream generate check-generated test unit conformance example replication litestream-p1 bench fuzz lint tools clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN)/resonance ./cmd/resonance
 
+# install puts resonance on the PATH: into $(go env GOBIN), else
+# $(go env GOPATH)/bin.
+install:
+	$(GO) install ./cmd/resonance
+
 # Tools are pinned in tools/go.mod so their dependency trees stay out of the
 # library's go.mod.
 $(SQLC): tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o $(SQLC) github.com/sqlc-dev/sqlc/cmd/sqlc
 
-$(DBMATE): tools/go.mod tools/go.sum
-	cd tools && $(GO) build -o $(DBMATE) github.com/amacneil/dbmate/v2
+# dbmate is dbmate's command line with its SQLite driver only (tools/dbmate,
+# a module of its own): the upstream command links four more drivers and
+# takes several times longer to build on a cold machine.
+$(DBMATE): tools/dbmate/go.mod tools/dbmate/go.sum tools/dbmate/main.go
+	cd tools/dbmate && $(GO) build -o $(DBMATE) .
 
 # Litestream pulls the AWS, GCS, Azure and NATS SDKs: it has a tools module
 # of its own so that none of them reach tools/go.mod or the library's.
@@ -29,6 +37,11 @@ $(LITESTREAM): tools/litestream/go.mod tools/litestream/go.sum
 	cd tools/litestream && $(GO) build -o $(LITESTREAM) github.com/benbjohnson/litestream/cmd/litestream
 
 tools: $(SQLC) $(DBMATE) $(LITESTREAM)
+
+# Short names for the tools in bin/.
+sqlc: $(SQLC)
+dbmate: $(DBMATE)
+litestream: $(LITESTREAM)
 
 # sqlitevec is P7's sqlite-vec side (resonance bench --scale --sqlite-vec
 # bin/sqlitevec), in a module of its own so that sqlite-vec stays out of the
@@ -42,7 +55,7 @@ $(BIN)/sqlitevec: bench/sqlitevec/go.mod bench/sqlitevec/go.sum bench/sqlitevec/
 generate: $(SQLC)
 	$(SQLC) generate
 	$(GO) run ./internal/gen/multirow -o resonance/rows_gen.go
-	cd examples/notes && $(GO) tool resonance schema resonance-schema && $(SQLC) generate
+	cd examples/notes && $(GO) generate .
 
 # check-generated fails when db/, internal/packed/ or resonance/rows_gen.go
 # differs from what `make generate` writes now.
@@ -80,8 +93,20 @@ litestream-p1: $(LITESTREAM)
 # example runs the CI of the application module in examples/notes, as an
 # application built on the library would: its generated code is current,
 # its tests pass, and the conformance checks pass on its own database.
-example: $(SQLC) $(DBMATE)
-	SQLC=$(SQLC) DBMATE=$(DBMATE) examples/notes/ci.sh
+# It then copies the example out under a module name that sorts after
+# github.com (so gofmt must reorder the imports), checks the copy, and runs
+# the README's "Before the first release" in a new module. Every tool runs
+# through the modules' go tool directives.
+example:
+	examples/notes/ci.sh
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	examples/notes/copy.sh "$$tmp/app" zz.example/myapp && cd "$$tmp/app" && \
+	out=$$(gofmt -l .) && if [ -n "$$out" ]; then echo "example: the copy needs gofmt: $$out" >&2; exit 1; fi && \
+	! grep -rq 'resonancedb/examples/notes' --include='*.go' --include=go.mod . && \
+	$(GO) vet -tags sqlite_fts5 ./... && $(GO) tool sqlc diff && \
+	$(GO) run -tags sqlite_fts5 . -db "$$tmp/copy.db" doc-1 "A copy" "the copy builds and runs" | grep -q 'the copy builds and runs' && \
+	echo "example: the copy made by copy.sh builds, runs and matches its generated code"
+	examples/readme-app.sh
 
 # test is what CI runs: vet and format, generated code, unit and conformance
 # tests, and the example application.

@@ -77,7 +77,7 @@
 //	                                                       refused; long ones counted; a leaked one reported by Close
 //	M1    TestM1_EmbeddedMigrationsAppliedAtOpen           schema/ embedded and applied before Open returns, recorded in
 //	                                                       schema_migrations, nothing on reopen, from any directory
-//	      TestM1_DbmateCLIAgrees                           dbmate CLI (DBMATE_BIN or built from tools/go.mod): status lists
+//	      TestM1_DbmateCLIAgrees                           dbmate CLI (DBMATE_BIN or built from tools/dbmate): status lists
 //	                                                       all applied, up does nothing; the library accepts dbmate's db
 //	M2    TestM2_ConcurrentFirstOpenAppliesOnce            3 processes open a fresh db at the same moment, 4 rounds: all
 //	                                                       succeed, each migration applied exactly once

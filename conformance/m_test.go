@@ -177,22 +177,23 @@ func TestM1_EmbeddedMigrationsAppliedAtOpen(t *testing.T) {
 }
 
 // dbmateBin returns the dbmate CLI the Makefile pins (DBMATE_BIN, set by
-// make conformance), or builds it from tools/go.mod.
+// make conformance), or builds it from tools/dbmate: dbmate's command line
+// with its SQLite driver, at the version tools/dbmate/go.mod pins.
 func dbmateBin(t *testing.T) string {
 	t.Helper()
 	if bin := os.Getenv("DBMATE_BIN"); bin != "" {
 		return bin
 	}
 	bin := filepath.Join(t.TempDir(), "dbmate")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/amacneil/dbmate/v2")
-	cmd.Dir = filepath.Join(repoRoot(t), "tools")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join(repoRoot(t), "tools", "dbmate")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: building dbmate from tools/go.mod (set DBMATE_BIN to use a built one): %v\n%s", rule(t), err, out)
+		t.Fatalf("%s: building dbmate from tools/dbmate (set DBMATE_BIN to use a built one): %v\n%s", rule(t), err, out)
 	}
 	return bin
 }
 
-// TestM1_DbmateCLIAgrees runs the dbmate CLI, at the version tools/go.mod
+// TestM1_DbmateCLIAgrees runs the dbmate CLI, at the version tools/dbmate/go.mod
 // pins, on databases the library migrated, and the library on a database
 // dbmate migrated: both read the same schema_migrations table, so each
 // finds nothing to do.
