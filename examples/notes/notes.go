@@ -12,12 +12,14 @@
 //     beside the graph API, in one transaction;
 //   - a connect hook registers word_count, which its queries use, on every
 //     connection;
+//   - an FTS5 table (migrations/, built with -tags sqlite_fts5) indexes
+//     the notes for full-text search;
 //   - its CI (ci.sh) checks the generated code and runs the conformance
 //     checks on a database of its own.
 package main
 
 //go:generate go tool resonance schema resonance-schema
-//go:generate go run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1 generate
+//go:generate go tool sqlc generate
 
 import (
 	"context"
@@ -91,4 +93,17 @@ func Notes(ctx context.Context, s *resonance.Store, id string) (n resonance.Node
 		return n, nil, fmt.Errorf("notes: read %q: %w", id, err)
 	}
 	return n, notes, nil
+}
+
+// Search returns the notes whose body matches query, an FTS5 query
+// ("wal AND checkpoint", "check*"), best match first.
+func Search(ctx context.Context, s *resonance.Store, query string) (hits []notesdb.SearchNotesRow, err error) {
+	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
+		hits, err = notesdb.New(tx).SearchNotes(ctx, query)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("notes: search %q: %w", query, err)
+	}
+	return hits, nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -92,6 +93,50 @@ func TestRun_WritesAndReadsBack(t *testing.T) {
 		if i == 1 && !strings.Contains(out.String(), "2 note(s)") {
 			t.Errorf("second run printed %q, want both notes", out.String())
 		}
+	}
+}
+
+// TestSearch_FTS5BesideTheGraph: the notes are found by full-text search
+// through the FTS5 table of the application's migrations, and a note
+// removed with its node (ON DELETE CASCADE) leaves the index too. It needs
+// the build tag sqlite_fts5 (go test -tags sqlite_fts5); without it the
+// store does not open: "no such module: fts5".
+func TestSearch_FTS5BesideTheGraph(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	for _, n := range []struct{ id, body string }{
+		{"doc-1", "the checkpoint copies the WAL into the database"},
+		{"doc-2", "readers see one snapshot"},
+		{"doc-3", "a checkpoint waits for readers"},
+	} {
+		if _, err := AddNote(ctx, s, resonance.Node{ID: n.id, Type: "document"}, n.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(query string) []string {
+		t.Helper()
+		hits, err := Search(ctx, s, query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hits {
+			got = append(got, h.NodeID)
+		}
+		sort.Strings(got)
+		return got
+	}
+	if got := ids("checkpoint"); strings.Join(got, " ") != "doc-1 doc-3" {
+		t.Errorf("search checkpoint: %q, want doc-1 and doc-3", got)
+	}
+	if got := ids("checkpoint AND readers"); strings.Join(got, " ") != "doc-3" {
+		t.Errorf("search checkpoint AND readers: %q, want doc-3", got)
+	}
+	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.DeleteNodes(ctx, "doc-3") }); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids("checkpoint"); strings.Join(got, " ") != "doc-1" {
+		t.Errorf("search checkpoint after deleting doc-3: %q, want doc-1 alone", got)
 	}
 }
 

@@ -59,3 +59,7 @@ type Note struct {
 	Body      string
 	CreatedAt string
 }
+
+type NotesSearch struct {
+	Body string
+}

@@ -81,3 +81,40 @@ func (q *Queries) NotesOf(ctx context.Context, nodeID string) ([]NotesOfRow, err
 	}
 	return items, nil
 }
+
+const searchNotes = `-- name: SearchNotes :many
+SELECT notes.id, notes.node_id, notes.body
+FROM notes_search JOIN notes ON notes.id = notes_search.rowid
+WHERE notes_search.body MATCH ?1
+ORDER BY notes_search.rank
+`
+
+type SearchNotesRow struct {
+	ID     int64
+	NodeID string
+	Body   string
+}
+
+// The notes whose body matches an FTS5 query, best match first.
+func (q *Queries) SearchNotes(ctx context.Context, query string) ([]SearchNotesRow, error) {
+	rows, err := q.db.QueryContext(ctx, searchNotes, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SearchNotesRow{}
+	for rows.Next() {
+		var i SearchNotesRow
+		if err := rows.Scan(&i.ID, &i.NodeID, &i.Body); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

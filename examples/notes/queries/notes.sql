@@ -12,3 +12,10 @@ ORDER BY notes.id;
 
 -- name: CountNotes :one
 SELECT count(*) FROM notes;
+
+-- name: SearchNotes :many
+-- The notes whose body matches an FTS5 query, best match first.
+SELECT notes.id, notes.node_id, notes.body
+FROM notes_search JOIN notes ON notes.id = notes_search.rowid
+WHERE notes_search.body MATCH sqlc.arg(query)
+ORDER BY notes_search.rank;
