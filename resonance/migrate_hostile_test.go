@@ -257,3 +257,26 @@ func symlink(t *testing.T, target, link string, uid int) {
 	}
 	chown(t, link, uid, true)
 }
+
+// TestStore_HealthSeesWhatTheWriterCarries (C9): a TEMP trigger or an
+// attached database on the store's writer (made through Store.DB) runs
+// with, or reaches, every later write: Health names it as a problem.
+func TestStore_HealthSeesWhatTheWriterCarries(t *testing.T) {
+	ctx := context.Background()
+	for _, stmt := range []string{
+		"CREATE TEMP TRIGGER eat_history AFTER INSERT ON main.history BEGIN DELETE FROM main.history WHERE id = new.id; END",
+		"ATTACH DATABASE ':memory:' AS other",
+	} {
+		s := openStore(t, resonance.Options{})
+		if h, err := s.Health(ctx); err != nil || h.Status != "healthy" {
+			t.Fatalf("Health before = %+v, %v", h, err)
+		}
+		if _, err := s.DB().Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.Health(ctx)
+		if err == nil || h.Status == "healthy" || !strings.Contains(strings.Join(h.Problems, ";"), "writer connection carries") {
+			t.Errorf("Health after %q = %+v, %v; want unhealthy naming it", stmt, h, err)
+		}
+	}
+}

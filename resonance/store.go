@@ -182,7 +182,10 @@ func (s *Store) LongTransactions() int64 { return s.longTx.Load() }
 // Health checks the writer connection's settings and performs a write/read
 // probe (C9), as CheckHealth does, and checks that the tables, columns,
 // indexes and triggers the library's migrations create are still there: an
-// application's migration may have dropped or renamed one.
+// application's migration may have dropped or renamed one. Without a
+// ConnectHook (which may make them on purpose), a TEMP trigger or an
+// attached database on the writer is a problem too: it would act on every
+// later write.
 func (s *Store) Health(ctx context.Context) (Health, error) {
 	if s.closed.Load() {
 		return Health{}, fmt.Errorf("resonance: health %q: %w", s.path, ErrClosed)
@@ -206,7 +209,40 @@ func (s *Store) Health(ctx context.Context) (Health, error) {
 		err = fmt.Errorf("resonance: health: unhealthy: %s; the library's migrations create what is missing: "+
 			"a migration of the application's dropped or changed it; undo that with another migration, or restore a backup", strings.Join(h.Problems, "; "))
 	}
+	if s.opts.ConnectHook == nil { // a hook may make such state on purpose
+		left, lerr := connectionLeftovers(ctx, conn)
+		if lerr != nil {
+			return h, fmt.Errorf("resonance: health: reading the writer's temp schema: %w", classify(lerr))
+		}
+		if len(left) > 0 {
+			h.Status = "unhealthy"
+			h.Problems = append(h.Problems, left...)
+			err = errors.Join(err, fmt.Errorf("resonance: health: unhealthy: %s: the writer keeps them for every later write; they were made through Store.DB(): close the store and open it again",
+				strings.Join(left, "; ")))
+		}
+	}
 	return h, err
+}
+
+// connectionLeftovers names the TEMP triggers and the attached databases
+// on conn: neither the store nor its migrations leave any on its writer,
+// and a TEMP trigger there would run on every write the store makes.
+func connectionLeftovers(ctx context.Context, conn *sql.Conn) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT 'TEMP trigger ' || quote(name) FROM temp.sqlite_schema WHERE type = 'trigger'
+		UNION ALL SELECT 'attached database ' || quote(name) FROM pragma_database_list WHERE name NOT IN ('main', 'temp')`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var left []string
+	for rows.Next() {
+		var what string
+		if err := rows.Scan(&what); err != nil {
+			return nil, err
+		}
+		left = append(left, "C7 the writer connection carries a "+what)
+	}
+	return left, rows.Err()
 }
 
 // Close runs PRAGMA optimize on the writer, closes every connection and
