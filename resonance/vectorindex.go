@@ -40,7 +40,9 @@ import (
 // when it is older, the rows named since are read again by rowid (a write
 // of one node costs the next search one lookup); when it is newer (another
 // search caught up to a later commit), the search takes a new snapshot. The
-// copy is read whole on the first search, when the changes since it were
+// copy is read whole on the first search (a search whose ctx ends while it
+// reads keeps the rows read so far, and the next goes on from there), when
+// the changes since it were
 // pruned from node_changes (it keeps about the last 2^20), when more rows
 // changed than it holds, when a changed row cannot stay in rowid order (an
 // embedding moved to another dimension before the last row of that
@@ -78,6 +80,9 @@ type vectorIndex struct {
 	// loads and catchUps count how the copy was brought up to date: read
 	// whole, or by the changed rows. Changed under mu's Lock.
 	loads, catchUps int
+	// partial is set, under mu's Lock, when a read of the copy stopped at
+	// the end of the search's ctx: the copy is kept as far as it was read.
+	partial bool
 }
 
 // vectorCopy is the index's copy of the embeddings at one seq of
@@ -85,6 +90,7 @@ type vectorIndex struct {
 type vectorCopy struct {
 	seq  int64                 // the last seq of node_changes the copy includes
 	upto int64                 // the copy holds the rows up to this rowid; searches scan the others
+	full bool                  // the rows after upto do not fit in maxBytes
 	sets map[int]*vecindex.Set // by dimension, keyed by rowid
 	// unreadable holds the rows whose embedding is not whole float32
 	// values (a length that is not a multiple of 4, or text or a number
@@ -204,7 +210,7 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 	for {
 		x.mu.RLock()
 		c := x.c
-		if c != nil && c.seq == seq && !x.stale.Load() {
+		if c != nil && c.seq == seq && !x.stale.Load() && (c.full || c.upto == math.MaxInt64) {
 			break // holding the read lock
 		}
 		newer := c != nil && c.seq > seq && !x.stale.Load()
@@ -213,7 +219,8 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 			return SearchResult{}, errRetry // a later snapshot sees what the copy has
 		}
 		x.mu.Lock()
-		if x.c == nil || x.c.seq != seq || x.stale.Load() {
+		x.partial = false
+		if c := x.c; c == nil || c.seq != seq || x.stale.Load() || (!c.full && c.upto != math.MaxInt64) {
 			err = x.catchUp(ctx, tx, first, seq)
 		}
 		x.mu.Unlock()
@@ -255,7 +262,7 @@ func (x *vectorIndex) hasChangeTriggers(ctx context.Context, tx *sql.Tx) (bool, 
 // whole. Called under x.mu's Lock. On an error the copy is dropped.
 func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt64, seq int64) (err error) {
 	defer func() {
-		if err != nil {
+		if err != nil && !x.partial {
 			x.c = nil
 		}
 	}()
@@ -264,7 +271,10 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 	if c == nil || x.stale.Load() || c.seq > seq || pruned {
 		return x.load(ctx, tx, seq)
 	}
-	rows, err := tx.QueryContext(ctx, listNodeChanges, c.seq, seq)
+	// Catching up is not cancelled: stopped half-way, it would leave the
+	// copy neither at c.seq nor at seq. It reads few rows.
+	bg := context.WithoutCancel(ctx)
+	rows, err := tx.QueryContext(bg, listNodeChanges, c.seq, seq)
 	if err != nil {
 		return fmt.Errorf("read node_changes: %w", classify(err))
 	}
@@ -283,14 +293,14 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 	if len(changed) > 1024 && len(changed) > c.len()/2 {
 		return x.load(ctx, tx, seq) // as cheap as reading them one by one
 	}
-	stmt, err := tx.PrepareContext(ctx, getEmbeddingByRowid)
+	stmt, err := tx.PrepareContext(bg, getEmbeddingByRowid)
 	if err != nil {
 		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	defer stmt.Close()
 	v := []float32{}
 	for _, r := range changed {
-		ok, err := c.refresh(ctx, stmt, r, &v, x.maxBytes)
+		ok, err := c.refresh(bg, stmt, r, &v, x.maxBytes)
 		if err != nil {
 			return err
 		}
@@ -300,49 +310,81 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 	}
 	c.seq = seq
 	x.catchUps++
+	if !c.full && c.upto != math.MaxInt64 {
+		return x.extend(ctx, tx)
+	}
 	return nil
 }
 
 // load reads the copy whole in tx, whose last seq of node_changes is seq.
 func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx, seq int64) error {
-	x.c = nil
 	x.loads++
-	c := &vectorCopy{seq: seq, upto: math.MaxInt64, sets: map[int]*vecindex.Set{},
+	x.c = &vectorCopy{seq: seq, sets: map[int]*vecindex.Set{},
 		unreadable: map[int64]vecindex.Labels{}, numbers: map[string]uint32{}}
-	rows, err := tx.QueryContext(ctx, listEmbeddingsAfter, 0, nil, nil)
+	x.stale.Store(false)
+	return x.extend(ctx, tx)
+}
+
+// extend reads into the copy, in tx, whose snapshot the copy is, the rows
+// after c.upto, until maxBytes. When ctx ends first, the copy keeps the
+// rows it read (searches scan the others) and the next search goes on
+// from there, so that searches whose deadline is shorter than a whole
+// read still fill the copy, one after the other.
+func (x *vectorIndex) extend(ctx context.Context, tx *sql.Tx) (err error) {
+	c := x.c
+	last := c.upto // every row up to last is in the copy
+	enc := newEncoders()
+	defer enc.wait()
+	cancelled := func(err error) error {
+		enc.wait()
+		c.upto = last
+		x.partial = true
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, listEmbeddingsAfter, c.upto, nil, nil)
 	if err != nil {
+		if ctx.Err() != nil {
+			return cancelled(ctx.Err())
+		}
 		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	defer rows.Close()
-	enc := newEncoders()
-	defer enc.wait()
 	var rowid int64
 	var domain, typ, blob sql.RawBytes
 	var isBlob bool
-	for n := 0; rows.Next(); n++ {
+	for n := 1; rows.Next(); n++ {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return err
+				return cancelled(err)
 			}
 		}
 		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob); err != nil {
+			if ctx.Err() != nil {
+				return cancelled(ctx.Err())
+			}
 			return fmt.Errorf("read embeddings: %w", classify(err))
 		}
 		slot, hasSlot, ok := c.reserve(rowid, domain, typ, blob, isBlob, x.maxBytes)
 		if !ok {
-			c.upto = rowid - 1
+			c.full = true
 			break
 		}
 		if hasSlot {
 			enc.put(slot, blob)
 		}
+		last = rowid
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		if ctx.Err() != nil {
+			return cancelled(ctx.Err())
+		}
 		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	enc.wait()
-	x.c = c
-	x.stale.Store(false)
+	c.upto = last
+	if !c.full {
+		c.upto = math.MaxInt64
+	}
 	return nil
 }
 

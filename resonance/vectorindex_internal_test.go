@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func openSearchStore(t *testing.T, path string, o Options) *Store {
@@ -280,4 +281,65 @@ func mustEncode(t *testing.T, v []float32) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestVectorIndex_ShortDeadlinesStillFillTheCopy: a search whose deadline
+// ends while it reads the copy keeps what it read, and the next goes on
+// from there: searches with deadlines shorter than a whole read fill the
+// copy one after the other, and it is read whole only once.
+func TestVectorIndex_ShortDeadlinesStillFillTheCopy(t *testing.T) {
+	ctx := context.Background()
+	s := openSearchStore(t, filepath.Join(t.TempDir(), "graph.db"), Options{})
+	rng := rand.New(rand.NewPCG(4, 4))
+	nodes := make([]Node, 30000)
+	for i := range nodes {
+		v := make([]float32, 32)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		nodes[i] = Node{ID: "n" + strconv.Itoa(i), Type: "doc", Embedding: v}
+	}
+	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNodes(ctx, nodes) }); err != nil {
+		t.Fatal(err)
+	}
+	x, _ := s.vectorIndex()
+	upto := func() int64 {
+		x.mu.RLock()
+		defer x.mu.RUnlock()
+		if x.c == nil {
+			return 0
+		}
+		return x.c.upto
+	}
+	q := nodes[0].Embedding
+	prev, grew := int64(0), 0
+	for range 500 {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Millisecond)
+		_, err := s.SearchByVector(cctx, q, SearchOptions{})
+		cancel()
+		u := upto()
+		if u < prev {
+			t.Fatalf("the copy shrank from rowid %d to %d", prev, u)
+		}
+		if u > prev {
+			grew++
+		}
+		prev = u
+		if err == nil && u == math.MaxInt64 {
+			break
+		}
+	}
+	if prev != math.MaxInt64 {
+		t.Skipf("500 searches of 2ms read the copy up to rowid %d (a slow machine): nothing to conclude", prev)
+	}
+	x.mu.RLock()
+	loads := x.loads
+	x.mu.RUnlock()
+	if loads != 1 {
+		t.Errorf("the copy was read whole %d times, want once, then extended (%d searches made it grow)", loads, grew)
+	}
+	res, err := s.SearchByVector(ctx, q, SearchOptions{K: 1})
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "n0" {
+		t.Fatalf("search after the copy filled: %+v, %v; want n0", res, err)
+	}
 }
