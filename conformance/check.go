@@ -148,7 +148,7 @@ func CheckDatabase(ctx context.Context, path string, o resonance.Options) Report
 	if h, err := resonance.CheckHealth(ctx, db); err != nil {
 		r.add(Result{Rule: "C9", Detail: err.Error(), Fix: "every connection resonance opens is hardened; a setting that is off was changed by someone else's connection or build"})
 	} else {
-		r.add(Result{Rule: "C9", OK: true, Detail: fmt.Sprintf("health %s, mode %s, write probe %s", h.Status, h.JournalMode, h.WriteProbe)})
+		r.add(Result{Rule: "C9", OK: true, Detail: fmt.Sprintf("healthy, mode %s, write probe %s", h.Settings["journal_mode"], h.WriteProbe)})
 	}
 	r.checkContent(ctx, db, o.Migrations, o.ExternalCheckpoints)
 	walSize := int64(0)

@@ -33,13 +33,13 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(h.Status, h.JournalMode, h.BusyTimeout, "ms")
+	fmt.Println(len(h.Problems), "problems:", h.Settings["journal_mode"], h.Settings["busy_timeout"], "ms")
 
 	// Closing reports leaked connections; check its error.
 	if err := store.Close(); err != nil {
 		log.Fatal(err)
 	}
-	// Output: healthy wal 5000 ms
+	// Output: 0 problems: wal 5000 ms
 }
 
 // Tx runs a function in one IMMEDIATE write transaction: both nodes, the

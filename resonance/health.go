@@ -6,37 +6,32 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Health is the report of CheckHealth (C9).
+// Health is the report of CheckHealth (C9). It is healthy when Problems is
+// empty; CheckHealth and Store.Health then return a nil error.
 type Health struct {
-	// Status is "healthy" when every setting is right and the write/read
-	// probe passed (or was skipped on a read-only connection), else "unhealthy".
-	Status      string `json:"status"`
-	JournalMode string `json:"journal_mode"`
-	BusyTimeout int64  `json:"busy_timeout_ms"` // milliseconds
-	MmapSize    int64  `json:"mmap_size"`
-	Synchronous int64  `json:"synchronous"` // 1 = NORMAL
-	TempStore   int64  `json:"temp_store"`  // 2 = MEMORY
-	ForeignKeys int64  `json:"foreign_keys"`
-	QueryOnly   bool   `json:"query_only"`
+	// Settings are the connection's journal_mode, busy_timeout (ms),
+	// synchronous, mmap_size, temp_store, foreign_keys and query_only, as
+	// SQLite reports them ("wal", "5000", "1"…).
+	Settings map[string]string `json:"settings"`
 	// WriteProbe is "ok", or says why the probe was skipped or failed.
 	WriteProbe string `json:"write_probe"`
 	// Problems names each rule that is off, e.g. "C4 mmap_size is 1048576, want 0".
 	Problems []string `json:"problems,omitempty"`
 }
 
-// CheckHealth checks one connection of db (C9): it reads journal_mode,
-// mmap_size, busy_timeout, synchronous, temp_store and foreign_keys, and,
+// CheckHealth checks one connection of db (C9): it reads its settings and,
 // unless the connection is query_only, writes a row to a _health table
 // (which keeps its 10 newest rows) and reads it back. It returns the report
 // and, when anything is off, an error naming every rule that is.
 func CheckHealth(ctx context.Context, db *sql.DB) (Health, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return Health{Status: "unhealthy"}, fmt.Errorf("resonance: health: %w", classify(err))
+		return Health{}, fmt.Errorf("resonance: health: %w", classify(err))
 	}
 	defer conn.Close()
 	return checkHealth(ctx, conn)
@@ -44,34 +39,39 @@ func CheckHealth(ctx context.Context, db *sql.DB) (Health, error) {
 
 // checkHealth is CheckHealth on one connection.
 func checkHealth(ctx context.Context, conn *sql.Conn) (Health, error) {
-	h := Health{Status: "unhealthy"}
-	var queryOnly int64
+	var h Health
+	var journal string
+	var busy, synchronous, tempStore, foreignKeys, queryOnly, mmap int64
 	err := conn.QueryRowContext(ctx, `SELECT
 		(SELECT * FROM pragma_journal_mode), (SELECT * FROM pragma_busy_timeout),
 		(SELECT * FROM pragma_synchronous), (SELECT * FROM pragma_temp_store),
 		(SELECT * FROM pragma_foreign_keys), (SELECT * FROM pragma_query_only)`).Scan(
-		&h.JournalMode, &h.BusyTimeout, &h.Synchronous, &h.TempStore, &h.ForeignKeys, &queryOnly)
+		&journal, &busy, &synchronous, &tempStore, &foreignKeys, &queryOnly)
 	if err == nil {
-		err = conn.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&h.MmapSize)
+		err = conn.QueryRowContext(ctx, `PRAGMA mmap_size`).Scan(&mmap)
 	}
 	if err != nil {
 		return h, fmt.Errorf("resonance: health: reading pragmas: %w", classify(err))
 	}
-	h.QueryOnly = queryOnly == 1
+	journal = strings.ToLower(journal)
+	h.Settings = map[string]string{"journal_mode": journal}
+	for name, v := range map[string]int64{"busy_timeout": busy, "synchronous": synchronous, "mmap_size": mmap,
+		"temp_store": tempStore, "foreign_keys": foreignKeys, "query_only": queryOnly} {
+		h.Settings[name] = strconv.FormatInt(v, 10)
+	}
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
 			h.Problems = append(h.Problems, fmt.Sprintf(format, args...))
 		}
 	}
-	check(h.BusyTimeout > 0, "C1 busy_timeout is %d ms, want > 0 (default 5000)", h.BusyTimeout)
-	check(strings.EqualFold(h.JournalMode, "wal"), "C2 journal_mode is %q, want wal", h.JournalMode)
-	check(h.Synchronous == 1, "C3 synchronous is %d, want 1 (NORMAL)", h.Synchronous)
-	check(h.MmapSize == 0, "C4 mmap_size is %d, want 0", h.MmapSize)
-	check(h.TempStore == 2, "C5 temp_store is %d, want 2 (MEMORY)", h.TempStore)
-	check(h.ForeignKeys == 1, "C6 foreign_keys is %d, want 1 (ON)", h.ForeignKeys)
-	h.JournalMode = strings.ToLower(h.JournalMode)
+	check(busy > 0, "C1 busy_timeout is %d ms, want > 0 (default 5000)", busy)
+	check(journal == "wal", "C2 journal_mode is %q, want wal", journal)
+	check(synchronous == 1, "C3 synchronous is %d, want 1 (NORMAL)", synchronous)
+	check(mmap == 0, "C4 mmap_size is %d, want 0", mmap)
+	check(tempStore == 2, "C5 temp_store is %d, want 2 (MEMORY)", tempStore)
+	check(foreignKeys == 1, "C6 foreign_keys is %d, want 1 (ON)", foreignKeys)
 
-	if h.QueryOnly {
+	if queryOnly == 1 {
 		h.WriteProbe = "skipped: read-only connection (query_only)"
 	} else if err := writeProbe(ctx, conn); err != nil {
 		h.WriteProbe = "failed: " + err.Error()
@@ -82,7 +82,6 @@ func checkHealth(ctx context.Context, conn *sql.Conn) (Health, error) {
 	if len(h.Problems) > 0 {
 		return h, fmt.Errorf("resonance: health: unhealthy: %s", strings.Join(h.Problems, "; "))
 	}
-	h.Status = "healthy"
 	return h, nil
 }
 

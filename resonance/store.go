@@ -204,7 +204,6 @@ func (s *Store) Health(ctx context.Context) (Health, error) {
 		return h, fmt.Errorf("resonance: health: reading the schema: %w", classify(serr))
 	}
 	if len(missing) > 0 {
-		h.Status = "unhealthy"
 		h.Problems = append(h.Problems, missing...)
 		err = fmt.Errorf("resonance: health: unhealthy: %s; the library's migrations create what is missing: "+
 			"a migration of the application's dropped or changed it; undo that with another migration, or restore a backup", strings.Join(h.Problems, "; "))

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -106,10 +107,10 @@ func runInit(e *env, fs *flag.FlagSet) error {
 	if e.json {
 		if err := writeJSON(e.stdout, struct {
 			DB string `json:"db"`
-			resonance.Health
+			healthReport
 			Stats   resonance.Stats `json:"stats"`
 			Example *exampleResult  `json:"example,omitempty"`
-		}{s.Path(), h, st, ex}); err != nil {
+		}{s.Path(), healthReport{healthStatus(herr), h}, st, ex}); err != nil {
 			return err
 		}
 	} else {
@@ -120,7 +121,7 @@ func runInit(e *env, fs *flag.FlagSet) error {
 				fmt.Fprintf(e.stdout, "%s; nothing imported\n\n", ex.Note)
 			}
 		}
-		if err := printHealth(e, s.Path(), h); err != nil {
+		if err := printHealth(e, s.Path(), h, herr); err != nil {
 			return err
 		}
 		fmt.Fprintln(e.stdout)
@@ -229,7 +230,7 @@ func runHealth(e *env, fs *flag.FlagSet) error {
 	}
 	defer s.Close()
 	h, herr := s.Health(e.ctx)
-	if err := printHealth(e, s.Path(), h); err != nil {
+	if err := printHealth(e, s.Path(), h, herr); err != nil {
 		return err
 	}
 	if herr != nil {
@@ -238,22 +239,37 @@ func runHealth(e *env, fs *flag.FlagSet) error {
 	return s.Close()
 }
 
-func printHealth(e *env, path string, h resonance.Health) error {
+// healthReport is the JSON of health and init: the library's report and
+// its verdict.
+type healthReport struct {
+	Status string `json:"status"` // "healthy" or "unhealthy"
+	resonance.Health
+}
+
+// healthStatus is the verdict of a health check that returned err.
+func healthStatus(err error) string {
+	if err != nil {
+		return "unhealthy"
+	}
+	return "healthy"
+}
+
+func printHealth(e *env, path string, h resonance.Health, herr error) error {
 	if e.json {
 		return writeJSON(e.stdout, struct {
 			DB string `json:"db"`
-			resonance.Health
-		}{path, h})
+			healthReport
+		}{path, healthReport{healthStatus(herr), h}})
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "database\t%s\n", path)
-	fmt.Fprintf(tw, "status\t%s\n", h.Status)
-	fmt.Fprintf(tw, "journal_mode\t%s\n", h.JournalMode)
-	fmt.Fprintf(tw, "busy_timeout\t%d ms\n", h.BusyTimeout)
-	fmt.Fprintf(tw, "synchronous\t%s\n", synchronousName(h.Synchronous))
-	fmt.Fprintf(tw, "mmap_size\t%d\n", h.MmapSize)
-	fmt.Fprintf(tw, "temp_store\t%s\n", tempStoreName(h.TempStore))
-	fmt.Fprintf(tw, "foreign_keys\t%s\n", onOff(h.ForeignKeys))
+	fmt.Fprintf(tw, "status\t%s\n", healthStatus(herr))
+	fmt.Fprintf(tw, "journal_mode\t%s\n", h.Settings["journal_mode"])
+	fmt.Fprintf(tw, "busy_timeout\t%s ms\n", h.Settings["busy_timeout"])
+	fmt.Fprintf(tw, "synchronous\t%s\n", synchronousName(h.Settings["synchronous"]))
+	fmt.Fprintf(tw, "mmap_size\t%s\n", h.Settings["mmap_size"])
+	fmt.Fprintf(tw, "temp_store\t%s\n", tempStoreName(h.Settings["temp_store"]))
+	fmt.Fprintf(tw, "foreign_keys\t%s\n", onOff(h.Settings["foreign_keys"]))
 	fmt.Fprintf(tw, "write probe\t%s\n", h.WriteProbe)
 	for _, p := range h.Problems {
 		fmt.Fprintf(tw, "problem\t%s\n", p)
@@ -304,29 +320,32 @@ func printCheckpoint(w io.Writer, cp resonance.Checkpoint) {
 
 // synchronousName is the keyword of PRAGMA synchronous's value n, as the
 // SQLite documentation writes it.
-func synchronousName(n int64) string {
+func synchronousName(n string) string {
 	return settingName(n, "OFF", "NORMAL", "FULL", "EXTRA")
 }
 
 // tempStoreName is the keyword of PRAGMA temp_store's value n.
-func tempStoreName(n int64) string {
+func tempStoreName(n string) string {
 	return settingName(n, "DEFAULT", "FILE", "MEMORY")
 }
 
 // onOff is the keyword of a boolean PRAGMA's value n.
-func onOff(n int64) string { return settingName(n, "OFF", "ON") }
+func onOff(n string) string { return settingName(n, "OFF", "ON") }
 
-func settingName(n int64, names ...string) string {
-	if n < 0 || n >= int64(len(names)) {
-		return fmt.Sprint(n)
+// settingName is names[n], or n itself when it is no index of names.
+func settingName(n string, names ...string) string {
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 0 || i >= len(names) {
+		return n
 	}
-	return names[n]
+	return names[i]
 }
 
 // settingsLine is the connection settings of h in words.
 func settingsLine(h resonance.Health) string {
-	return fmt.Sprintf("journal_mode %s, busy_timeout %d ms, synchronous %s, mmap_size %d, temp_store %s, foreign_keys %s",
-		h.JournalMode, h.BusyTimeout, synchronousName(h.Synchronous), h.MmapSize, tempStoreName(h.TempStore), onOff(h.ForeignKeys))
+	return fmt.Sprintf("journal_mode %s, busy_timeout %s ms, synchronous %s, mmap_size %s, temp_store %s, foreign_keys %s",
+		h.Settings["journal_mode"], h.Settings["busy_timeout"], synchronousName(h.Settings["synchronous"]), h.Settings["mmap_size"],
+		tempStoreName(h.Settings["temp_store"]), onOff(h.Settings["foreign_keys"]))
 }
 
 // notCreated returns the CLI's error for a database that does not exist

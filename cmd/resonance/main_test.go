@@ -194,7 +194,8 @@ func TestRun_MissingDatabaseExit1(t *testing.T) {
 func TestInit_Example(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "sub", "graph.db")
 	var first struct {
-		DB string `json:"db"`
+		DB     string `json:"db"`
+		Status string `json:"status"`
 		resonance.Health
 		Stats   resonance.Stats `json:"stats"`
 		Example *exampleResult  `json:"example"`
@@ -240,7 +241,8 @@ func TestCommands_JSON(t *testing.T) {
 		t.Errorf("stats --json: %+v", st)
 	}
 	var h struct {
-		DB string `json:"db"`
+		DB     string `json:"db"`
+		Status string `json:"status"`
 		resonance.Health
 	}
 	decode(t, mustCLI(t, 0, "", "--db", db, "health", "--json"), &h)
