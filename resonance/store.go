@@ -214,7 +214,6 @@ func (s *Store) Health(ctx context.Context) (Health, error) {
 			return h, fmt.Errorf("resonance: health: reading the writer's temp schema: %w", classify(lerr))
 		}
 		if len(left) > 0 {
-			h.Status = "unhealthy"
 			h.Problems = append(h.Problems, left...)
 			err = errors.Join(err, fmt.Errorf("resonance: health: unhealthy: %s: the writer keeps them for every later write; they were made through Store.DB(): close the store and open it again",
 				strings.Join(left, "; ")))
