@@ -42,9 +42,8 @@ var migrationFile = regexp.MustCompile(`^(\d+).*\.sql$`)
 // database.
 type MigrationStatus struct {
 	Version string `json:"version"`
-	File    string `json:"file,omitempty"` // empty for a version only the database knows
+	File    string `json:"file,omitempty"` // empty for a version only the database records, unknown to this binary
 	Applied bool   `json:"applied"`
-	Known   bool   `json:"known"` // false: recorded in the database, unknown to this binary
 }
 
 // libraryMigrations names the embedded schema/ in errors and status.
@@ -167,7 +166,7 @@ func migrationStatus(ms []dbmate.Migration, applied []string) []MigrationStatus 
 	known := map[string]bool{}
 	for _, m := range ms {
 		known[m.Version] = true
-		out = append(out, MigrationStatus{Version: m.Version, File: m.FileName, Applied: slices.Contains(applied, m.Version), Known: true})
+		out = append(out, MigrationStatus{Version: m.Version, File: m.FileName, Applied: slices.Contains(applied, m.Version)})
 	}
 	for _, v := range applied {
 		if !known[v] {

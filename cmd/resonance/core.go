@@ -193,7 +193,7 @@ func migrateStatus(e *env) error {
 		return err
 	}
 	for _, m := range ms {
-		if !m.Known {
+		if m.File == "" {
 			fmt.Fprintf(e.stderr, "resonance: migrate status %q: the database records migration %s that this binary does not know; %s\n", e.dbPath, m.Version, migrationsHint())
 			return checkFailed{fmt.Errorf("unknown migration %s", m.Version)}
 		}
@@ -210,7 +210,7 @@ func printMigrations(e *env, ms []resonance.MigrationStatus) error {
 	for _, m := range ms {
 		state := "pending"
 		switch {
-		case !m.Known:
+		case m.File == "":
 			state = "UNKNOWN (an application's: --migrations DIR? a newer release?)"
 		case m.Applied:
 			state = "applied"

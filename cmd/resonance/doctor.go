@@ -334,7 +334,7 @@ func schemaChecks(r *doctorReport, ms []resonance.MigrationStatus, path string, 
 	newest := "none"
 	for _, m := range ms {
 		switch {
-		case !m.Known:
+		case m.File == "":
 			unknown = append(unknown, m.Version)
 		case !m.Applied:
 			pending = append(pending, m.Version)
