@@ -29,10 +29,15 @@ import (
 // with the context of an open Tx, ErrClosed on a closed store.
 func (s *Store) Vacuum(ctx context.Context) error {
 	if pids := otherProcesses(s.path + "-shm"); len(pids) > 0 {
-		return fmt.Errorf("resonance: vacuum %q: %w: process %s has the database open; VACUUM rewrites the whole file under the write lock, "+
+		var who []string
+		for _, pid := range pids {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			who = append(who, fmt.Sprintf("process %d (%q)", pid, strings.TrimSpace(string(comm))))
+		}
+		return fmt.Errorf("resonance: vacuum %q: %w: %s has the database open; VACUUM rewrites the whole file under the write lock, "+
 			"and another process's writes would fail once they waited their busy timeout for it: run vacuum when no other process uses the database "+
-			"(or, on a database whose auto_vacuum is INCREMENTAL, IncrementalVacuum, which frees pages without rewriting the file); nothing was changed",
-			s.path, ErrBusy, strings.Trim(fmt.Sprint(pids), "[]"))
+			"(stop them, Litestream included), or, on a database whose auto_vacuum is INCREMENTAL, use IncrementalVacuum, which frees pages without rewriting the file; nothing was changed",
+			s.path, ErrBusy, strings.Join(who, ", "))
 	}
 	return s.maintain(ctx, "vacuum", "VACUUM")
 }
