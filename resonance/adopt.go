@@ -118,11 +118,9 @@ var originalIndexes = []string{"idx_edges_source", "idx_edges_target"}
 // Original describes a database made by the original, as InspectOriginal
 // finds it: what adoption will keep and what it will fill in.
 type Original struct {
-	Nodes             int64 `json:"nodes"`
-	Edges             int64 `json:"edges"`
-	History           int64 `json:"history"`
-	EmberState        int64 `json:"ember_state"`
-	DrizzleMigrations int64 `json:"drizzle_migrations"`
+	// Rows counts the rows of the original's tables, keyed "nodes",
+	// "edges", "history", "ember_state" and "__drizzle_migrations".
+	Rows map[string]int64 `json:"rows"`
 
 	// Fills counts the NULLs in columns this schema declares NOT NULL,
 	// keyed "table.column"; each gets a value: nodes.type "undefined",
@@ -226,23 +224,25 @@ func findOriginal(ctx context.Context, q querier, path string) (*Original, error
 	}
 	slices.Sort(others)
 	org := &Original{OtherTables: others}
+	var nodes, edges, emberState, history, drizzle int64
 	var nullType, nullDomain, nullLayer, nullConfidence, nullVeracity, nullSidecar, nullTimestamp int64
 	for _, c := range []struct {
 		query string
 		dest  []any
 	}{
 		{`SELECT count(*), count(*) - count(type), count(*) - count(domain), count(*) - count(layer) FROM nodes`,
-			[]any{&org.Nodes, &nullType, &nullDomain, &nullLayer}},
+			[]any{&nodes, &nullType, &nullDomain, &nullLayer}},
 		{`SELECT count(*), count(*) - count(confidence), count(*) - count(veracity) FROM edges`,
-			[]any{&org.Edges, &nullConfidence, &nullVeracity}},
-		{`SELECT count(*), count(*) - count(sidecar_created) FROM ember_state`, []any{&org.EmberState, &nullSidecar}},
-		{`SELECT count(*), count(*) - count(timestamp) FROM history`, []any{&org.History, &nullTimestamp}},
-		{`SELECT count(*) FROM "__drizzle_migrations"`, []any{&org.DrizzleMigrations}},
+			[]any{&edges, &nullConfidence, &nullVeracity}},
+		{`SELECT count(*), count(*) - count(sidecar_created) FROM ember_state`, []any{&emberState, &nullSidecar}},
+		{`SELECT count(*), count(*) - count(timestamp) FROM history`, []any{&history, &nullTimestamp}},
+		{`SELECT count(*) FROM "__drizzle_migrations"`, []any{&drizzle}},
 	} {
 		if err := q.QueryRowContext(ctx, c.query).Scan(c.dest...); err != nil {
 			return nil, wrapAdopt(path, err)
 		}
 	}
+	org.Rows = map[string]int64{"nodes": nodes, "edges": edges, "history": history, "ember_state": emberState, "__drizzle_migrations": drizzle}
 	for col, n := range map[string]int64{"nodes.type": nullType, "nodes.domain": nullDomain, "nodes.layer": nullLayer,
 		"edges.confidence": nullConfidence, "edges.veracity": nullVeracity,
 		"ember_state.sidecar_created": nullSidecar, "history.timestamp": nullTimestamp} {
@@ -388,7 +388,7 @@ func (s *Store) adoptOriginal(ctx context.Context) error {
 	}
 	if s.opts.ReadOnly {
 		return fmt.Errorf("resonance: open %q: %w: the database was made by the original (%d nodes, %d edges) and is not converted yet; "+
-			"a read-only open never converts it: run `resonance migrate up --db %s` once (it writes a backup first)", s.path, ErrSchemaMismatch, org.Nodes, org.Edges, s.path)
+			"a read-only open never converts it: run `resonance migrate up --db %s` once (it writes a backup first)", s.path, ErrSchemaMismatch, org.Rows["nodes"], org.Rows["edges"], s.path)
 	}
 	if s.opts.BackupKeep > 0 {
 		if err := s.preMigrationBackup(ctx, "original"); err != nil {
@@ -464,7 +464,7 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 	// Every write is done; the commit alone remains. A crash before it
 	// leaves the original's file as it was.
 	s.opts.Logger.Info("resonance: adopting the original's database: rows copied, committing", "db", s.path,
-		"nodes", org.Nodes, "edges", org.Edges, "history", org.History, "ember_state", org.EmberState)
+		"nodes", org.Rows["nodes"], "edges", org.Rows["edges"], "history", org.Rows["history"], "ember_state", org.Rows["ember_state"])
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("resonance: adopt %q: commit: %w; nothing was changed", s.path, classify(err))
 	}
@@ -569,15 +569,15 @@ func copyOriginalRows(exec adoptExec, org *Original, seq int64) error {
 		{"nodes", `INSERT INTO nodes (id, type, title, domain, layer, embedding, hash, summary, meta, date)
 			SELECT id, coalesce(type, '` + adoptedType + `'), title, coalesce(domain, '` + DefaultDomain + `'),
 				coalesce(layer, '` + DefaultLayer + `'), embedding, hash, summary, meta, date
-			FROM _original_nodes`, org.Nodes},
+			FROM _original_nodes`, org.Rows["nodes"]},
 		{"edges", `INSERT INTO edges (source, target, type, confidence, veracity, context_source)
 			SELECT source, target, type, coalesce(confidence, 1.0), coalesce(veracity, 1.0), context_source
-			FROM _original_edges`, org.Edges},
+			FROM _original_edges`, org.Rows["edges"]},
 		{"ember_state", `INSERT INTO ember_state (file_path, last_analyzed, sidecar_created, confidence)
-			SELECT file_path, last_analyzed, coalesce(sidecar_created, 0), confidence FROM _original_ember_state`, org.EmberState},
+			SELECT file_path, last_analyzed, coalesce(sidecar_created, 0), confidence FROM _original_ember_state`, org.Rows["ember_state"]},
 		{"history", `INSERT INTO history (id, entity_type, entity_id, action, old_value, new_value, timestamp)
 			SELECT id, entity_type, entity_id, action, old_value, new_value, coalesce(timestamp, '` + adoptedTimestamp + `')
-			FROM _original_history ORDER BY id`, org.History},
+			FROM _original_history ORDER BY id`, org.Rows["history"]},
 	} {
 		n, err := exec("copying "+c.table, c.query)
 		if err != nil {

@@ -181,7 +181,7 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 	if len(backups) != 1 {
 		t.Fatalf("M6: backups of the original: %v, want one", backups)
 	}
-	if org, err := resonance.InspectOriginal(ctx, backups[0], resonance.Options{}); err != nil || org == nil || org.Nodes != int64(counts.Nodes) {
+	if org, err := resonance.InspectOriginal(ctx, backups[0], resonance.Options{}); err != nil || org == nil || org.Rows["nodes"] != int64(counts.Nodes) {
 		t.Errorf("M6: the backup %s is not the original's database: %+v, %v", backups[0], org, err)
 	}
 	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
@@ -260,8 +260,9 @@ func TestInspectOriginal(t *testing.T) {
 		t.Fatalf("InspectOriginal = %+v, %v", org, err)
 	}
 	want := resonance.Original{
-		Nodes: int64(c.Nodes), Edges: int64(c.Edges), History: int64(c.History), EmberState: int64(c.EmberState),
-		DrizzleMigrations: int64(c.Drizzle), Versions: org.Versions, Fills: map[string]int64{},
+		Rows: map[string]int64{"nodes": int64(c.Nodes), "edges": int64(c.Edges), "history": int64(c.History),
+			"ember_state": int64(c.EmberState), "__drizzle_migrations": int64(c.Drizzle)},
+		Versions: org.Versions, Fills: map[string]int64{},
 	}
 	for col, n := range map[string]int{"nodes.type": c.NullType, "nodes.domain": c.NullDomain, "nodes.layer": c.NullLayer,
 		"edges.confidence": c.NullConfidence, "edges.veracity": c.NullVeracity,
@@ -366,7 +367,7 @@ func TestOpen_ReadOnlyNeverAdopts(t *testing.T) {
 	if fileHash(t, path) != hash {
 		t.Error("X2: a read-only open changed the original's file")
 	}
-	if org, err := resonance.InspectOriginal(ctx, path, resonance.Options{}); err != nil || org == nil || org.Nodes != int64(c.Nodes) {
+	if org, err := resonance.InspectOriginal(ctx, path, resonance.Options{}); err != nil || org == nil || org.Rows["nodes"] != int64(c.Nodes) {
 		t.Errorf("X2: after a read-only open, InspectOriginal = %+v, %v; want the original, unchanged", org, err)
 	}
 }
@@ -429,7 +430,7 @@ func TestOpen_AdoptionKeepsOtherTablesAndHistoryCounter(t *testing.T) {
 	}
 	conn.Close()
 	org, err := resonance.InspectOriginal(ctx, path, resonance.Options{})
-	if err != nil || org == nil || !slices.Equal(org.OtherTables, []string{"app_notes"}) || org.History != int64(c.History-2) {
+	if err != nil || org == nil || !slices.Equal(org.OtherTables, []string{"app_notes"}) || org.Rows["history"] != int64(c.History-2) {
 		t.Fatalf("InspectOriginal = %+v, %v; want app_notes among the other tables and %d history rows", org, err, c.History-2)
 	}
 	s := openStoreAt(t, path, resonance.Options{})

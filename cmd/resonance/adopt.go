@@ -16,7 +16,7 @@ func originalReport(org *resonance.Original, path string) (found string, plan []
 		path = abs
 	}
 	found = fmt.Sprintf("made by the original (%s recorded): %s, %s, %s, %s",
-		plural(int64(org.DrizzleMigrations), "drizzle migration"), plural(org.Nodes, "node"), plural(org.Edges, "edge"), plural(org.History, "history row"), plural(org.EmberState, "ember_state row"))
+		plural(org.Rows["__drizzle_migrations"], "drizzle migration"), plural(org.Rows["nodes"], "node"), plural(org.Rows["edges"], "edge"), plural(org.Rows["history"], "history row"), plural(org.Rows["ember_state"], "ember_state row"))
 	var fills []string
 	for _, f := range []struct {
 		col, what, noun string
@@ -59,6 +59,6 @@ func printAdopted(e *env, org *resonance.Original, ms []resonance.MigrationStatu
 		dir = abs
 	}
 	fmt.Fprintf(e.stdout, "converted the database made by the original: %s, %s, %s, %s kept; its backup is in %s/\n\n",
-		plural(org.Nodes, "node"), plural(org.Edges, "edge"), plural(org.History, "history row"), plural(org.EmberState, "ember_state row"), dir)
+		plural(org.Rows["nodes"], "node"), plural(org.Rows["edges"], "edge"), plural(org.Rows["history"], "history row"), plural(org.Rows["ember_state"], "ember_state row"), dir)
 	return printMigrations(e, ms)
 }

@@ -53,7 +53,7 @@ func TestCLI_AdoptsTheOriginalsDatabase(t *testing.T) {
 		Plan       []string                    `json:"plan"`
 	}
 	decode(t, mustCLI(t, 0, "", "--db", db, "migrate", "status", "--json"), &js)
-	if js.Original == nil || js.Original.Nodes != int64(c.Nodes) || js.Original.Edges != int64(c.Edges) || len(js.Plan) < 4 {
+	if js.Original == nil || js.Original.Rows["nodes"] != int64(c.Nodes) || js.Original.Rows["edges"] != int64(c.Edges) || len(js.Plan) < 4 {
 		t.Errorf("X1: migrate status --json: %+v", js)
 	}
 	doc := mustCLI(t, 1, "", "--db", db, "doctor")

@@ -63,7 +63,7 @@ func notConverted(e *env, org *resonance.Original) error {
 	}
 	return fmt.Errorf("resonance: open %q: %w: the database was made by the original (%d nodes, %d edges) and is not converted yet; "+
 		"only `resonance migrate up` and `resonance init` convert it, and nothing was changed: run `%s` once (it writes a backup first; `resonance migrate status` shows what it will do)",
-		path, resonance.ErrSchemaMismatch, org.Nodes, org.Edges, up)
+		path, resonance.ErrSchemaMismatch, org.Rows["nodes"], org.Rows["edges"], up)
 }
 
 // openConverting is openStore for init and migrate up, which convert a
