@@ -312,8 +312,6 @@ type Checkpoint struct {
 	// WALBytes is the size of the -wal file afterwards: 0 after a complete
 	// TRUNCATE checkpoint.
 	WALBytes int64 `json:"wal_bytes"`
-	// Duration is how long the checkpoint took.
-	Duration time.Duration `json:"duration_ns"`
 	// OtherCheckpoint is true when another connection (another process, or
 	// a replicator such as Litestream) was running a checkpoint all the
 	// while: this one copied nothing, and the frame counts are those SQLite
@@ -380,10 +378,9 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 		cp.Busy = true
 		cp.LogFrames, cp.Checkpointed = trunc.log, trunc.done
 	}
-	cp.Duration = time.Since(start)
 	cp.WALBytes = fileSize(s.path + "-wal")
 	s.opts.Logger.Info("resonance: checkpoint", "db", s.path, "busy", cp.Busy, "log_frames", cp.LogFrames,
-		"checkpointed", cp.Checkpointed, "other_checkpoint", cp.OtherCheckpoint, "wal_bytes", cp.WALBytes, "took", cp.Duration)
+		"checkpointed", cp.Checkpointed, "other_checkpoint", cp.OtherCheckpoint, "wal_bytes", cp.WALBytes, "took", time.Since(start))
 	return cp, nil
 }
 

@@ -289,10 +289,12 @@ func runCheckpoint(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	defer s.Close()
-	cp, err := s.Checkpoint(e.ctx)
+	start := time.Now()
+	c, err := s.Checkpoint(e.ctx)
 	if err != nil {
 		return err
 	}
+	cp := checkpointResult{c, time.Since(start)}
 	if e.json {
 		if err := writeJSON(e.stdout, cp); err != nil {
 			return err
@@ -303,7 +305,14 @@ func runCheckpoint(e *env, fs *flag.FlagSet) error {
 	return s.Close()
 }
 
-func printCheckpoint(w io.Writer, cp resonance.Checkpoint) {
+// checkpointResult is the checkpoint command's report: the library's and
+// how long it took.
+type checkpointResult struct {
+	resonance.Checkpoint
+	Duration time.Duration `json:"duration_ns"`
+}
+
+func printCheckpoint(w io.Writer, cp checkpointResult) {
 	took := cp.Duration.Round(time.Microsecond)
 	switch {
 	case cp.OtherCheckpoint:

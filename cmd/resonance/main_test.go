@@ -249,7 +249,7 @@ func TestCommands_JSON(t *testing.T) {
 	if h.Status != "healthy" {
 		t.Errorf("health --json: %+v", h)
 	}
-	var cp resonance.Checkpoint
+	var cp checkpointResult
 	decode(t, mustCLI(t, 0, "", "--db", db, "--json", "checkpoint"), &cp)
 	if cp.Busy || cp.WALBytes != 0 {
 		t.Errorf("checkpoint --json: %+v", cp)
