@@ -173,10 +173,10 @@ func (w *baseWorkloads) writeNode(upsert, history *sql.Stmt, blob, hist *[]byte,
 	*blob = b
 	domain, layer := n.Domain, n.Layer
 	if domain == "" {
-		domain = resonance.DefaultDomain
+		domain = "knowledge"
 	}
 	if layer == "" {
-		layer = resonance.DefaultLayer
+		layer = "experience"
 	}
 	meta := sql.NullString{String: string(n.Meta), Valid: len(n.Meta) > 0}
 	if _, err := upsert.Exec(n.ID, n.Type, null(n.Title), domain, layer, b, null(n.Hash), null(n.Summary), meta, null(n.Date)); err != nil {

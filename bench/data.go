@@ -97,7 +97,7 @@ func (d *data) node(nb *nodeBuf, id string, i int) resonance.Node {
 }
 
 // edgeTypes are the types of a node's edges, in order.
-var edgeTypes = []string{resonance.DefaultEdgeType, "references", "derived_from", "related_to", "mentions"}
+var edgeTypes = []string{"related_to", "references", "derived_from", "related_to", "mentions"}
 
 // edge returns the target and type of node i's k-th edge.
 func (d *data) edge(i, k int) (target, typ string) {

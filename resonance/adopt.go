@@ -59,7 +59,7 @@ const (
 	// adoptedTimestamp is the timestamp of a history row whose timestamp is
 	// NULL: the Unix epoch, a time no real row has.
 	adoptedTimestamp = "1970-01-01 00:00:00"
-	// NULL domain and layer get DefaultDomain and DefaultLayer (D1), NULL
+	// NULL domain and layer get "knowledge" and "experience" (D1), NULL
 	// confidence and veracity 1 (D3), NULL sidecar_created 0 (not created).
 )
 
@@ -567,8 +567,8 @@ func copyOriginalRows(exec adoptExec, org *Original, seq int64) error {
 		want         int64
 	}{
 		{"nodes", `INSERT INTO nodes (id, type, title, domain, layer, embedding, hash, summary, meta, date)
-			SELECT id, coalesce(type, '` + adoptedType + `'), title, coalesce(domain, '` + DefaultDomain + `'),
-				coalesce(layer, '` + DefaultLayer + `'), embedding, hash, summary, meta, date
+			SELECT id, coalesce(type, '` + adoptedType + `'), title, coalesce(domain, '` + defaultDomain + `'),
+				coalesce(layer, '` + defaultLayer + `'), embedding, hash, summary, meta, date
 			FROM _original_nodes`, org.Rows["nodes"]},
 		{"edges", `INSERT INTO edges (source, target, type, confidence, veracity, context_source)
 			SELECT source, target, type, coalesce(confidence, 1.0), coalesce(veracity, 1.0), context_source

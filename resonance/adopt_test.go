@@ -151,7 +151,7 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 			t.Errorf("X1: GetNode(%q).Embedding is not the stored float32s bit for bit", id)
 		}
 	}
-	if n, err := s.GetNode(ctx, originaldb.NodeNullType); err != nil || n.Type != "undefined" || n.Domain != resonance.DefaultDomain || n.Layer != resonance.DefaultLayer {
+	if n, err := s.GetNode(ctx, originaldb.NodeNullType); err != nil || n.Type != "undefined" || n.Domain != "knowledge" || n.Layer != "experience" {
 		t.Errorf("X1: GetNode(%q) = %+v, %v; want type undefined and the default domain and layer", originaldb.NodeNullType, n, err)
 	}
 	if out, err := s.OutgoingEdges(ctx, originaldb.NodeFull); err != nil || !slices.ContainsFunc(out, func(e resonance.Edge) bool { return e.Target == originaldb.MissingNode }) {

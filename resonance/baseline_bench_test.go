@@ -116,10 +116,10 @@ func (w *baselineWriter) node(ctx context.Context, tx *sql.Tx, n resonance.Node)
 		return fmt.Errorf("node %q: meta is not JSON", n.ID)
 	}
 	if n.Domain == "" {
-		n.Domain = resonance.DefaultDomain
+		n.Domain = "knowledge"
 	}
 	if n.Layer == "" {
-		n.Layer = resonance.DefaultLayer
+		n.Layer = "experience"
 	}
 	meta := sql.NullString{String: string(n.Meta), Valid: len(n.Meta) > 0}
 	if _, err := tx.Stmt(w.upsert).ExecContext(ctx, n.ID, n.Type, nullString(n.Title), n.Domain, n.Layer, w.blob,
@@ -198,7 +198,7 @@ func BenchmarkBaseline_Ingest(b *testing.B) {
 			b.Fatal(err)
 		}
 		for k := 1; k <= 3; k++ {
-			if err := w.edgeTo(ctx, tx, n.ID, fmt.Sprintf("docs-node-%06d", i+k), resonance.DefaultEdgeType); err != nil {
+			if err := w.edgeTo(ctx, tx, n.ID, fmt.Sprintf("docs-node-%06d", i+k), "related_to"); err != nil {
 				b.Fatal(err)
 			}
 		}

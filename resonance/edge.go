@@ -14,7 +14,7 @@ import (
 	"github.com/resonance-graph/resonancedb/db"
 )
 
-// InsertEdge adds the edge source → target of type typ (empty: DefaultEdgeType)
+// InsertEdge adds the edge source → target of type typ (empty: "related_to")
 // with confidence and veracity 1, unless an edge with that key exists
 // already, in which case it is left as it is (D2, INSERT OR IGNORE). Either
 // way it adds exactly one history row ("edge", "source|target|type") with
@@ -145,7 +145,7 @@ func edgesName(es []Edge) string {
 // adds one history row ("edge", "source|target|type", "upsert") holding the
 // edge as JSON.
 //
-// An empty Type is DefaultEdgeType and an empty ContextSource is stored as
+// An empty Type is "related_to" and an empty ContextSource is stored as
 // NULL. Confidence and Veracity are stored as given, 0 included: Go cannot
 // tell "not set" from 0, and an edge read and written back, or one copied
 // from a database that holds 0 (the original's may), must not change. Their
@@ -181,7 +181,7 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 // also checks confidence and veracity.
 func prepareEdge(op string, e *Edge, semantic bool) error {
 	if e.Type == "" {
-		e.Type = DefaultEdgeType
+		e.Type = defaultEdgeType
 	}
 	var problem string
 	switch {
@@ -341,14 +341,14 @@ func (s *Store) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
 }
 
 // DeleteEdge deletes the edge source → target of type typ (empty:
-// DefaultEdgeType) and adds one history row ("edge", "source|target|type",
+// "related_to") and adds one history row ("edge", "source|target|type",
 // "delete") whose old_value is the edge as JSON with all six fields (D11).
 // When there is no such edge it returns an error wrapping ErrNotFound that
 // names it, and writes nothing.
 func (t *Tx) DeleteEdge(ctx context.Context, source, target, typ string) error {
 	e := Edge{Source: source, Target: target, Type: typ}
 	if e.Type == "" {
-		e.Type = DefaultEdgeType
+		e.Type = defaultEdgeType
 	}
 	if err := t.enter(ctx); err != nil {
 		return fmt.Errorf("resonance: delete edge %s: %w", edgeName(&e), err)

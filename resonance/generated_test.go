@@ -28,8 +28,8 @@ func TestQueries_GetNodeReadsStoredColumns(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if r.ID != n.ID || r.Type != n.Type || r.Title.String != n.Title || r.Domain != resonance.DefaultDomain ||
-			r.Layer != resonance.DefaultLayer || r.Meta.String != string(n.Meta) || !bytes.Equal(r.Embedding, want) {
+		if r.ID != n.ID || r.Type != n.Type || r.Title.String != n.Title || r.Domain != "knowledge" ||
+			r.Layer != "experience" || r.Meta.String != string(n.Meta) || !bytes.Equal(r.Embedding, want) {
 			t.Errorf("db.GetNode = %+v, want the stored columns of %+v", r, n)
 		}
 		return nil

@@ -61,7 +61,7 @@ type LexiconEntry struct {
 
 // Defaults applied to nodes and edges written without them.
 const (
-	DefaultDomain   = "knowledge"
-	DefaultLayer    = "experience"
-	DefaultEdgeType = "related_to"
+	defaultDomain   = "knowledge"
+	defaultLayer    = "experience"
+	defaultEdgeType = "related_to"
 )

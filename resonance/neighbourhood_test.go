@@ -203,7 +203,7 @@ var cmpEmpty = gocmp.Comparer(func(a, b []resonance.Edge) bool { return len(a) =
 func edgesWithDefaults(edges []resonance.Edge) []resonance.Edge {
 	out := slices.Clone(edges)
 	for i := range out {
-		out[i].Type, out[i].Confidence, out[i].Veracity = cmp.Or(out[i].Type, resonance.DefaultEdgeType), 1, 1
+		out[i].Type, out[i].Confidence, out[i].Veracity = cmp.Or(out[i].Type, "related_to"), 1, 1
 	}
 	return out
 }

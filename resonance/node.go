@@ -20,7 +20,7 @@ import (
 // UpsertNode inserts n, or replaces every column of the node with n's id
 // (D1), and adds one history row ("node", id, "upsert") holding the node as
 // JSON with its embedding as {"dim":N,"sha256":"…"}. An empty Domain is
-// stored as DefaultDomain, an empty Layer as DefaultLayer; empty Title,
+// stored as "knowledge", an empty Layer as "experience"; empty Title,
 // Hash, Summary, Date and Meta (or a JSON null Meta) are stored as NULL and
 // read back as empty. Meta is stored as the exact text given.
 //
@@ -124,10 +124,10 @@ func prepareNode(n *Node) (nodeWrite, error) {
 	}
 	w := nodeWrite{domain: n.Domain, layer: n.Layer, blob: blob, meta: meta}
 	if w.domain == "" {
-		w.domain = DefaultDomain
+		w.domain = defaultDomain
 	}
 	if w.layer == "" {
-		w.layer = DefaultLayer
+		w.layer = defaultLayer
 	}
 	return w, nil
 }

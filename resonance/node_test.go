@@ -171,7 +171,7 @@ func TestStore_UpsertNode_ReplacesEveryColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := resonance.Node{ID: "x", Type: "concept", Domain: resonance.DefaultDomain, Layer: resonance.DefaultLayer}
+	want := resonance.Node{ID: "x", Type: "concept", Domain: "knowledge", Layer: "experience"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("after second upsert (-want +got):\n%s", diff)
 	}
@@ -264,9 +264,9 @@ func TestStore_GetNodes_Filters(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n.Domain == "" {
-			n.Domain = resonance.DefaultDomain
+			n.Domain = "knowledge"
 		}
-		n.Layer = resonance.DefaultLayer
+		n.Layer = "experience"
 		all = append(all, n)
 	}
 	// Re-upserting keeps a node's rowid, so its place in the order.

@@ -19,8 +19,8 @@ func TestStore_ReadsPackedText(t *testing.T) {
 	s := openStore(t, resonance.Options{Create: true})
 	want := []resonance.Node{
 		{ID: "12,3:4", Type: "5:", Title: ",,::", Domain: "d,1", Layer: "9", Hash: "0", Summary: "ü…€ 𝄞", Date: ":", Meta: json.RawMessage(`{"a":"1,2:3"}`)},
-		{ID: "plain", Type: "t", Domain: resonance.DefaultDomain, Layer: resonance.DefaultLayer},
-		{ID: "é", Type: "日本", Title: "x", Domain: resonance.DefaultDomain, Layer: resonance.DefaultLayer, Meta: json.RawMessage(`{}`), Embedding: []float32{1, -0, 3.5}},
+		{ID: "plain", Type: "t", Domain: "knowledge", Layer: "experience"},
+		{ID: "é", Type: "日本", Title: "x", Domain: "knowledge", Layer: "experience", Meta: json.RawMessage(`{}`), Embedding: []float32{1, -0, 3.5}},
 	}
 	err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 		for _, n := range want {

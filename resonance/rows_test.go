@@ -116,7 +116,7 @@ func TestTx_BatchWritesEqualSingleWrites(t *testing.T) {
 	distinct := map[resonance.Edge]bool{}
 	for _, e := range edges {
 		if e.Type == "" {
-			e.Type = resonance.DefaultEdgeType
+			e.Type = "related_to"
 		}
 		distinct[e] = true
 	}

@@ -88,7 +88,7 @@ func TestStore_SearchByVector(t *testing.T) {
 		{resonance.SearchOptions{K: 100}, []string{"c", "a", "b", "tie1", "tie2"}, 1},
 		{resonance.SearchOptions{Type: "note"}, []string{"tie1", "tie2"}, 0},
 		{resonance.SearchOptions{Domain: "lexicon"}, []string{"tie2"}, 0},
-		{resonance.SearchOptions{Domain: resonance.DefaultDomain, Type: "doc"}, []string{"c", "a", "b"}, 1},
+		{resonance.SearchOptions{Domain: "knowledge", Type: "doc"}, []string{"c", "a", "b"}, 1},
 		{resonance.SearchOptions{Type: "missing"}, []string{}, 0},
 		{resonance.SearchOptions{MinScore: 1}, []string{"c", "a", "b", "tie1", "tie2"}, 1},
 		{resonance.SearchOptions{MinScore: 1.5}, []string{"c"}, 1},

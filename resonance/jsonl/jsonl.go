@@ -62,6 +62,14 @@ type Record struct {
 	Edge resonance.Edge
 }
 
+// The store's defaults for a node's domain and layer and an edge's type
+// (D1, D2), which a line without them gets.
+const (
+	defaultDomain   = "knowledge"
+	defaultLayer    = "experience"
+	defaultEdgeType = "related_to"
+)
+
 // Blank reports whether the record came from a blank line.
 func (r Record) Blank() bool { return r.Kind == "" }
 
@@ -272,10 +280,10 @@ func parseNode(obj map[string]json.RawMessage) (resonance.Node, error) {
 		return resonance.Node{}, &Error{Field: "type", Err: fmt.Errorf("missing or empty: node %q needs a type", n.ID)}
 	}
 	if n.Domain == "" {
-		n.Domain = resonance.DefaultDomain
+		n.Domain = defaultDomain
 	}
 	if n.Layer == "" {
-		n.Layer = resonance.DefaultLayer
+		n.Layer = defaultLayer
 	}
 	if raw, ok := obj["embedding"]; ok && !isNull(raw) {
 		if raw[0] != '[' {
@@ -327,7 +335,7 @@ func parseEdge(obj map[string]json.RawMessage) (resonance.Edge, error) {
 		return resonance.Edge{}, &Error{Field: "target", Err: fmt.Errorf("missing or empty: edge from %q needs a target node id", e.Source)}
 	}
 	if e.Type == "" {
-		e.Type = resonance.DefaultEdgeType
+		e.Type = defaultEdgeType
 	} else if blank(e.Type) {
 		return resonance.Edge{}, &Error{Field: "type", Err: errors.New("blank: give an edge type or leave it out for related_to")}
 	}
@@ -583,10 +591,10 @@ func (w *Writer) WriteNode(n resonance.Node) error {
 	l := nodeLine{Kind: KindNode, ID: n.ID, Type: n.Type, Title: n.Title, Domain: n.Domain, Layer: n.Layer,
 		Embedding: n.Embedding, Hash: n.Hash, Summary: n.Summary, Date: n.Date}
 	if l.Domain == "" {
-		l.Domain = resonance.DefaultDomain
+		l.Domain = defaultDomain
 	}
 	if l.Layer == "" {
-		l.Layer = resonance.DefaultLayer
+		l.Layer = defaultLayer
 	}
 	if len(bytes.TrimSpace(n.Meta)) > 0 && !isNull(bytes.TrimSpace(n.Meta)) {
 		l.Meta = n.Meta
@@ -608,7 +616,7 @@ func (w *Writer) WriteEdge(e resonance.Edge) error {
 	l := edgeLine{Kind: KindEdge, Source: e.Source, Target: e.Target, Type: e.Type,
 		Confidence: e.Confidence, Veracity: e.Veracity, ContextSource: e.ContextSource}
 	if l.Type == "" {
-		l.Type = resonance.DefaultEdgeType
+		l.Type = defaultEdgeType
 	}
 	if err := notUTF8(map[string]string{"source": e.Source, "target": e.Target, "type": e.Type, "context_source": e.ContextSource}); err != nil {
 		return fmt.Errorf("edge %q -> %q (%s): %w", e.Source, e.Target, l.Type, err)
