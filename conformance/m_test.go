@@ -148,7 +148,7 @@ func TestM1_EmbeddedMigrationsAppliedAtOpen(t *testing.T) {
 	if n := count(t, s.DB(), `SELECT count(*) FROM pragma_table_info('nodes') WHERE name = 'summary'`); n != 1 {
 		t.Error("M1: the last migration's column nodes.summary is missing after Open returned")
 	}
-	ms, err := s.Migrations(ctx)
+	ms, err := resonance.MigrationStatusOf(ctx, s.Path(), resonance.Options{})
 	if err != nil {
 		t.Fatalf("%s: %v", rule(t), err)
 	}
@@ -250,7 +250,7 @@ func TestM1_DbmateCLIAgrees(t *testing.T) {
 		if n := h.count("resonance: migration applied"); n != 0 {
 			t.Errorf("M1/M5: the library applied %d migrations to a database dbmate had migrated, want none", n)
 		}
-		ms, err := s.Migrations(ctx)
+		ms, err := resonance.MigrationStatusOf(ctx, s.Path(), resonance.Options{})
 		if err != nil {
 			t.Fatalf("%s: %v", rule(t), err)
 		}

@@ -120,7 +120,7 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 	}
 
 	// Every migration is recorded as applied.
-	ms, err := s.Migrations(ctx)
+	ms, err := resonance.MigrationStatusOf(ctx, s.Path(), resonance.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,9 +400,11 @@ func TestOpen_AdoptsOnceAcrossOpeners(t *testing.T) {
 	}
 }
 
-func mustMigrations(t *testing.T, s *resonance.Store) []resonance.MigrationStatus {
+// mustMigrations reports the migrations of s opened with the application's
+// migrations app.
+func mustMigrations(t *testing.T, s *resonance.Store, app ...fs.FS) []resonance.MigrationStatus {
 	t.Helper()
-	ms, err := s.Migrations(t.Context())
+	ms, err := resonance.MigrationStatusOf(t.Context(), s.Path(), resonance.Options{Migrations: app})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +459,7 @@ func TestOpen_AdoptionThenApplicationMigrations(t *testing.T) {
 	ctx := t.Context()
 	path, c := newOriginal(t, originaldb.Options{})
 	s := openStoreAt(t, path, resonance.Options{Migrations: []fs.FS{appMigrations}})
-	ms := mustMigrations(t, s)
+	ms := mustMigrations(t, s, appMigrations)
 	if len(ms) != len(libraryVersions(t))+1 {
 		t.Fatalf("X1: migrations after adopting with an application's: %+v", ms)
 	}

@@ -42,7 +42,7 @@ func TestOpen_ApplicationMigrationsAddToTheLibrarys(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "app.db")
 	s := openStoreAt(t, path, resonance.Options{Create: true, Migrations: []fs.FS{appMigrations}})
-	ms, err := s.Migrations(ctx)
+	ms, err := resonance.MigrationStatusOf(ctx, s.Path(), resonance.Options{Migrations: []fs.FS{appMigrations}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,23 +144,6 @@ func appliedVersions(ctx context.Context, q querier) ([]string, error) {
 	return vs, rows.Err()
 }
 
-// Migrations reports every migration the binary knows and every version the
-// database records, in version order. ErrClosed on a closed store.
-func (s *Store) Migrations(ctx context.Context) ([]MigrationStatus, error) {
-	if s.closed.Load() {
-		return nil, fmt.Errorf("resonance: migration status %q: %w", s.path, ErrClosed)
-	}
-	ms, err := migrations(s.opts.Migrations)
-	if err != nil {
-		return nil, err
-	}
-	applied, err := appliedVersions(ctx, s.readers)
-	if err != nil {
-		return nil, fmt.Errorf("resonance: migration status %q: %w", s.path, classify(err))
-	}
-	return migrationStatus(ms, applied), nil
-}
-
 func migrationStatus(ms []dbmate.Migration, applied []string) []MigrationStatus {
 	var out []MigrationStatus
 	known := map[string]bool{}
@@ -591,9 +574,10 @@ func pruneBackups(dir string, name *regexp.Regexp, keep int) error {
 	return nil
 }
 
-// MigrationStatusOf reports the migrations of the database at path, as
-// Store.Migrations does, without opening a store: nothing is applied, even
-// when migrations are pending. It opens the file with the hardened connector,
+// MigrationStatusOf reports every migration the binary knows (the embedded
+// ones and o.Migrations) and every version the database at path records, in
+// version order, without opening a store: nothing is applied, even when
+// migrations are pending. It opens the file with the hardened connector,
 // so a database still in rollback-journal mode is switched to WAL (C2).
 func MigrationStatusOf(ctx context.Context, path string, o Options) ([]MigrationStatus, error) {
 	o.ReadOnly, o.Create = true, false

@@ -119,15 +119,6 @@ func TestOpen_ReadOnlyEmptyFileWritesNothing(t *testing.T) {
 	noTempFiles(t, dir, "empty.db")
 }
 
-// TestStore_MigrationsAfterClose: Migrations on a closed store is ErrClosed.
-func TestStore_MigrationsAfterClose(t *testing.T) {
-	s := openStore(t, resonance.Options{})
-	s.Close()
-	if _, err := s.Migrations(context.Background()); !errors.Is(err, resonance.ErrClosed) {
-		t.Errorf("Migrations after Close = %v, want ErrClosed", err)
-	}
-}
-
 // TestReaders_AttachCreatesNothing: ATTACH on a query_only connection (a
 // store's readers, a read-only pool) is refused without creating the
 // attached file.

@@ -373,7 +373,7 @@ func TestOpen_Migrations(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "m.db")
 	s := openStoreAt(t, path, resonance.Options{Create: true})
-	ms, err := s.Migrations(ctx)
+	ms, err := resonance.MigrationStatusOf(ctx, s.Path(), resonance.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 		return err
 	}
 	defer s.Close()
-	ms, err := s.Migrations(e.ctx)
+	ms, err := resonance.MigrationStatusOf(e.ctx, s.Path(), e.options(o))
 	if err != nil {
 		return err
 	}
