@@ -30,20 +30,9 @@
 // writer.
 //
 // The function gets the transaction's context and a handle: a *Tx for
-// Store.Tx, a *ReadTx for Store.Read. A ReadTx has the graph reads and the
-// SQL methods of sqlc's DBTX, so generated queries run on it; a
-// Tx has all of that plus the graph writes, so a graph write inside Read
-// does not compile. Neither has Commit or Rollback: the function decides by
-// its return. A handle is dead once its function returns: every later call
-// fails with sql.ErrTxDone and writes nothing.
-//
-// The context marks the transaction: a call that needs the writer (Tx,
-// Begin, Checkpoint, maintenance) made with it, or with a context derived
-// from it (in goroutines the function starts, too), returns ErrNestedTx at
-// once, since the transaction holds the writer it would wait for. Write
-// through the *Tx instead. No write waits for this process's writer longer
-// than the busy timeout: one that cannot be recognised as nested ends with
-// ErrBusy.
+// Store.Tx, a *ReadTx for Store.Read, which has the graph reads and the SQL
+// methods of sqlc's DBTX; a Tx adds the graph writes. The function's return
+// decides commit or rollback.
 //
 // Which to reach for:
 //
@@ -51,10 +40,7 @@
 //     snapshot.
 //   - The Store's read methods (GetNode, GetNodes, NodeHash, OutgoingEdges,
 //     OutgoingEdgesOf, IncomingEdges, Lexicon, History, Neighbourhood) for
-//     a single read: each is the ReadTx method of the same name, run as one
-//     statement on a reader without a transaction of its own.
-//     Store.SearchByVector answers from its copy of the embeddings (below).
-//     The graph writes are on Tx only.
+//     a single read: each is the ReadTx method of the same name.
 //   - Store.Begin only for code that cannot be a function: the same
 //     transaction as Tx, ended by Commit or Rollback.
 //   - Store.DB (the writer) and Store.ReadDB (the readers) are the hardened
@@ -66,20 +52,9 @@
 // # The graph
 //
 // Nodes, edges and history follow the original's tables (rules D1–D13).
-// Every write of a Tx — UpsertNode, InsertEdge, UpsertSemanticEdge,
-// UpdateNodeMeta, UpdateNodeDate, DeleteNodes, DeleteEdge — adds one
-// history row per row it changes, in the same transaction; ReadTx.History
-// reads them back. DeleteNodes removes nodes with every edge that touches
-// them. ReadTx.Neighbourhood walks the edges from a node, to depth 6, in
-// one statement. UpsertNodes and InsertEdges write many nodes or edges with
-// up to 32 rows per statement, history rows included; UpsertNode and
-// InsertEdge are those with one. Each operation is written once, on
-// ReadTx or Tx. Bad input (an empty id or type, meta that is not a JSON
-// object, NaN or ±Inf in an embedding) is refused with ErrInvalid before
-// any SQL runs, so nothing is written, not even history. Embeddings
-// are stored as little-endian float32 bytes and come back bit for bit; meta
-// stays raw JSON. GenerateID, Normalize and Dot are the original's helpers;
-// GenerateID gives the original's id for every path (D7).
+// Every write of a Tx adds one history row per row it changes, in the same
+// transaction. Bad input is refused with ErrInvalid before any SQL runs, so
+// nothing is written, not even history.
 //
 // # Databases made by the original
 //
@@ -92,27 +67,11 @@
 // the original's but differs is refused with ErrSchemaMismatch naming each
 // difference, and a read-only Open never converts (X2).
 //
-// # Search by vector
-//
-// SearchByVector (D10) returns the nodes whose embeddings score highest
-// against a query vector, with the original's scores, order and ties. The
-// Store answers from a compact copy of the embeddings in memory (a byte per
-// float, bounded by Options.VectorCacheBytes), read whole by its first
-// search and then caught up, after a commit by any process, by the rows
-// that changed; a Tx searches its own snapshot.
-//
 // # Maintenance
 //
-// Store.Checkpoint, Vacuum, Analyze, Optimize, IntegrityCheck,
-// IncrementalVacuum and Backup (a consistent copy while writers keep
-// writing) cover operations; Open writes a backup before it migrates a
-// database that holds data, keeping the newest seven.
-//
-// A read-write store checkpoints on its own: once about 1,000 WAL frames
-// wait to be copied into the database, a goroutine with a connection of its own
-// runs a PASSIVE checkpoint, which neither the writer nor the readers wait
-// for, so commits do not pay for it. Options.ExternalCheckpoints turns
-// this off for a replicator such as Litestream.
+// A read-write store checkpoints on its own, in the background, once about
+// 1,000 WAL frames wait; Options.ExternalCheckpoints leaves it to a
+// replicator such as Litestream.
 //
 // # Applications
 //
@@ -141,13 +100,4 @@
 // (C3): a connection on which a setting was changed is checked and replaced
 // before it is used again (C7), so a program that needs FULL opens its own
 // connection without the connector.
-//
-// # Errors
-//
-// Errors are wrapped around a few sentinels, tested with errors.Is:
-// ErrNotFound, ErrReadOnly, ErrBusy, ErrSchemaMismatch, ErrNestedTx,
-// ErrClosed, ErrInvalid, ErrCheckpointsDisabled, ErrLeakedConnections.
-// Driver errors are translated from SQLite's result codes in one place,
-// and stay in the chain for errors.As. Messages read "resonance: <op>
-// <file>: <cause>" and, for setup problems, say what to do.
 package resonance

@@ -28,18 +28,10 @@ var idExtensions = [...]string{".md", ".ts", ".js", ".json"}
 //     collapse to one, and a leading and a trailing '-' are removed.
 //     Invalid UTF-8 counts as non-ASCII.
 //
-// These are the original's
-//
-//	path.replace(/^\.+\//, '').replace(/\.(md|ts|js|json)$/, '').toLowerCase()
-//		.replace(/[^a-z0-9/]/g, '-').replace(/\//g, '-').replace(/-+/g, '-').replace(/^-|-$/g, '')
-//
 // The result holds only [a-z0-9-], never starts or ends with '-', never
 // contains "--", and may be empty (for "", "./", ".md", "日本語.md");
 // callers that need a non-empty id must check. GenerateID is idempotent:
 // GenerateID(GenerateID(p)) == GenerateID(p).
-//
-// A path whose remainder after steps 1 and 2 is already a valid id is
-// returned without allocating; an ASCII path allocates once.
 func GenerateID(path string) string {
 	s := trimDotsSlash(path)
 	s = trimIDExtension(s)

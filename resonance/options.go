@@ -56,26 +56,17 @@ type Options struct {
 	MaxReaders int
 
 	// VectorCacheBytes bounds the memory Store.SearchByVector keeps: a
-	// compact copy of the stored embeddings (one byte per float and 20
-	// bytes per node), read whole by the first search and then caught up
-	// after each commit by the rows that changed. Zero means 512 MiB, about
-	// 1,300,000 embeddings of 384 floats; negative keeps no copy, and every search reads every
-	// embedding from the database. The nodes that do not fit, the last
-	// inserted, are read from the database by every search: the search
-	// slows down in proportion to them (vectorindex.go).
+	// copy of the embeddings, one byte per float and 20 bytes per node.
+	// Zero means 512 MiB; negative keeps no copy. The nodes that do not
+	// fit are read from the database by every search.
 	VectorCacheBytes int64
 
 	// ExternalCheckpoints leaves checkpointing to an outside replicator such
 	// as Litestream (R1): every connection runs with wal_autocheckpoint = 0,
 	// the store runs no background checkpoint, and Store.Checkpoint refuses
-	// with ErrCheckpointsDisabled (W5). Every connection also sets
-	// SQLITE_FCNTL_PERSIST_WAL, so the last one to close still copies the
-	// WAL into the database but keeps the -wal file with its header and
-	// frames, and the replicator resumes its stream instead of starting
-	// over; the -wal and -shm files stay beside the database after Close.
-	// Nothing but the replicator bounds the -wal file then. The CLI sets it
-	// with --external-checkpoints or RESONANCE_EXTERNAL_CHECKPOINTS=1; the
-	// README's Replication section says when to use it and what it costs.
+	// with ErrCheckpointsDisabled (W5). The -wal file persists after Close
+	// (SQLITE_FCNTL_PERSIST_WAL), so the replicator resumes its stream;
+	// nothing but the replicator bounds it.
 	ExternalCheckpoints bool
 
 	// BackupDir is where Open writes a consistent copy of a database that
@@ -94,30 +85,18 @@ type Options struct {
 	// with the library's embedded schema/ ones, never instead of them (A1).
 	// Each FS holds dbmate migrations (VERSION_name.sql files with
 	// -- migrate:up and -- migrate:down) at its root: MigrationsDir(dir),
-	// or fs.Sub of an embed.FS. All of them are applied in file name order,
-	// as dbmate orders several directories, each in a transaction of its
-	// own under the M rules, and recorded in dbmate's schema_migrations. A
-	// version used by two files (the library's and the application's, or
-	// two of the application's) is refused naming both. nil means the
-	// library's migrations only; a database that records the application's
-	// versions is then refused with ErrSchemaMismatch (M4).
+	// or fs.Sub of an embed.FS. All are applied in file name order under
+	// the M rules; a version used by two files is refused naming both.
 	Migrations []fs.FS
 
 	// ConnectHook, when set, runs on every new connection after the
 	// connector has hardened it, with the go-sqlite3 connection: register
 	// functions (RegisterFunc), collations or aggregators, load extensions
-	// (A4). After it returns, every setting the connector made is read
-	// back: a hook that changed one (mmap_size, say) fails the connection
-	// with an error naming the rule (C4), as does an error it returns. It
-	// may run on several goroutines at once, one connection each. A commit
-	// hook it registers (RegisterCommitHook) replaces the one with which
-	// the store's writer refuses commits inside a Store.Tx other than its
-	// end's (T1); an authorizer (RegisterAuthorizer), the one that has a
-	// connection whose settings a PRAGMA changed discarded (C7). On
-	// read-only connections (a read-only store's, and every reader's) it
-	// runs with query_only on and ATTACH disabled (C8): it may read, not
-	// write, create TEMP objects or attach a database. It must not close
-	// the connection.
+	// (A4). Every setting is read back after it: a hook that changed one,
+	// or returned an error, fails the connection. It may run on several
+	// goroutines at once, and must not close the connection. A commit hook
+	// or authorizer it registers replaces the store's (T1, C7). On read-only
+	// connections it runs with query_only on and ATTACH disabled (C8).
 	ConnectHook func(*sqlite3.SQLiteConn) error
 
 	// TraceConnect, when set, is called with each statement the connector

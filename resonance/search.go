@@ -77,20 +77,10 @@ type SearchResult struct {
 // embedding has another dimension than query is not scored but counted in
 // SearchResult.Skipped.
 //
-// It answers from a compact copy of the embeddings in memory: one byte per
-// float and 20 bytes per node, about a quarter of the float32 embeddings.
-// Each score of the copy comes with a proven bound; the nodes that may rank
-// among the best K are scored again from their stored float32 embedding,
-// so the answer is exact. The first search of a store reads the copy whole
-// (every embedding once); after a commit, by this process or another,
-// through the library or by plain SQL on nodes, the next search reads only
-// the rows that changed (migration 20261207100000 records them in
-// node_changes), so a search always sees every commit that finished before
-// it began. The copy is bounded by Options.VectorCacheBytes: the nodes
-// beyond it, the last inserted, are read from the database by every search,
-// which slows down in proportion to them; a negative bound reads every
-// embedding on every search. Searches run concurrently, each scoring the
-// copy on every core (GOMAXPROCS goroutines).
+// It answers from a compact copy of the embeddings in memory
+// (Options.VectorCacheBytes), rescoring the candidates from their stored
+// float32 embeddings, so the answer is exact; a search sees every commit,
+// of any process, that finished before it began.
 //
 // A query that is empty, holds NaN or ±Inf, or whose magnitude is below
 // 1e-6 (it would match nothing) is refused with ErrInvalid, as are a

@@ -326,13 +326,8 @@ type Checkpoint struct {
 const checkpointWait = 200 * time.Millisecond
 
 // Checkpoint copies the WAL into the database and resets it, and reports
-// the result (W5). It runs PRAGMA wal_checkpoint(PASSIVE) first, which
-// copies every frame no reader still needs and waits for nobody (on the
-// background checkpoint's connection, so writers go on meanwhile), then
-// wal_checkpoint(TRUNCATE) on the writer, which holds the write lock while
-// it waits for readers to leave the WAL: there SQLite's wait is cut from
-// the busy timeout to checkpointWait, so an open reader stalls writers for
-// that long at most, not for the whole busy timeout.
+// the result (W5): PASSIVE first, then TRUNCATE on the writer, which waits
+// for open readers at most checkpointWait, not the whole busy timeout.
 //
 // A busy checkpoint is not an error: Busy is set and the frame counts say
 // how far it got; OtherCheckpoint says another connection's checkpoint

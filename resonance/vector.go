@@ -17,11 +17,8 @@ const minMagnitude = 1e-6
 // Normalize never returns NaN: a vector whose magnitude is 0 stays zero, and
 // so does one whose magnitude is not finite because it holds NaN or ±Inf
 // (encodeEmbedding refuses such vectors anyway). Either way the result is a
-// zero slice of len(v). A nil or empty v gives nil.
-//
-// The magnitude is accumulated in float64, so vectors of denormal or very
-// large float32 values still normalise to norm 1 instead of underflowing to
-// zero or overflowing to +Inf.
+// zero slice of len(v). A nil or empty v gives nil. The magnitude is
+// accumulated in float64.
 func Normalize(v []float32) []float32 {
 	if len(v) == 0 {
 		return nil
