@@ -3,13 +3,12 @@ package resonance
 import (
 	"context"
 	"fmt"
-	"os"
-	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/mattn/go-sqlite3"
+
+	"github.com/resonance-graph/resonancedb/internal/inuse"
 )
 
 // Maintenance statements are PRAGMAs and VACUUM, which sqlc does not
@@ -22,58 +21,20 @@ import (
 // most its busy timeout, then fails with "database is locked". So while
 // another process has the database open, Vacuum refuses with ErrBusy,
 // naming the process, and changes nothing (on Linux, where /proc/locks
-// shows the lock every connection holds on the -shm file). In this process
+// shows the locks every connection holds). In this process
 // it runs on the writer connection: write transactions wait for it, up to
 // the busy timeout. It returns ErrReadOnly on a read-only store, ErrBusy
 // if the lock stayed taken past the busy timeout, ErrNestedTx when called
 // with the context of an open Tx, ErrClosed on a closed store.
 func (s *Store) Vacuum(ctx context.Context) error {
-	if pids := otherProcesses(s.path + "-shm"); len(pids) > 0 {
-		var who []string
-		for _, pid := range pids {
-			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-			who = append(who, fmt.Sprintf("process %d (%q)", pid, strings.TrimSpace(string(comm))))
-		}
+	// Without /proc/locks nobody can be named, and vacuum runs.
+	if pids, _ := inuse.Processes(s.path); len(pids) > 0 {
 		return fmt.Errorf("resonance: vacuum %q: %w: %s has the database open; VACUUM rewrites the whole file under the write lock, "+
 			"and another process's writes would fail once they waited their busy timeout for it: run vacuum when no other process uses the database "+
 			"(stop them, Litestream included), or, on a database whose auto_vacuum is INCREMENTAL, use IncrementalVacuum, which frees pages without rewriting the file; nothing was changed",
-			s.path, ErrBusy, strings.Join(who, ", "))
+			s.path, ErrBusy, inuse.Describe(pids))
 	}
 	return s.maintain(ctx, "vacuum", "VACUUM")
-}
-
-// otherProcesses returns the ids of the processes other than this one that
-// hold a lock on the file at shm: every SQLite connection to a WAL
-// database holds a shared lock on its -shm file while it is open. They are
-// read from /proc/locks (Linux), which needs no descriptor of the file:
-// closing one would drop this process's own locks on it. Without
-// /proc/locks it finds none.
-func otherProcesses(shm string) []int {
-	var st syscall.Stat_t
-	if err := syscall.Stat(shm, &st); err != nil {
-		return nil
-	}
-	locks, err := os.ReadFile("/proc/locks")
-	if err != nil {
-		return nil
-	}
-	// The file as /proc/locks names it: major and minor device numbers in
-	// hex, the inode in decimal.
-	major, minor := (st.Dev>>8)&0xfff|(st.Dev>>32)&^0xfff, st.Dev&0xff|(st.Dev>>12)&^0xff
-	file := fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino)
-	var pids []int
-	for line := range strings.SplitSeq(string(locks), "\n") {
-		// "1: POSIX  ADVISORY  READ 21998 fe:00:10781884 128 128"
-		f := strings.Fields(line)
-		if len(f) < 6 || f[5] != file {
-			continue
-		}
-		pid, err := strconv.Atoi(f[4])
-		if err == nil && pid > 0 && pid != os.Getpid() && !slices.Contains(pids, pid) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // Analyze gathers the statistics the query planner uses (ANALYZE). Errors

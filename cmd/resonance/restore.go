@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/resonance-graph/resonancedb/internal/inuse"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -26,7 +27,8 @@ const restoreHelp = "Put a backup in place of the database, keeping the database
 	"it; then the checked copy is renamed into place in one step, so the database's path never\n" +
 	"holds a partial file. A copy left by an interrupted restore is removed by the next one.\n" +
 	"The backup itself is only read. --force restores over a database that cannot be opened\n" +
-	"(damaged, or not a database), keeping its files as they are."
+	"(damaged, or not a database), keeping its files as they are, and where this system cannot\n" +
+	"tell whether another process has it open (no /proc/locks)."
 
 // restoreResult is what restore prints.
 type restoreResult struct {
@@ -41,7 +43,7 @@ type restoreResult struct {
 func restoreTemp(db string) string { return "." + filepath.Base(db) + ".restore-" }
 
 func restoreFlags(fs *flag.FlagSet) {
-	fs.Bool("force", false, "restore over a database that cannot be opened, keeping its files as they are")
+	fs.Bool("force", false, "restore over a database that cannot be opened (keeping its files as they are), or where it cannot be told whether another process has it open")
 }
 
 func runRestore(e *env, flags *flag.FlagSet) error {
@@ -75,7 +77,7 @@ func runRestore(e *env, flags *flag.FlagSet) error {
 	if fi, err := os.Stat(backup + "-wal"); err == nil && fi.Size() > 0 {
 		return fail("it has a -wal file of %s: it is a database in use or not closed cleanly, not a backup; open and close it once (e.g. `resonance --db %s integrity`), or make a backup with `resonance backup`", humanBytes(fi.Size()), shellQuote(backup))
 	}
-	if err := notInUse(db); err != nil {
+	if err := notInUse(db, boolFlag(flags, "force")); err != nil {
 		return err
 	}
 	dir := filepath.Dir(db)
@@ -144,7 +146,7 @@ func keepCurrent(e *env, db string, force bool) (string, error) {
 		syncPath(dir)
 		return kept, nil
 	}
-	if err := notInUse(db); err != nil {
+	if err := notInUse(db, force); err != nil {
 		return "", err
 	}
 	if fi, err := os.Stat(db + "-wal"); err == nil && fi.Size() > 0 {
@@ -178,38 +180,18 @@ func checkpointAndClose(e *env, db string) error {
 	return err
 }
 
-// notInUse returns an error naming a process other than this one that has
-// the database at path open, or nil when none has. A connection in WAL mode
-// holds a read lock on a byte of -shm for as long as it is open (SQLite's
-// own test of whether it is the last one), and one in the middle of a
-// transaction in rollback mode holds locks on the database file; asking
-// for a write lock on those bytes finds its holder. This process must not
-// have the database open itself: closing the descriptor used here would
-// drop its locks.
-func notInUse(path string) error {
-	for _, p := range []struct {
-		file       string
-		start, len int64
-	}{
-		{path + "-shm", 128, 1},     // the -shm's DMS byte (WAL)
-		{path, 0x40000000, 2 + 510}, // the pending, reserved and shared bytes
-	} {
-		f, err := os.Open(p.file)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("resonance: restore: checking whether %q is in use: %w; nothing was changed", path, err)
-		}
-		lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart, Start: p.start, Len: p.len}
-		err = syscall.FcntlFlock(f.Fd(), syscall.F_GETLK, &lk)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("resonance: restore: checking whether %q is in use: %w; nothing was changed", path, err)
-		}
-		if lk.Type != syscall.F_UNLCK {
-			return fmt.Errorf("resonance: restore: %q is open in process %d; nothing was changed: stop the programs using it, then restore", path, lk.Pid)
-		}
+// notInUse returns an error naming the processes other than this one that
+// have the database at path open, or nil when none has. When that cannot be
+// told (no /proc/locks), the restore is refused unless force, since the
+// copy would be put in place under a program still writing the old file.
+func notInUse(path string, force bool) error {
+	pids, err := inuse.Processes(path)
+	switch {
+	case err != nil && !force:
+		return fmt.Errorf("resonance: restore: cannot tell whether another process has %q open (%v); nothing was changed: "+
+			"stop the programs using it, then restore with --force", path, err)
+	case len(pids) > 0:
+		return fmt.Errorf("resonance: restore: %q is open in %s; nothing was changed: stop the programs using it, then restore", path, inuse.Describe(pids))
 	}
 	return nil
 }

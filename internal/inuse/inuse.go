@@ -1,0 +1,77 @@
+// Package inuse tells which other processes have a SQLite database open.
+//
+// Every SQLite connection to a WAL database holds a shared lock on a byte
+// of its -shm file for as long as it is open, and a connection in the
+// middle of a transaction in rollback-journal mode holds locks on the
+// database file itself. The locks are read from /proc/locks (Linux), which
+// needs no descriptor of the files: opening and closing one, as a probe
+// with F_GETLK would, drops every POSIX lock this process holds on that
+// file, so a process that has the database open itself could not ask.
+package inuse
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Processes returns the ids of the processes other than this one that hold
+// a lock on the database at path or on its -shm file, in the order the
+// kernel lists them. It returns an error when the locks cannot be read (no
+// /proc/locks: not Linux, or /proc not mounted); the caller then cannot
+// tell whether the database is in use.
+func Processes(path string) ([]int, error) {
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, name := range []string{path, path + "-shm"} {
+		if id, ok := lockID(name); ok {
+			files = append(files, id)
+		}
+	}
+	var pids []int
+	for line := range strings.SplitSeq(string(locks), "\n") {
+		// "1: POSIX  ADVISORY  READ 21998 fe:00:10781884 128 128"; a lock
+		// that blocks another has a "->" field before its own.
+		f := strings.Fields(line)
+		if len(f) > 1 && f[1] == "->" {
+			f = f[1:]
+		}
+		if len(f) < 6 || !slices.Contains(files, f[5]) {
+			continue
+		}
+		pid, err := strconv.Atoi(f[4])
+		if err == nil && pid > 0 && pid != os.Getpid() && !slices.Contains(pids, pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// Describe names each process by its id and command name, for an error
+// message: `process 123 ("litestream")`.
+func Describe(pids []int) string {
+	var who []string
+	for _, pid := range pids {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		who = append(who, fmt.Sprintf("process %d (%q)", pid, strings.TrimSpace(string(comm))))
+	}
+	return strings.Join(who, ", ")
+}
+
+// lockID is the file at name as /proc/locks names it: the major and minor
+// device numbers in hex and the inode in decimal.
+func lockID(name string) (string, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(name, &st); err != nil {
+		return "", false
+	}
+	dev := uint64(st.Dev)
+	major, minor := (dev>>8)&0xfff|(dev>>32)&^0xfff, dev&0xff|(dev>>12)&^0xff
+	return fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino), true
+}

@@ -1,0 +1,98 @@
+package inuse
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+// TestHelperHold is not a test: run as a child by TestProcesses, it takes
+// a read lock on a byte of the file named by INUSE_HOLD, says so on
+// stdout, and holds it until its stdin closes.
+func TestHelperHold(t *testing.T) {
+	name := os.Getenv("INUSE_HOLD")
+	if name == "" {
+		t.Skip("run by TestProcesses")
+	}
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lk := syscall.Flock_t{Type: syscall.F_RDLCK, Start: 128, Len: 1}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("locked\n")
+	io.Copy(io.Discard, os.Stdin)
+}
+
+func TestProcesses(t *testing.T) {
+	if _, err := os.Stat("/proc/locks"); err != nil {
+		t.Skip("no /proc/locks on this system")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "g.db")
+	for _, name := range []string{db, db + "-shm", filepath.Join(dir, "other.db-shm")} {
+		if err := os.WriteFile(name, make([]byte, 256), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold := func(name string) int {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperHold$")
+		cmd.Env = append(os.Environ(), "INUSE_HOLD="+name)
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { in.Close(); cmd.Wait() })
+		if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || line != "locked\n" {
+			t.Fatalf("the child did not take its lock: %q, %v", line, err)
+		}
+		return cmd.Process.Pid
+	}
+
+	// This process's own lock is not another process's.
+	f, err := os.OpenFile(db+"-shm", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lk := syscall.Flock_t{Type: syscall.F_RDLCK, Start: 128, Len: 1}
+	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	if pids, err := Processes(db); err != nil || len(pids) != 0 {
+		t.Fatalf("Processes with only this process's lock = %v, %v; want none", pids, err)
+	}
+
+	// Another database's -shm is not this one's.
+	hold(filepath.Join(dir, "other.db-shm"))
+	if pids, err := Processes(db); err != nil || len(pids) != 0 {
+		t.Fatalf("Processes with a lock on another database = %v, %v; want none", pids, err)
+	}
+
+	// A lock on -shm, then one on the database file, each names its holder.
+	onShm := hold(db + "-shm")
+	onDB := hold(db)
+	pids, err := Processes(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(pids)
+	want := []int{onShm, onDB}
+	slices.Sort(want)
+	if !slices.Equal(pids, want) {
+		t.Fatalf("Processes = %v, want %v (the holders of -shm and of the database)", pids, want)
+	}
+	if got, want := Describe([]int{onShm}), fmt.Sprintf("process %d (%q)", onShm, "inuse.test"); got != want {
+		t.Errorf("Describe = %s, want %s", got, want)
+	}
+}
