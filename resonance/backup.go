@@ -35,20 +35,15 @@ const backupPoll = 100 * time.Millisecond
 // with Open like the original.
 //
 // dest must not exist: an existing file is refused with an error wrapping
-// fs.ErrExist, and nothing is overwritten. The copy is written to a
-// temporary file in dest's directory and linked into place only when it is
-// complete and synced, so a failed or cancelled backup leaves no partial
-// file, and the temporary files of an interrupted backup to dest are
-// removed by the next one. A dest that is the database or its
+// fs.ErrExist. A failed or cancelled backup leaves no partial file. A dest
+// that is the database or its
 // -wal, -shm or -journal file (by any name), a device or a directory is
 // refused with ErrInvalid. A missing directory is an error wrapping
 // fs.ErrNotExist. ErrClosed on a closed store.
 //
 // progress, when not nil, is called about every 100ms with the bytes
-// written so far and the size of the source database (the copy is
-// compacted, so it may end smaller), and once at the end with copied =
-// total = the size of the copy. It is called from one goroutine at a
-// time, not necessarily the caller's.
+// written and the source's size, and once at the end with both the copy's
+// size, from one goroutine at a time.
 func (s *Store) Backup(ctx context.Context, dest string, progress func(copiedBytes, totalBytes int64)) error {
 	if s.closed.Load() {
 		return fmt.Errorf("resonance: backup %q: %w", s.path, ErrClosed)

@@ -146,11 +146,7 @@ func edgesName(es []Edge) string {
 // edge as JSON.
 //
 // An empty Type is "related_to" and an empty ContextSource is stored as
-// NULL. Confidence and Veracity are stored as given, 0 included: Go cannot
-// tell "not set" from 0, and an edge read and written back, or one copied
-// from a database that holds 0 (the original's may), must not change. Their
-// default of 1 applies where they are absent: edges of InsertEdge, JSON
-// Lines without the field, rows inserted without the columns. Set both.
+// NULL. Confidence and Veracity are stored as given, 0 included: set both.
 //
 // An empty source, target or type, or a NaN or ±Inf confidence or veracity,
 // is refused with an error wrapping ErrInvalid that names the edge, before

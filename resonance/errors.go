@@ -30,11 +30,8 @@ var (
 	ErrSchemaMismatch = errors.New("schema mismatch")
 	// ErrNestedTx: a call that needs the store's writer (Tx, Begin,
 	// Checkpoint, Health, maintenance) was made with the context of an open write
-	// transaction of the same store, or a context derived from it. The
-	// transaction holds the one writer, so the call would wait for itself
-	// forever; committing it separately would break the outer
-	// transaction's atomicity. Write through the *Tx instead. Reads, Read
-	// included, may run inside a Tx.
+	// transaction of the same store, or a context derived from it: it would
+	// wait for itself. Write through the *Tx instead; reads may run inside.
 	ErrNestedTx = errors.New("nested transaction")
 	// ErrClosed: the store has been closed.
 	ErrClosed = errors.New("store is closed")

@@ -68,13 +68,9 @@ func (s *Store) maintain(ctx context.Context, op, stmt string) error {
 }
 
 // IntegrityCheck runs PRAGMA integrity_check on a read-only connection and
-// returns the problems it reports, one line each (SQLite reports the
-// problems of a b-tree as one multi-line row), an empty slice for a sound
-// database.
-// Problems are not an error, and neither is damage so bad that SQLite stops
-// the check with SQLITE_CORRUPT or SQLITE_NOTADB: that is returned as the
-// last problem. The error is for failing to run the check (ErrClosed,
-// ErrBusy…).
+// returns the problems it reports, one line each, an empty slice for a
+// sound database. Problems, even SQLITE_CORRUPT, are not an error: the
+// error is for failing to run the check (ErrClosed, ErrBusy…).
 func (s *Store) IntegrityCheck(ctx context.Context) ([]string, error) {
 	if s.closed.Load() {
 		return nil, fmt.Errorf("resonance: integrity check %q: %w", s.path, ErrClosed)

@@ -59,10 +59,7 @@ type SearchResult struct {
 	Hits []SearchHit `json:"hits"`
 	// Skipped counts the nodes the filters selected whose stored embedding
 	// has another dimension than the query, or is not whole float32
-	// values (a length that is not a multiple of 4, written by another
-	// program): they are not scored. (The original multiplied over the
-	// query's length whatever the stored length was; a result that mixes
-	// dimensions means nothing, so they are left out and counted instead.)
+	// values: they are not scored.
 	Skipped int `json:"skipped"`
 }
 

@@ -12,11 +12,9 @@ import (
 	"time"
 )
 
-// Store is an open Resonance Graph database: one writer connection for
-// write transactions, a pool of query_only connections for reads and, on a
-// read-write store, one connection that checkpoints the WAL in the
-// background (checkpointer.go), all hardened by the connector. A Store is safe for concurrent use; open one
-// per database file per process and share it.
+// Store is an open Resonance Graph database: one writer, a pool of
+// query_only readers and a background checkpointer. It is safe for
+// concurrent use; open one per database file per process and share it.
 type Store struct {
 	path    string // absolute path of the database file
 	opts    Options
@@ -40,14 +38,10 @@ type Store struct {
 // Open opens the Resonance Graph database at path, the seed's ResonanceDB.
 //
 // It refuses bad Options before touching the disk (C11), a missing file
-// unless o.Create is set (C10), then opens the writer and reader pools,
-// applies the pending migrations from the embedded schema (M1), each in its
-// own IMMEDIATE transaction so concurrent openers apply each exactly once
-// (M2) and a failing one leaves the previous version intact (M3), and runs
-// PRAGMA optimize=0x10002 (W6), which is skipped with a warning when it
-// cannot run (the write lock stays busy, the disk is full). Before
-// migrating a database that already holds data it writes a backup beside
-// it (M6).
+// unless o.Create is set (C10), then applies the pending migrations (M1),
+// each exactly once across openers (M2) and whole or not at all (M3), after
+// a backup of a database that holds data (M6), and runs PRAGMA optimize
+// (W6).
 //
 // A database holding migration versions this binary does not know is
 // refused with ErrSchemaMismatch and left untouched (M4). A read-only store

@@ -128,16 +128,11 @@ func (r *ReadTx) QueryRowContext(ctx context.Context, query string, args ...any)
 // wraps fn's error; when the rollback itself failed, it is joined to it.
 //
 // fn gets the transaction's context, derived from ctx: pass it on. A Store
-// write made with it, or with a context derived from it (in goroutines fn
-// starts, too), while the transaction is open returns ErrNestedTx at once
-// instead of waiting for the writer the transaction holds: write through
-// tx instead (T2). A write that cannot be recognised as nested (made with
-// another context) waits for this process's writer at most the busy
-// timeout and then returns ErrBusy, never hangs.
-//
-// On a read-only store, writes in fn fail with ErrReadOnly. A transaction
-// open longer than half the busy timeout is logged and counted (W8,
-// Store.LongTransactions).
+// write made with it (or a context derived from it) returns ErrNestedTx at
+// once (T2); one made with another context waits at most the busy timeout,
+// then returns ErrBusy. On a read-only store, writes fail with ErrReadOnly.
+// A transaction open longer than half the busy timeout is logged and
+// counted (W8).
 func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) error {
 	t, err := s.begin(ctx, true)
 	if err != nil {
@@ -149,14 +144,9 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 // Read runs fn in a read transaction on the pool of query_only connections
 // (T3): fn sees one consistent snapshot, and many Reads run at once beside
 // the writer. A write through the ReadTx's SQL methods fails with
-// ErrReadOnly (unless fn turns PRAGMA query_only off itself, which the
-// package cannot stop; the connection is then replaced before it is used
-// again, C7); the graph API's writes are not on ReadTx at all. Read
-// commits when fn returns nil and rolls back otherwise, like Tx. A Read may
-// run inside a Tx and a Tx inside a Read. Give the Store's own reads in fn
-// fn's ctx: with it they wait for a reader at most the busy timeout
-// (ErrBusy) when the Reads around them hold every reader; with another
-// context they wait until a reader is free.
+// ErrReadOnly. Read commits when fn returns nil and rolls back otherwise.
+// A Read may run inside a Tx and a Tx inside a Read. Give the Store's reads
+// in fn fn's ctx: then they wait for a reader at most the busy timeout.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r *ReadTx) error) error {
 	t, err := s.begin(ctx, false)
 	if err != nil {

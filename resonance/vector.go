@@ -87,12 +87,9 @@ func encodeEmbedding(v []float32) ([]byte, error) {
 }
 
 // DecodeEmbedding reads b, a nodes.embedding column (D1), as raw
-// little-endian float32 values and returns a new slice.
-//
-// It returns an error when len(b) is not a multiple of 4 ("embedding blob is
-// 10 bytes, not a multiple of 4") and when a value is NaN or ±Inf
-// ("embedding[17] is NaN"): the store never writes those, so such a blob is
-// corrupt. A nil or empty b gives nil, nil.
+// little-endian float32 values and returns a new slice. A length that is not
+// a multiple of 4, or a NaN or ±Inf value, is an error (a corrupt blob); a
+// nil or empty b gives nil, nil.
 func DecodeEmbedding(b []byte) ([]float32, error) {
 	if len(b) == 0 {
 		return nil, nil
