@@ -31,7 +31,7 @@ func (s *Store) Vacuum(ctx context.Context) error {
 	if pids, _ := inuse.Processes(s.path); len(pids) > 0 {
 		return fmt.Errorf("resonance: vacuum %q: %w: %s has the database open; VACUUM rewrites the whole file under the write lock, "+
 			"and another process's writes would fail once they waited their busy timeout for it: run vacuum when no other process uses the database "+
-			"(stop them, Litestream included), or, on a database whose auto_vacuum is INCREMENTAL, use IncrementalVacuum, which frees pages without rewriting the file; nothing was changed",
+			"(stop them, Litestream included), or, on a database whose auto_vacuum is INCREMENTAL, run an incremental vacuum instead, which frees pages without rewriting the file; nothing was changed",
 			s.path, ErrBusy, inuse.Describe(pids))
 	}
 	return s.maintain(ctx, "vacuum", "VACUUM")
