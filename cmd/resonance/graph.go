@@ -32,8 +32,18 @@ type nodeView struct {
 	Summary      string          `json:"summary"`
 	Meta         json.RawMessage `json:"meta"`
 	EmbeddingDim int             `json:"embedding_dim"` // 0: none
-	EdgesOut     int             `json:"edges_out"`
-	EdgesIn      int             `json:"edges_in"`
+	// EmbeddingError says why a stored embedding could not be read (not a
+	// whole finite float32 vector); the rest of the node is shown.
+	EmbeddingError string `json:"embedding_error,omitempty"`
+	EdgesOut       int    `json:"edges_out"`
+	EdgesIn        int    `json:"edges_in"`
+}
+
+// damagedEmbedding reports whether GetNode returned node n without its
+// stored embedding, which is not a whole finite float32 vector: the node
+// exists, and err says what is wrong with the embedding.
+func damagedEmbedding(n resonance.Node, err error) bool {
+	return errors.Is(err, resonance.ErrInvalid) && n.ID != ""
 }
 
 func runShow(e *env, fs *flag.FlagSet) error {
@@ -49,9 +59,12 @@ func runShow(e *env, fs *flag.FlagSet) error {
 	var v nodeView
 	err = s.Read(e.ctx, func(ctx context.Context, r *resonance.ReadTx) error {
 		n, err := r.GetNode(ctx, id)
-		if errors.Is(err, resonance.ErrNotFound) {
+		switch {
+		case errors.Is(err, resonance.ErrNotFound):
 			return fmt.Errorf("resonance: show: %w: no node %q", resonance.ErrNotFound, id)
-		} else if err != nil {
+		case damagedEmbedding(n, err):
+			v.EmbeddingError = err.Error() // the rest of the node is shown
+		case err != nil:
 			return err
 		}
 		out, err := r.OutgoingEdges(ctx, id)
@@ -63,7 +76,8 @@ func runShow(e *env, fs *flag.FlagSet) error {
 			return err
 		}
 		v = nodeView{ID: n.ID, Type: n.Type, Title: n.Title, Domain: n.Domain, Layer: n.Layer, Date: n.Date,
-			Hash: n.Hash, Summary: n.Summary, Meta: n.Meta, EmbeddingDim: len(n.Embedding), EdgesOut: len(out), EdgesIn: len(in)}
+			Hash: n.Hash, Summary: n.Summary, Meta: n.Meta, EmbeddingDim: len(n.Embedding), EmbeddingError: v.EmbeddingError,
+			EdgesOut: len(out), EdgesIn: len(in)}
 		return nil
 	})
 	if err != nil {
@@ -91,7 +105,10 @@ func runShow(e *env, fs *flag.FlagSet) error {
 	row("summary", v.Summary)
 	row("meta", string(v.Meta))
 	emb := "none"
-	if v.EmbeddingDim > 0 {
+	switch {
+	case v.EmbeddingError != "":
+		emb = "damaged: not a whole finite float32 vector (`resonance doctor` says how to fix it)"
+	case v.EmbeddingDim > 0:
 		emb = fmt.Sprintf("%d floats", v.EmbeddingDim)
 	}
 	row("embedding", emb)
@@ -402,9 +419,10 @@ func runRm(e *env, fs *flag.FlagSet) error {
 				continue
 			}
 			seen[id] = true
-			if _, err := r.GetNode(ctx, id); errors.Is(err, resonance.ErrNotFound) {
+			// A node whose stored embedding is damaged is still removed.
+			if n, err := r.GetNode(ctx, id); errors.Is(err, resonance.ErrNotFound) {
 				return fmt.Errorf("resonance: rm: %w: no node %q; nothing was deleted", resonance.ErrNotFound, id)
-			} else if err != nil {
+			} else if err != nil && !damagedEmbedding(n, err) {
 				return err
 			}
 			res.Nodes = append(res.Nodes, id)

@@ -423,3 +423,42 @@ func TestExport_DOT(t *testing.T) {
 		}
 	}
 }
+
+// TestShowRm_DamagedEmbedding: a node whose stored embedding is not a
+// whole finite float32 vector (another program wrote it) is still shown,
+// with the damage said, and can still be removed.
+func TestShowRm_DamagedEmbedding(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "g.db")
+	mustCLI(t, 0, "", "--db", db, "init")
+	mustCLI(t, 0, `{"kind":"node","id":"short","type":"doc","title":"Short"}`+"\n"+
+		`{"kind":"node","id":"other","type":"doc"}`+"\n"+
+		`{"kind":"edge","source":"other","target":"short"}`+"\n", "--db", db, "import", "-")
+	conn, err := resonance.Connect(t.Context(), db, resonance.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(`UPDATE nodes SET embedding = x'0102030405' WHERE id = 'short'`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+
+	r := mustCLI(t, 0, "", "--db", db, "show", "short")
+	for _, want := range []string{"Short", "damaged", "1 in"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("show of a node with a damaged embedding lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = mustCLI(t, 0, "", "--db", db, "--json", "show", "short")
+	var v struct {
+		Title          string `json:"title"`
+		EmbeddingError string `json:"embedding_error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || v.Title != "Short" || v.EmbeddingError == "" {
+		t.Errorf("show --json = %s (%v), want the title and embedding_error", r.stdout, err)
+	}
+	mustCLI(t, 0, "", "--db", db, "rm", "short")
+	mustCLI(t, 1, "", "--db", db, "show", "short")
+	if r := mustCLI(t, 0, "", "--db", db, "--json", "edges", "other"); strings.Contains(r.stdout, "short") {
+		t.Errorf("the damaged node's edge survived its rm: %s", r.stdout)
+	}
+}
