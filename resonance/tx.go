@@ -226,7 +226,8 @@ type liveTx struct {
 	conn  *sql.Conn
 	ctx   context.Context // the caller's, marked with the transaction (txKey)
 	began time.Time
-	watch *time.Timer
+	watch *time.Timer   // reports the transaction once it is open past half the busy timeout (W8)
+	told  chan struct{} // closed when watch's report is written
 }
 
 // begin begins a transaction: on the writer for a write (T2: not with the
@@ -256,7 +257,11 @@ func (s *Store) begin(ctx context.Context, write bool) (*liveTx, error) {
 	st.parent, _ = ctx.Value(txKey{}).(*txState)
 	t := &liveTx{tx: &Tx{}, sqlTx: sqlTx, conn: conn, ctx: context.WithValue(ctx, txKey{}, st), began: time.Now()}
 	t.tx.init(s, sqlTx, st)
-	t.watch = time.AfterFunc(s.opts.BusyTimeout/2, func() { s.reportLong(time.Since(t.began), write) })
+	t.told = make(chan struct{})
+	t.watch = time.AfterFunc(s.opts.BusyTimeout/2, func() {
+		defer close(t.told)
+		s.reportLong(time.Since(t.began), write)
+	})
 	return t, nil
 }
 
@@ -290,7 +295,11 @@ func (t *liveTx) end(ctx context.Context, commit bool) error {
 	if st.done.Swap(true) {
 		return sql.ErrTxDone
 	}
-	t.watch.Stop()
+	if !t.watch.Stop() {
+		// The report has begun: it is written before the transaction ends,
+		// so nothing it logs comes after the caller's call returned.
+		<-t.told
+	}
 	defer t.conn.Close()
 	var err error
 	switch {
