@@ -9,10 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/resonance-graph/resonancedb/internal/output/outputtest"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -26,36 +26,8 @@ func TestBackup_RefusesTheDatabase(t *testing.T) {
 	s := openStore(t, resonance.Options{})
 	fillGraph(t, s, "o", 10)
 	db := s.Path()
-	dir := filepath.Dir(db)
-	other := t.TempDir()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.Symlink(db, filepath.Join(other, "link.db")))
-	must(os.Link(db, filepath.Join(other, "hard.db")))
-	must(os.Symlink(dir, filepath.Join(other, "dirlink")))
-	must(os.Symlink(db+"-wal", filepath.Join(other, "wal-link")))
-	must(os.Symlink(db+"-journal", filepath.Join(other, "journal-link"))) // dangling: no -journal in WAL mode
-	must(syscall.Mkfifo(filepath.Join(other, "fifo"), 0o644))
-	must(os.Mkdir(filepath.Join(other, "sub"), 0o755))
-
-	for _, dest := range []string{
-		db, db + "-wal", db + "-shm", db + "-journal",
-		filepath.Join(dir, ".", filepath.Base(db)),
-		filepath.Join(other, "link.db"),
-		filepath.Join(other, "hard.db"),
-		filepath.Join(other, "dirlink", filepath.Base(db)),
-		filepath.Join(other, "dirlink", filepath.Base(db)+"-shm"),
-		filepath.Join(other, "wal-link"),
-		filepath.Join(other, "journal-link"),
-		"/dev/null",
-		filepath.Join(other, "fifo"),
-		filepath.Join(other, "sub"),
-		filepath.Join(other, "sub") + "/",
-	} {
+	dests, other := outputtest.Refused(t, db)
+	for _, dest := range dests {
 		t.Run(strings.TrimPrefix(dest, other), func(t *testing.T) {
 			err := s.Backup(ctx, dest, nil)
 			if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), dest) {
@@ -69,7 +41,7 @@ func TestBackup_RefusesTheDatabase(t *testing.T) {
 	if problems, err := s.IntegrityCheck(ctx); err != nil || len(problems) > 0 {
 		t.Errorf("integrity after the refusals: %v %v", problems, err)
 	}
-	noTempFiles(t, dir, filepath.Base(db)+"*")
+	noTempFiles(t, filepath.Dir(db), filepath.Base(db)+"*")
 	noTempFiles(t, other, "link.db", "hard.db", "dirlink", "wal-link", "journal-link", "fifo", "sub")
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/resonance-graph/resonancedb/internal/output"
+	"github.com/resonance-graph/resonancedb/internal/output/outputtest"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -62,36 +63,8 @@ func noTempFiles(t *testing.T, dir string, keep ...string) {
 // the same destinations with Store.Backup.
 func TestCreate_RefusesTheDatabase(t *testing.T) {
 	db := openDatabase(t)
-	dir := filepath.Dir(db)
-	other := t.TempDir()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.Symlink(db, filepath.Join(other, "link.db")))
-	must(os.Link(db, filepath.Join(other, "hard.db")))
-	must(os.Symlink(dir, filepath.Join(other, "dirlink")))
-	must(os.Symlink(db+"-wal", filepath.Join(other, "wal-link")))
-	must(os.Symlink(db+"-journal", filepath.Join(other, "journal-link"))) // dangling: no -journal in WAL mode
-	must(syscall.Mkfifo(filepath.Join(other, "fifo"), 0o644))
-	must(os.Mkdir(filepath.Join(other, "sub"), 0o755))
-
-	for _, dest := range []string{
-		db, db + "-wal", db + "-shm", db + "-journal",
-		filepath.Join(dir, ".", filepath.Base(db)),
-		filepath.Join(other, "link.db"),
-		filepath.Join(other, "hard.db"),
-		filepath.Join(other, "dirlink", filepath.Base(db)),
-		filepath.Join(other, "dirlink", filepath.Base(db)+"-shm"),
-		filepath.Join(other, "wal-link"),
-		filepath.Join(other, "journal-link"),
-		"/dev/null",
-		filepath.Join(other, "fifo"),
-		filepath.Join(other, "sub"),
-		filepath.Join(other, "sub") + "/",
-	} {
+	dests, other := outputtest.Refused(t, db)
+	for _, dest := range dests {
 		t.Run(strings.TrimPrefix(dest, other), func(t *testing.T) {
 			out, err := output.Create(db, dest, true)
 			if err == nil {
@@ -103,7 +76,7 @@ func TestCreate_RefusesTheDatabase(t *testing.T) {
 			}
 		})
 	}
-	noTempFiles(t, dir, filepath.Base(db)+"*")
+	noTempFiles(t, filepath.Dir(db), filepath.Base(db)+"*")
 	noTempFiles(t, other, "link.db", "hard.db", "dirlink", "wal-link", "journal-link", "fifo", "sub")
 }
 
