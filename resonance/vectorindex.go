@@ -52,7 +52,8 @@ import (
 //
 // Bounded. Options.VectorCacheBytes bounds what the copy holds; its parts
 // are allocated whole (internal/vecindex's chunks), so the bound holds while
-// it is read too. The rows that do not fit, the last ones in rowid order,
+// it is read too, and a collection after every eighth of the bound read
+// frees the rows the driver allocated (loadSlack). The rows that do not fit, the last ones in rowid order,
 // are scored by each search from the database in its transaction: the cost
 // grows with the part that does not fit, never a switch to a full scan.
 // Negative keeps no copy: every search scans.
@@ -352,6 +353,7 @@ func (x *vectorIndex) extend(ctx context.Context, tx *sql.Tx) (err error) {
 	var rowid int64
 	var domain, typ, blob sql.RawBytes
 	var isBlob bool
+	var garbage int64
 	for n := 1; rows.Next(); n++ {
 		if n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -363,6 +365,13 @@ func (x *vectorIndex) extend(ctx context.Context, tx *sql.Tx) (err error) {
 				return cancelled(ctx.Err())
 			}
 			return fmt.Errorf("read embeddings: %w", classify(err))
+		}
+		// The driver allocates each row's values afresh, garbage at
+		// once; left to the collector's pace, which lets the heap grow to
+		// twice what is live, it would double what the load holds.
+		if garbage += int64(len(domain) + len(typ) + len(blob)); garbage > loadGarbage(x.maxBytes) {
+			garbage = 0
+			runtime.GC()
 		}
 		slot, hasSlot, ok := c.reserve(rowid, domain, typ, blob, isBlob, x.maxBytes)
 		if !ok {
@@ -388,6 +397,16 @@ func (x *vectorIndex) extend(ctx context.Context, tx *sql.Tx) (err error) {
 	return nil
 }
 
+// loadGarbage is how many bytes of rows a load reads between two
+// collections: an eighth of the bound, at least 1 MiB.
+func loadGarbage(maxBytes int64) int64 { return max(maxBytes/8, 1<<20) }
+
+// loadSlack is what a load allocates at most besides the copy: the rows
+// read since the last collection and the encoders' batches.
+func loadSlack(maxBytes int64) int64 {
+	return loadGarbage(maxBytes) + int64(2*runtime.GOMAXPROCS(0)+2)*encodeBatchBytes
+}
+
 // encoders decode and encode the vectors of a load on every core while the
 // loading goroutine reads rows: it copies each blob into a batch of one
 // dimension, and a full batch goes to the goroutines, which put each
@@ -407,8 +426,9 @@ type encodeBatch struct {
 	blobs []byte
 }
 
-// encodeBatchLen is how many vectors a batch holds.
-const encodeBatchLen = 256
+// encodeBatchBytes is how many bytes of vectors a batch holds, or one
+// vector when it is larger.
+const encodeBatchBytes = 64 << 10
 
 func newEncoders() *encoders {
 	n := runtime.GOMAXPROCS(0)
@@ -449,7 +469,7 @@ func (e *encoders) put(slot vecindex.Slot, blob []byte) {
 	}
 	b.slots = append(b.slots, slot)
 	b.blobs = append(b.blobs, blob...)
-	if len(b.slots) == encodeBatchLen {
+	if len(b.blobs)+len(blob) > encodeBatchBytes { // the next would not fit
 		e.jobs <- b
 		delete(e.pending, dim)
 	}
