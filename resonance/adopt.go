@@ -305,8 +305,9 @@ func schemaObjects(ctx context.Context, q querier) (schemaObjectList, error) {
 	return objects, rows.Err()
 }
 
-// tableDiffs compares the columns of table with want. table_xinfo, unlike
-// table_info, lists generated columns too; the original has none.
+// tableDiffs compares the columns of table with want, and its kind: the
+// original's tables are rowid tables. table_xinfo, unlike table_info,
+// lists generated columns too; the original has none.
 func tableDiffs(ctx context.Context, q querier, table string, want []originalColumn) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT name, type, "notnull", pk FROM pragma_table_xinfo(?) ORDER BY cid`, table)
 	if err != nil {
@@ -341,6 +342,14 @@ func tableDiffs(ctx context.Context, q querier, table string, want []originalCol
 		if g.pk != w.pk {
 			diffs = append(diffs, fmt.Sprintf("%s.%s is at position %d of the primary key where the original's is at %d (0: not in it)", table, w.name, g.pk, w.pk))
 		}
+	}
+	// The original's tables are rowid tables; the copy walks their rowids.
+	var withoutRowid bool
+	if err := q.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list(?) WHERE schema = 'main'`, table).Scan(&withoutRowid); err != nil {
+		return nil, err
+	}
+	if withoutRowid {
+		diffs = append(diffs, fmt.Sprintf("%s is a WITHOUT ROWID table where the original's is not", table))
 	}
 	for _, g := range got {
 		if !slices.ContainsFunc(want, func(w originalColumn) bool { return strings.EqualFold(g.name, w.name) }) {
@@ -455,7 +464,8 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 	if err := setOriginalAside(exec); err != nil {
 		return err
 	}
-	if err := migrateOriginal(exec, s.path, ms, parsed, org, seq); err != nil {
+	copyRows := func() error { return copyOriginalRows(ctx, tx, exec, s.path, org, seq) }
+	if err := migrateOriginal(exec, s.path, ms, parsed, copyRows); err != nil {
 		return err
 	}
 	if err := recordMigrations(exec, ms); err != nil {
@@ -510,15 +520,15 @@ func setOriginalAside(exec adoptExec) error {
 
 // migrateOriginal runs every library migration and, right after
 // originalVersion, the first whose tables the original's rows fit, copies
-// them in (copyOriginalRows). path names the database in errors.
-func migrateOriginal(exec adoptExec, path string, ms []dbmate.Migration, parsed []*dbmate.ParsedMigration, org *Original, seq int64) error {
+// them in (copyRows). path names the database in errors.
+func migrateOriginal(exec adoptExec, path string, ms []dbmate.Migration, parsed []*dbmate.ParsedMigration, copyRows func() error) error {
 	copied := false
 	for i, m := range ms {
 		if _, err := exec("migration "+m.FileName, parsed[i].Up); err != nil {
 			return err
 		}
 		if m.Version == originalVersion {
-			if err := copyOriginalRows(exec, org, seq); err != nil {
+			if err := copyRows(); err != nil {
 				return err
 			}
 			copied = true
@@ -555,53 +565,6 @@ func (s *Store) warnConverted(versions int, took time.Duration) {
 	}
 	s.opts.Logger.Warn("resonance: converted the database made by the original to this schema; the original cannot open it any more; its backup is in "+backups,
 		"db", s.path, "versions", versions, "took", took)
-}
-
-// copyOriginalRows copies every row of the renamed tables into this
-// schema's, fills the NULLs documented above, checks that each table got
-// every row, keeps history's counter, and drops the renamed tables and
-// __drizzle_migrations.
-func copyOriginalRows(exec adoptExec, org *Original, seq int64) error {
-	for _, c := range []struct {
-		table, query string
-		want         int64
-	}{
-		{"nodes", `INSERT INTO nodes (id, type, title, domain, layer, embedding, hash, summary, meta, date)
-			SELECT id, coalesce(type, '` + adoptedType + `'), title, coalesce(domain, '` + defaultDomain + `'),
-				coalesce(layer, '` + defaultLayer + `'), embedding, hash, summary, meta, date
-			FROM _original_nodes`, org.Rows["nodes"]},
-		{"edges", `INSERT INTO edges (source, target, type, confidence, veracity, context_source)
-			SELECT source, target, type, coalesce(confidence, 1.0), coalesce(veracity, 1.0), context_source
-			FROM _original_edges`, org.Rows["edges"]},
-		{"ember_state", `INSERT INTO ember_state (file_path, last_analyzed, sidecar_created, confidence)
-			SELECT file_path, last_analyzed, coalesce(sidecar_created, 0), confidence FROM _original_ember_state`, org.Rows["ember_state"]},
-		{"history", `INSERT INTO history (id, entity_type, entity_id, action, old_value, new_value, timestamp)
-			SELECT id, entity_type, entity_id, action, old_value, new_value, coalesce(timestamp, '` + adoptedTimestamp + `')
-			FROM _original_history ORDER BY id`, org.Rows["history"]},
-	} {
-		n, err := exec("copying "+c.table, c.query)
-		if err != nil {
-			return err
-		}
-		if n != c.want {
-			return fmt.Errorf("resonance: adopt: copying %s: %d rows copied of %d: %w; nothing was changed", c.table, n, c.want, ErrSchemaMismatch)
-		}
-	}
-	// Inserting explicit ids moved history's counter to the highest id; the
-	// original's counter may be higher (its newest rows deleted).
-	if _, err := exec("keeping history's counter", `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'history'`, seq); err != nil {
-		return err
-	}
-	if _, err := exec("keeping history's counter", `INSERT INTO sqlite_sequence (name, seq) SELECT 'history', ?
-		WHERE ? > 0 AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'history')`, seq, seq); err != nil {
-		return err
-	}
-	for _, t := range []string{"_original_nodes", "_original_edges", "_original_ember_state", "_original_history", `"__drizzle_migrations"`} {
-		if _, err := exec("dropping the original's tables", "DROP TABLE "+t); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // sqliteInTx reports whether the SQLite connection behind conn is inside a

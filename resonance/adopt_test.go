@@ -316,6 +316,9 @@ func TestOpen_RefusesLookalikesOfTheOriginal(t *testing.T) {
 			"CREATE TRIGGER nodes AFTER INSERT ON other_app BEGIN INSERT INTO history (entity_type, entity_id, action) VALUES ('other', new.a, 'insert'); END;\n" +
 			originaldb.DDL,
 			want: "trigger nodes is not the original's"},
+		// The copy walks the original's rowids.
+		{name: "WithoutRowid", ddl: strings.Replace(originaldb.DDL, "PRIMARY KEY(`source`, `target`, `type`)\n)", "PRIMARY KEY(`source`, `target`, `type`)\n) WITHOUT ROWID", 1),
+			want: "edges is a WITHOUT ROWID table where the original's is not"},
 		// A VIRTUAL generated column is hidden from pragma_table_info.
 		{name: "GeneratedColumn", alter: `ALTER TABLE nodes ADD COLUMN title_length integer GENERATED ALWAYS AS (length(title)) VIRTUAL`,
 			want: "nodes has a column title_length that the original's has not"},

@@ -1,5 +1,16 @@
 package resonance
 
+import "testing"
+
 // EncodeEmbedding is the embedding encoder, for the external tests of its
 // format (D8).
 var EncodeEmbedding = encodeEmbedding
+
+// SetAdoptChunk makes the copy of an original's rows insert n rows a
+// statement until the test ends, so that a small original is copied in
+// many chunks. Tests of this package do not run in parallel.
+func SetAdoptChunk(t testing.TB, n int64) {
+	old := adoptChunk
+	adoptChunk = n
+	t.Cleanup(func() { adoptChunk = old })
+}
