@@ -170,6 +170,35 @@ func TestCLI_EveryConversionIsSaid(t *testing.T) {
 	}
 }
 
+// TestCLI_ConversionDrawsProgress: migrate up and init with --progress
+// always draw the rows copied against the total, up to 100%, and clear the
+// line before the warning that the file was converted; on a stderr that is
+// not a terminal they draw nothing.
+func TestCLI_ConversionDrawsProgress(t *testing.T) {
+	for _, cmd := range [][]string{{"migrate", "up"}, {"init"}} {
+		t.Run(cmd[0], func(t *testing.T) {
+			db, c := newOriginalDB(t, originaldb.Options{ExtraNodes: 12})
+			total := thousands(int64(c.Nodes + c.Edges + c.History + c.EmberState))
+			r := mustCLI(t, 0, "", append(append([]string{"--db", db}, cmd...), "--progress", "always")...)
+			for _, want := range []string{"\rconverting [", " rows 0 of " + total + ", 0%", " rows " + total + " of " + total + ", 100%",
+				"\rresonance: converted the database made by the original"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("resonance %s --progress always: stderr does not hold %q:\n%q", strings.Join(cmd, " "), want, r.stderr)
+				}
+			}
+			db, _ = newOriginalDB(t, originaldb.Options{ExtraNodes: 12})
+			if r := mustCLI(t, 0, "", append([]string{"--db", db}, cmd...)...); strings.Contains(r.stderr, "\r") || strings.Contains(r.stderr, "converting [") {
+				t.Errorf("resonance %s drew progress on a non-terminal stderr: %q", strings.Join(cmd, " "), r.stderr)
+			}
+		})
+	}
+	db, _ := newOriginalDB(t, originaldb.Options{})
+	mustCLI(t, 2, "", "--db", db, "migrate", "up", "--progress", "sometimes")
+	if org, err := resonance.InspectOriginal(t.Context(), db, resonance.Options{}); err != nil || org == nil {
+		t.Errorf("migrate up with a bad --progress converted the database: %+v, %v", org, err)
+	}
+}
+
 // TestCLI_OnlyMigrateUpAndInitConvert runs every other command that opens
 // the database read-write on a database made by the original: each says
 // what it found and how to convert it, and changes nothing (X1).

@@ -22,9 +22,17 @@ const initHelp = "Create the database (and its directory) if needed, apply migra
 
 func initFlags(fs *flag.FlagSet) {
 	fs.Bool("example", false, "import the bundled example graph")
+	progressFlag(fs)
 }
 
-const migrateHelp = "Apply pending migrations (up) or list every migration and whether it is applied (status)."
+const migrateHelp = "Apply pending migrations (up) or list every migration and whether it is applied (status).\n\n" +
+	"On a database made by the original, status says what up will do, and up converts it (X1):\n" +
+	"a backup first, then one transaction; while the rows are copied, a progress line shows on\n" +
+	"stderr when it is a terminal."
+
+func migrateFlags(fs *flag.FlagSet) {
+	progressFlag(fs)
+}
 
 const healthHelp = "Check the connection settings (C1-C9) and run a write/read probe. Exit 1 when unhealthy."
 
@@ -47,7 +55,7 @@ func openStore(e *env, o resonance.Options) (*resonance.Store, error) {
 			return nil, notConverted(e, org)
 		}
 	}
-	return openConverting(e, o)
+	return openConverting(e, o, nil)
 }
 
 // notConverted is the refusal of a command other than init and migrate up
@@ -67,10 +75,22 @@ func notConverted(e *env, org *resonance.Original) error {
 }
 
 // openConverting is openStore for init and migrate up, which convert a
-// database made by the original.
-func openConverting(e *env, o resonance.Options) (*resonance.Store, error) {
+// database made by the original. prog, unless nil, draws the rows the
+// conversion has copied; the store's warnings clear its line first, so each
+// starts on a line of its own.
+func openConverting(e *env, o resonance.Options, prog *progress) (*resonance.Store, error) {
+	ctx := e.ctx
 	if o.Logger == nil {
-		o.Logger = newWarnLogger(e.stderr)
+		o.Logger = newWarnLogger(clearFirst{prog, e.stderr})
+	}
+	if prog != nil {
+		ctx = resonance.WithProgress(ctx, func(done, total int64) {
+			if done == 0 {
+				prog.restart() // the time left counts from the copy's start, not the backup's
+			}
+			prog.draw(fmt.Sprintf("converting %s rows %s", bar(done, total, 30), prog.of(done, total, thousands)), done == total)
+		})
+		defer prog.clear()
 	}
 	o = e.options(o)
 	o.ExternalCheckpoints = e.external
@@ -79,14 +99,18 @@ func openConverting(e *env, o resonance.Options) (*resonance.Store, error) {
 			return nil, err
 		}
 	}
-	return resonance.Open(e.ctx, e.dbPath, o)
+	return resonance.Open(ctx, e.dbPath, o)
 }
 
 func runInit(e *env, fs *flag.FlagSet) error {
 	if err := noArgs(fs); err != nil {
 		return err
 	}
-	s, err := openConverting(e, resonance.Options{Create: true})
+	prog, err := newProgress(e, stringFlag(fs, "progress"))
+	if err != nil {
+		return err
+	}
+	s, err := openConverting(e, resonance.Options{Create: true}, prog)
 	if err != nil {
 		return err
 	}
@@ -147,8 +171,12 @@ func runMigrate(e *env, fs *flag.FlagSet) error {
 	}
 	// A database made by the original is converted by the open (X1); say
 	// so afterwards. An error here is the open's to report.
+	prog, err := newProgress(e, stringFlag(fs, "progress"))
+	if err != nil {
+		return err
+	}
 	org, _ := resonance.InspectOriginal(e.ctx, e.dbPath, e.options(o))
-	s, err := openConverting(e, o)
+	s, err := openConverting(e, o, prog)
 	if err != nil {
 		return err
 	}

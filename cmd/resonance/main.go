@@ -81,7 +81,7 @@ type command struct {
 // Adding a command is a row here and its run function.
 var commands = []command{
 	{name: "init", help: initHelp, flags: initFlags, run: runInit},
-	{name: "migrate", args: "up|status", help: migrateHelp, run: runMigrate},
+	{name: "migrate", args: "up|status", help: migrateHelp, flags: migrateFlags, run: runMigrate},
 	{name: "health", help: healthHelp, run: runHealth},
 	{name: "doctor", args: "[PATH]", help: doctorHelp, flags: doctorFlags, run: runDoctor},
 	{name: "stats", help: statsHelp, run: runStats},

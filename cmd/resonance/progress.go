@@ -90,6 +90,28 @@ func (p *progress) clear() {
 	}
 }
 
+// restart counts the elapsed time, and so the time left, from now.
+func (p *progress) restart() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.start = time.Now()
+}
+
+// clearFirst writes to w after clearing p's line (p may be nil), so that
+// what it writes starts on a line of its own.
+type clearFirst struct {
+	p *progress
+	w io.Writer
+}
+
+func (c clearFirst) Write(b []byte) (int, error) {
+	c.p.clear()
+	return c.w.Write(b)
+}
+
 // elapsed returns the time since the progress line was created.
 func (p *progress) elapsed() time.Duration { return time.Since(p.start) }
 
