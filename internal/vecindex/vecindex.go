@@ -12,8 +12,10 @@
 //	q·v = s·t·ΣQ_i·c_i + s·Σ(q_i - t·Q_i)·c_i + Σq_i·(v_i - s·c_i)
 //
 // and the last two terms are at most s·(t/2·127·d + Σ|q_i|/2) in magnitude:
-// s times a constant of the query. The integer sum is exact. A little slack
-// covers the rounding of the float64 arithmetic around it (the codes are
+// s times a constant of the query. The integer sum is exact: the codes are
+// kept as c_i+128 in a byte, ΣQ_i·c_i = ΣQ_i·(c_i+128) - 128·ΣQ_i, and
+// dotCodes sums in an int32 only as many products as it holds. A little
+// slack covers the rounding of the float64 arithmetic around it (the codes are
 // computed with a multiplication by 1/s, off by a few ulps), and that of the
 // exact score itself (d float64 additions of exact products), so the exact
 // score the caller computes always lies within [lower, upper].
@@ -64,7 +66,7 @@ type chunk struct {
 	keys   [ChunkLen]int64
 	scales [ChunkLen]float32 // > 0: scored; 0: scores nothing; < 0: removed
 	labels [ChunkLen]Labels
-	codes  []int8 // ChunkLen × dim
+	codes  []uint8 // ChunkLen × dim, each code plus 128
 }
 
 // NewSet returns an empty set of vectors of dimension dim.
@@ -125,7 +127,7 @@ func (s *Set) Bytes() int64 { return int64(len(s.chunks)) * ChunkBytes(s.dim) }
 func (s *Set) Append(key int64, l Labels, v []float32, scored bool) {
 	i := s.n
 	if i%ChunkLen == 0 {
-		s.chunks = append(s.chunks, &chunk{codes: make([]int8, ChunkLen*s.dim)})
+		s.chunks = append(s.chunks, &chunk{codes: make([]uint8, ChunkLen*s.dim)})
 	}
 	s.n++
 	s.chunks[i/ChunkLen].keys[i%ChunkLen] = key
@@ -146,7 +148,7 @@ type Slot struct {
 func (s *Set) Reserve(key int64, l Labels) Slot {
 	i := s.n
 	if i%ChunkLen == 0 {
-		s.chunks = append(s.chunks, &chunk{codes: make([]int8, ChunkLen*s.dim)})
+		s.chunks = append(s.chunks, &chunk{codes: make([]uint8, ChunkLen*s.dim)})
 	}
 	s.n++
 	c, j := s.chunks[i/ChunkLen], i%ChunkLen
@@ -187,15 +189,17 @@ func (s *Set) Count(f Labels) int {
 	return n
 }
 
-// encode writes the codes of v into c and returns v's scale, or 0 when v is
-// all zeros (it then scores exactly 0).
-func encode(c []int8, v []float32) float32 {
+// encode writes the codes of v, plus 128, into c and returns v's scale, or
+// 0 when v is all zeros (it then scores exactly 0).
+func encode(c []uint8, v []float32) float32 {
 	var m float64
 	for _, x := range v {
 		m = max(m, math.Abs(float64(x)))
 	}
 	if m == 0 || math.IsNaN(m) || math.IsInf(m, 0) {
-		clear(c)
+		for i := range c {
+			c[i] = 128
+		}
 		return 0
 	}
 	// s is rounded up, so that every |v_i|/s is at most 127.
@@ -207,16 +211,17 @@ func encode(c []int8, v []float32) float32 {
 	// more, within the bound's slack.
 	inv := 1 / float64(s)
 	for i, x := range v {
-		c[i] = int8(max(-127, min(127, math.Round(float64(x)*inv))))
+		c[i] = uint8(128 + max(-127, min(127, math.Round(float64(x)*inv))))
 	}
 	return s
 }
 
 // Query is a query vector coded for Candidates.
 type Query struct {
-	codes []int16
-	scale float64 // t
-	err   float64 // the bound's constant: |q·v - approximation| <= s·err
+	codes  []int32 // 16-bit codes
+	offset int64   // 128·ΣQ_i, which the stored codes' offset adds to a dot
+	scale  float64 // t
+	err    float64 // the bound's constant: |q·v - approximation| <= s·err
 }
 
 // NewQuery codes q, whose values must be finite.
@@ -227,13 +232,14 @@ func NewQuery(q []float32) *Query {
 		m = max(m, a)
 		sumAbs += a
 	}
-	qq := &Query{codes: make([]int16, len(q))}
+	qq := &Query{codes: make([]int32, len(q))}
 	if m == 0 {
 		return qq
 	}
 	qq.scale = m / 32767
 	for i, x := range q {
-		qq.codes[i] = int16(max(-32767, min(32767, math.Round(float64(x)/qq.scale))))
+		qq.codes[i] = int32(max(-32767, min(32767, math.Round(float64(x)/qq.scale))))
+		qq.offset += 128 * int64(qq.codes[i])
 	}
 	d := float64(len(q))
 	// The quantisation terms, each code's error allowed a little over one
@@ -254,28 +260,47 @@ type Candidate struct {
 
 // bounds returns the bounds of the score of a vector of scale sc and
 // codes c.
-func (q *Query) bounds(sc float32, c []int8) (lower, upper float64) {
-	approx := float64(dotCodes(q.codes, c)) * q.scale * float64(sc)
+func (q *Query) bounds(sc float32, c []uint8) (lower, upper float64) {
+	approx := float64(dotCodes(q.codes, c)-q.offset) * q.scale * float64(sc)
 	b := float64(sc)*q.err + math.Abs(approx)*0x1p-48
 	return approx - b, approx + b
 }
 
-// dotCodes is the exact integer dot product of the codes.
-func dotCodes(q []int16, c []int8) int64 {
-	c = c[:len(q)]
-	var s0, s1, s2, s3 int64
+// dotCodes returns ΣQ_i·u_i exactly, for query codes |Q_i| <= 32767 and
+// stored codes u_i <= 255. The stored codes are unsigned and the query's
+// int32 because the compiler folds an index and an offset into such
+// loads, not into sign-extending ones: each code costs one instruction.
+// Each product is at most 8,355,585 in magnitude,
+// so an int32 holds the sum of 257 of them. A span of at most 512 codes
+// gives each of the four sums at most 128 products (and s0 at most 7 more
+// at the end), and the spans' sums add up in an int64.
+func dotCodes(q []int32, u []uint8) int64 {
+	var sum int64
+	for len(q) > 512 {
+		sum += dotSpan(q[:512], u[:512])
+		q, u = q[512:], u[512:]
+	}
+	return sum + dotSpan(q, u)
+}
+
+// dotSpan is dotCodes for at most 512 codes.
+func dotSpan(q []int32, u []uint8) int64 {
+	u = u[:len(q)]
+	var s0, s1, s2, s3 int32
 	i := 0
-	for ; i+4 <= len(q); i += 4 {
-		qq, cc := q[i:i+4:i+4], c[i:i+4:i+4]
-		s0 += int64(qq[0]) * int64(cc[0])
-		s1 += int64(qq[1]) * int64(cc[1])
-		s2 += int64(qq[2]) * int64(cc[2])
-		s3 += int64(qq[3]) * int64(cc[3])
+	// Eight codes a step through fixed-size subslices, so that bounds are
+	// checked once a step and the loads are at constant offsets.
+	for ; i+8 <= len(q); i += 8 {
+		qa, ua := q[i:i+8:i+8], u[i:i+8:i+8]
+		s0 += qa[0]*int32(ua[0]) + qa[4]*int32(ua[4])
+		s1 += qa[1]*int32(ua[1]) + qa[5]*int32(ua[5])
+		s2 += qa[2]*int32(ua[2]) + qa[6]*int32(ua[6])
+		s3 += qa[3]*int32(ua[3]) + qa[7]*int32(ua[7])
 	}
 	for ; i < len(q); i++ {
-		s0 += int64(q[i]) * int64(c[i])
+		s0 += q[i] * int32(u[i])
 	}
-	return s0 + s1 + s2 + s3
+	return int64(s0) + int64(s1) + int64(s2) + int64(s3)
 }
 
 // lowers keeps the k largest lower bounds seen, in a min-heap.

@@ -2,8 +2,10 @@ package vecindex
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -86,7 +88,7 @@ func randomVector(rng *rand.Rand, dim int, earlier [][]float32) []float32 {
 func TestCandidates_HoldTheExactBest(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 1))
 	for round := range 60 {
-		dim := []int{1, 2, 3, 7, 16, 64}[rng.IntN(6)]
+		dim := []int{1, 2, 3, 7, 16, 64, 384, 700}[rng.IntN(8)]
 		n := rng.IntN(300)
 		if round%6 == 0 {
 			n = 3*minSpan + rng.IntN(minSpan) // enough for several goroutines
@@ -197,28 +199,87 @@ func TestFind(t *testing.T) {
 	}
 }
 
-func BenchmarkCandidates(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	const dim, n = 384, 100000
-	set := NewSet(dim)
-	for i := range n {
-		v := make([]float32, dim)
-		for j := range v {
-			v[j] = float32(rng.NormFloat64())
+// TestDotCodes_Exact: the integer dot product is exact at every length up
+// to past two spans, including the extremes, where int32 sums over a whole
+// vector of 384 or more codes would overflow.
+func TestDotCodes_Exact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, d := range []int{1, 7, 8, 9, 384, 511, 512, 513, 1024, 1031, 2100} {
+		for round := range 6 {
+			q, u := make([]int32, d), make([]uint8, d)
+			for i := range q {
+				switch round {
+				case 0: // every product at its largest
+					q[i], u[i] = 32767, 255
+				case 1: // at its most negative
+					q[i], u[i] = -32767, 255
+				case 2: // codes at the other end
+					q[i], u[i] = 32767, 1
+				default:
+					q[i], u[i] = int32(rng.IntN(65535)-32767), uint8(1+rng.IntN(255))
+				}
+			}
+			var want int64
+			for i := range q {
+				want += int64(q[i]) * int64(u[i])
+			}
+			if got := dotCodes(q, u); got != want {
+				t.Errorf("dim %d round %d: dotCodes = %d, want %d", d, round, got, want)
+			}
 		}
+	}
+}
+
+// unitSets holds the benchmark's sets of random unit vectors by size,
+// built once for every benchmark that uses them.
+var unitSets = map[int]*Set{}
+
+func unitSet(n, dim int) *Set {
+	if s := unitSets[n]; s != nil {
+		return s
+	}
+	rng := rand.New(rand.NewPCG(uint64(n), 2))
+	set := NewSet(dim)
+	v := make([]float32, dim)
+	for i := range n {
+		unitVector(rng, v)
 		set.Append(int64(i), Labels{}, v, true)
 	}
-	q := make([]float32, dim)
-	for j := range q {
-		q[j] = float32(rng.NormFloat64())
+	unitSets[n] = set
+	return set
+}
+
+func unitVector(rng *rand.Rand, v []float32) {
+	var norm float64
+	for j := range v {
+		x := rng.NormFloat64()
+		v[j] = float32(x)
+		norm += x * x
 	}
-	qq := NewQuery(q)
-	for _, w := range []int{1, 2} {
-		b.Run("workers="+string(rune('0'+w)), func(b *testing.B) {
-			for b.Loop() {
-				set.Candidates(qq, 10, 0, Labels{Any, Any}, w)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/vector")
-		})
+	norm = math.Sqrt(norm)
+	for j := range v {
+		v[j] = float32(float64(v[j]) / norm)
+	}
+}
+
+// BenchmarkCandidates scans n random unit vectors of 384 floats for the
+// candidates of the best k, over GOMAXPROCS goroutines (run with -cpu 2).
+func BenchmarkCandidates(b *testing.B) {
+	const dim = 384
+	for _, n := range []int{20000, 1000000} {
+		set := unitSet(n, dim)
+		rng := rand.New(rand.NewPCG(9, 9))
+		q := make([]float32, dim)
+		unitVector(rng, q)
+		qq := NewQuery(q)
+		for _, k := range []int{10, 50} {
+			b.Run(fmt.Sprintf("n=%d/k=%d", n, k), func(b *testing.B) {
+				w := runtime.GOMAXPROCS(0)
+				for b.Loop() {
+					set.Candidates(qq, k, 0, Labels{Any, Any}, w)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/vector")
+			})
+		}
 	}
 }
