@@ -89,12 +89,12 @@ func (w *libWorkloads) verify() error {
 }
 
 func (w *libWorkloads) scan() (int, error) {
-	nodes, err := w.s.GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true})
+	nodes, err := w.s.Reads().GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true})
 	return len(nodes), err
 }
 
 func (w *libWorkloads) get(i int) error {
-	n, err := w.s.GetNode(ctx, w.r.data.ids[i])
+	n, err := w.s.Reads().GetNode(ctx, w.r.data.ids[i])
 	if err != nil {
 		return err
 	}
@@ -105,12 +105,12 @@ func (w *libWorkloads) get(i int) error {
 }
 
 func (w *libWorkloads) outgoing(i int) (int, error) {
-	es, err := w.s.OutgoingEdges(ctx, w.r.data.ids[i])
+	es, err := w.s.Reads().OutgoingEdges(ctx, w.r.data.ids[i])
 	return len(es), err
 }
 
 func (w *libWorkloads) outgoingOf(ids []string) (int, error) {
-	m, err := w.s.OutgoingEdgesOf(ctx, ids)
+	m, err := w.s.Reads().OutgoingEdgesOf(ctx, ids)
 	n := 0
 	for _, es := range m {
 		n += len(es)
@@ -128,7 +128,7 @@ func (w *libWorkloads) upsertOne(i int) error {
 }
 
 func (w *libWorkloads) read(i int) error {
-	_, err := w.s.GetNode(ctx, w.r.data.ids[i])
+	_, err := w.s.Reads().GetNode(ctx, w.r.data.ids[i])
 	if errors.Is(err, resonance.ErrBusy) {
 		return errBusy
 	}

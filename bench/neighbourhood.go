@@ -15,7 +15,7 @@ import (
 // P9 walks neighbourhoods: depth 2 and 3, both directions, from every node
 // of the example graph (P9a, P9b) and hubWalks times from the node of P1's
 // graph with the most edges (P9c, P9d). The library reads each with
-// Store.Neighbourhood, one recursive statement; the baseline walks the
+// Store.Reads().Neighbourhood, one recursive statement; the baseline walks the
 // same graph the naive way, breadth first with prepared statements in a
 // read transaction: a query for the outgoing and one for the incoming
 // edges of each node it reaches, then one for the outgoing edges of each
@@ -81,7 +81,7 @@ func (r *runner) neighbourhoods(rep int, order []side, libStore *resonance.Store
 			for _, root := range st.roots[k*p9Chunk : min((k+1)*p9Chunk, len(st.roots))] {
 				var n, e int
 				if sd == lib {
-					nb, err := st.store.Neighbourhood(ctx, root, resonance.NeighbourhoodOptions{Depth: st.depth, Direction: "both", Limit: p9Limit})
+					nb, err := st.store.Reads().Neighbourhood(ctx, root, resonance.NeighbourhoodOptions{Depth: st.depth, Direction: "both", Limit: p9Limit})
 					if err != nil {
 						return err
 					}

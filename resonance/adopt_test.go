@@ -143,7 +143,7 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 	// GetNode returns each embedding bit for bit; the NULL-typed node is
 	// readable.
 	for id, blob := range blobs {
-		n, err := s.GetNode(ctx, id)
+		n, err := s.Reads().GetNode(ctx, id)
 		if err != nil {
 			t.Fatalf("X1: GetNode(%q): %v", id, err)
 		}
@@ -151,10 +151,10 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 			t.Errorf("X1: GetNode(%q).Embedding is not the stored float32s bit for bit", id)
 		}
 	}
-	if n, err := s.GetNode(ctx, originaldb.NodeNullType); err != nil || n.Type != "undefined" || n.Domain != "knowledge" || n.Layer != "experience" {
+	if n, err := s.Reads().GetNode(ctx, originaldb.NodeNullType); err != nil || n.Type != "undefined" || n.Domain != "knowledge" || n.Layer != "experience" {
 		t.Errorf("X1: GetNode(%q) = %+v, %v; want type undefined and the default domain and layer", originaldb.NodeNullType, n, err)
 	}
-	if out, err := s.OutgoingEdges(ctx, originaldb.NodeFull); err != nil || !slices.ContainsFunc(out, func(e resonance.Edge) bool { return e.Target == originaldb.MissingNode }) {
+	if out, err := s.Reads().OutgoingEdges(ctx, originaldb.NodeFull); err != nil || !slices.ContainsFunc(out, func(e resonance.Edge) bool { return e.Target == originaldb.MissingNode }) {
 		t.Errorf("X1: OutgoingEdges(%q) = %v, %v; want the edge to the missing node", originaldb.NodeFull, out, err)
 	}
 

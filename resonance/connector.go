@@ -93,8 +93,8 @@ func buildDSN(abs string, o Options, txlock string, ps []pragma) string {
 
 // Connect opens one connection and hardens it.
 func (c *connector) Connect(context.Context) (driver.Conn, error) {
-	if err := c.opts.watch.verify(c.path, "open a connection"); err != nil {
-		return nil, err
+	if err := c.opts.watch.verify(c.path); err != nil {
+		return nil, fmt.Errorf("resonance: open a connection: %w", err)
 	}
 	conn, err := c.plain.Open(c.dsn)
 	if err != nil {

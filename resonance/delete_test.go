@@ -74,7 +74,7 @@ func TestTx_DeleteNodes_Hub(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := s.GetNode(ctx, "hub"); !errors.Is(err, resonance.ErrNotFound) {
+	if _, err := s.Reads().GetNode(ctx, "hub"); !errors.Is(err, resonance.ErrNotFound) {
 		t.Errorf("GetNode after delete: %v, want ErrNotFound", err)
 	}
 	var edges []string
@@ -338,7 +338,7 @@ func TestTx_DeleteNodes_Many(t *testing.T) {
 		t.Errorf("%d history rows, want one per removal: %d", got, len(ids)+touching)
 	}
 	for _, id := range odd {
-		if _, err := s.GetNode(ctx, id); !errors.Is(err, resonance.ErrNotFound) {
+		if _, err := s.Reads().GetNode(ctx, id); !errors.Is(err, resonance.ErrNotFound) {
 			t.Errorf("GetNode(%q) after delete: %v", id, err)
 		}
 	}
@@ -361,7 +361,7 @@ func TestTx_DeleteEdge(t *testing.T) {
 	if err := del("hub", "a", ""); err != nil { // the default type
 		t.Fatal(err)
 	}
-	in, err := s.OutgoingEdges(ctx, "c")
+	in, err := s.Reads().OutgoingEdges(ctx, "c")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,9 +38,8 @@
 //
 //   - Store.Tx for every write, Store.Read for several reads on one
 //     snapshot.
-//   - The Store's read methods (GetNode, GetNodes, NodeHash, OutgoingEdges,
-//     OutgoingEdgesOf, IncomingEdges, Lexicon, History, Neighbourhood) for
-//     a single read: each is the ReadTx method of the same name.
+//   - Store.Reads for a single read: the same ReadTx methods outside a
+//     transaction, each one statement on a reader, with no BEGIN or COMMIT.
 //   - Store.Begin only for code that cannot be a function: the same
 //     transaction as Tx, ended by Commit or Rollback.
 //   - Store.DB (the writer) and Store.ReadDB (the readers) are the hardened

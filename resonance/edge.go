@@ -57,7 +57,7 @@ func (t *Tx) InsertEdges(ctx context.Context, edges []Edge) error {
 	if len(es) == 0 {
 		return nil
 	}
-	if err := t.enter(ctx); err != nil {
+	if err := t.check(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", edgesName(es), err)
 	}
 	args := make([]any, 0, 3*min(len(es), maxChunkRows))
@@ -155,7 +155,7 @@ func (t *Tx) UpsertSemanticEdge(ctx context.Context, e Edge) error {
 	if err := prepareEdge("upsert edge", &e, true); err != nil {
 		return err
 	}
-	if err := t.enter(ctx); err != nil {
+	if err := t.check(ctx); err != nil {
 		return fmt.Errorf("resonance: upsert edge %s: %w", edgeName(&e), err)
 	}
 	err := t.q.UpsertSemanticEdge(ctx, db.UpsertSemanticEdgeParams{
@@ -222,9 +222,11 @@ func edgeName(e *Edge) string {
 // type; an empty, non-nil slice when there are none (also when no node has
 // this id: edges do not require their nodes).
 func (r *ReadTx) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, err)
 	}
+	defer done()
 	rows, err := r.q.OutgoingEdges(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %q: %w", id, classify(err))
@@ -237,26 +239,17 @@ func (r *ReadTx) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
 	return out, nil
 }
 
-// OutgoingEdges is ReadTx.OutgoingEdges on the reader pool, one consistent
-// snapshot. It also returns ErrClosed.
-func (s *Store) OutgoingEdges(ctx context.Context, id string) ([]Edge, error) {
-	r, done, err := s.oneShot(ctx, "outgoing edges")
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return r.OutgoingEdges(ctx, id)
-}
-
 // OutgoingEdgesOf returns the outgoing edges of every node in ids, read in
 // one statement: for callers that would call OutgoingEdges in a loop (a
 // traversal's next frontier, the neighbours of a result list). The map has
 // one entry per distinct id, its edges ordered by target and type as
 // OutgoingEdges returns them; an empty, non-nil slice when it has none.
 func (r *ReadTx) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string][]Edge, error) {
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("resonance: outgoing edges of %d nodes: %w", len(ids), err)
 	}
+	defer done()
 	out := make(map[string][]Edge, len(ids))
 	// The ids go to SQLite as a JSON array; one that is not valid UTF-8
 	// or holds a NUL would not survive JSON, so it is read on its own.
@@ -296,23 +289,14 @@ func (r *ReadTx) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string]
 	return out, nil
 }
 
-// OutgoingEdgesOf is ReadTx.OutgoingEdgesOf on the reader pool, one
-// consistent snapshot. It also returns ErrClosed.
-func (s *Store) OutgoingEdgesOf(ctx context.Context, ids []string) (map[string][]Edge, error) {
-	r, done, err := s.oneShot(ctx, "outgoing edges")
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return r.OutgoingEdgesOf(ctx, ids)
-}
-
 // IncomingEdges returns the edges whose target is id, ordered by source and
 // type; an empty, non-nil slice when there are none.
 func (r *ReadTx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("resonance: incoming edges of %q: %w", id, err)
 	}
+	defer done()
 	rows, err := r.q.IncomingEdges(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("resonance: incoming edges of %q: %w", id, classify(err))
@@ -325,17 +309,6 @@ func (r *ReadTx) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
 	return out, nil
 }
 
-// IncomingEdges is ReadTx.IncomingEdges on the reader pool, one consistent
-// snapshot. It also returns ErrClosed.
-func (s *Store) IncomingEdges(ctx context.Context, id string) ([]Edge, error) {
-	r, done, err := s.oneShot(ctx, "incoming edges")
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return r.IncomingEdges(ctx, id)
-}
-
 // DeleteEdge deletes the edge source → target of type typ (empty:
 // "related_to") and adds one history row ("edge", "source|target|type",
 // "delete") whose old_value is the edge as JSON with all six fields (D11).
@@ -346,7 +319,7 @@ func (t *Tx) DeleteEdge(ctx context.Context, source, target, typ string) error {
 	if e.Type == "" {
 		e.Type = defaultEdgeType
 	}
-	if err := t.enter(ctx); err != nil {
+	if err := t.check(ctx); err != nil {
 		return fmt.Errorf("resonance: delete edge %s: %w", edgeName(&e), err)
 	}
 	row, err := t.q.DeleteEdge(ctx, db.DeleteEdgeParams{Source: e.Source, Target: e.Target, Type: e.Type})

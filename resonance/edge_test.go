@@ -40,7 +40,7 @@ func TestStore_InsertEdge(t *testing.T) {
 	if h := lastHistory(t, s); h.Action != "insert_ignored" {
 		t.Errorf("ignored insert recorded as %q, want insert_ignored", h.Action)
 	}
-	out, err := s.OutgoingEdges(ctx, "a")
+	out, err := s.Reads().OutgoingEdges(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,21 +59,21 @@ func TestStore_UpsertSemanticEdge(t *testing.T) {
 	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertSemanticEdge(ctx, e) }); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := s.OutgoingEdges(ctx, "a")
+	out, _ := s.Reads().OutgoingEdges(ctx, "a")
 	if diff := cmp.Diff([]resonance.Edge{e}, out); diff != "" {
 		t.Errorf("an edge upserted with confidence 0 (-want +got):\n%s", diff)
 	}
 	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertSemanticEdge(ctx, out[0]) }); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := s.OutgoingEdges(ctx, "a"); !cmp.Equal(again, out) {
+	if again, _ := s.Reads().OutgoingEdges(ctx, "a"); !cmp.Equal(again, out) {
 		t.Errorf("an edge read and written back changed: %+v, was %+v", again, out)
 	}
 	e = resonance.Edge{Source: "a", Target: "b", Type: "supports", Confidence: 0.25, Veracity: 0.75, ContextSource: "paper.md"}
 	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertSemanticEdge(ctx, e) }); err != nil {
 		t.Fatal(err)
 	}
-	out, _ = s.OutgoingEdges(ctx, "a")
+	out, _ = s.Reads().OutgoingEdges(ctx, "a")
 	if diff := cmp.Diff([]resonance.Edge{e}, out); diff != "" {
 		t.Errorf("after update (-want +got):\n%s", diff)
 	}
@@ -98,7 +98,7 @@ func TestStore_OutgoingAndIncomingEdges(t *testing.T) {
 	edge := func(src, dst, typ string) resonance.Edge {
 		return resonance.Edge{Source: src, Target: dst, Type: typ, Confidence: 1, Veracity: 1}
 	}
-	out, err := s.OutgoingEdges(ctx, "a")
+	out, err := s.Reads().OutgoingEdges(ctx, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestStore_OutgoingAndIncomingEdges(t *testing.T) {
 	if diff := cmp.Diff([]resonance.Edge{edge("a", "b", "x"), edge("a", "b", "y"), edge("c", "b", "x")}, in); diff != "" {
 		t.Errorf("IncomingEdges(b) (-want +got):\n%s", diff)
 	}
-	none, err := s.OutgoingEdges(ctx, "nobody")
+	none, err := s.Reads().OutgoingEdges(ctx, "nobody")
 	if err != nil || none == nil || len(none) != 0 {
 		t.Errorf("OutgoingEdges(nobody) = %#v, %v; want an empty slice", none, err)
 	}

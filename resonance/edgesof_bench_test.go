@@ -14,8 +14,8 @@ import (
 const edgesOfBatch = 100
 
 // BenchmarkOutgoingEdgesOf reads the 3 outgoing edges of each of 100
-// nodes per op: "Set" in one statement (Store.OutgoingEdgesOf), "Loop"
-// with Store.OutgoingEdges per node, as callers did before. ns/node is
+// nodes per op: "Set" in one statement (Reads().OutgoingEdgesOf), "Loop"
+// with Reads().OutgoingEdges per node, as callers did before. ns/node is
 // per node read.
 func BenchmarkOutgoingEdgesOf(b *testing.B) {
 	s, ids := graphBenchFilled(b, 20000)
@@ -26,7 +26,7 @@ func BenchmarkOutgoingEdgesOf(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			batch := ids[i%(len(ids)/edgesOfBatch)*edgesOfBatch:][:edgesOfBatch]
-			m, err := s.OutgoingEdgesOf(ctx, batch)
+			m, err := s.Reads().OutgoingEdgesOf(ctx, batch)
 			if err != nil || len(m) != edgesOfBatch || len(m[batch[0]]) != 3 {
 				b.Fatalf("OutgoingEdgesOf = %d nodes, %v", len(m), err)
 			}
@@ -42,7 +42,7 @@ func BenchmarkOutgoingEdgesOf(b *testing.B) {
 			batch := ids[i%(len(ids)/edgesOfBatch)*edgesOfBatch:][:edgesOfBatch]
 			m := make(map[string][]resonance.Edge, len(batch))
 			for _, id := range batch {
-				es, err := s.OutgoingEdges(ctx, id)
+				es, err := s.Reads().OutgoingEdges(ctx, id)
 				if err != nil || len(es) != 3 {
 					b.Fatalf("OutgoingEdges = %d edges, %v", len(es), err)
 				}

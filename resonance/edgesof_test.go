@@ -56,13 +56,13 @@ func TestOutgoingEdgesOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	ask := append(append([]string{}, sources...), "missing", "a", "b") // a missing id and repeats
-	got, err := s.OutgoingEdgesOf(ctx, ask)
+	got, err := s.Reads().OutgoingEdgesOf(ctx, ask)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]resonance.Edge{}
 	for _, id := range ask {
-		es, err := s.OutgoingEdges(ctx, id)
+		es, err := s.Reads().OutgoingEdges(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestOutgoingEdgesOf(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.OutgoingEdgesOf(ctx, []string{"a"}); !errors.Is(err, resonance.ErrClosed) {
+	if _, err := s.Reads().OutgoingEdgesOf(ctx, []string{"a"}); !errors.Is(err, resonance.ErrClosed) {
 		t.Errorf("OutgoingEdgesOf on a closed store: %v, want ErrClosed", err)
 	}
 }

@@ -76,12 +76,12 @@ func ExampleStore_Tx() {
 		log.Fatal(err)
 	}
 
-	n, err := store.GetNode(ctx, "docs-write-ahead-log")
+	n, err := store.Reads().GetNode(ctx, "docs-write-ahead-log")
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(n.ID, n.Domain, n.Layer, n.Embedding, string(n.Meta))
-	out, err := store.OutgoingEdges(ctx, n.ID)
+	out, err := store.Reads().OutgoingEdges(ctx, n.ID)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -144,9 +144,10 @@ func ExampleStore_Read() {
 	// write refused: true
 }
 
-// Neighbourhood walks the edges from a node in one statement; DeleteNodes
-// takes a node with every edge touching it; History reads what changed.
-func ExampleStore_Neighbourhood() {
+// Reads reads without a transaction, one statement at a time: here
+// Neighbourhood walks the edges from a node in one statement, DeleteNodes
+// takes a node with every edge touching it, and History reads what changed.
+func ExampleStore_Reads() {
 	dir, err := os.MkdirTemp("", "resonance-example-*")
 	if err != nil {
 		log.Fatal(err)
@@ -168,7 +169,7 @@ func ExampleStore_Neighbourhood() {
 		log.Fatal(err)
 	}
 
-	nb, err := store.Neighbourhood(ctx, "wal", resonance.NeighbourhoodOptions{Depth: 2, Direction: "in"})
+	nb, err := store.Reads().Neighbourhood(ctx, "wal", resonance.NeighbourhoodOptions{Depth: 2, Direction: "in"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -181,15 +182,12 @@ func ExampleStore_Neighbourhood() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	err = store.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {
-		changes, err := r.History(ctx, resonance.HistoryFilter{Limit: 3})
-		for _, c := range changes {
-			fmt.Println(c.Action, c.Entity, c.EntityID)
-		}
-		return err
-	})
+	changes, err := store.Reads().History(ctx, resonance.HistoryFilter{Limit: 3})
 	if err != nil {
 		log.Fatal(err)
+	}
+	for _, c := range changes {
+		fmt.Println(c.Action, c.Entity, c.EntityID)
 	}
 	// Output:
 	// 0 wal

@@ -62,13 +62,13 @@ var watchClock = time.Now()
 
 // verifyDue is verify at most every fileCheckEvery, and at once after the
 // path was seen to lead elsewhere.
-func (w *fileWatch) verifyDue(path, op string) error {
+func (w *fileWatch) verifyDue(path string) error {
 	now := int64(time.Since(watchClock))
 	if !w.replaced.Load() && now < w.due.Load() {
 		return nil
 	}
 	w.due.Store(now + int64(fileCheckEvery))
-	return w.verify(path, op)
+	return w.verify(path)
 }
 
 // start records the identity of the file at path; a store calls it once
@@ -80,9 +80,9 @@ func (w *fileWatch) start(path string) {
 	}
 }
 
-// verify returns an error for op when path no longer leads to the file
+// verify returns an error naming path when it no longer leads to the file
 // start saw, and from then on always.
-func (w *fileWatch) verify(path, op string) error {
+func (w *fileWatch) verify(path string) error {
 	if w == nil || !w.known.Load() {
 		return nil
 	}
@@ -92,8 +92,8 @@ func (w *fileWatch) verify(path, op string) error {
 		}
 		w.replaced.Store(true)
 	}
-	return fmt.Errorf("resonance: %s %q: the path no longer leads to the database this store opened: it was removed, moved or replaced by another file while open, "+
-		"and the store refuses further work rather than answer from two files; close the store and open it again to use the file now at that path", op, path)
+	return fmt.Errorf("%q no longer leads to the database this store opened: it was removed, moved or replaced by another file while open, "+
+		"and the store refuses further work rather than answer from two files; close the store and open it again to use the file now at that path", path)
 }
 
 // check logs a warning when path no longer leads to the file start saw.

@@ -215,7 +215,7 @@ func TestStore_RefusesWorkOnceTheFileWasReplaced(t *testing.T) {
 			// second) it may still answer, but only from the file it opened.
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				n, err := s.GetNode(ctx, "in-b")
+				n, err := s.Reads().GetNode(ctx, "in-b")
 				if err == nil {
 					t.Fatalf("GetNode answered from the file now at the path: %+v", n)
 				}
@@ -230,7 +230,7 @@ func TestStore_RefusesWorkOnceTheFileWasReplaced(t *testing.T) {
 					t.Errorf("%s after the file was %s: %v, want an error naming the file and the fix", what, replace, err)
 				}
 			}
-			_, err := s.GetNode(ctx, "in-a")
+			_, err := s.Reads().GetNode(ctx, "in-a")
 			check("GetNode", err)
 			_, err = s.SearchByVector(ctx, []float32{1, 0}, resonance.SearchOptions{K: 5})
 			check("SearchByVector", err)
@@ -239,7 +239,7 @@ func TestStore_RefusesWorkOnceTheFileWasReplaced(t *testing.T) {
 			if replace == "renamed over" {
 				s.Close()
 				sb := openStoreAt(t, a, resonance.Options{})
-				if _, err := sb.GetNode(ctx, "after"); err == nil {
+				if _, err := sb.Reads().GetNode(ctx, "after"); err == nil {
 					t.Errorf("the store's write after the rename landed in the new file")
 				}
 			}

@@ -178,7 +178,7 @@ func graphBenchFilled(b *testing.B, n int) (*resonance.Store, []string) {
 }
 
 // BenchmarkGetNode reads one node with its 384-float embedding by id.
-// "Store" is Store.GetNode (one SELECT on a reader, no transaction);
+// "Store" is Store.Reads().GetNode (one SELECT on a reader, no transaction);
 // "Read" wraps Tx.GetNode in Store.Read, to show what BEGIN/COMMIT cost.
 func BenchmarkGetNode(b *testing.B) {
 	s, ids := graphBenchFilled(b, 20000)
@@ -188,7 +188,7 @@ func BenchmarkGetNode(b *testing.B) {
 		defer reportCPU(b, cpuTime())
 		i := 0
 		for b.Loop() {
-			if _, err := s.GetNode(ctx, ids[i%len(ids)]); err != nil {
+			if _, err := s.Reads().GetNode(ctx, ids[i%len(ids)]); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -218,7 +218,7 @@ func BenchmarkOutgoingEdges(b *testing.B) {
 	defer reportCPU(b, cpuTime())
 	i := 0
 	for b.Loop() {
-		out, err := s.OutgoingEdges(ctx, ids[i%len(ids)])
+		out, err := s.Reads().OutgoingEdges(ctx, ids[i%len(ids)])
 		if err != nil || len(out) != 3 {
 			b.Fatalf("OutgoingEdges = %d edges, %v", len(out), err)
 		}
@@ -234,7 +234,7 @@ func BenchmarkGetNodesSkipEmbedding(b *testing.B) {
 	b.ReportAllocs()
 	defer reportCPU(b, cpuTime())
 	for b.Loop() {
-		nodes, err := s.GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true})
+		nodes, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true})
 		if err != nil || len(nodes) != len(ids) {
 			b.Fatalf("GetNodes = %d nodes, %v", len(nodes), err)
 		}

@@ -217,9 +217,11 @@ func (r *ReadTx) History(ctx context.Context, f HistoryFilter) ([]Change, error)
 	if f.Limit < 0 || f.Offset < 0 {
 		return nil, fmt.Errorf("resonance: history: %w: HistoryFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
 	}
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("resonance: history: %w", err)
 	}
+	defer done()
 	p := db.ListChangesParams{Limit: int64(f.Limit), Offset: int64(f.Offset)}
 	if p.Limit == 0 {
 		p.Limit = -1
@@ -241,17 +243,6 @@ func (r *ReadTx) History(ctx context.Context, f HistoryFilter) ([]Change, error)
 			Old: historyValue(row.Action, row.OldValue), New: historyValue(row.Action, row.NewValue), Time: parseHistoryTime(row.Timestamp)}
 	}
 	return out, nil
-}
-
-// History is ReadTx.History on the reader pool, one consistent snapshot.
-// It also returns ErrClosed.
-func (s *Store) History(ctx context.Context, f HistoryFilter) ([]Change, error) {
-	r, done, err := s.oneShot(ctx, "history")
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return r.History(ctx, f)
 }
 
 // historyValue is a stored old_value or new_value as JSON: nil for NULL,

@@ -63,9 +63,11 @@ func (r *ReadTx) Neighbourhood(ctx context.Context, id string, o NeighbourhoodOp
 	if err != nil {
 		return Neighbourhood{}, err
 	}
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return Neighbourhood{}, fmt.Errorf("resonance: neighbourhood of %q: %w", id, err)
 	}
+	defer done()
 	rows, err := r.q.Neighbourhood(ctx, p)
 	if err != nil {
 		return Neighbourhood{}, fmt.Errorf("resonance: neighbourhood of %q: %w", id, classify(err))
@@ -92,17 +94,6 @@ func (r *ReadTx) Neighbourhood(ctx context.Context, id string, o NeighbourhoodOp
 			Confidence: row.Confidence, Veracity: row.Veracity, ContextSource: row.ContextSource.String})
 	}
 	return nb, nil
-}
-
-// Neighbourhood is ReadTx.Neighbourhood on the reader pool: its one
-// statement reads one consistent snapshot. It also returns ErrClosed.
-func (s *Store) Neighbourhood(ctx context.Context, id string, o NeighbourhoodOptions) (Neighbourhood, error) {
-	r, done, err := s.oneShot(ctx, "neighbourhood")
-	if err != nil {
-		return Neighbourhood{}, err
-	}
-	defer done()
-	return r.Neighbourhood(ctx, id, o)
 }
 
 // neighbourhoodParams checks o and makes the statement's parameters.

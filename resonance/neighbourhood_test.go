@@ -112,7 +112,7 @@ func TestReadTx_Neighbourhood_EqualsBreadthFirstWalk(t *testing.T) {
 			for depth := 1; depth <= 6; depth++ {
 				for _, types := range [][]string{nil, {"a"}, {"b", "c"}} {
 					o := resonance.NeighbourhoodOptions{Depth: depth, Direction: dir, Types: types}
-					got, err := s.Neighbourhood(ctx, root, o)
+					got, err := s.Reads().Neighbourhood(ctx, root, o)
 					if err != nil {
 						t.Fatalf("Neighbourhood(%q, %+v): %v", root, o, err)
 					}
@@ -162,7 +162,7 @@ func TestReadTx_Neighbourhood_Limit(t *testing.T) {
 		{2, 0, 121, false},
 	} {
 		o := resonance.NeighbourhoodOptions{Depth: tc.depth, Limit: tc.limit, Direction: "both"}
-		got, err := s.Neighbourhood(ctx, "hub", o)
+		got, err := s.Reads().Neighbourhood(ctx, "hub", o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -212,15 +212,15 @@ func TestReadTx_Neighbourhood_Errors(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
 	mustUpsert(t, s, resonance.Node{ID: "alone", Type: "doc"})
-	got, err := s.Neighbourhood(ctx, "alone", resonance.NeighbourhoodOptions{})
+	got, err := s.Reads().Neighbourhood(ctx, "alone", resonance.NeighbourhoodOptions{})
 	if err != nil || len(got.Nodes) != 1 || got.Nodes[0] != (resonance.Reached{ID: "alone"}) || len(got.Edges) != 0 || got.Truncated {
 		t.Errorf("Neighbourhood of a node without edges: %+v, %v", got, err)
 	}
-	if _, err := s.Neighbourhood(ctx, "missing", resonance.NeighbourhoodOptions{}); !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"missing"`) {
+	if _, err := s.Reads().Neighbourhood(ctx, "missing", resonance.NeighbourhoodOptions{}); !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"missing"`) {
 		t.Errorf("Neighbourhood of a missing node: %v, want ErrNotFound naming it", err)
 	}
 	for _, o := range []resonance.NeighbourhoodOptions{{Depth: -1}, {Depth: 7}, {Direction: "up"}, {Limit: -1}, {Limit: 100_001}} {
-		if _, err := s.Neighbourhood(ctx, "alone", o); !errors.Is(err, resonance.ErrInvalid) {
+		if _, err := s.Reads().Neighbourhood(ctx, "alone", o); !errors.Is(err, resonance.ErrInvalid) {
 			t.Errorf("Neighbourhood(%+v): %v, want ErrInvalid", o, err)
 		}
 	}

@@ -58,7 +58,7 @@ func (t *Tx) UpsertNodes(ctx context.Context, nodes []Node) error {
 	if len(nodes) == 0 {
 		return nil
 	}
-	if err := t.enter(ctx); err != nil {
+	if err := t.check(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", nodesName(nodes), err)
 	}
 	args := make([]any, 0, 10*min(len(nodes), maxChunkRows))
@@ -139,9 +139,11 @@ func prepareNode(n *Node) (nodeWrite, error) {
 // program may have), it returns the rest of the node, Embedding nil, with
 // an error wrapping ErrInvalid that names it.
 func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return Node{}, fmt.Errorf("resonance: get node %q: %w", id, err)
 	}
+	defer done()
 	row, err := r.pq.GetNodePacked(ctx, id)
 	if err != nil {
 		return Node{}, notFound("get node", id, err)
@@ -154,18 +156,6 @@ func (r *ReadTx) GetNode(ctx context.Context, id string) (Node, error) {
 		return n, fmt.Errorf("resonance: get node %q: %w: returned without its stored embedding, which is not a whole finite float32 vector: %w; `resonance doctor` says how to fix it", id, ErrInvalid, err)
 	}
 	return n, nil
-}
-
-// GetNode is ReadTx.GetNode on the reader pool: the single SELECT is one
-// consistent snapshot, so it needs no transaction of its own. It also
-// returns ErrClosed.
-func (s *Store) GetNode(ctx context.Context, id string) (Node, error) {
-	r, done, err := s.oneShot(ctx, "get node")
-	if err != nil {
-		return Node{}, err
-	}
-	defer done()
-	return r.GetNode(ctx, id)
 }
 
 // GetNodes returns the nodes that match f in rowid order (the order they
@@ -183,9 +173,11 @@ func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 	if f.Limit < 0 || f.Offset < 0 {
 		return nil, fmt.Errorf("resonance: get nodes: %w: NodeFilter.Limit (%d) and Offset (%d) must not be negative; Limit 0 means all", ErrInvalid, f.Limit, f.Offset)
 	}
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("resonance: get nodes: %w", err)
 	}
+	defer done()
 	// An empty domain or type is NULL (no filter), a zero limit -1 (none).
 	var domain, typ any
 	if f.Domain != "" {
@@ -237,39 +229,19 @@ func (r *ReadTx) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
 	return nodes, nil
 }
 
-// GetNodes is ReadTx.GetNodes on the reader pool, one consistent snapshot.
-// It also returns ErrClosed.
-func (s *Store) GetNodes(ctx context.Context, f NodeFilter) ([]Node, error) {
-	r, done, err := s.oneShot(ctx, "get nodes")
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return r.GetNodes(ctx, f)
-}
-
 // NodeHash returns the hash column of the node with this id ("" when it has
 // none), or an error wrapping ErrNotFound when there is no such node.
 func (r *ReadTx) NodeHash(ctx context.Context, id string) (string, error) {
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return "", fmt.Errorf("resonance: node hash %q: %w", id, err)
 	}
+	defer done()
 	h, err := r.q.GetNodeHash(ctx, id)
 	if err != nil {
 		return "", notFound("node hash", id, err)
 	}
 	return h.String, nil
-}
-
-// NodeHash is ReadTx.NodeHash on the reader pool, one consistent snapshot.
-// It also returns ErrClosed.
-func (s *Store) NodeHash(ctx context.Context, id string) (string, error) {
-	r, done, err := s.oneShot(ctx, "node hash")
-	if err != nil {
-		return "", err
-	}
-	defer done()
-	return r.NodeHash(ctx, id)
 }
 
 // UpdateNodeMeta replaces the meta of the node with this id and adds one
@@ -313,7 +285,7 @@ func (t *Tx) UpdateNodeDate(ctx context.Context, id, date string) error {
 // value with get, and records both in a history row.
 func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullString,
 	get func(context.Context, string) (sql.NullString, error), set func(sql.NullString) error) error {
-	if err := t.enter(ctx); err != nil {
+	if err := t.check(ctx); err != nil {
 		return fmt.Errorf("resonance: %s %q: %w", op, id, err)
 	}
 	old, err := get(ctx, id)
@@ -327,32 +299,6 @@ func (t *Tx) updateNode(ctx context.Context, op, id, action string, v sql.NullSt
 		return fmt.Errorf("resonance: %s %q: history: %w", op, id, classify(err))
 	}
 	return nil
-}
-
-// oneShot returns a handle for a read of a single statement, and the
-// function to call when it is done. A single SELECT reads one consistent
-// snapshot, so it skips the BEGIN and COMMIT of Store.Read and runs on the
-// reader pool. Made with the context of an open transaction of this store,
-// whose Reads may hold every reader, it takes its reader the way Read
-// does, waiting at most the busy timeout (ErrBusy), instead of waiting for
-// a reader its own caller holds.
-func (s *Store) oneShot(ctx context.Context, op string) (*ReadTx, func(), error) {
-	if s.closed.Load() {
-		return nil, nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
-	}
-	if err := s.file.verifyDue(s.path, op); err != nil {
-		return nil, nil, err
-	}
-	if !s.inTransaction(ctx) {
-		return &s.reads, func() {}, nil
-	}
-	conn, err := s.acquire(ctx, s.readers, op)
-	if err != nil {
-		return nil, nil, err
-	}
-	r := &ReadTx{}
-	r.init(s, conn, nil)
-	return r, func() { conn.Close() }, nil
 }
 
 // checkMeta validates meta for the nodes.meta column: nil (NULL) when it is
@@ -430,7 +376,7 @@ func (t *Tx) DeleteNodes(ctx context.Context, ids ...string) error {
 	if len(ids) > 1 {
 		op = fmt.Sprintf("delete %d nodes %q … %q", len(ids), ids[0], ids[len(ids)-1])
 	}
-	if err := t.enter(ctx); err != nil {
+	if err := t.check(ctx); err != nil {
 		return fmt.Errorf("resonance: %s: %w", op, err)
 	}
 	arg := hexIDs(ids)

@@ -78,14 +78,14 @@ func TestStore_UpsertNode_RoundTripsBitForBit(t *testing.T) {
 	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, want) }); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.GetNode(ctx, want.ID)
+	got, err := s.Reads().GetNode(ctx, want.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got, floatBits); diff != "" {
 		t.Errorf("GetNode (-want +got):\n%s", diff)
 	}
-	nodes, err := s.GetNodes(ctx, resonance.NodeFilter{})
+	nodes, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestStore_UpsertNode_DefaultsAndNulls(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("stored columns (-want +got):\n%s", diff)
 	}
-	n, err := s.GetNode(ctx, "b")
+	n, err := s.Reads().GetNode(ctx, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestStore_UpsertNode_ReplacesEveryColumn(t *testing.T) {
 	if err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error { return tx.UpsertNode(ctx, second) }); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.GetNode(ctx, "x")
+	got, err := s.Reads().GetNode(ctx, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestStore_UpsertNode_HistoryRecordsNodeWithEmbeddingDigest(t *testing.T) {
 func TestStore_GetNode_NotFound(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
-	_, err := s.GetNode(ctx, "missing-id")
+	_, err := s.Reads().GetNode(ctx, "missing-id")
 	if !errors.Is(err, resonance.ErrNotFound) || !strings.Contains(err.Error(), `"missing-id"`) {
 		t.Errorf("GetNode(missing) = %v, want ErrNotFound naming the id", err)
 	}
@@ -307,7 +307,7 @@ func TestStore_GetNodes_Filters(t *testing.T) {
 	}
 	for _, f := range filters {
 		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
-			got, err := s.GetNodes(ctx, f)
+			got, err := s.Reads().GetNodes(ctx, f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -319,10 +319,10 @@ func TestStore_GetNodes_Filters(t *testing.T) {
 			}
 		})
 	}
-	if _, err := s.GetNodes(ctx, resonance.NodeFilter{Limit: -1}); !errors.Is(err, resonance.ErrInvalid) {
+	if _, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{Limit: -1}); !errors.Is(err, resonance.ErrInvalid) {
 		t.Errorf("negative limit: err = %v, want ErrInvalid", err)
 	}
-	if _, err := s.GetNodes(ctx, resonance.NodeFilter{Offset: -1}); !errors.Is(err, resonance.ErrInvalid) {
+	if _, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{Offset: -1}); !errors.Is(err, resonance.ErrInvalid) {
 		t.Errorf("negative offset: err = %v, want ErrInvalid", err)
 	}
 }
@@ -362,7 +362,7 @@ func TestStore_NodeHashAndUpdates(t *testing.T) {
 		if diff := cmp.Diff(want, lastHistory(t, s)); diff != "" {
 			t.Errorf("history after clearing (-want +got):\n%s", diff)
 		}
-		if n, _ := s.GetNode(ctx, "a"); n.Meta != nil {
+		if n, _ := s.Reads().GetNode(ctx, "a"); n.Meta != nil {
 			t.Errorf("meta after clearing = %s, want nil", n.Meta)
 		}
 	})
@@ -374,7 +374,7 @@ func TestStore_NodeHashAndUpdates(t *testing.T) {
 		if diff := cmp.Diff(want, lastHistory(t, s)); diff != "" {
 			t.Errorf("history (-want +got):\n%s", diff)
 		}
-		if n, _ := s.GetNode(ctx, "a"); n.Date != "2025-02-03" {
+		if n, _ := s.Reads().GetNode(ctx, "a"); n.Date != "2025-02-03" {
 			t.Errorf("date = %q", n.Date)
 		}
 	})
@@ -404,7 +404,7 @@ func TestStore_CorruptEmbeddingIsAnError(t *testing.T) {
 		if _, err := s.DB().Exec(`INSERT INTO nodes (id, type, title, embedding) VALUES (?, 'doc', 'T', ?)`, id, blob); err != nil {
 			t.Fatal(err)
 		}
-		n, err := s.GetNode(ctx, id)
+		n, err := s.Reads().GetNode(ctx, id)
 		if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("%q", id)) {
 			t.Errorf("GetNode(%s) = %v, want ErrInvalid naming the node", id, err)
 		}
@@ -417,14 +417,14 @@ func TestStore_CorruptEmbeddingIsAnError(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	nodes, err := s.GetNodes(ctx, resonance.NodeFilter{})
+	nodes, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{})
 	if !errors.Is(err, resonance.ErrInvalid) || !strings.Contains(err.Error(), `"short"`) || !strings.Contains(err.Error(), `"nan"`) {
 		t.Errorf("GetNodes over corrupt blobs = %v, want ErrInvalid naming both", err)
 	}
 	if len(nodes) != 3 || nodes[2].ID != "good" || len(nodes[2].Embedding) != 2 || nodes[0].Embedding != nil || nodes[1].Title != "T" {
 		t.Errorf("GetNodes over corrupt blobs returned %+v, want all three, the corrupt ones without an embedding", nodes)
 	}
-	if nodes, err := s.GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true}); err != nil || len(nodes) != 3 {
+	if nodes, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true}); err != nil || len(nodes) != 3 {
 		t.Errorf("metadata scan = %d nodes, %v; want 3 and no error", len(nodes), err)
 	}
 }
@@ -499,7 +499,7 @@ func FuzzUpsertNode(f *testing.F) {
 			}
 			return
 		}
-		got, err := s.GetNode(ctx, id)
+		got, err := s.Reads().GetNode(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -529,7 +529,7 @@ func TestGetNodes_SizedOnce(t *testing.T) {
 	for _, f := range []resonance.NodeFilter{
 		{SkipEmbedding: true}, {}, {Offset: 100}, {Limit: 50}, {Limit: 50, Offset: 280}, {Offset: 400},
 	} {
-		nodes, err := s.GetNodes(ctx, f)
+		nodes, err := s.Reads().GetNodes(ctx, f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -45,22 +45,22 @@ func TestStore_ReadsPackedText(t *testing.T) {
 		}
 	}
 	for _, n := range want {
-		got, err := s.GetNode(ctx, n.ID)
+		got, err := s.Reads().GetNode(ctx, n.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		check("Store.GetNode("+n.ID+")", got, n)
+		check("Reads().GetNode("+n.ID+")", got, n)
 	}
-	all, err := s.GetNodes(ctx, resonance.NodeFilter{})
+	all, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("Store.GetNodes", all, want)
-	meta, err := s.GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true})
+	check("Reads().GetNodes", all, want)
+	meta, err := s.Reads().GetNodes(ctx, resonance.NodeFilter{SkipEmbedding: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("Store.GetNodes(SkipEmbedding)", meta, skip)
+	check("Reads().GetNodes(SkipEmbedding)", meta, skip)
 	err = s.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) error {
 		for _, n := range want {
 			got, err := tx.GetNode(ctx, n.ID)

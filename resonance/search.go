@@ -103,9 +103,11 @@ func (s *Store) SearchByVector(ctx context.Context, query []float32, o SearchOpt
 // copy in memory. After the transaction has ended it fails with
 // sql.ErrTxDone.
 func (r *ReadTx) SearchByVector(ctx context.Context, query []float32, o SearchOptions) (SearchResult, error) {
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return SearchResult{}, fmt.Errorf("resonance: search by vector: %w", err)
 	}
+	defer done()
 	vq, err := newVectorQuery(query, o)
 	if err != nil {
 		return SearchResult{}, err

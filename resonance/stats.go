@@ -17,9 +17,9 @@ import (
 // It returns ErrClosed on a closed store, ErrBusy if the database stayed
 // locked past the busy timeout.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	q, done, err := s.oneShot(ctx, "stats")
+	q, done, err := s.reads.enter(ctx)
 	if err != nil {
-		return Stats{}, err
+		return Stats{}, fmt.Errorf("resonance: stats %q: %w", s.path, err)
 	}
 	defer done()
 	r, err := q.q.GraphStats(ctx)
@@ -48,21 +48,12 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 // concept's stored meta is not valid JSON (only writes that bypass this
 // package can store that).
 func (r *ReadTx) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
-	if err := r.enter(ctx); err != nil {
+	r, done, err := r.enter(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("resonance: lexicon: %w", err)
 	}
-	return lexicon(ctx, r.q)
-}
-
-// Lexicon is ReadTx.Lexicon on the reader pool, one consistent snapshot.
-// It also returns ErrClosed.
-func (s *Store) Lexicon(ctx context.Context) ([]LexiconEntry, error) {
-	r, done, err := s.oneShot(ctx, "lexicon")
-	if err != nil {
-		return nil, err
-	}
 	defer done()
-	return r.Lexicon(ctx)
+	return lexicon(ctx, r.q)
 }
 
 func lexicon(ctx context.Context, q *db.Queries) ([]LexiconEntry, error) {

@@ -21,7 +21,7 @@ type Store struct {
 	writer  *sql.DB // one connection; transactions begin IMMEDIATE
 	readers *sql.DB // query_only connections; transactions begin DEFERRED
 
-	reads     ReadTx       // the Store's one-statement reads, on the reader pool
+	reads     ReadTx       // Reads: the ReadTx on the reader pool, outside a transaction
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -167,6 +167,15 @@ func (s *Store) DB() *sql.DB { return s.writer }
 
 // ReadDB returns the pool of query_only connections that Read uses.
 func (s *Store) ReadDB() *sql.DB { return s.readers }
+
+// Reads returns the ReadTx of the store's reads outside a transaction, for
+// a single read: each of its reads runs its statement on the reader pool,
+// as it comes, without the BEGIN and COMMIT of Read. A statement sees what
+// was committed when it began, so two reads through it may see different
+// commits; use Read for several reads on one snapshot. Its SQL methods
+// run on ReadDB. Unlike a transaction's, it is safe for concurrent use and
+// never ends; after Close its reads return ErrClosed.
+func (s *Store) Reads() *ReadTx { return &s.reads }
 
 // LongTransactions counts the transactions that stayed open longer than
 // half the busy timeout (W8): a write one could make other writers time

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
@@ -11,9 +12,11 @@ import (
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
-// TestStore_ReadsAreReadTxReads: every read of ReadTx has a Store method of
-// the same name that answers as the ReadTx does inside Read, and returns
-// ErrClosed once the store is closed. Writes are on Tx only.
+// TestStore_ReadsAreReadTxReads: every read of Store.Reads, outside a
+// transaction, answers as the ReadTx of a Read does (SearchByVector: the
+// Store's search from its vector index as the ReadTx's scan), and returns
+// ErrClosed once the store is closed, in an error that says the operation
+// once.
 func TestStore_ReadsAreReadTxReads(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
@@ -39,30 +42,30 @@ func TestStore_ReadsAreReadTxReads(t *testing.T) {
 		store func() (any, error)
 		tx    func(ctx context.Context, r *resonance.ReadTx) (any, error)
 	}{
-		{"GetNode", func() (any, error) { return s.GetNode(ctx, "a") },
+		{"GetNode", func() (any, error) { return s.Reads().GetNode(ctx, "a") },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) { return r.GetNode(ctx, "a") }},
-		{"GetNodes", func() (any, error) { return s.GetNodes(ctx, resonance.NodeFilter{Type: "doc"}) },
+		{"GetNodes", func() (any, error) { return s.Reads().GetNodes(ctx, resonance.NodeFilter{Type: "doc"}) },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) {
 				return r.GetNodes(ctx, resonance.NodeFilter{Type: "doc"})
 			}},
-		{"NodeHash", func() (any, error) { return s.NodeHash(ctx, "a") },
+		{"NodeHash", func() (any, error) { return s.Reads().NodeHash(ctx, "a") },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) { return r.NodeHash(ctx, "a") }},
-		{"OutgoingEdges", func() (any, error) { return s.OutgoingEdges(ctx, "a") },
+		{"OutgoingEdges", func() (any, error) { return s.Reads().OutgoingEdges(ctx, "a") },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) { return r.OutgoingEdges(ctx, "a") }},
-		{"OutgoingEdgesOf", func() (any, error) { return s.OutgoingEdgesOf(ctx, []string{"a", "c"}) },
+		{"OutgoingEdgesOf", func() (any, error) { return s.Reads().OutgoingEdgesOf(ctx, []string{"a", "c"}) },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) {
 				return r.OutgoingEdgesOf(ctx, []string{"a", "c"})
 			}},
-		{"IncomingEdges", func() (any, error) { return s.IncomingEdges(ctx, "b") },
+		{"IncomingEdges", func() (any, error) { return s.Reads().IncomingEdges(ctx, "b") },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) { return r.IncomingEdges(ctx, "b") }},
-		{"Lexicon", func() (any, error) { return s.Lexicon(ctx) },
+		{"Lexicon", func() (any, error) { return s.Reads().Lexicon(ctx) },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) { return r.Lexicon(ctx) }},
-		{"History", func() (any, error) { return s.History(ctx, resonance.HistoryFilter{NodeID: "a"}) },
+		{"History", func() (any, error) { return s.Reads().History(ctx, resonance.HistoryFilter{NodeID: "a"}) },
 			func(ctx context.Context, r *resonance.ReadTx) (any, error) {
 				return r.History(ctx, resonance.HistoryFilter{NodeID: "a"})
 			}},
 		{"Neighbourhood", func() (any, error) {
-			return s.Neighbourhood(ctx, "a", resonance.NeighbourhoodOptions{Depth: 2, Direction: "both"})
+			return s.Reads().Neighbourhood(ctx, "a", resonance.NeighbourhoodOptions{Depth: 2, Direction: "both"})
 		}, func(ctx context.Context, r *resonance.ReadTx) (any, error) {
 			return r.Neighbourhood(ctx, "a", resonance.NeighbourhoodOptions{Depth: 2, Direction: "both"})
 		}},
@@ -92,8 +95,9 @@ func TestStore_ReadsAreReadTxReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, rd := range reads {
-		if _, err := rd.store(); !errors.Is(err, resonance.ErrClosed) {
-			t.Errorf("Store.%s after Close = %v, want ErrClosed", rd.name, err)
+		_, err := rd.store()
+		if !errors.Is(err, resonance.ErrClosed) || strings.Count(err.Error(), "resonance:") != 1 {
+			t.Errorf("Store.%s after Close = %v, want ErrClosed under one resonance: prefix", rd.name, err)
 		}
 	}
 }

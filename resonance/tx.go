@@ -16,14 +16,14 @@ import (
 // connection, given to the function of Store.Read. It has the graph API's
 // reads and the methods of sqlc's DBTX interface, so that generated
 // queries (db.New(r), or an application's own) and SQL of your own run
-// on the same snapshot.
+// on the same snapshot. Store.Reads returns the one outside a transaction.
 //
 // A ReadTx belongs to the goroutine that runs its function: it is not safe
 // for concurrent use. It is dead once its function returns: every later
 // call fails with sql.ErrTxDone (T5).
 type ReadTx struct {
 	store *Store
-	conn  db.DBTX     // the transaction's *sql.Tx; for the Store's one-statement reads, the reader pool
+	conn  db.DBTX     // the transaction's *sql.Tx; for Store.Reads, the reader pool
 	state *txState    // nil for the reader pool, which has no end
 	q     *db.Queries // bound to conn, for the graph API
 	pq    *packed.Queries
@@ -62,30 +62,61 @@ type txState struct {
 type txKey struct{}
 
 // init makes r the handle of a transaction (st not nil) or of the Store's
-// one-statement reads.
+// Reads.
 func (r *ReadTx) init(s *Store, conn db.DBTX, st *txState) {
 	*r = ReadTx{store: s, conn: conn, state: st, q: db.New(conn), pq: packed.New(conn)}
 }
 
-// enter starts an operation on the transaction: it fails with sql.ErrTxDone
-// once the transaction has ended, whatever ctx says (T5), with ErrClosed
-// once the store is closed, and with ctx's error when ctx is done.
-func (r *ReadTx) enter(ctx context.Context) error {
+// check fails with sql.ErrTxDone once the transaction has ended, whatever
+// ctx says (T5), with ErrClosed once the store is closed, when the Store's
+// path no longer leads to its file (the Store's Reads check that here; a
+// transaction checked it when it began), and with ctx's error when ctx is
+// done.
+func (r *ReadTx) check(ctx context.Context) error {
+	s := r.store
 	switch {
-	case r.state == nil:
-	case r.state.done.Load():
+	case r.state != nil && r.state.done.Load():
 		return sql.ErrTxDone
-	case r.store.closed.Load():
+	case s.closed.Load():
 		return ErrClosed
+	case r.state == nil:
+		if err := s.file.verifyDue(s.path); err != nil {
+			return err
+		}
 	}
 	return ctx.Err()
 }
+
+// enter starts a graph read on r: it checks r, and returns the handle to
+// read on and the function that ends the read. That handle is r, except
+// for the Store's Reads made with the context of an open transaction of
+// this store: that transaction's Reads may hold every reader, so the read
+// takes its reader the way Read does, waiting at most the busy timeout
+// (ErrBusy), instead of waiting for a reader its own caller holds.
+func (r *ReadTx) enter(ctx context.Context) (*ReadTx, func(), error) {
+	if err := r.check(ctx); err != nil {
+		return nil, nil, err
+	}
+	if r.state != nil || !r.store.inTransaction(ctx) {
+		return r, noEnd, nil
+	}
+	conn, err := r.store.take(ctx, r.store.readers)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := &ReadTx{}
+	h.init(r.store, conn, nil)
+	return h, func() { conn.Close() }, nil
+}
+
+// noEnd ends a read that holds nothing.
+func noEnd() {}
 
 // ExecContext runs a statement inside the transaction. Errors wrap the
 // package's sentinels: a write in a read transaction ErrReadOnly, a lock
 // held past the busy timeout ErrBusy.
 func (r *ReadTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := r.enter(ctx); err != nil {
+	if err := r.check(ctx); err != nil {
 		return nil, err
 	}
 	return r.conn.ExecContext(ctx, query, args...)
@@ -94,7 +125,7 @@ func (r *ReadTx) ExecContext(ctx context.Context, query string, args ...any) (sq
 // PrepareContext prepares a statement bound to the transaction; the end
 // of the transaction closes it, and the Rows of its queries.
 func (r *ReadTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	if err := r.enter(ctx); err != nil {
+	if err := r.check(ctx); err != nil {
 		return nil, err
 	}
 	return r.conn.PrepareContext(ctx, query)
@@ -103,7 +134,7 @@ func (r *ReadTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, e
 // QueryContext runs a query inside the transaction. Rows still open when
 // the transaction ends are closed by it.
 func (r *ReadTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := r.enter(ctx); err != nil {
+	if err := r.check(ctx); err != nil {
 		return nil, err
 	}
 	return r.conn.QueryContext(ctx, query, args...)
@@ -145,8 +176,9 @@ func (s *Store) Tx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 // (T3): fn sees one consistent snapshot, and many Reads run at once beside
 // the writer. A write through the ReadTx's SQL methods fails with
 // ErrReadOnly. Read commits when fn returns nil and rolls back otherwise.
-// A Read may run inside a Tx and a Tx inside a Read. Give the Store's reads
-// in fn fn's ctx: then they wait for a reader at most the busy timeout.
+// A Read may run inside a Tx and a Tx inside a Read. Give the reads of
+// Store.Reads in fn fn's ctx: then they wait for a reader at most the busy
+// timeout.
 func (s *Store) Read(ctx context.Context, fn func(ctx context.Context, r *ReadTx) error) error {
 	t, err := s.begin(ctx, false)
 	if err != nil {
@@ -187,13 +219,24 @@ func (s *Store) writerConn(ctx context.Context, op string) (*sql.Conn, error) {
 	return s.acquire(ctx, s.writer, op)
 }
 
-// acquire takes a connection from pool for op, waiting for one at most the
-// busy timeout: past it, ErrBusy, as SQLite answers a lock held that long.
+// acquire takes a connection from pool for op, as take does.
 func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn, error) {
-	if s.closed.Load() {
-		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+	conn, err := s.take(ctx, pool)
+	if err != nil {
+		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, err)
 	}
-	if err := s.file.verifyDue(s.path, op); err != nil {
+	return conn, nil
+}
+
+// take takes a connection from pool, waiting for one at most the busy
+// timeout: past it, ErrBusy, as SQLite answers a lock held that long. It
+// fails with ErrClosed once the store is closed, and when the store's path
+// no longer leads to its file.
+func (s *Store) take(ctx context.Context, pool *sql.DB) (*sql.Conn, error) {
+	if s.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := s.file.verifyDue(s.path); err != nil {
 		return nil, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.opts.BusyTimeout)
@@ -203,7 +246,7 @@ func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn
 	case err == nil:
 		return conn, nil
 	case s.closed.Load():
-		return nil, fmt.Errorf("resonance: %s %q: %w", op, s.path, ErrClosed)
+		return nil, ErrClosed
 	case ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
 		what := "the store's writer stayed in use by another transaction of this process"
 		fix := "if this runs inside Store.Tx, write through its *Tx and pass its ctx"
@@ -211,9 +254,9 @@ func (s *Store) acquire(ctx context.Context, pool *sql.DB, op string) (*sql.Conn
 			what = fmt.Sprintf("all %d reader connections stayed in use", s.opts.MaxReaders)
 			fix = "a Read waiting inside another Read holds one of them: pass the ReadTx down, or raise Options.MaxReaders"
 		}
-		return nil, fmt.Errorf("resonance: %s %q: %w: %s for the busy timeout (%v); %s", op, s.path, ErrBusy, what, s.opts.BusyTimeout, fix)
+		return nil, fmt.Errorf("%w: %s for the busy timeout (%v); %s", ErrBusy, what, s.opts.BusyTimeout, fix)
 	}
-	return nil, s.endError(op, ctx, err)
+	return nil, s.endCause(ctx, err)
 }
 
 // liveTx is a transaction begun on a connection of the store's, with what
@@ -347,15 +390,22 @@ func (s *Store) reportLong(open time.Duration, write bool) {
 	s.opts.Logger.Warn(msg, "db", s.path, "open_for", open.Round(time.Millisecond), "busy_timeout", s.opts.BusyTimeout, "write", write)
 }
 
+// endError is the error of op, ended by err.
 func (s *Store) endError(op string, ctx context.Context, err error) error {
+	return fmt.Errorf("resonance: %s %q: %w", op, s.path, s.endCause(ctx, err))
+}
+
+// endCause is err, classified, with what else ended the call: Close, or
+// ctx.
+func (s *Store) endCause(ctx context.Context, err error) error {
 	if s.closed.Load() && !errors.Is(err, ErrClosed) {
-		// Close ran while this write waited for the writer (O4).
-		return fmt.Errorf("resonance: %s %q: %w: %w", op, s.path, ErrClosed, classify(err))
+		// Close ran while this call waited (O4).
+		return fmt.Errorf("%w: %w", ErrClosed, classify(err))
 	}
 	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("resonance: %s %q: %w (%w)", op, s.path, classify(err), cerr)
+		return fmt.Errorf("%w (%w)", classify(err), cerr)
 	}
-	return fmt.Errorf("resonance: %s %q: %w", op, s.path, classify(err))
+	return classify(err)
 }
 
 // ExplicitTx is a write transaction whose end the caller controls, for code

@@ -227,7 +227,7 @@ func TestStore_WriterSettingsRestoredBeforeReuse(t *testing.T) {
 
 // TestStore_NoCallWaitsForItself calls, inside a Tx, the Store's methods
 // that need the writer, and inside a Read that holds the only reader, the
-// Store's one-statement reads: with the transaction's context they are
+// reads of Store.Reads and Stats: with the transaction's context they are
 // refused at once, and with another context they end with ErrBusy after
 // the busy timeout instead of waiting for themselves (T2).
 func TestStore_NoCallWaitsForItself(t *testing.T) {
@@ -255,9 +255,9 @@ func TestStore_NoCallWaitsForItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	reads := map[string]func(context.Context) error{
-		"GetNode":       func(c context.Context) error { _, err := s.GetNode(c, "a"); return err },
-		"GetNodes":      func(c context.Context) error { _, err := s.GetNodes(c, resonance.NodeFilter{}); return err },
-		"OutgoingEdges": func(c context.Context) error { _, err := s.OutgoingEdges(c, "a"); return err },
+		"GetNode":       func(c context.Context) error { _, err := s.Reads().GetNode(c, "a"); return err },
+		"GetNodes":      func(c context.Context) error { _, err := s.Reads().GetNodes(c, resonance.NodeFilter{}); return err },
+		"OutgoingEdges": func(c context.Context) error { _, err := s.Reads().OutgoingEdges(c, "a"); return err },
 		"Stats":         func(c context.Context) error { _, err := s.Stats(c); return err },
 	}
 	err = s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error {

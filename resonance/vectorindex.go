@@ -129,8 +129,8 @@ func (s *Store) vectorIndex() (*vectorIndex, error) {
 	if s.closed.Load() {
 		return nil, fmt.Errorf("resonance: search by vector %q: %w", s.path, ErrClosed)
 	}
-	if err := s.file.verifyDue(s.path, "search by vector"); err != nil {
-		return nil, err
+	if err := s.file.verifyDue(s.path); err != nil {
+		return nil, fmt.Errorf("resonance: search by vector: %w", err)
 	}
 	if s.vindex == nil {
 		o := s.opts

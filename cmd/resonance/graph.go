@@ -176,7 +176,7 @@ func runLs(e *env, fs *flag.FlagSet) error {
 	if limit > 0 {
 		f.Limit = limit + 1 // one more tells whether a page follows
 	}
-	nodes, err := s.GetNodes(e.ctx, f)
+	nodes, err := s.Reads().GetNodes(e.ctx, f)
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func runEdges(e *env, fs *flag.FlagSet) error {
 	}
 	defer s.Close()
 	if depth > 0 {
-		nb, err := s.Neighbourhood(e.ctx, id, resonance.NeighbourhoodOptions{Depth: depth, Direction: dir, Types: types, Limit: limit})
+		nb, err := s.Reads().Neighbourhood(e.ctx, id, resonance.NeighbourhoodOptions{Depth: depth, Direction: dir, Types: types, Limit: limit})
 		if err != nil {
 			return err
 		}

@@ -210,7 +210,7 @@ func TestRm_Hub(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	all, err := s.GetNodes(t.Context(), resonance.NodeFilter{})
+	all, err := s.Reads().GetNodes(t.Context(), resonance.NodeFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -156,7 +156,7 @@ func TestHelperHoldOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.GetNode(context.Background(), "lexicon-checkpoint"); err != nil {
+	if _, err := s.Reads().GetNode(context.Background(), "lexicon-checkpoint"); err != nil {
 		t.Fatal(err)
 	}
 	fmt.Println("open")

@@ -78,7 +78,7 @@ func runSearch(e *env, fs *flag.FlagSet) error {
 	}
 	defer s.Close()
 	if like != "" {
-		n, err := s.GetNode(e.ctx, like)
+		n, err := s.Reads().GetNode(e.ctx, like)
 		if err != nil {
 			return err
 		}

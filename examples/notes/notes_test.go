@@ -75,7 +75,7 @@ func TestTx_GeneratedQueriesAndGraphAPIAreAtomic(t *testing.T) {
 	if _, err := AddNote(ctx, s, resonance.Node{ID: "doc-3", Type: "document"}, ""); err == nil {
 		t.Fatal("AddNote of an empty note succeeded")
 	}
-	if _, err := s.GetNode(ctx, "doc-3"); !errors.Is(err, resonance.ErrNotFound) {
+	if _, err := s.Reads().GetNode(ctx, "doc-3"); !errors.Is(err, resonance.ErrNotFound) {
 		t.Errorf("GetNode after the failed AddNote: %v, want ErrNotFound", err)
 	}
 }
