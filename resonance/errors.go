@@ -41,6 +41,11 @@ var (
 	// ErrCheckpointsDisabled: Checkpoint was called on a store whose
 	// checkpoints belong to an external replicator (Options.ExternalCheckpoints).
 	ErrCheckpointsDisabled = errors.New("checkpoints are left to an external replicator")
+	// ErrReplaced: the database file this store opened was removed, moved,
+	// replaced by another file or written over in place while open; the
+	// store refuses all further work. Close it, put the right file in
+	// place, and open it again.
+	ErrReplaced = errors.New("database file replaced while open")
 	// ErrLeakedConnections: Close found connections still checked out.
 	ErrLeakedConnections = errors.New("connections still checked out")
 )

@@ -1,6 +1,7 @@
 package resonance
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -8,9 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/resonance-graph/resonancedb/internal/inuse"
 )
 
 // fileID is the identity of a file: its device and inode numbers.
@@ -21,6 +25,10 @@ func fileIDOf(path string) (fileID, error) {
 	if err != nil {
 		return fileID{}, err
 	}
+	return fileIDOfInfo(fi)
+}
+
+func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return fileID{}, errors.New("the file system reports no device and inode numbers")
@@ -29,28 +37,103 @@ func fileIDOf(path string) (fileID, error) {
 }
 
 // fileWatch remembers which file a store opened, so that the store can
-// tell whether the path still leads to it. A database removed, moved or
-// replaced while a store has it open would take every later write with
-// it, to a file no one will open again, and with another file renamed
-// over it the store's open connections would answer from the old file
-// and its new ones from the new. So the store checks: on every new
-// connection, and before a transaction, read or search at most every
-// fileCheckEvery (a stat costs several microseconds, as much as an empty
-// read transaction; see the README's measurements). Once the path leads
-// elsewhere the store refuses all further work; until a check sees it,
-// only connections to the file the store opened answer. A file whose
-// bytes are overwritten in place (cp onto the same inode) keeps its
-// identity and is not detected.
+// tell whether the path still leads to it and whether something other than
+// SQLite wrote over it. A database removed, moved or replaced while a
+// store has it open would take every later write with it, to a file no one
+// will open again, and with another file renamed over it the store's open
+// connections would answer from the old file and its new ones from the
+// new. A file written over in place (cp backup.db graph.db: same inode, new
+// bytes) is worse: every connection then reads the pages the WAL holds
+// from the old content and the rest from the new. So the store checks: on
+// every new connection, and before a transaction, read or search at most
+// every fileCheckEvery (a stat costs several microseconds, as much as an
+// empty read transaction; see the README's measurements). Once it sees
+// either, the store refuses all further work with ErrReplaced; until a
+// check sees it, it answers as SQLite does.
 //
 // New connections check too, the store's connectors having the watch in
 // their Options: a connection to the file now at the path is never opened,
 // even between a check and the transaction that follows it.
+//
+// Writes over the file in place are seen in the bytes on disk. In WAL mode
+// SQLite writes to the database file only in a checkpoint, which copies
+// frames from the WAL into it (VACUUM too goes through the WAL), and the
+// wal-index in -shm records every one (https://www.sqlite.org/walformat.html):
+// a checkpoint first sets nBackfillAttempted, then writes the file, then
+// sets nBackfill, and restarting the WAL changes its salts (so may the
+// first write to an emptied WAL). The store keeps a descriptor of the
+// database and of its -shm, and each check reads the database's first 100
+// bytes and its size between two readings of those -shm fields. Once the
+// file had a WAL database's header, a header that is no longer one
+// (emptied, cut short by a copy under way, a rollback-journal file) is a
+// foreign write: SQLite's page 1 always keeps those bytes. When the two
+// readings of -shm agree and no checkpoint is under way (nBackfillAttempted
+// equals nBackfill), no checkpoint wrote while the header was read, and it
+// is a foreign write when
+//   - the change counter (offset 24) went backwards: SQLite sets it from
+//     the last one each time it writes page 1, VACUUM and the backup API
+//     included, so it never decreases, and an older backup of the same
+//     database holds an older one (it may stay the same while page 1
+//     changes: a writer that did not reread page 1 writes the same value);
+//   - the header or size changed while the -shm fields did not: no
+//     checkpoint ran since the last look, so nobody but a foreign writer
+//     changed the file.
+//
+// Every other change is taken as the checkpoint's and becomes the new
+// reference. Not detected, then: a copy whose first 100 bytes and size are
+// those of the file it replaced (a copy of the database as it is now, or
+// of one whose page 1 has not changed since); a copy followed, before the
+// store's next check, by a checkpoint, a restart of the WAL or the first
+// write to an emptied one (the change is taken as the checkpoint's: it is
+// unnoticed unless the counter went backwards); any
+// copy while a checkpoint is cut short (a process killed while it copied
+// the WAL: nBackfillAttempted stays above nBackfill until the next one
+// completes); writes past the first page that leave the header and size as
+// they were; and a file in rollback-journal mode (a Litestream follower,
+// which SQLite's own change counter guards) or whose -shm is not the one at
+// the path (deleted and made again), which are not watched in place. A
+// touch or chmod changes neither bytes nor size and is no alarm.
+//
+// Closing a descriptor drops every POSIX lock the process holds on that
+// file, SQLite's included (that would let another process reset the -shm
+// under this one's connections), so the descriptors are closed only once
+// this process holds no lock on the files (/proc/locks; on systems without
+// it nothing is watched in place); until then they wait in parked.
 type fileWatch struct {
 	id       fileID       // written before known is set
 	known    atomic.Bool  // id holds the identity of the file the store opened
-	replaced atomic.Bool  // the path once led elsewhere: the store is done
+	replaced atomic.Int32 // once not stillThere, the store is done
 	due      atomic.Int64 // when verifyDue checks again, in nanoseconds since watchClock
+
+	mu      sync.Mutex // guards what follows
+	disk    *os.File   // the database, read-only; nil until watched in place
+	shm     *os.File   // its -shm
+	last    diskState  // what the last quiet look saw
+	stopped bool       // the store closed: open no descriptors
 }
+
+// Values of fileWatch.replaced.
+const (
+	stillThere  = iota
+	pathMoved   // the path leads to another file, or to none
+	overwritten // the file was written over in place
+)
+
+// diskState is what a look at the database and its -shm saw.
+type diskState struct {
+	header [100]byte // the database's first 100 bytes, zeros past its end
+	size   int64
+	ckpt   [16]byte // the WAL's salts, nBackfill and nBackfillAttempted, as -shm holds them
+}
+
+// walHeader reports whether d.header is that of a SQLite database in WAL
+// mode (read and write versions 2).
+func (d *diskState) walHeader() bool {
+	return string(d.header[:16]) == "SQLite format 3\x00" && d.header[18] == 2 && d.header[19] == 2
+}
+
+// counter is the database's file change counter.
+func (d *diskState) counter() uint32 { return binary.BigEndian.Uint32(d.header[24:28]) }
 
 // fileCheckEvery is how long a store's transactions and reads go without
 // checking that the path still leads to the database (new connections
@@ -61,10 +144,10 @@ const fileCheckEvery = 100 * time.Millisecond
 var watchClock = time.Now()
 
 // verifyDue is verify at most every fileCheckEvery, and at once after the
-// path was seen to lead elsewhere.
+// file was seen replaced.
 func (w *fileWatch) verifyDue(path string) error {
 	now := int64(time.Since(watchClock))
-	if !w.replaced.Load() && now < w.due.Load() {
+	if w.replaced.Load() == stillThere && now < w.due.Load() {
 		return nil
 	}
 	w.due.Store(now + int64(fileCheckEvery))
@@ -80,20 +163,190 @@ func (w *fileWatch) start(path string) {
 	}
 }
 
+// openInPlace opens the descriptors of the check in place, on Linux once
+// the database has a -shm, and takes the first look. w.mu is held.
+func (w *fileWatch) openInPlace(path string) {
+	if _, err := os.Stat("/proc/locks"); err != nil {
+		return
+	}
+	shm, err := os.Open(path + "-shm")
+	if err != nil {
+		return
+	}
+	disk, err := os.Open(path)
+	if err != nil {
+		release(shm)
+		return
+	}
+	w.disk, w.shm = disk, shm
+	d, quiet, ok := w.look(path)
+	fi, err := disk.Stat()
+	if err != nil || !ok {
+		w.closeInPlace()
+		return
+	}
+	if id, err := fileIDOfInfo(fi); err != nil || id != w.id {
+		w.closeInPlace()
+		return
+	}
+	if quiet {
+		w.last = d
+	}
+}
+
+// stop releases the descriptors of the check in place for good; a store
+// calls it once its connections are closed.
+func (w *fileWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	w.closeInPlace()
+}
+
+func (w *fileWatch) closeInPlace() {
+	if w.disk != nil {
+		release(w.disk, w.shm)
+		w.disk, w.shm = nil, nil
+	}
+}
+
+// look reads the database's header and size between two readings of the
+// -shm fields. quiet is true when both readings agree and no checkpoint
+// is under way: then no checkpoint wrote the file meanwhile. ok is false
+// when the -shm at the path is not the one the store opened.
+func (w *fileWatch) look(path string) (d diskState, quiet, ok bool) {
+	var before, after [16]byte
+	if !w.readCkpt(&before) {
+		return d, false, false
+	}
+	if _, err := w.disk.ReadAt(d.header[:], 0); err != nil && !errors.Is(err, io.EOF) {
+		return d, false, false // a file shorter than 100 bytes reads as zeros past its end
+	}
+	fi, err := w.disk.Stat()
+	if err != nil {
+		return d, false, false
+	}
+	d.size = fi.Size()
+	if !w.readCkpt(&after) {
+		return d, false, false
+	}
+	d.ckpt = before
+	underway := !bytes.Equal(before[8:12], before[12:16]) // nBackfill, nBackfillAttempted
+	if sfi, err := os.Stat(path + "-shm"); err != nil || !sameFile(sfi, w.shm) {
+		return d, false, false
+	}
+	return d, before == after && !underway, true
+}
+
+// readCkpt reads from -shm the WAL's salts (offset 32 of the wal-index
+// header) and the checkpoint's nBackfill (96) and nBackfillAttempted (128),
+// in the machine's byte order, as SQLite keeps them.
+func (w *fileWatch) readCkpt(c *[16]byte) bool {
+	var b [132]byte
+	if n, _ := w.shm.ReadAt(b[:], 0); n < len(b) {
+		return false
+	}
+	copy(c[0:8], b[32:40])
+	copy(c[8:12], b[96:100])
+	copy(c[12:16], b[128:132])
+	return true
+}
+
+// writtenOver reports whether something other than SQLite wrote the
+// database file since the last quiet look (see fileWatch), and takes a
+// quiet look that finds nothing wrong as the new reference.
+func (w *fileWatch) writtenOver(path string) bool {
+	if !w.mu.TryLock() { // another check is looking
+		return false
+	}
+	defer w.mu.Unlock()
+	if w.stopped {
+		return false
+	}
+	if w.disk == nil {
+		w.openInPlace(path)
+		return false
+	}
+	d, quiet, ok := w.look(path)
+	if !ok {
+		return false
+	}
+	if w.last.walHeader() {
+		switch {
+		case !d.walHeader():
+			return true
+		case !quiet:
+			return false
+		case int32(d.counter()-w.last.counter()) < 0:
+			return true
+		case d.ckpt == w.last.ckpt && (d.header != w.last.header || d.size != w.last.size):
+			return true
+		}
+	}
+	if quiet {
+		w.last = d
+	}
+	return false
+}
+
 // verify returns an error naming path when it no longer leads to the file
-// start saw, and from then on always.
+// start saw, or that file was written over in place, and from then on
+// always.
 func (w *fileWatch) verify(path string) error {
 	if w == nil || !w.known.Load() {
 		return nil
 	}
-	if !w.replaced.Load() {
-		if id, err := fileIDOf(path); err == nil && id == w.id {
+	if w.replaced.Load() == stillThere {
+		id, err := fileIDOf(path)
+		switch {
+		case err != nil || id != w.id:
+			w.replaced.CompareAndSwap(stillThere, pathMoved)
+		case w.writtenOver(path):
+			w.replaced.CompareAndSwap(stillThere, overwritten)
+		default:
 			return nil
 		}
-		w.replaced.Store(true)
 	}
-	return fmt.Errorf("%q no longer leads to the database this store opened: it was removed, moved or replaced by another file while open, "+
-		"and the store refuses further work rather than answer from two files; close the store and open it again to use the file now at that path", path)
+	if w.replaced.Load() == overwritten {
+		return fmt.Errorf("%w: %q was written over while open (a copy onto it, as `cp backup.db graph.db` makes), "+
+			"and its connections would read the pages its WAL holds from the old content and the rest from the new, so the store refuses further work; "+
+			"close every process that has it open and put the backup in place again with `resonance restore`, then open it again (the copy now holds pages of the old WAL)",
+			ErrReplaced, path)
+	}
+	return fmt.Errorf("%w: %q no longer leads to the database this store opened: it was removed, moved or replaced by another file while open, "+
+		"and the store refuses further work rather than answer from two files; close the store and open it again to use the file now at that path", ErrReplaced, path)
+}
+
+// parked holds the descriptors of stopped watches whose files this process
+// still locks; release closes them once it no longer does.
+var parked struct {
+	sync.Mutex
+	files []*os.File
+}
+
+// release closes files, and the parked ones, on which this process holds
+// no lock (see fileWatch), and parks the others.
+func release(files ...*os.File) {
+	parked.Lock()
+	defer parked.Unlock()
+	keep := parked.files[:0]
+	for _, f := range append(parked.files, files...) {
+		if f == nil {
+			continue
+		}
+		if held, err := inuse.HeldHere(f); err == nil && !held {
+			f.Close()
+		} else {
+			keep = append(keep, f)
+		}
+	}
+	parked.files = keep
+}
+
+// sameFile reports whether fi describes the file f has open.
+func sameFile(fi os.FileInfo, f *os.File) bool {
+	ffi, err := f.Stat()
+	return err == nil && os.SameFile(fi, ffi)
 }
 
 // check logs a warning when path no longer leads to the file start saw.

@@ -176,11 +176,11 @@ func TestStore_CheckpointAfterDeleteCreatesNothing(t *testing.T) {
 
 // TestStore_RefusesWorkOnceTheFileWasReplaced (O4): when another file is
 // renamed over the database a store has open, or the database is removed,
-// every later read, write and search fails naming the file and the fix
-// (open it again), instead of answering from the old file on some
-// connections and the new one on others; nothing is written to the new
-// file, and nothing is ever read from it. (A copy written over the same
-// file, same inode, is not detected.)
+// every later read, write and search fails with ErrReplaced naming the
+// file and the fix (open it again), instead of answering from the old file
+// on some connections and the new one on others; nothing is written to the
+// new file, and nothing is ever read from it. (A copy written over the same
+// file is TestStore_RefusesWorkOnceTheFileWasWrittenOver.)
 func TestStore_RefusesWorkOnceTheFileWasReplaced(t *testing.T) {
 	ctx := context.Background()
 	for _, replace := range []string{"renamed over", "removed"} {
@@ -226,7 +226,7 @@ func TestStore_RefusesWorkOnceTheFileWasReplaced(t *testing.T) {
 			}
 			check := func(what string, err error) {
 				t.Helper()
-				if err == nil || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), "no longer leads") || !strings.Contains(err.Error(), "open it again") {
+				if !errors.Is(err, resonance.ErrReplaced) || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), "no longer leads") || !strings.Contains(err.Error(), "open it again") {
 					t.Errorf("%s after the file was %s: %v, want an error naming the file and the fix", what, replace, err)
 				}
 			}
@@ -243,6 +243,107 @@ func TestStore_RefusesWorkOnceTheFileWasReplaced(t *testing.T) {
 					t.Errorf("the store's write after the rename landed in the new file")
 				}
 			}
+		})
+	}
+}
+
+// TestStore_RefusesWorkOnceTheFileWasWrittenOver (O4): a copy written
+// over the database a store has open (cp onto the same inode), of an older
+// backup of it or of another database, would leave every connection
+// reading the WAL's pages from the old content and the rest from the new.
+// From the store's next check on (within a tenth of a second), every read,
+// write and search fails with ErrReplaced, naming the file and the fix.
+func TestStore_RefusesWorkOnceTheFileWasWrittenOver(t *testing.T) {
+	ctx := context.Background()
+	write := func(s *resonance.Store, prefix string, n int) error {
+		return s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
+			for i := range n {
+				id := fmt.Sprintf("%s-%04d", prefix, i)
+				if err := tx.UpsertNode(ctx, resonance.Node{ID: id, Type: "doc", Embedding: graphEmbedding(16, uint64(i+1))}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	for _, source := range []string{"an older backup", "another database"} {
+		t.Run(source, func(t *testing.T) {
+			dir := t.TempDir()
+			path, copied := filepath.Join(dir, "graph.db"), filepath.Join(dir, "copied.db")
+			s := openStoreAt(t, path, resonance.Options{})
+			if err := write(s, "old", 100); err != nil {
+				t.Fatal(err)
+			}
+			if source == "an older backup" {
+				if err := s.Backup(ctx, copied, nil); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				other := openStoreAt(t, copied, resonance.Options{})
+				if err := write(other, "other", 100); err != nil {
+					t.Fatal(err)
+				}
+				other.Close()
+			}
+			if err := write(s, "new", 1000); err != nil {
+				t.Fatal(err)
+			}
+			// The file now holds everything; the WAL, what the next write
+			// adds, as a running store's WAL does.
+			if _, err := s.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := write(s, "newer", 20); err != nil {
+				t.Fatal(err)
+			}
+			// A check sees the file as it is now (the store checks a tenth
+			// of a second after the last).
+			time.Sleep(150 * time.Millisecond)
+			if err := s.Read(ctx, func(context.Context, *resonance.ReadTx) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(copied)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, b, 0o644); err != nil { // cp copied.db graph.db
+				t.Fatal(err)
+			}
+			if after, err := os.Stat(path); err != nil || !os.SameFile(before, after) {
+				t.Fatalf("the copy did not keep the file's inode: %v", err)
+			}
+			// Until the store's next check it answers as SQLite does, from
+			// both files; then it refuses.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				_, err := s.Reads().GetNode(ctx, "old-0001")
+				if errors.Is(err, resonance.ErrReplaced) || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			check := func(what string, err error) {
+				t.Helper()
+				if !errors.Is(err, resonance.ErrReplaced) {
+					t.Errorf("%s after %s was copied over the open database: %v, want ErrReplaced", what, source, err)
+					return
+				}
+				for _, want := range []string{path, "written over", "resonance restore", "open it again"} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("%s: the error %q lacks %q", what, err, want)
+					}
+				}
+			}
+			_, err = s.Reads().GetNode(ctx, "old-0001")
+			check("GetNode", err)
+			_, err = s.SearchByVector(ctx, graphEmbedding(16, 1), resonance.SearchOptions{K: 5})
+			check("SearchByVector", err)
+			check("Tx", write(s, "after", 1))
+			check("Read", s.Read(ctx, func(ctx context.Context, r *resonance.ReadTx) error { return nil }))
 		})
 	}
 }

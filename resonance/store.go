@@ -300,6 +300,7 @@ func (s *Store) closePools() error {
 	if err := s.writer.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("resonance: close %q writer: %w", s.path, err))
 	}
+	s.file.stop()
 	return errors.Join(errs...)
 }
 

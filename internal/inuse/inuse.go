@@ -53,6 +53,41 @@ func Processes(path string) ([]int, error) {
 	return pids, nil
 }
 
+// HeldHere reports whether this process holds a lock on any of the files
+// (SQLite's connections lock the database and its -shm). Closing a
+// descriptor of a file drops every POSIX lock the process holds on it, so
+// a descriptor opened beside SQLite's may be closed only when none is
+// held. It returns an error when the locks cannot be read.
+func HeldHere(files ...*os.File) (bool, error) {
+	locks, err := os.ReadFile("/proc/locks")
+	if err != nil {
+		return false, err
+	}
+	var ids []string
+	for _, f := range files {
+		fi, err := f.Stat()
+		if err != nil {
+			return false, err
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return false, fmt.Errorf("%s: the file system reports no device and inode numbers", f.Name())
+		}
+		ids = append(ids, lockName(uint64(st.Dev), st.Ino))
+	}
+	pid := strconv.Itoa(os.Getpid())
+	for line := range strings.SplitSeq(string(locks), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[1] == "->" {
+			f = f[1:]
+		}
+		if len(f) >= 6 && f[4] == pid && slices.Contains(ids, f[5]) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Describe names each process by its id and command name, for an error
 // message: `process 123 ("litestream")`.
 func Describe(pids []int) string {
@@ -71,7 +106,11 @@ func lockID(name string) (string, bool) {
 	if err := syscall.Stat(name, &st); err != nil {
 		return "", false
 	}
-	dev := uint64(st.Dev)
+	return lockName(uint64(st.Dev), st.Ino), true
+}
+
+// lockName is how /proc/locks names the file with device dev and inode ino.
+func lockName(dev, ino uint64) string {
 	major, minor := (dev>>8)&0xfff|(dev>>32)&^0xfff, dev&0xff|(dev>>12)&^0xff
-	return fmt.Sprintf("%02x:%02x:%d", major, minor, st.Ino), true
+	return fmt.Sprintf("%02x:%02x:%d", major, minor, ino)
 }

@@ -96,3 +96,45 @@ func TestProcesses(t *testing.T) {
 		t.Errorf("Describe = %s, want %s", got, want)
 	}
 }
+
+// TestHeldHere: a lock this process holds on a file, through any
+// descriptor, is seen through another descriptor of the same file; none
+// once it is released, and none on another file.
+func TestHeldHere(t *testing.T) {
+	if _, err := os.Stat("/proc/locks"); err != nil {
+		t.Skip("no /proc/locks on this system")
+	}
+	dir := t.TempDir()
+	name, other := filepath.Join(dir, "g.db-shm"), filepath.Join(dir, "other.db-shm")
+	for _, n := range []string{name, other} {
+		if err := os.WriteFile(n, make([]byte, 256), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	locker, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	watcher, _ := os.Open(name)
+	defer watcher.Close()
+	elsewhere, _ := os.Open(other)
+	defer elsewhere.Close()
+	lk := syscall.Flock_t{Type: syscall.F_RDLCK, Start: 128, Len: 1}
+	if err := syscall.FcntlFlock(locker.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := HeldHere(watcher); err != nil || !held {
+		t.Errorf("HeldHere with a lock held through another descriptor = %v, %v; want true", held, err)
+	}
+	if held, err := HeldHere(elsewhere); err != nil || held {
+		t.Errorf("HeldHere of a file without locks = %v, %v; want false", held, err)
+	}
+	lk.Type = syscall.F_UNLCK
+	if err := syscall.FcntlFlock(locker.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := HeldHere(watcher, elsewhere); err != nil || held {
+		t.Errorf("HeldHere after the lock was released = %v, %v; want false", held, err)
+	}
+}
