@@ -105,11 +105,12 @@ type fileWatch struct {
 	replaced atomic.Int32 // once not stillThere, the store is done
 	due      atomic.Int64 // when verifyDue checks again, in nanoseconds since watchClock
 
-	mu      sync.Mutex // guards what follows
-	disk    *os.File   // the database, read-only; nil until watched in place
-	shm     *os.File   // its -shm
-	last    diskState  // what the last quiet look saw
-	stopped bool       // the store closed: open no descriptors
+	mu      sync.Mutex  // guards what follows
+	disk    *os.File    // the database, read-only; nil until watched in place
+	shm     *os.File    // its -shm
+	shmInfo os.FileInfo // shm's identity
+	last    diskState   // what the last quiet look saw
+	stopped bool        // the store closed: open no descriptors
 }
 
 // Values of fileWatch.replaced.
@@ -178,6 +179,10 @@ func (w *fileWatch) openInPlace(path string) {
 		release(shm)
 		return
 	}
+	if w.shmInfo, err = shm.Stat(); err != nil {
+		release(shm, disk)
+		return
+	}
 	w.disk, w.shm = disk, shm
 	d, quiet, ok := w.look(path)
 	fi, err := disk.Stat()
@@ -216,11 +221,8 @@ func (w *fileWatch) closeInPlace() {
 // when the -shm at the path is not the one the store opened.
 func (w *fileWatch) look(path string) (d diskState, quiet, ok bool) {
 	var before, after [16]byte
-	if !w.readCkpt(&before) {
+	if !w.readCkpt(&before) || !w.readHeader(&d) {
 		return d, false, false
-	}
-	if _, err := w.disk.ReadAt(d.header[:], 0); err != nil && !errors.Is(err, io.EOF) {
-		return d, false, false // a file shorter than 100 bytes reads as zeros past its end
 	}
 	fi, err := w.disk.Stat()
 	if err != nil {
@@ -231,11 +233,21 @@ func (w *fileWatch) look(path string) (d diskState, quiet, ok bool) {
 		return d, false, false
 	}
 	d.ckpt = before
-	underway := !bytes.Equal(before[8:12], before[12:16]) // nBackfill, nBackfillAttempted
-	if sfi, err := os.Stat(path + "-shm"); err != nil || !sameFile(sfi, w.shm) {
+	if sfi, err := os.Stat(path + "-shm"); err != nil || !os.SameFile(sfi, w.shmInfo) {
 		return d, false, false
 	}
-	return d, before == after && !underway, true
+	return d, before == after && !underway(before), true
+}
+
+// underway reports whether a checkpoint is under way, or was cut short:
+// nBackfillAttempted differs from nBackfill.
+func underway(ckpt [16]byte) bool { return !bytes.Equal(ckpt[8:12], ckpt[12:16]) }
+
+// readHeader reads the database's first 100 bytes into d.header; a file
+// shorter than that reads as zeros past its end.
+func (w *fileWatch) readHeader(d *diskState) bool {
+	_, err := w.disk.ReadAt(d.header[:], 0)
+	return err == nil || errors.Is(err, io.EOF)
 }
 
 // readCkpt reads from -shm the WAL's salts (offset 32 of the wal-index
@@ -254,8 +266,9 @@ func (w *fileWatch) readCkpt(c *[16]byte) bool {
 
 // writtenOver reports whether something other than SQLite wrote the
 // database file since the last quiet look (see fileWatch), and takes a
-// quiet look that finds nothing wrong as the new reference.
-func (w *fileWatch) writtenOver(path string) bool {
+// quiet look that finds nothing wrong as the new reference. size is the
+// database's size, from the stat of the path that found it the same file.
+func (w *fileWatch) writtenOver(path string, size int64) bool {
 	if !w.mu.TryLock() { // another check is looking
 		return false
 	}
@@ -265,6 +278,18 @@ func (w *fileWatch) writtenOver(path string) bool {
 	}
 	if w.disk == nil {
 		w.openInPlace(path)
+		return false
+	}
+	// Most looks find the header and size as they were: two reads then do.
+	// (SQLite changes the size only with page 1, which counts the pages.)
+	var d diskState
+	if !w.readCkpt(&d.ckpt) || !w.readHeader(&d) {
+		return false
+	}
+	if d.header == w.last.header && size == w.last.size {
+		if !underway(d.ckpt) {
+			w.last.ckpt = d.ckpt
+		}
 		return false
 	}
 	d, quiet, ok := w.look(path)
@@ -297,11 +322,17 @@ func (w *fileWatch) verify(path string) error {
 		return nil
 	}
 	if w.replaced.Load() == stillThere {
-		id, err := fileIDOf(path)
+		fi, err := os.Stat(path)
+		if err == nil {
+			var id fileID
+			if id, err = fileIDOfInfo(fi); id != w.id {
+				err = errors.New("another file")
+			}
+		}
 		switch {
-		case err != nil || id != w.id:
+		case err != nil:
 			w.replaced.CompareAndSwap(stillThere, pathMoved)
-		case w.writtenOver(path):
+		case w.writtenOver(path, fi.Size()):
 			w.replaced.CompareAndSwap(stillThere, overwritten)
 		default:
 			return nil
@@ -341,12 +372,6 @@ func release(files ...*os.File) {
 		}
 	}
 	parked.files = keep
-}
-
-// sameFile reports whether fi describes the file f has open.
-func sameFile(fi os.FileInfo, f *os.File) bool {
-	ffi, err := f.Stat()
-	return err == nil && os.SameFile(fi, ffi)
 }
 
 // check logs a warning when path no longer leads to the file start saw.

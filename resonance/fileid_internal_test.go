@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -127,6 +130,41 @@ func TestFileWatch_SQLiteWritesAreNoAlarm(t *testing.T) {
 			},
 		)
 	})
+	t.Run("another process writes and checkpoints", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "graph.db")
+		s := open(t, path, Options{Create: true})
+		// The child is TestBackupHelperProcess: one upsert a transaction,
+		// with its store's background checkpoints, until path.stop
+		// appears; its own store would fail it on a false alarm too.
+		child := exec.Command(os.Args[0], "-test.run=^TestBackupHelperProcess$", "-test.count=1")
+		child.Env = append(os.Environ(), "RESONANCE_TEST_BACKUP_WRITER="+path)
+		out, err := child.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		child.Stderr = child.Stdout
+		if err := child.Start(); err != nil {
+			t.Fatal(err)
+		}
+		output := make(chan []byte)
+		go func() { b, _ := io.ReadAll(out); output <- b }()
+		watchWhile(t, s, 2*time.Second,
+			func(i int) error { return upsertN(s, "s", i, 20) },
+			func(int) error { time.Sleep(20 * time.Millisecond); return nil },
+			func(int) error { _, err := s.Checkpoint(ctx); return err },
+		)
+		if err := os.WriteFile(path+".stop", nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b := <-output
+		if err := child.Wait(); err != nil {
+			t.Errorf("the writing child failed: %v\n%s", err, b)
+		}
+		var n int
+		if err := s.readers.QueryRowContext(ctx, "SELECT count(*) FROM nodes WHERE id LIKE 'child-%'").Scan(&n); err != nil || n == 0 {
+			t.Errorf("the child wrote %d nodes (%v); want some", n, err)
+		}
+	})
 	t.Run("read-only store", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "graph.db")
 		w := open(t, path, Options{Create: true})
@@ -188,4 +226,38 @@ func TestFileWatch_CloseKeepsTheLocksOfOtherConnections(t *testing.T) {
 	if len(parked.files) != 0 {
 		t.Errorf("%d descriptors still open after every store closed", len(parked.files))
 	}
+}
+
+// BenchmarkFileWatch_Verify measures one check of the store's file: its
+// identity alone (a stat), and with the look at the bytes in place that
+// finds writes over the file (a stat of -shm, two reads of it, a read and
+// an fstat of the database).
+func BenchmarkFileWatch_Verify(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "graph.db")
+	s, err := Open(context.Background(), path, Options{Create: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := upsertN(s, "n", 0, 100); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		inPlace bool
+	}{{"identity", false}, {"identity_and_bytes", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			s.file.mu.Lock()
+			s.file.stopped = !c.inPlace
+			s.file.mu.Unlock()
+			for b.Loop() {
+				if err := s.file.verify(s.path); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	s.file.mu.Lock()
+	s.file.stopped = false
+	s.file.mu.Unlock()
 }
