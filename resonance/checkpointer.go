@@ -51,7 +51,7 @@ const bgCheckpointFrames = 1000
 
 type checkpointer struct {
 	path    string
-	db      *sql.DB // one connection, never in a transaction between checkpoints
+	db      *sql.DB // the Store's ckptDB: one connection, never in a transaction between checkpoints
 	log     *slog.Logger
 	mu      sync.Mutex    // held by every checkpoint: this goroutine's and Store.Checkpoint's
 	wake    chan struct{} // never closed: commits may still send after stop (O4)
@@ -68,24 +68,18 @@ type checkpointer struct {
 	pageSize     int64
 }
 
-// startCheckpointer starts the background checkpoint of a read-write store.
-// Its connection opens here, with the store, and never creates the file:
+// startCheckpointer starts the background checkpoint of a read-write store
+// on db, the Store's pool of one connection for it (openPools), whose
+// connection opens here, with the store, and never creates the file:
 // opened later, after the database file was deleted or replaced, it would
 // make an empty one, or take the -shm of the replaced file for its own
 // and truncate it under the store's other connections (SIGBUS).
-func startCheckpointer(path string, o Options) (*checkpointer, error) {
-	o.Create = false
-	c, err := newConnector(path, o, "deferred")
-	if err != nil {
-		return nil, err
-	}
-	db := oneConnPool(c)
+func startCheckpointer(path string, db *sql.DB, log *slog.Logger) (*checkpointer, error) {
 	var pageSize int64
 	if err := db.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
-		db.Close()
 		return nil, err
 	}
-	cp := &checkpointer{path: path, db: db, log: o.Logger, wake: make(chan struct{}, 1),
+	cp := &checkpointer{path: path, db: db, log: log, wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), pageSize: pageSize}
 	cp.due.Store(1)
 	go cp.loop()
@@ -182,9 +176,8 @@ func (cp *checkpointer) checkpoint() (log int64, ok bool) {
 	return log, err == nil
 }
 
-// stop ends the goroutine and closes its connection.
-func (cp *checkpointer) stop() error {
+// stop ends the goroutine; the Store closes its connection.
+func (cp *checkpointer) stop() {
 	close(cp.quit)
 	<-cp.done
-	return cp.db.Close()
 }

@@ -16,10 +16,15 @@ import (
 // query_only readers and a background checkpointer. It is safe for
 // concurrent use; open one per database file per process and share it.
 type Store struct {
-	path    string // absolute path of the database file
-	opts    Options
+	path string // absolute path of the database file
+	opts Options
+
+	// The store's connection pools: openPools opens them all, closePools
+	// closes them all; nothing else opens or closes one.
 	writer  *sql.DB // one connection; transactions begin IMMEDIATE
 	readers *sql.DB // query_only connections; transactions begin DEFERRED
+	search  *sql.DB // the vector index's query_only connections
+	ckptDB  *sql.DB // the background checkpoint's one connection; nil without one
 
 	reads     ReadTx       // Reads: the ReadTx on the reader pool, outside a transaction
 	longTx    atomic.Int64 // transactions open longer than BusyTimeout/2 (W8)
@@ -27,13 +32,31 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	vindexMu sync.Mutex
-	vindex   *vectorIndex // made, with its pool, by the first search by vector (vectorindex.go)
-
-	ckpt *checkpointer // nil on a read-only store and with ExternalCheckpoints
+	vindex *vectorIndex  // on search; its copy is read by the first search (vectorindex.go)
+	ckpt   *checkpointer // on ckptDB; nil on a read-only store and with ExternalCheckpoints
 
 	file fileWatch // the database file's identity at open, checked at Close (fileid.go)
 }
+
+// Lock order: the package's mutexes, and the pools' connections, which
+// are waited for like locks. Each may be held while the ones after it are
+// taken, never the other way round:
+//
+//  1. Store.closeOnce, held by Close, which takes vectorIndex.mu to drop
+//     the copy, waits for the checkpoint goroutine to end, then stops the
+//     fileWatch (6).
+//  2. A connection of the writer or of the readers: Tx, Read, Begin,
+//     Reads, Health, maintenance. A commit tells the checkpointer with an
+//     atomic add, taking no lock.
+//  3. checkpointer.mu, held by every checkpoint: the goroutine's, on
+//     ckptDB, and Store.Checkpoint's, which under it also takes the
+//     writer; a Tx of its caller may hold that, so it waits at most the
+//     busy timeout (ErrBusy) instead of for ever.
+//  4. A connection of search: a search's read transaction.
+//  5. vectorIndex.triggersMu, released before vectorIndex.mu (searches
+//     RLock it, the copy changes under Lock).
+//  6. fileWatch.mu (a check of the file, which only tries it), then the
+//     mutex of parked (fileid.go).
 
 // Open opens the Resonance Graph database at path, the seed's ResonanceDB.
 //
@@ -77,11 +100,13 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	s := &Store{}
 	o.watch = &s.file
 	s.opts = o
-	if s.writer, s.readers, s.path, err = openPools(ctx, path, o); err != nil {
+	if err := s.openPools(ctx, path); err != nil {
+		s.closePools()
 		return nil, err
 	}
 	s.file.start(s.path)
 	s.reads.init(s, s.readers, nil)
+	s.vindex = &vectorIndex{path: s.path, maxBytes: o.VectorCacheBytes, pool: s.search}
 	if err := s.migrate(ctx); err != nil {
 		s.closePools()
 		return nil, err
@@ -93,8 +118,8 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closePools()
 		return nil, err
 	}
-	if !o.ExternalCheckpoints {
-		if s.ckpt, err = startCheckpointer(s.path, o); err != nil {
+	if s.ckptDB != nil {
+		if s.ckpt, err = startCheckpointer(s.path, s.ckptDB, o.Logger); err != nil {
 			s.closePools()
 			return nil, err
 		}
@@ -117,34 +142,59 @@ func (s *Store) optimizeAtOpen(ctx context.Context) error {
 	return nil
 }
 
-// openPools opens the writer pool (one connection) and the reader pool.
-func openPools(ctx context.Context, path string, o Options) (writer, readers *sql.DB, abs string, err error) {
-	wo := o
+// openPools opens the store's pools: the writer (one connection, which
+// connects here), the readers, the vector index's search pool (query_only
+// like the readers, but apart, so that searches and Reads never wait for
+// each other's connections), and on a read-write store without
+// ExternalCheckpoints the background checkpoint's one connection, which
+// startCheckpointer connects. Every connection is hardened by its pool's
+// connector (C1–C8). On an error, closePools closes what was opened.
+func (s *Store) openPools(ctx context.Context, path string) error {
+	o := s.opts
 	txlock := "immediate"
 	if o.ReadOnly {
 		txlock = "deferred"
 	}
-	wc, err := newStoreWriterConnector(path, wo, txlock)
+	wc, err := newStoreWriterConnector(path, o, txlock)
 	if err != nil {
-		return nil, nil, "", err
+		return err
 	}
-	writer = oneConnPool(wc)
-	if err := writer.PingContext(ctx); err != nil {
-		writer.Close()
-		return nil, nil, "", err
+	s.path = wc.path
+	s.writer = oneConnPool(wc)
+	if err := s.writer.PingContext(ctx); err != nil {
+		return err
 	}
-	ro := o
-	ro.ReadOnly = true
-	ro.Create = false
-	rc, err := newConnector(path, ro, "deferred")
+	if s.readers, err = queryOnlyPool(s.path, o); err != nil {
+		return err
+	}
+	if s.search, err = queryOnlyPool(s.path, o); err != nil {
+		return err
+	}
+	if !o.ReadOnly && !o.ExternalCheckpoints {
+		// It never creates the file: see startCheckpointer.
+		co := o
+		co.Create = false
+		c, err := newConnector(s.path, co, "deferred")
+		if err != nil {
+			return err
+		}
+		s.ckptDB = oneConnPool(c)
+	}
+	return nil
+}
+
+// queryOnlyPool is a pool of up to o.MaxReaders query_only connections,
+// whose transactions begin DEFERRED.
+func queryOnlyPool(path string, o Options) (*sql.DB, error) {
+	o.ReadOnly, o.Create = true, false
+	c, err := newConnector(path, o, "deferred")
 	if err != nil {
-		writer.Close()
-		return nil, nil, "", err
+		return nil, err
 	}
-	readers = sql.OpenDB(rc)
-	readers.SetMaxOpenConns(o.MaxReaders)
-	readers.SetMaxIdleConns(o.MaxReaders)
-	return writer, readers, wc.path, nil
+	db := sql.OpenDB(c)
+	db.SetMaxOpenConns(o.MaxReaders)
+	db.SetMaxIdleConns(o.MaxReaders)
+	return db, nil
 }
 
 // oneConnPool is a pool of one connection, kept open for the store's life.
@@ -280,25 +330,27 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// closePools closes the reader pool first, so that the writer is the last
-// connection: SQLite then checkpoints and removes the WAL on its close.
+// closePools stops the checkpoint goroutine, drops the vector index's
+// copy and closes the pools openPools opened, the writer last: as the last
+// connection, SQLite then checkpoints and removes the WAL on its close.
 func (s *Store) closePools() error {
 	var errs []error
-	if err := s.closeVectorIndex(); err != nil {
-		errs = append(errs, fmt.Errorf("resonance: close %q vector index: %w", s.path, err))
-	}
 	if s.ckpt != nil {
-		if err := s.ckpt.stop(); err != nil {
-			errs = append(errs, fmt.Errorf("resonance: close %q checkpointer: %w", s.path, err))
-		}
+		s.ckpt.stop()
 	}
-	if s.readers != nil {
-		if err := s.readers.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("resonance: close %q readers: %w", s.path, err))
-		}
+	if s.vindex != nil {
+		s.vindex.drop()
 	}
-	if err := s.writer.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("resonance: close %q writer: %w", s.path, err))
+	for _, p := range []struct {
+		what string
+		pool *sql.DB
+	}{{"vector index", s.search}, {"checkpointer", s.ckptDB}, {"readers", s.readers}, {"writer", s.writer}} {
+		if p.pool == nil {
+			continue
+		}
+		if err := p.pool.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("resonance: close %q %s: %w", s.path, p.what, err))
+		}
 	}
 	s.file.stop()
 	return errors.Join(errs...)
@@ -355,7 +407,7 @@ func (s *Store) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if s.ckpt != nil {
 		s.ckpt.mu.Lock()
 		defer s.ckpt.mu.Unlock()
-		passivePool = s.ckpt.db
+		passivePool = s.ckptDB
 	}
 	passive, err := s.walCheckpoint(ctx, passivePool, "PASSIVE", 0, start.Add(wait))
 	if err != nil {

@@ -65,10 +65,9 @@ import (
 
 type vectorIndex struct {
 	path     string
-	opts     Options // of the index's connections: read-only
-	maxBytes int64   // Options.VectorCacheBytes
+	maxBytes int64 // Options.VectorCacheBytes
 
-	pool *sql.DB // read-only connections, opened and closed by the Store
+	pool *sql.DB // the Store's search pool
 
 	mu    sync.RWMutex // searches read c under RLock; it changes under Lock
 	c     *vectorCopy  // nil until the first search
@@ -121,46 +120,24 @@ WHERE (type = 'table' AND name = 'node_changes')
    OR (type = 'trigger' AND tbl_name = 'nodes' AND name IN ('node_changes_insert', 'node_changes_update', 'node_changes_delete'))`
 )
 
-// vectorIndex returns the store's vector index, made with its pool of
-// read-only connections on first use. closeVectorIndex closes both.
+// vectorIndex returns the store's vector index, or ErrClosed once the
+// store is closed.
 func (s *Store) vectorIndex() (*vectorIndex, error) {
-	s.vindexMu.Lock()
-	defer s.vindexMu.Unlock()
 	if s.closed.Load() {
 		return nil, fmt.Errorf("resonance: search by vector %q: %w", s.path, ErrClosed)
 	}
 	if err := s.file.verifyDue(s.path); err != nil {
 		return nil, fmt.Errorf("resonance: search by vector: %w", err)
 	}
-	if s.vindex == nil {
-		o := s.opts
-		o.ReadOnly, o.Create = true, false
-		c, err := newConnector(s.path, o, "deferred")
-		if err != nil {
-			return nil, err
-		}
-		pool := sql.OpenDB(c)
-		pool.SetMaxOpenConns(o.MaxReaders)
-		pool.SetMaxIdleConns(o.MaxReaders)
-		s.vindex = &vectorIndex{path: s.path, opts: o, maxBytes: s.opts.VectorCacheBytes, pool: pool}
-	}
 	return s.vindex, nil
 }
 
-// closeVectorIndex drops the store's vector index, if it has one, and
-// closes its pool; searches still running fail or finish.
-func (s *Store) closeVectorIndex() error {
-	s.vindexMu.Lock()
-	x := s.vindex
-	s.vindex = nil
-	s.vindexMu.Unlock()
-	if x == nil {
-		return nil
-	}
+// drop drops the index's copy, at Close; searches still running fail or
+// finish.
+func (x *vectorIndex) drop() {
 	x.mu.Lock()
 	x.c = nil
 	x.mu.Unlock()
-	return x.pool.Close()
 }
 
 // errRetry makes search start again with a new snapshot.

@@ -22,10 +22,7 @@ func openSearchStore(t *testing.T, path string, o Options) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		s.closeVectorIndex()
-		s.Close()
-	})
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
