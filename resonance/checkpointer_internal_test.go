@@ -3,6 +3,7 @@ package resonance
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -68,5 +69,50 @@ func TestCheckpointer_FailureLoggedOnce(t *testing.T) {
 	cp.checkpoint()
 	if n := strings.Count(logs.String(), "works again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once:\n%s", n, logs.String())
+	}
+}
+
+// TestStore_ClosePoolsClosesEveryPool: the pools openPools opened, each
+// with a connection in use since, are closed by Close, and the background
+// checkpoint's goroutine has ended.
+func TestStore_ClosePoolsClosesEveryPool(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	s, err := Open(ctx, path, Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+		return tx.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reads().GetNode(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pools := map[string]*sql.DB{"writer": s.writer, "readers": s.readers, "search": s.search, "checkpointer": s.ckptDB}
+	for name, p := range pools {
+		if p == nil || p.Stats().OpenConnections == 0 {
+			t.Fatalf("%s pool: no connection open before Close", name)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range pools {
+		if err := p.PingContext(ctx); err == nil || p.Stats().OpenConnections != 0 {
+			t.Errorf("%s pool after Close: ping %v, %d connections open; want it closed", name, err, p.Stats().OpenConnections)
+		}
+	}
+	select {
+	case <-s.ckpt.done:
+	default:
+		t.Error("the checkpoint goroutine still runs after Close")
 	}
 }
