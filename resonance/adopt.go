@@ -433,14 +433,15 @@ func (s *Store) convertOriginal(ctx context.Context) (err error) {
 		return fmt.Errorf("resonance: adopt %q: begin: %w", s.path, classify(err))
 	}
 	defer func() {
-		if err != nil {
-			// After a full disk or an I/O error SQLite may have rolled the
-			// transaction back itself, and a failed Commit has ended it: a
-			// rollback error then says nothing about the file.
-			open := sqliteInTx(conn)
-			if rerr := tx.Rollback(); rerr != nil && open && !errors.Is(rerr, sql.ErrTxDone) {
-				err = errors.Join(err, fmt.Errorf("resonance: adopt %q: rollback: %w", s.path, rerr))
-			}
+		// Rolled back on every way out but a commit (after which Rollback
+		// does nothing), a panic of the progress func included: until the
+		// transaction ends, conn.Close waits for it. After a full disk or
+		// an I/O error SQLite may have rolled the transaction back itself,
+		// and a failed Commit has ended it: a rollback error then says
+		// nothing about the file.
+		open := sqliteInTx(conn)
+		if rerr := tx.Rollback(); err != nil && rerr != nil && open && !errors.Is(rerr, sql.ErrTxDone) {
+			err = errors.Join(err, fmt.Errorf("resonance: adopt %q: rollback: %w", s.path, rerr))
 		}
 	}()
 	org, err := findOriginal(ctx, tx, s.path)

@@ -139,3 +139,35 @@ func TestOpen_AdoptionCancelledBetweenChunksChangesNothing(t *testing.T) {
 		t.Errorf("X1: %d history rows after converting again, want %d", n, rows["history"])
 	}
 }
+
+// TestOpen_AdoptionProgressPanicRollsBack: a progress func that panics
+// ends the conversion's transaction on its way out, so the panic reaches
+// the caller (instead of Open waiting forever to release its connection)
+// and the file is still the original's.
+func TestOpen_AdoptionProgressPanicRollsBack(t *testing.T) {
+	const chunk = 5
+	resonance.SetAdoptChunk(t, chunk)
+	path, rows := chunkedOriginal(t, chunk)
+	before := snapshot(t, path)
+	ctx := resonance.WithProgress(context.Background(), func(done, total int64) {
+		if done > chunk {
+			panic("progress")
+		}
+	})
+	func() {
+		defer func() {
+			if p := recover(); p != "progress" {
+				t.Errorf("Open's panic: %v; want the progress func's", p)
+			}
+		}()
+		s, err := resonance.Open(ctx, path, resonance.Options{})
+		t.Errorf("Open returned %v, %v; want the progress func's panic", s, err)
+	}()
+	if diff := cmp.Diff(before, snapshot(t, path)); diff != "" {
+		t.Fatalf("X1: a conversion whose progress func panicked changed the original's rows (-before +after):\n%s", diff)
+	}
+	s := openStoreAt(t, path, resonance.Options{})
+	if n := countRows(t, s.ReadDB(), "nodes"); int64(n) != rows["nodes"] {
+		t.Errorf("X1: %d nodes after converting again, want %d", n, rows["nodes"])
+	}
+}
