@@ -1,13 +1,14 @@
 package resonance_test
 
 import (
-	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/resonance-graph/resonancedb/internal/originaldb"
 	"github.com/resonance-graph/resonancedb/resonance"
@@ -29,11 +30,12 @@ func adoptBenchNodes(b *testing.B) int {
 	return n
 }
 
-// BenchmarkOpen_AdoptOriginal converts a copy of one original's database
-// per iteration: "chunked" as Open does, in statements of a chunk of rows
-// each with a progress call after each, against "one-statement", one
-// statement per table, the copy before chunking. Without the
-// pre-migration backup, the same for both.
+// BenchmarkOpen_AdoptOriginal converts two copies of one original's
+// database per iteration, one each way, in turn first: "chunked" as Open
+// does, in statements of AdoptChunk rows with a progress call after each,
+// and "one-statement", one statement a table, the copy before chunking.
+// Both without the pre-migration backup. It reports the median seconds
+// of each and the median of the iterations' ratios.
 func BenchmarkOpen_AdoptOriginal(b *testing.B) {
 	nodes := adoptBenchNodes(b)
 	src := filepath.Join(b.TempDir(), "original.db")
@@ -44,41 +46,51 @@ func BenchmarkOpen_AdoptOriginal(b *testing.B) {
 	if err != nil || org == nil {
 		b.Fatalf("InspectOriginal = %+v, %v", org, err)
 	}
-	rows := org.Rows["nodes"] + org.Rows["edges"] + org.Rows["ember_state"] + org.Rows["history"]
-	for _, v := range []struct {
-		name  string
-		chunk int64
-	}{{"chunked", 0}, {"one-statement", math.MaxInt64}} {
-		b.Run(fmt.Sprintf("nodes=%d/%s", nodes, v.name), func(b *testing.B) {
-			if v.chunk > 0 {
-				resonance.SetAdoptChunk(b, v.chunk)
-			}
-			var calls int
-			ctx := resonance.WithProgress(b.Context(), func(done, total int64) { calls++ })
-			dir := b.TempDir()
-			for b.Loop() {
-				b.StopTimer()
-				path := filepath.Join(dir, "graph.db")
-				copyFile(b, src, path)
-				calls = 0
-				b.StartTimer()
-				s, err := resonance.Open(ctx, path, resonance.Options{BackupKeep: -1})
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				if err := s.Close(); err != nil {
-					b.Fatal(err)
-				}
-				for _, suffix := range []string{"", "-wal", "-shm"} {
-					os.Remove(path + suffix)
-				}
-				b.StartTimer()
-			}
-			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-			b.ReportMetric(float64(calls), "progress-calls")
-		})
+	b.Logf("%d nodes: %v rows", nodes, org.Rows)
+	calls := 0
+	ctx := resonance.WithProgress(b.Context(), func(done, total int64) { calls++ })
+	path := filepath.Join(b.TempDir(), "graph.db")
+	convert := func(chunk int64) float64 {
+		b.StopTimer()
+		resonance.SetAdoptChunk(b, chunk)
+		copyFile(b, src, path)
+		b.StartTimer()
+		start := time.Now()
+		s, err := resonance.Open(ctx, path, resonance.Options{BackupKeep: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		took := time.Since(start).Seconds()
+		b.StopTimer()
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(path + suffix)
+		}
+		b.StartTimer()
+		return took
 	}
+	var chunked, whole, ratio []float64
+	for i := 0; b.Loop(); i++ {
+		var c, w float64
+		if i%2 == 0 {
+			c, w = convert(resonance.AdoptChunk), convert(math.MaxInt64)
+		} else {
+			w, c = convert(math.MaxInt64), convert(resonance.AdoptChunk)
+		}
+		chunked, whole, ratio = append(chunked, c), append(whole, w), append(ratio, c/w)
+	}
+	b.ReportMetric(median(chunked), "chunked-s")
+	b.ReportMetric(median(whole), "one-statement-s")
+	b.ReportMetric(median(ratio), "chunked/one-statement")
+	b.ReportMetric(float64(calls)/float64(len(chunked)+len(whole)), "progress-calls/op")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func copyFile(b *testing.B, from, to string) {

@@ -2,8 +2,9 @@ package resonance
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"strings"
+	"math"
 )
 
 // The copy of the original's rows (X1), in chunks so that a long
@@ -11,8 +12,9 @@ import (
 // statements of the one conversion transaction: the file still changes at
 // the commit alone, all or nothing.
 
-// adoptChunk is the number of rows one statement of the copy inserts; the
-// progress func is called after each. Tests make it small.
+// adoptChunk is the width of the rowid range one statement of the copy
+// inserts, and so the most rows it inserts; the progress func is called
+// after each. Tests make it small.
 var adoptChunk int64 = 10000
 
 type progressKey struct{}
@@ -47,8 +49,8 @@ func progressOf(ctx context.Context) func(done, total int64) {
 }
 
 // originalCopy is the statement that copies one of the original's renamed
-// tables into this schema's, without its WHERE clause: the chunks add a
-// rowid range and keep rowid order, the order of a whole-table scan.
+// tables into this schema's, without its WHERE clause: each chunk adds a
+// rowid range, in rowid order, the order of a whole-table scan.
 type originalCopy struct {
 	table, from, insert string
 }
@@ -109,44 +111,43 @@ func copyOriginalRows(ctx context.Context, q querier, exec adoptExec, path strin
 	return nil
 }
 
-// copyOriginalTable copies c's table in chunks of adoptChunk rows in
-// rowid order and returns the rows copied, calling copied with the running
-// count after each chunk. rows is the table's row count: once at most a
-// chunk remains, the last statement takes the rest without looking up its
-// end. The original's tables are rowid tables (findOriginal refuses
-// WITHOUT ROWID ones), and rowids may have gaps, so each chunk's end is
-// the rowid adoptChunk rows on, not a fixed width.
+// copyOriginalTable copies c's table in rowid order, in ranges of
+// adoptChunk rowids, and returns the rows copied, calling copied with the
+// running count after each range. Each range starts at the smallest rowid
+// not yet copied (one seek), so a gap in the rowids (deleted rows) costs
+// no statement, and a range holds at most adoptChunk rows. rows is the
+// table's row count, read in the same transaction: once at most a chunk
+// remains, the last statement takes the rest; so lo+adoptChunk cannot
+// overflow (with lo within a chunk of the largest rowid, at most a chunk
+// of rows remains). The original's tables are rowid tables (findOriginal
+// refuses WITHOUT ROWID ones).
 func copyOriginalTable(ctx context.Context, q querier, exec adoptExec, path string, c originalCopy, rows int64, copied func(int64)) (int64, error) {
-	var n, lo int64
-	for first := true; ; first = false {
-		var where []string
-		var args []any
-		if !first {
-			where, args = append(where, "rowid > ?"), append(args, lo)
-		}
-		last := rows-n <= adoptChunk
-		if !last {
-			// The rowid adoptChunk rows on: this chunk's last row.
-			var hi int64
-			end := fmt.Sprintf("SELECT rowid FROM %s WHERE %s ORDER BY rowid LIMIT 1 OFFSET ?", c.from, strings.Join(append(where, "1"), " AND "))
-			if err := q.QueryRowContext(ctx, end, append(args, adoptChunk-1)...).Scan(&hi); err != nil {
-				return n, fmt.Errorf("resonance: adopt %q: copying %s: %w; nothing was changed", path, c.table, classify(err))
-			}
-			where, args = append(where, "rowid <= ?"), append(args, hi)
-			lo = hi
-		}
-		query := c.insert
-		if len(where) > 0 {
-			query += " WHERE " + strings.Join(where, " AND ")
-		}
-		k, err := exec("copying "+c.table, query+" ORDER BY rowid", args...)
+	var n int64
+	seek := func(from int64) (int64, bool, error) {
+		var lo sql.NullInt64
+		err := q.QueryRowContext(ctx, "SELECT min(rowid) FROM "+c.from+" WHERE rowid >= ?", from).Scan(&lo)
 		if err != nil {
-			return n, err
+			return 0, false, fmt.Errorf("resonance: adopt %q: copying %s: %w; nothing was changed", path, c.table, classify(err))
+		}
+		return lo.Int64, lo.Valid, nil
+	}
+	lo, ok, err := seek(math.MinInt64)
+	for ok && err == nil {
+		last := rows-n <= adoptChunk
+		query, args := c.insert+" WHERE rowid >= ?", []any{lo}
+		if !last {
+			query, args = query+" AND rowid < ?", append(args, lo+adoptChunk)
+		}
+		var k int64
+		if k, err = exec("copying "+c.table, query+" ORDER BY rowid", args...); err != nil {
+			break
 		}
 		n += k
 		copied(n)
 		if last {
-			return n, nil
+			break
 		}
+		lo, ok, err = seek(lo + adoptChunk)
 	}
+	return n, err
 }

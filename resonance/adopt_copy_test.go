@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,8 +15,9 @@ import (
 )
 
 // chunkedOriginal builds an original's database whose rowids have gaps
-// wider than chunk (nodes deleted in the middle) and a negative history
-// id, and returns its path and the rows of its four tables.
+// wider than chunk (nodes deleted in the middle), a negative history id
+// and nodes at the highest rowids, and returns its path and the rows of
+// its four tables.
 func chunkedOriginal(t *testing.T, chunk int) (string, map[string]int64) {
 	t.Helper()
 	path, _ := newOriginal(t, originaldb.Options{ExtraNodes: 40})
@@ -32,6 +34,13 @@ func chunkedOriginal(t *testing.T, chunk int) (string, map[string]int64) {
 	if _, err := conn.Exec(`INSERT INTO history (id, entity_type, entity_id, action) VALUES (-3, 'node', 'gone', 'delete')`); err != nil {
 		t.Fatal(err)
 	}
+	// More than a chunk of rows at the top of the rowids, where a range's
+	// end must not overflow.
+	for i := range 2 * chunk {
+		if _, err := conn.Exec(`INSERT INTO nodes (rowid, id, type) VALUES (?, ?, 'note')`, int64(math.MaxInt64)-int64(i), fmt.Sprintf("top-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := conn.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +53,9 @@ func chunkedOriginal(t *testing.T, chunk int) (string, map[string]int64) {
 
 // TestOpen_AdoptionReportsProgress converts an original in chunks of a
 // few rows: the func WithProgress put in Open's context sees (0, total),
-// then a growing count after every chunk up to (total, total), and the
-// rows are exactly what adoption documents.
+// then a count grown by 1 to 7 rows after every chunk up to (total,
+// total), and the rows, gaps and a negative rowid included, are exactly
+// what adoption documents.
 func TestOpen_AdoptionReportsProgress(t *testing.T) {
 	const chunk = 7
 	resonance.SetAdoptChunk(t, chunk)
@@ -66,8 +76,8 @@ func TestOpen_AdoptionReportsProgress(t *testing.T) {
 	}
 	defer s.Close()
 
-	if int64(len(got)) != 1+chunks {
-		t.Fatalf("progress was called %d times: %v; want once at the start and once for each of the %d chunks", len(got), got, chunks)
+	if int64(len(got)) < 1+chunks {
+		t.Fatalf("progress was called %d times: %v; want once at the start and once for each of at least %d chunks", len(got), got, chunks)
 	}
 	if got[0] != (report{0, total}) || got[len(got)-1] != (report{total, total}) {
 		t.Errorf("progress went from %v to %v; want from {0 %d} to {%d %d}", got[0], got[len(got)-1], total, total, total)

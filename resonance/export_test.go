@@ -6,6 +6,10 @@ import "testing"
 // format (D8).
 var EncodeEmbedding = encodeEmbedding
 
+// AdoptChunk is the rows a statement of the copy of an original's rows
+// inserts, as the package sets it.
+var AdoptChunk = adoptChunk
+
 // SetAdoptChunk makes the copy of an original's rows insert n rows a
 // statement until the test ends, so that a small original is copied in
 // many chunks. Tests of this package do not run in parallel.
