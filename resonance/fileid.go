@@ -79,16 +79,23 @@ func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 //     checkpoint ran since the last look, so nobody but a foreign writer
 //     changed the file.
 //
+// A checkpoint cut short (nBackfillAttempted stays above nBackfill: a
+// process killed while it copied the WAL, an interrupt, a full disk, or
+// SQLite refusing to checkpoint into a file shorter than the WAL counts,
+// as after a copy of an older backup) may have written some pages and not
+// said so; while the -shm fields read the same twice and no connection
+// holds the checkpoint lock (/proc/locks), only a counter gone backwards
+// is taken for a foreign write.
+//
 // Every other change is taken as the checkpoint's and becomes the new
 // reference. Not detected, then: a copy whose first 100 bytes and size are
 // those of the file it replaced (a copy of the database as it is now, or
 // of one whose page 1 has not changed since); a copy followed, before the
 // store's next check, by a checkpoint, a restart of the WAL or the first
 // write to an emptied one (the change is taken as the checkpoint's: it is
-// unnoticed unless the counter went backwards); any
-// copy while a checkpoint is cut short (a process killed while it copied
-// the WAL: nBackfillAttempted stays above nBackfill until the next one
-// completes); writes past the first page that leave the header and size as
+// unnoticed unless the counter went backwards); a copy with a counter as
+// new or newer while a checkpoint is cut short, until the next one
+// completes; writes past the first page that leave the header and size as
 // they were; and a file in rollback-journal mode (a Litestream follower,
 // which SQLite's own change counter guards) or whose -shm is not the one at
 // the path (deleted and made again), which are not watched in place. A
@@ -184,7 +191,7 @@ func (w *fileWatch) openInPlace(path string) {
 		return
 	}
 	w.disk, w.shm = disk, shm
-	d, quiet, ok := w.look(path)
+	d, quiet, _, ok := w.look(path)
 	fi, err := disk.Stat()
 	if err != nil || !ok {
 		w.closeInPlace()
@@ -216,27 +223,35 @@ func (w *fileWatch) closeInPlace() {
 }
 
 // look reads the database's header and size between two readings of the
-// -shm fields. quiet is true when both readings agree and no checkpoint
-// is under way: then no checkpoint wrote the file meanwhile. ok is false
-// when the -shm at the path is not the one the store opened.
-func (w *fileWatch) look(path string) (d diskState, quiet, ok bool) {
+// -shm fields. stable is true when both readings agree, quiet when
+// besides no checkpoint is under way: then no checkpoint wrote the file
+// meanwhile. ok is false when the -shm at the path is not the one the
+// store opened.
+func (w *fileWatch) look(path string) (d diskState, quiet, stable, ok bool) {
 	var before, after [16]byte
 	if !w.readCkpt(&before) || !w.readHeader(&d) {
-		return d, false, false
+		return d, false, false, false
 	}
 	fi, err := w.disk.Stat()
 	if err != nil {
-		return d, false, false
+		return d, false, false, false
 	}
 	d.size = fi.Size()
 	if !w.readCkpt(&after) {
-		return d, false, false
+		return d, false, false, false
 	}
 	d.ckpt = before
 	if sfi, err := os.Stat(path + "-shm"); err != nil || !os.SameFile(sfi, w.shmInfo) {
-		return d, false, false
+		return d, false, false, false
 	}
-	return d, before == after && !underway(before), true
+	return d, before == after && !underway(before), before == after, true
+}
+
+// cutShort reports whether the checkpoint that -shm shows under way was
+// cut short: no connection holds the checkpoint lock (byte 121 of -shm).
+func cutShort(shm *os.File) bool {
+	locked, err := inuse.ByteLocked(shm, 121)
+	return err == nil && !locked
 }
 
 // underway reports whether a checkpoint is under way, or was cut short:
@@ -292,19 +307,18 @@ func (w *fileWatch) writtenOver(path string, size int64) bool {
 		}
 		return false
 	}
-	d, quiet, ok := w.look(path)
+	d, quiet, stable, ok := w.look(path)
 	if !ok {
 		return false
 	}
 	if w.last.walHeader() {
+		backwards := int32(d.counter()-w.last.counter()) < 0
 		switch {
 		case !d.walHeader():
 			return true
-		case !quiet:
-			return false
-		case int32(d.counter()-w.last.counter()) < 0:
+		case quiet && (backwards || d.ckpt == w.last.ckpt && (d.header != w.last.header || d.size != w.last.size)):
 			return true
-		case d.ckpt == w.last.ckpt && (d.header != w.last.header || d.size != w.last.size):
+		case !quiet && backwards && stable && cutShort(w.shm):
 			return true
 		}
 	}

@@ -59,6 +59,29 @@ func Processes(path string) ([]int, error) {
 // a descriptor opened beside SQLite's may be closed only when none is
 // held. It returns an error when the locks cannot be read.
 func HeldHere(files ...*os.File) (bool, error) {
+	pid := os.Getpid()
+	return anyLock(files, func(owner int, _, _ string) bool { return owner == pid })
+}
+
+// ByteLocked reports whether any process, this one included, holds a
+// lock on the byte at offset off of f: SQLite's -shm locks are bytes from
+// offset 120 (the checkpoint's is 121). It returns an error when the locks
+// cannot be read.
+func ByteLocked(f *os.File, off int64) (bool, error) {
+	return anyLock([]*os.File{f}, func(_ int, start, end string) bool {
+		s, err1 := strconv.ParseInt(start, 10, 64)
+		e, err2 := strconv.ParseInt(end, 10, 64)
+		if end == "EOF" {
+			e, err2 = off, nil
+		}
+		return err1 == nil && err2 == nil && s <= off && off <= e
+	})
+}
+
+// anyLock reports whether /proc/locks lists a lock on one of files for
+// which match, given the owner's process id and the first and last byte,
+// is true.
+func anyLock(files []*os.File, match func(owner int, start, end string) bool) (bool, error) {
 	locks, err := os.ReadFile("/proc/locks")
 	if err != nil {
 		return false, err
@@ -75,13 +98,16 @@ func HeldHere(files ...*os.File) (bool, error) {
 		}
 		ids = append(ids, lockName(uint64(st.Dev), st.Ino))
 	}
-	pid := strconv.Itoa(os.Getpid())
 	for line := range strings.SplitSeq(string(locks), "\n") {
+		// "1: POSIX  ADVISORY  WRITE 21998 fe:00:10781884 121 121"
 		f := strings.Fields(line)
 		if len(f) > 1 && f[1] == "->" {
 			f = f[1:]
 		}
-		if len(f) >= 6 && f[4] == pid && slices.Contains(ids, f[5]) {
+		if len(f) < 8 || !slices.Contains(ids, f[5]) {
+			continue
+		}
+		if owner, err := strconv.Atoi(f[4]); err == nil && match(owner, f[6], f[7]) {
 			return true, nil
 		}
 	}

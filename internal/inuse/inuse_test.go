@@ -98,8 +98,8 @@ func TestProcesses(t *testing.T) {
 }
 
 // TestHeldHere: a lock this process holds on a file, through any
-// descriptor, is seen through another descriptor of the same file; none
-// once it is released, and none on another file.
+// descriptor, is seen through another descriptor of the same file, on the
+// byte it covers only; none once it is released, and none on another file.
 func TestHeldHere(t *testing.T) {
 	if _, err := os.Stat("/proc/locks"); err != nil {
 		t.Skip("no /proc/locks on this system")
@@ -129,6 +129,12 @@ func TestHeldHere(t *testing.T) {
 	}
 	if held, err := HeldHere(elsewhere); err != nil || held {
 		t.Errorf("HeldHere of a file without locks = %v, %v; want false", held, err)
+	}
+	if locked, err := ByteLocked(watcher, 128); err != nil || !locked {
+		t.Errorf("ByteLocked of the locked byte = %v, %v; want true", locked, err)
+	}
+	if locked, err := ByteLocked(watcher, 121); err != nil || locked {
+		t.Errorf("ByteLocked of another byte = %v, %v; want false", locked, err)
 	}
 	lk.Type = syscall.F_UNLCK
 	if err := syscall.FcntlFlock(locker.Fd(), syscall.F_SETLK, &lk); err != nil {
