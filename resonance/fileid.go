@@ -248,10 +248,20 @@ func (w *fileWatch) look(path string) (d diskState, quiet, stable, ok bool) {
 }
 
 // cutShort reports whether the checkpoint that -shm shows under way was
-// cut short: no connection holds the checkpoint lock (byte 121 of -shm).
-func cutShort(shm *os.File) bool {
-	locked, err := inuse.ByteLocked(shm, 121)
-	return err == nil && !locked
+// cut short, so that d, read in that state, is no torn read of a page 1
+// a checkpoint was writing: no connection holds the checkpoint lock (byte
+// 121 of -shm), and then the header and the -shm fields read again the
+// same (a checkpoint that began since would have changed the fields
+// before writing, or writes the same frames again).
+func (w *fileWatch) cutShort(d diskState) bool {
+	if locked, err := inuse.ByteLocked(w.shm, 121); err != nil || locked {
+		return false
+	}
+	var again diskState
+	if !w.readHeader(&again) || !w.readCkpt(&again.ckpt) {
+		return false
+	}
+	return again.header == d.header && again.ckpt == d.ckpt
 }
 
 // underway reports whether a checkpoint is under way, or was cut short:
@@ -318,7 +328,7 @@ func (w *fileWatch) writtenOver(path string, size int64) bool {
 			return true
 		case quiet && (backwards || d.ckpt == w.last.ckpt && (d.header != w.last.header || d.size != w.last.size)):
 			return true
-		case !quiet && backwards && stable && cutShort(w.shm):
+		case !quiet && backwards && stable && w.cutShort(d):
 			return true
 		}
 	}
