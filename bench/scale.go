@@ -55,7 +55,10 @@ func unitVectors(seed uint64, from, n int) [][]float32 {
 }
 
 // buildScaleDB writes n nodes with random unit embeddings through the
-// library, 5,000 per transaction.
+// library, 5,000 per transaction, then searches once, as an application
+// that searches does: that store writes the snapshot of its search copy,
+// from which the first search of a new process starts, before its Close
+// returns.
 func buildScaleDB(path string, n int, progress func(string, ...any)) error {
 	s, err := resonance.Open(ctx, path, resonance.Options{Create: true})
 	if err != nil {
@@ -76,7 +79,21 @@ func buildScaleDB(path string, n int, progress func(string, ...any)) error {
 			return err
 		}
 	}
+	progress("P7: the first search of the store that wrote them")
+	if _, err := s.SearchByVector(ctx, unitVectors(19, 0, 1)[0], resonance.SearchOptions{K: searchK}); err != nil {
+		return err
+	}
+	if err := s.Close(); err != nil {
+		return err
+	}
+	// A checkpoint, so that the first search's process reads the file as
+	// a process opening it later would.
+	s, err = resonance.Open(ctx, path, resonance.Options{})
+	if err != nil {
+		return err
+	}
 	if _, err := s.Checkpoint(ctx); err != nil {
+		s.Close()
 		return err
 	}
 	return s.Close()

@@ -52,3 +52,19 @@ type NodeChange struct {
 	Seq       int64
 	NodeRowid int64
 }
+
+type VectorSnapshot struct {
+	Generation    int64
+	Seq           int64
+	SchemaVersion int64
+	Published     int64
+	Parts         int64
+	Bytes         int64
+	Names         []byte
+}
+
+type VectorSnapshotPart struct {
+	Generation int64
+	Part       int64
+	Data       []byte
+}

@@ -151,6 +151,8 @@ var librarySchema = []struct {
 	{"ember_state", []string{"file_path", "last_analyzed", "sidecar_created", "confidence"}},
 	{"history", []string{"id", "entity_type", "entity_id", "action", "old_value", "new_value", "timestamp"}},
 	{"node_changes", []string{"seq", "node_rowid"}},
+	{"vector_snapshot", []string{"generation", "seq", "schema_version", "published", "parts", "bytes", "names"}},
+	{"vector_snapshot_parts", []string{"generation", "part", "data"}},
 }
 
 // libraryObjects are the indexes and triggers the library's migrations

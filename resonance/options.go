@@ -57,7 +57,8 @@ type Options struct {
 
 	// VectorCacheBytes bounds the memory Store.SearchByVector keeps: a
 	// copy of the embeddings, one byte per float and 20 bytes per node.
-	// Zero means 512 MiB; negative keeps no copy. The nodes that do not
+	// Zero means 512 MiB; negative keeps no copy (and writes no snapshot
+	// of it into the database: see SearchByVector). The nodes that do not
 	// fit are read from the database by every search. Reading the copy
 	// allocates at most an eighth of the bound more (at least 1 MiB).
 	VectorCacheBytes int64

@@ -77,7 +77,12 @@ type SearchResult struct {
 // It answers from a compact copy of the embeddings in memory
 // (Options.VectorCacheBytes), rescoring the candidates from their stored
 // float32 embeddings, so the answer is exact; a search sees every commit,
-// of any process, that finished before it began.
+// of any process, that finished before it began. A new store's first
+// search starts from the snapshot of that copy kept in the database (the
+// tables vector_snapshot and vector_snapshot_parts), when there is one it
+// can use, else reads every embedding; a read-write store writes the
+// snapshot in the background, a part per transaction, after it read
+// every embedding or caught up on many changed rows.
 //
 // A query that is empty, holds NaN or ±Inf, or whose magnitude is below
 // 1e-6 (it would match nothing) is refused with ErrInvalid, as are a

@@ -106,7 +106,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	s.file.start(s.path)
 	s.reads.init(s, s.readers, nil)
-	s.vindex = &vectorIndex{path: s.path, maxBytes: o.VectorCacheBytes, pool: s.search}
+	s.vindex = newVectorIndex(s.path, o, s.search, s.writer)
 	if err := s.migrate(ctx); err != nil {
 		s.closePools()
 		return nil, err
@@ -300,11 +300,14 @@ func connectionLeftovers(ctx context.Context, conn *sql.Conn) ([]string, error) 
 // leaves a database that passes integrity_check (W6). When connections were
 // still checked out (an unfinished Rows, a leaked Conn or ExplicitTx), Close
 // still closes the store and returns an error wrapping ErrLeakedConnections
-// that says how many (O4). Closing twice returns the first result.
+// that says how many (O4). Closing twice returns the first result. Close
+// first waits for the snapshot of the search copy that a read-write store
+// may be writing in the background (see SearchByVector).
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.file.check(s.path, s.opts.Logger)
+		s.stopVectorSnapshot()
 		var errs []error
 		leaked := s.writer.Stats().InUse
 		if s.readers != nil {

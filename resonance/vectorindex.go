@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 	"slices"
@@ -39,8 +40,10 @@ import (
 // that snapshot. When the copy was taken at that seq it is the snapshot's;
 // when it is older, the rows named since are read again by rowid (a write
 // of one node costs the next search one lookup); when it is newer (another
-// search caught up to a later commit), the search takes a new snapshot. The
-// copy is read whole on the first search (a search whose ctx ends while it
+// search caught up to a later commit), the search takes a new snapshot. A
+// first search starts from the snapshot of the copy kept in the database
+// when there is one it can use (vectorsnapshot.go). The copy is read
+// whole on a first search without one (a search whose ctx ends while it
 // reads keeps the rows read so far, and the next goes on from there), when
 // the changes since it were
 // pruned from node_changes (it keeps about the last 2^20), when more rows
@@ -83,15 +86,43 @@ type vectorIndex struct {
 	// partial is set, under mu's Lock, when a read of the copy stopped at
 	// the end of the search's ctx: the copy is kept as far as it was read.
 	partial bool
+
+	// The snapshot (vectorsnapshot.go). writer is the store's, nil when
+	// it writes none (read-only, or no copy kept); log says why one was
+	// not written.
+	writer *sql.DB
+	log    *slog.Logger
+	// snapDue (the copy was read whole) and sinceSnapshot (rows caught up
+	// on since) say when a snapshot is worth writing; snapshotLoads
+	// counts the copies read from one. Under mu's Lock.
+	snapDue       bool
+	sinceSnapshot int
+	snapshotLoads int
+	// snapshotWrites counts the snapshots published, snapSteps the
+	// statements of snapshots that finished.
+	snapshotWrites atomic.Int64
+	snapSteps      atomic.Int64
+	snapCtx        context.Context
+	snapCancel     context.CancelFunc
+	snapWG         sync.WaitGroup
+	snapMu         sync.Mutex // guards snapClosed and snapWriting
+	snapClosed     bool
+	snapWriting    bool
+	// partBytes is about what a part of a snapshot holds
+	// (snapshotPartBytes; tests make it smaller), afterSnapshotPart, set
+	// by tests, runs after each part written.
+	partBytes         int
+	afterSnapshotPart func(part int)
 }
 
 // vectorCopy is the index's copy of the embeddings at one seq of
 // node_changes.
 type vectorCopy struct {
-	seq  int64                 // the last seq of node_changes the copy includes
-	upto int64                 // the copy holds the rows up to this rowid; searches scan the others
-	full bool                  // the rows after upto do not fit in maxBytes
-	sets map[int]*vecindex.Set // by dimension, keyed by rowid
+	seq    int64                 // the last seq of node_changes the copy includes
+	schema int64                 // PRAGMA schema_version at seq
+	upto   int64                 // the copy holds the rows up to this rowid; searches scan the others
+	full   bool                  // the rows after upto do not fit in maxBytes
+	sets   map[int]*vecindex.Set // by dimension, keyed by rowid
 	// unreadable holds the rows whose embedding is not whole float32
 	// values (a length that is not a multiple of 4, or text or a number
 	// stored by another program): skipped and counted.
@@ -120,6 +151,17 @@ WHERE (type = 'table' AND name = 'node_changes')
    OR (type = 'trigger' AND tbl_name = 'nodes' AND name IN ('node_changes_insert', 'node_changes_update', 'node_changes_delete'))`
 )
 
+// newVectorIndex is the vector index of a store opened with o, searching
+// through pool and writing its snapshots through writer.
+func newVectorIndex(path string, o Options, pool, writer *sql.DB) *vectorIndex {
+	x := &vectorIndex{path: path, maxBytes: o.VectorCacheBytes, pool: pool, log: o.Logger, partBytes: snapshotPartBytes}
+	x.snapCtx, x.snapCancel = context.WithCancel(context.Background())
+	if !o.ReadOnly && x.maxBytes >= 0 {
+		x.writer = writer
+	}
+	return x
+}
+
 // vectorIndex returns the store's vector index, or ErrClosed once the
 // store is closed.
 func (s *Store) vectorIndex() (*vectorIndex, error) {
@@ -135,9 +177,19 @@ func (s *Store) vectorIndex() (*vectorIndex, error) {
 // drop drops the index's copy, at Close; searches still running fail or
 // finish.
 func (x *vectorIndex) drop() {
+	x.stopSnapshot(0)
 	x.mu.Lock()
 	x.c = nil
 	x.mu.Unlock()
+}
+
+// stopVectorSnapshot lets a snapshot being written finish while it makes
+// progress, so that the next process starts from it and Close finds the
+// writer free.
+func (s *Store) stopVectorSnapshot() {
+	if s.vindex != nil {
+		s.vindex.stopSnapshot(s.opts.BusyTimeout)
+	}
 }
 
 // errRetry makes search start again with a new snapshot.
@@ -171,7 +223,7 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 		return SearchResult{}, fmt.Errorf("begin: %w", classify(err))
 	}
 	defer tx.Rollback() // it only read
-	ok, err := x.hasChangeTriggers(ctx, tx)
+	ok, schema, err := x.hasChangeTriggers(ctx, tx)
 	if err != nil {
 		return SearchResult{}, err
 	}
@@ -199,7 +251,10 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 		x.mu.Lock()
 		x.partial = false
 		if c := x.c; c == nil || c.seq != seq || x.stale.Load() || (!c.full && c.upto != math.MaxInt64) {
-			err = x.catchUp(ctx, tx, first, seq)
+			err = x.catchUp(ctx, tx, first, seq, schema)
+			if err == nil {
+				x.maybeSnapshot()
+			}
 		}
 		x.mu.Unlock()
 		if err != nil {
@@ -217,37 +272,47 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 
 // hasChangeTriggers reports whether node_changes and its triggers exist in
 // tx's snapshot, reading sqlite_master only when the schema changed.
-func (x *vectorIndex) hasChangeTriggers(ctx context.Context, tx *sql.Tx) (bool, error) {
+func (x *vectorIndex) hasChangeTriggers(ctx context.Context, tx *sql.Tx) (bool, int64, error) {
 	var schema int64
 	if err := tx.QueryRowContext(ctx, "PRAGMA schema_version").Scan(&schema); err != nil {
-		return false, fmt.Errorf("schema_version: %w", classify(err))
+		return false, 0, fmt.Errorf("schema_version: %w", classify(err))
 	}
 	x.triggersMu.Lock()
 	defer x.triggersMu.Unlock()
 	if schema == x.triggersSchema && schema != 0 {
-		return x.triggersOK, nil
+		return x.triggersOK, schema, nil
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, countChangeTriggers).Scan(&n); err != nil {
-		return false, fmt.Errorf("read the schema: %w", classify(err))
+		return false, 0, fmt.Errorf("read the schema: %w", classify(err))
 	}
 	x.triggersSchema, x.triggersOK = schema, n == 4
-	return x.triggersOK, nil
+	return x.triggersOK, schema, nil
 }
 
 // catchUp brings x.c to seq, the last seq of node_changes in tx's snapshot
-// (first is its first): by the rows changed since, or by reading the copy
-// whole. Called under x.mu's Lock. On an error the copy is dropped.
-func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt64, seq int64) (err error) {
+// (first is its first), whose schema_version is schema: by the rows
+// changed since, or by reading the copy whole. Without a copy, it starts
+// from the database's snapshot of the copy when there is one it can use.
+// Called under x.mu's Lock. On an error the copy is dropped.
+func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt64, seq, schema int64) (err error) {
 	defer func() {
 		if err != nil && !x.partial {
 			x.c = nil
 		}
 	}()
+	if x.c == nil && !x.stale.Load() {
+		if err := x.loadSnapshot(ctx, tx, first, seq, schema); err != nil {
+			return err
+		}
+		if x.c != nil && x.c.seq == seq {
+			return nil
+		}
+	}
 	c := x.c
 	pruned := seq > 0 && (!first.Valid || c == nil || first.Int64 > c.seq+1)
 	if c == nil || x.stale.Load() || c.seq > seq || pruned {
-		return x.load(ctx, tx, seq)
+		return x.load(ctx, tx, seq, schema)
 	}
 	// Catching up is not cancelled: stopped half-way, it would leave the
 	// copy neither at c.seq nor at seq. It reads few rows.
@@ -269,7 +334,7 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 		return fmt.Errorf("read node_changes: %w", classify(err))
 	}
 	if len(changed) > 1024 && len(changed) > c.len()/2 {
-		return x.load(ctx, tx, seq) // as cheap as reading them one by one
+		return x.load(ctx, tx, seq, schema) // as cheap as reading them one by one
 	}
 	stmt, err := tx.PrepareContext(bg, getEmbeddingByRowid)
 	if err != nil {
@@ -283,21 +348,24 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 			return err
 		}
 		if !ok {
-			return x.load(ctx, tx, seq)
+			return x.load(ctx, tx, seq, schema)
 		}
 	}
-	c.seq = seq
+	c.seq, c.schema = seq, schema
 	x.catchUps++
+	x.sinceSnapshot += len(changed)
 	if !c.full && c.upto != math.MaxInt64 {
 		return x.extend(ctx, tx)
 	}
 	return nil
 }
 
-// load reads the copy whole in tx, whose last seq of node_changes is seq.
-func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx, seq int64) error {
+// load reads the copy whole in tx, whose last seq of node_changes is seq
+// and schema_version schema.
+func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx, seq, schema int64) error {
 	x.loads++
-	x.c = &vectorCopy{seq: seq, sets: map[int]*vecindex.Set{},
+	x.snapDue = true
+	x.c = &vectorCopy{seq: seq, schema: schema, sets: map[int]*vecindex.Set{},
 		unreadable: map[int64]vecindex.Labels{}, numbers: map[string]uint32{}}
 	x.stale.Store(false)
 	return x.extend(ctx, tx)

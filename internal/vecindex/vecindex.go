@@ -134,6 +134,32 @@ func (s *Set) Append(key int64, l Labels, v []float32, scored bool) {
 	s.Put(i, l, v, scored)
 }
 
+// CodesForm names the form of the codes that Coded returns and
+// AppendCoded takes (each code plus 128, as encode writes it, with the
+// bounds of Query for them): whoever stores them beside the process checks
+// it, so it changes whenever encode or the bounds do.
+const CodesForm = 1
+
+// AppendCoded adds an entry already coded, as Coded returns it, under key,
+// which must be larger than every key in the set; codes holds Dim codes.
+func (s *Set) AppendCoded(key int64, l Labels, scale float32, codes []uint8) {
+	i := s.n
+	if i%ChunkLen == 0 {
+		s.chunks = append(s.chunks, &chunk{codes: make([]uint8, ChunkLen*s.dim)})
+	}
+	s.n++
+	c, j := s.chunks[i/ChunkLen], i%ChunkLen
+	c.keys[j], c.labels[j], c.scales[j] = key, l, scale
+	copy(c.codes[j*s.dim:(j+1)*s.dim], codes)
+}
+
+// Coded returns the entry at position i: its key, labels, scale (0: it
+// scores nothing; < 0: removed) and codes, which the set keeps using.
+func (s *Set) Coded(i int) (key int64, l Labels, scale float32, codes []uint8) {
+	c, j := s.chunks[i/ChunkLen], i%ChunkLen
+	return c.keys[j], c.labels[j], c.scales[j], c.codes[j*s.dim : (j+1)*s.dim]
+}
+
 // Slot is a position appended by Reserve, whose vector is put later,
 // possibly by another goroutine: Put on different slots may run at once
 // while Reserve appends more, and all must be done before the set is used.
@@ -190,7 +216,8 @@ func (s *Set) Count(f Labels) int {
 }
 
 // encode writes the codes of v, plus 128, into c and returns v's scale, or
-// 0 when v is all zeros (it then scores exactly 0).
+// 0 when v is all zeros (it then scores exactly 0). A change to it, or to
+// the bounds, changes CodesForm.
 func encode(c []uint8, v []float32) float32 {
 	var m float64
 	for _, x := range v {

@@ -63,3 +63,19 @@ type Note struct {
 type NotesSearch struct {
 	Body string
 }
+
+type VectorSnapshot struct {
+	Generation    int64
+	Seq           int64
+	SchemaVersion int64
+	Published     int64
+	Parts         int64
+	Bytes         int64
+	Names         []byte
+}
+
+type VectorSnapshotPart struct {
+	Generation int64
+	Part       int64
+	Data       []byte
+}
