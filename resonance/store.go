@@ -57,6 +57,10 @@ type Store struct {
 //     RLock it, the copy changes under Lock).
 //  6. fileWatch.mu (a check of the file, which only tries it), then the
 //     mutex of parked (fileid.go).
+//  7. vectorIndex.snapMu, taken under vectorIndex.mu by the search that
+//     starts a snapshot. The snapshot's goroutine takes vectorIndex.mu's
+//     RLock and a connection of the writer one after the other, never
+//     together; Close waits for it holding only closeOnce (1).
 
 // Open opens the Resonance Graph database at path, the seed's ResonanceDB.
 //
