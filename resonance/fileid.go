@@ -87,8 +87,10 @@ func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 // holds the checkpoint lock (/proc/locks), only a counter gone backwards
 // is taken for a foreign write.
 //
-// Every other change is taken as the checkpoint's and becomes the new
-// reference. Not detected, then: a copy whose first 100 bytes and size are
+// A finding counts only when a second look, a moment later, finds it
+// again (a foreign write stays; a race with a checkpoint would not), and
+// the error says what was seen. Every other change is taken as the
+// checkpoint's and becomes the new reference. Not detected, then: a copy whose first 100 bytes and size are
 // those of the file it replaced (a copy of the database as it is now, or
 // of one whose page 1 has not changed since); a copy followed, before the
 // store's next check, by a checkpoint, a restart of the WAL or the first
@@ -107,10 +109,11 @@ func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 // this process holds no lock on the files (/proc/locks; on systems without
 // it nothing is watched in place); until then they wait in parked.
 type fileWatch struct {
-	id       fileID       // written before known is set
-	known    atomic.Bool  // id holds the identity of the file the store opened
-	replaced atomic.Int32 // once not stillThere, the store is done
-	due      atomic.Int64 // when verifyDue checks again, in nanoseconds since watchClock
+	id       fileID                 // written before known is set
+	known    atomic.Bool            // id holds the identity of the file the store opened
+	replaced atomic.Int32           // once not stillThere, the store is done
+	due      atomic.Int64           // when verifyDue checks again, in nanoseconds since watchClock
+	why      atomic.Pointer[string] // what showed the file written over
 
 	mu      sync.Mutex  // guards what follows
 	disk    *os.File    // the database, read-only; nil until watched in place
@@ -317,25 +320,57 @@ func (w *fileWatch) writtenOver(path string, size int64) bool {
 		}
 		return false
 	}
+	// A foreign write stays: a finding is taken only when a second look,
+	// a moment later, finds the same (a race with a checkpoint would not
+	// last).
+	var why string
+	for look := range 2 {
+		if look > 0 {
+			time.Sleep(fileConfirmWait)
+		}
+		found, quiet, ok := w.judge(path)
+		if !ok {
+			return false
+		}
+		if found == "" {
+			if quiet != nil {
+				w.last = *quiet
+			}
+			return false
+		}
+		why = found
+	}
+	w.why.Store(&why)
+	return true
+}
+
+// fileConfirmWait is how long writtenOver waits before it looks again at
+// what looked like a foreign write.
+const fileConfirmWait = 2 * time.Millisecond
+
+// judge looks at the file (see fileWatch) and returns what shows a
+// foreign write since w.last, or "" and, from a quiet look, the new
+// reference. ok is false when the look could not be taken.
+func (w *fileWatch) judge(path string) (why string, quietLook *diskState, ok bool) {
 	d, quiet, stable, ok := w.look(path)
 	if !ok {
-		return false
+		return "", nil, false
 	}
 	if w.last.walHeader() {
 		backwards := int32(d.counter()-w.last.counter()) < 0
 		switch {
 		case !d.walHeader():
-			return true
-		case quiet && (backwards || d.ckpt == w.last.ckpt && (d.header != w.last.header || d.size != w.last.size)):
-			return true
-		case !quiet && backwards && stable && w.cutShort(d):
-			return true
+			return "its header is no longer that of a SQLite database in WAL mode", nil, true
+		case backwards && (quiet || stable && w.cutShort(d)):
+			return fmt.Sprintf("its change counter went back from %d to %d", w.last.counter(), d.counter()), nil, true
+		case quiet && d.ckpt == w.last.ckpt && (d.header != w.last.header || d.size != w.last.size):
+			return fmt.Sprintf("its header or size (%d bytes, before %d) changed while no checkpoint ran", d.size, w.last.size), nil, true
 		}
 	}
 	if quiet {
-		w.last = d
+		return "", &d, true
 	}
-	return false
+	return "", nil, true
 }
 
 // verify returns an error naming path when it no longer leads to the file
@@ -363,10 +398,14 @@ func (w *fileWatch) verify(path string) error {
 		}
 	}
 	if w.replaced.Load() == overwritten {
-		return fmt.Errorf("%w: %q was written over while open (a copy onto it, as `cp backup.db graph.db` makes), "+
+		why := ""
+		if p := w.why.Load(); p != nil {
+			why = " (" + *p + ")"
+		}
+		return fmt.Errorf("%w: %q was written over while open%s: a copy onto it, as `cp backup.db graph.db` makes, "+
 			"and its connections would read the pages its WAL holds from the old content and the rest from the new, so the store refuses further work; "+
 			"close every process that has it open and put the backup in place again with `resonance restore`, then open it again (the copy now holds pages of the old WAL)",
-			ErrReplaced, path)
+			ErrReplaced, path, why)
 	}
 	return fmt.Errorf("%w: %q no longer leads to the database this store opened: it was removed, moved or replaced by another file while open, "+
 		"and the store refuses further work rather than answer from two files; close the store and open it again to use the file now at that path", ErrReplaced, path)
