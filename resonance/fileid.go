@@ -294,9 +294,8 @@ func (w *fileWatch) readCkpt(c *[16]byte) bool {
 
 // writtenOver reports whether something other than SQLite wrote the
 // database file since the last quiet look (see fileWatch), and takes a
-// quiet look that finds nothing wrong as the new reference. size is the
-// database's size, from the stat of the path that found it the same file.
-func (w *fileWatch) writtenOver(path string, size int64) bool {
+// quiet look that finds nothing wrong as the new reference.
+func (w *fileWatch) writtenOver(path string) bool {
 	if !w.mu.TryLock() { // another check is looking
 		return false
 	}
@@ -308,13 +307,19 @@ func (w *fileWatch) writtenOver(path string, size int64) bool {
 		w.openInPlace(path)
 		return false
 	}
-	// Most looks find the header and size as they were: two reads then do.
-	// (SQLite changes the size only with page 1, which counts the pages.)
+	// Most looks find the header and size as they were: one reading of
+	// -shm then does, taken before them (a checkpoint may change the size
+	// alone: with mmap on, it extends the file to the WAL's page count
+	// before it copies frames).
 	var d diskState
 	if !w.readCkpt(&d.ckpt) || !w.readHeader(&d) {
 		return false
 	}
-	if d.header == w.last.header && size == w.last.size {
+	fi, err := w.disk.Stat()
+	if err != nil {
+		return false
+	}
+	if d.header == w.last.header && fi.Size() == w.last.size {
 		if !underway(d.ckpt) {
 			w.last.ckpt = d.ckpt
 		}
@@ -381,17 +386,11 @@ func (w *fileWatch) verify(path string) error {
 		return nil
 	}
 	if w.replaced.Load() == stillThere {
-		fi, err := os.Stat(path)
-		if err == nil {
-			var id fileID
-			if id, err = fileIDOfInfo(fi); id != w.id {
-				err = errors.New("another file")
-			}
-		}
+		id, err := fileIDOf(path)
 		switch {
-		case err != nil:
+		case err != nil || id != w.id:
 			w.replaced.CompareAndSwap(stillThere, pathMoved)
-		case w.writtenOver(path, fi.Size()):
+		case w.writtenOver(path):
 			w.replaced.CompareAndSwap(stillThere, overwritten)
 		default:
 			return nil

@@ -230,8 +230,8 @@ func TestFileWatch_CloseKeepsTheLocksOfOtherConnections(t *testing.T) {
 
 // BenchmarkFileWatch_Verify measures one check of the store's file: its
 // identity alone (a stat), and with the look at the bytes in place that
-// finds writes over the file (a stat of -shm, two reads of it, a read and
-// an fstat of the database).
+// finds writes over the file (a read of -shm, a read and an fstat of the
+// database, when they are as they were).
 func BenchmarkFileWatch_Verify(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "graph.db")
 	s, err := Open(context.Background(), path, Options{Create: true})
