@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func adoptBenchNodes(b *testing.B) int {
 // does, in statements of AdoptChunk rows with a progress call after each,
 // and "one-statement", one statement a table, the copy before chunking.
 // Both without the pre-migration backup. It reports the median seconds
-// of each and the median of the iterations' ratios.
+// of each, wall and CPU, and the medians of the iterations' ratios.
 func BenchmarkOpen_AdoptOriginal(b *testing.B) {
 	nodes := adoptBenchNodes(b)
 	src := filepath.Join(b.TempDir(), "original.db")
@@ -50,17 +51,19 @@ func BenchmarkOpen_AdoptOriginal(b *testing.B) {
 	calls := 0
 	ctx := resonance.WithProgress(b.Context(), func(done, total int64) { calls++ })
 	path := filepath.Join(b.TempDir(), "graph.db")
-	convert := func(chunk int64) float64 {
+	// convert returns the wall and the CPU seconds (user and system, of
+	// the whole process) of one Open that converts.
+	convert := func(chunk int64) (wall, cpu float64) {
 		b.StopTimer()
 		resonance.SetAdoptChunk(b, chunk)
 		copyFile(b, src, path)
 		b.StartTimer()
-		start := time.Now()
+		start, cpuStart := time.Now(), cpuSeconds(b)
 		s, err := resonance.Open(ctx, path, resonance.Options{BackupKeep: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
-		took := time.Since(start).Seconds()
+		wall, cpu = time.Since(start).Seconds(), cpuSeconds(b)-cpuStart
 		b.StopTimer()
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
@@ -69,22 +72,38 @@ func BenchmarkOpen_AdoptOriginal(b *testing.B) {
 			os.Remove(path + suffix)
 		}
 		b.StartTimer()
-		return took
+		return wall, cpu
 	}
-	var chunked, whole, ratio []float64
+	var chunked, whole, ratio, chunkedCPU, wholeCPU, ratioCPU []float64
 	for i := 0; b.Loop(); i++ {
-		var c, w float64
+		var c, w, cc, wc float64
 		if i%2 == 0 {
-			c, w = convert(resonance.AdoptChunk), convert(math.MaxInt64)
+			c, cc = convert(resonance.AdoptChunk)
+			w, wc = convert(math.MaxInt64)
 		} else {
-			w, c = convert(math.MaxInt64), convert(resonance.AdoptChunk)
+			w, wc = convert(math.MaxInt64)
+			c, cc = convert(resonance.AdoptChunk)
 		}
+		b.Logf("chunked %.2fs (CPU %.2fs), one statement %.2fs (CPU %.2fs)", c, cc, w, wc)
 		chunked, whole, ratio = append(chunked, c), append(whole, w), append(ratio, c/w)
+		chunkedCPU, wholeCPU, ratioCPU = append(chunkedCPU, cc), append(wholeCPU, wc), append(ratioCPU, cc/wc)
 	}
 	b.ReportMetric(median(chunked), "chunked-s")
 	b.ReportMetric(median(whole), "one-statement-s")
 	b.ReportMetric(median(ratio), "chunked/one-statement")
+	b.ReportMetric(median(chunkedCPU), "chunked-cpu-s")
+	b.ReportMetric(median(wholeCPU), "one-statement-cpu-s")
+	b.ReportMetric(median(ratioCPU), "cpu-chunked/one-statement")
 	b.ReportMetric(float64(calls)/float64(len(chunked)+len(whole)), "progress-calls/op")
+}
+
+// cpuSeconds is the CPU time the process has used, user and system.
+func cpuSeconds(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func median(v []float64) float64 {
