@@ -18,7 +18,8 @@ import (
 const initHelp = "Create the database (and its directory) if needed, apply migrations, print health and stats.\n\n" +
 	"With --example it also imports the bundled example graph (a few hundred nodes with\n" +
 	"embeddings, and their edges) in one transaction, unless it is there already, so running\n" +
-	"it twice changes nothing."
+	"it twice changes nothing. A database made by the original is converted first, as `migrate up`\n" +
+	"does, with the same progress line."
 
 func initFlags(fs *flag.FlagSet) {
 	fs.Bool("example", false, "import the bundled example graph")
