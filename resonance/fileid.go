@@ -59,9 +59,10 @@ func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 // SQLite writes to the database file only in a checkpoint, which copies
 // frames from the WAL into it (VACUUM too goes through the WAL), and the
 // wal-index in -shm records every one (https://www.sqlite.org/walformat.html):
-// a checkpoint first sets nBackfillAttempted, then writes the file, then
-// sets nBackfill, and restarting the WAL changes its salts (so may the
-// first write to an emptied WAL). The store keeps a descriptor of the
+// a checkpoint first sets nBackfillAttempted, then writes the file (with
+// mmap on, it first extends it to the WAL's page count, even when it
+// copies no page 1), then sets nBackfill, and restarting the WAL changes
+// its salts (so may the first write to an emptied WAL). The store keeps a descriptor of the
 // database and of its -shm, and each check reads the database's first 100
 // bytes and its size between two readings of those -shm fields. Once the
 // file had a WAL database's header, a header that is no longer one
@@ -90,9 +91,10 @@ func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 // A finding counts only when a second look, a moment later, finds it
 // again (a foreign write stays; a race with a checkpoint would not), and
 // the error says what was seen. Every other change is taken as the
-// checkpoint's and becomes the new reference. Not detected, then: a copy whose first 100 bytes and size are
-// those of the file it replaced (a copy of the database as it is now, or
-// of one whose page 1 has not changed since); a copy followed, before the
+// checkpoint's and becomes the new reference. Not detected, then: a copy
+// whose first 100 bytes and size are those of the file it replaced (a
+// copy of the database as it is now, or of one whose page 1 has not
+// changed since); a copy followed, before the
 // store's next check, by a checkpoint, a restart of the WAL or the first
 // write to an emptied one (the change is taken as the checkpoint's: it is
 // unnoticed unless the counter went backwards); a copy with a counter as
