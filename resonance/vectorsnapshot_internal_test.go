@@ -366,3 +366,22 @@ func TestVectorSnapshot_OutlivesItsStore(t *testing.T) {
 		t.Fatalf("after the store that wrote it closed, and another opened and closed: %d whole reads, %d from the snapshot; want 0 and 1", l, f)
 	}
 }
+
+// TestVectorSnapshot_BoundHolds: a store whose VectorCacheBytes is
+// smaller than a snapshot reads the copy up to its bound instead, and
+// answers as a scan does.
+func TestVectorSnapshot_BoundHolds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "graph.db")
+	a := openSearchStore(t, path, Options{})
+	query := snapshotGraph(t, a, 3000)
+	writeSnapshotNow(t, a, query)
+	const bound = 64 << 10
+	b := openSearchStore(t, path, Options{ReadOnly: true, VectorCacheBytes: bound})
+	checkSearches(t, b, query)
+	x, _ := b.vectorIndex()
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.loads != 1 || x.snapshotLoads != 0 || x.c == nil || x.c.bytes > bound || !x.c.full {
+		t.Fatalf("%d whole reads, %d from the snapshot, copy of %d bytes: want the copy read up to the bound %d", x.loads, x.snapshotLoads, x.c.bytes, bound)
+	}
+}
