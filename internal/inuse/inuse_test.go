@@ -24,6 +24,9 @@ func TestHelperHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Kept reachable until the end: a collected *os.File closes its
+	// descriptor, and the lock goes with it.
+	defer f.Close()
 	lk := syscall.Flock_t{Type: syscall.F_RDLCK, Start: 128, Len: 1}
 	if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
 		t.Fatal(err)
