@@ -14,8 +14,10 @@ import (
 
 // adoptChunk is the width of the rowid range one statement of the copy
 // inserts, and so the most rows it inserts; the progress func is called
-// after each. Tests make it small.
-var adoptChunk int64 = 10000
+// after each. It is large enough that the copy takes the CPU time of one
+// statement a table (BenchmarkOpen_AdoptOriginal; the figures are in the
+// README). Tests make it small.
+var adoptChunk int64 = 50000
 
 type progressKey struct{}
 
@@ -24,9 +26,9 @@ type progressKey struct{}
 // copies the rows of the original's nodes, edges, ember_state and history
 // tables in chunks and calls progress after each with the rows done so far
 // and the total: first (0, total), then growing values up to (total,
-// total). The later migrations and the commit follow the last call; until
-// the commit nothing is written, and a failure at any point leaves the
-// file as it was, as without progress.
+// total). Dropping the original's tables, the later migrations and the
+// commit follow the last call; until the commit nothing is written, and a
+// failure at any point leaves the file as it was, as without progress.
 //
 // progress runs on the goroutine that called Open, inside the conversion's
 // write transaction, and should return quickly. Nothing else in the
