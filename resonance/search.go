@@ -170,7 +170,7 @@ func (vq *vectorQuery) dim() int { return len(vq.q) }
 func (vq *vectorQuery) hit(score float64) bool { return score > 0 && score >= vq.min }
 
 // magnitude is the L2 norm of v, its squares summed in float64 in order,
-// as Dot and the original compute it.
+// as the original computes it.
 func magnitude(v []float32) float64 {
 	var sum float64
 	for _, x := range v {

@@ -7,8 +7,8 @@ import (
 	"unsafe"
 )
 
-// minMagnitude is the L2 magnitude below which Dot treats a vector as zero
-// (rule D8).
+// minMagnitude is the L2 magnitude below which a vector scores 0 against
+// any other in a search (rule D8).
 const minMagnitude = 1e-6
 
 // Normalize returns a new slice holding v scaled to unit L2 norm (rule D8).
@@ -36,29 +36,6 @@ func Normalize(v []float32) []float32 {
 		out[i] = float32(float64(x) / mag)
 	}
 	return out
-}
-
-// Dot returns the dot product of a and b (rule D8), or 0 when the L2
-// magnitude of either is below 1e-6, so that a missing (zero) embedding is
-// never similar to anything.
-//
-// If the lengths differ, only the first min(len(a), len(b)) elements of each
-// are used, for the product and for the magnitudes alike. Sums are
-// accumulated in float64. NaN or ±Inf elements propagate into the result.
-func Dot(a, b []float32) float32 {
-	n := min(len(a), len(b))
-	a, b = a[:n], b[:n]
-	var dot, na, nb float64
-	for i := range a {
-		x, y := float64(a[i]), float64(b[i])
-		dot += x * y
-		na += x * x
-		nb += y * y
-	}
-	if math.Sqrt(na) < minMagnitude || math.Sqrt(nb) < minMagnitude {
-		return 0
-	}
-	return float32(dot)
 }
 
 // encodeEmbedding returns v as raw little-endian IEEE 754 float32 bytes,

@@ -308,45 +308,6 @@ func TestNormalize_ReturnsNewSlice(t *testing.T) {
 	}
 }
 
-func TestDot(t *testing.T) {
-	tests := []struct {
-		name string
-		a, b []float32
-		want float32
-	}{
-		{"Simple", []float32{1, 2, 3}, []float32{4, 5, 6}, 32},
-		{"Orthogonal", []float32{1, 0}, []float32{0, 1}, 0},
-		{"Opposite", []float32{0.6, 0.8}, []float32{-0.6, -0.8}, -1},
-		{"BothNil", nil, nil, 0},
-		{"OneEmpty", []float32{1, 2}, nil, 0},
-		{"ZeroVector", []float32{0, 0, 0}, []float32{1, 2, 3}, 0},
-		// Raw products are nonzero, but a magnitude is below 1e-6.
-		{"BelowThresholdA", []float32{9e-7, 0}, []float32{1, 0}, 0},
-		{"BelowThresholdB", []float32{1, 1}, []float32{5e-7, 5e-7}, 0},
-		{"AboveThreshold", []float32{2e-6}, []float32{1}, 2e-6},
-		// Different lengths: only the shared prefix counts.
-		{"ShorterB", []float32{1, 2, 3}, []float32{4, 5}, 14},
-		{"ShorterA", []float32{4, 5}, []float32{1, 2, 3}, 14},
-		{"PrefixMagnitude", []float32{0, 0, 5}, []float32{1, 1}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := resonance.Dot(tt.a, tt.b)
-			// Zero must be exact; anything else within a relative 1e-6.
-			if tt.want == 0 && got != 0 || math.Abs(float64(got-tt.want)) > 1e-6*math.Abs(float64(tt.want)) {
-				t.Errorf("Dot(%v, %v) = %v, want %v", tt.a, tt.b, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestDot_NormalizedSelfIsOne(t *testing.T) {
-	v := resonance.Normalize(vecRandom(t, vecDim))
-	if got := resonance.Dot(v, v); math.Abs(float64(got)-1) > 1e-6 {
-		t.Errorf("Dot(v, v) of a normalized v = %v, want 1 ± 1e-6", got)
-	}
-}
-
 func FuzzDecodeEmbedding(f *testing.F) {
 	valid, err := resonance.EncodeEmbedding(vecRandom(f, 16))
 	if err != nil {
@@ -411,21 +372,4 @@ func BenchmarkDecodeEmbedding384(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-}
-
-func BenchmarkDot384(b *testing.B) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	x := make([]float32, vecDim)
-	y := make([]float32, vecDim)
-	for i := range x {
-		x[i] = float32(rng.NormFloat64())
-		y[i] = float32(rng.NormFloat64())
-	}
-	x, y = resonance.Normalize(x), resonance.Normalize(y)
-	b.ReportAllocs()
-	var sink float32
-	for b.Loop() {
-		sink += resonance.Dot(x, y)
-	}
-	_ = sink
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -88,11 +89,11 @@ func runSearch(e *env, fs *flag.FlagSet) error {
 		query = n.Embedding
 		o.K++ // the node itself may be among the best k+1
 	}
-	if like == "" && resonance.Dot(query, query) == 0 {
+	if like == "" && !slices.ContainsFunc(query, func(x float32) bool { return x != 0 }) {
 		// The library refuses it too, with ErrInvalid; said here, it is
 		// the query's fault, while ErrInvalid from the search itself may
 		// name a corrupt embedding stored in the database.
-		return usagef("--vector %s: the query has no magnitude (empty, or every value about 0): nothing can score against it", vectorFile)
+		return usagef("--vector %s: the query has no magnitude (empty, or every value 0): nothing can score against it", vectorFile)
 	}
 	res, err := s.SearchByVector(e.ctx, query, o)
 	if err != nil {
