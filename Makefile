@@ -8,7 +8,7 @@ RACE      ?= -race
 FUZZTIME  ?= 15s
 export CGO_ENABLED := 1
 
-.PHONY: all build install sqlc dbmate litestream generate check-generated test unit conformance example replication litestream-p1 bench fuzz lint tools clean
+.PHONY: all build install sqlc dbmate litestream sqlitevec generate check-generated test unit conformance example replication litestream-p1 bench fuzz lint tools clean
 
 all: build
 
@@ -42,6 +42,7 @@ tools: $(SQLC) $(DBMATE) $(LITESTREAM)
 sqlc: $(SQLC)
 dbmate: $(DBMATE)
 litestream: $(LITESTREAM)
+sqlitevec: $(BIN)/sqlitevec
 
 # sqlitevec is P7's sqlite-vec side (resonance bench --scale --sqlite-vec
 # bin/sqlitevec), in a module of its own so that sqlite-vec stays out of the

@@ -1,6 +1,6 @@
 // Command sqlitevec is the sqlite-vec side of `resonance bench --scale`
 // (P7): it lives in a module of its own so that sqlite-vec never enters the
-// library's go.mod. Build it with `make bin/sqlitevec` and pass it to the
+// library's go.mod. Build it with `make sqlitevec` and pass it to the
 // bench with --sqlite-vec.
 //
 //	sqlitevec build SRC DST      copy every embedding of SRC's nodes (rowid and

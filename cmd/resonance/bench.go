@@ -27,7 +27,7 @@ const benchHelp = "Benchmark the library against plain database/sql + go-sqlite3
 	"Go code on these statements goes below. Each figure is the median of the repetitions; ratio\n" +
 	"is resonance ÷ baseline. The databases are created in --db-dir. Exits 1 when the mixed load\n" +
 	"saw a busy error. With --scale it also runs P7, search over a million nodes beside sqlite-vec's\n" +
-	"exact KNN (--sqlite-vec BIN, built by `make bin/sqlitevec`), and P8, a search right after a\n" +
+	"exact KNN (--sqlite-vec BIN, built by `make sqlitevec`), and P8, a search right after a\n" +
 	"one-node write at 100,000 nodes, once each. The workloads were named W1-W6 before; the table shows the old name in\n" +
 	"brackets and --json carries it as old_name, for one release."
 
@@ -37,7 +37,7 @@ func benchFlags(fs *flag.FlagSet) {
 	fs.Int("reps", 3, fmt.Sprintf("`N` repetitions of each workload, 1 to %d; each figure is their median", maxReps))
 	fs.Bool("scale", false, "also run P7 (search over --scale-nodes random unit vectors of 384 floats, beside sqlite-vec with --sqlite-vec) and P8 (search right after a write at 100,000 nodes), once each; takes minutes and several GB of disk")
 	fs.Int("scale-nodes", 1000000, "`N` nodes for P7")
-	fs.String("sqlite-vec", "", "`BIN`: the sqlite-vec helper built by `make bin/sqlitevec`, P7's baseline (without it P7 has none)")
+	fs.String("sqlite-vec", "", "`BIN`: the sqlite-vec helper built by `make sqlitevec`, P7's baseline (without it P7 has none)")
 	fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`; samples carry the labels workload=P1… and side=resonance|baseline|c, c being the C floor (go tool pprof -tagfocus)")
 	progressFlag(fs)
 }
