@@ -26,8 +26,10 @@ const (
 )
 
 // searchBenchPath writes the nodes to a new database once per benchmark
-// and returns its path and the queries.
-func searchBenchPath(b *testing.B) (string, [][]float32) {
+// and returns its path and the queries. With shared > 0 the nodes cycle
+// through that many embeddings, as in P6, where each is shared by hundreds
+// of nodes whose bounds tie.
+func searchBenchPath(b *testing.B, shared int) (string, [][]float32) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "graph.db")
 	s, err := resonance.Open(context.Background(), path, resonance.Options{Create: true})
@@ -38,7 +40,11 @@ func searchBenchPath(b *testing.B) (string, [][]float32) {
 	for start := 0; start < searchBenchNodes; start += graphBenchBatch {
 		err := s.Tx(ctx, func(ctx context.Context, tx *resonance.Tx) error {
 			for i := start; i < min(start+graphBenchBatch, searchBenchNodes); i++ {
-				if err := tx.UpsertNode(ctx, graphBenchNode(i, resonance.Normalize(graphEmbedding(384, uint64(i+1))))); err != nil {
+				seed := uint64(i + 1)
+				if shared > 0 {
+					seed = uint64(i%shared + 1)
+				}
+				if err := tx.UpsertNode(ctx, graphBenchNode(i, resonance.Normalize(graphEmbedding(384, seed)))); err != nil {
 					return err
 				}
 			}
@@ -64,14 +70,20 @@ func searchBenchPath(b *testing.B) (string, [][]float32) {
 // "cached-after-each-commit" updates a node's date before each search, so
 // that every search reads the embeddings again: the worst case of the copy.
 func BenchmarkSearchByVector(b *testing.B) {
-	path, qs := searchBenchPath(b)
+	distinct, qs := searchBenchPath(b, 0)
+	shared, _ := searchBenchPath(b, 64)
 	ctx := context.Background()
 	for _, bc := range []struct {
 		name   string
 		cache  int64
 		commit bool // before each search, a commit elsewhere changes the database
-	}{{"cached", 0, false}, {"scan", -1, false}, {"cached-after-each-commit", 0, true}} {
+		shared bool // the nodes share 64 embeddings
+	}{{"cached", 0, false, false}, {"scan", -1, false, false}, {"cached-after-each-commit", 0, true, false}, {"cached-64-embeddings", 0, false, true}} {
 		b.Run(bc.name, func(b *testing.B) {
+			path := distinct
+			if bc.shared {
+				path = shared
+			}
 			before := liveHeap()
 			s, err := resonance.Open(ctx, path, resonance.Options{VectorCacheBytes: bc.cache})
 			if err != nil {
@@ -109,7 +121,7 @@ func BenchmarkSearchByVector(b *testing.B) {
 // the magnitudes over the query's length, a full stable sort, the first
 // 10, then their title, meta and date.
 func BenchmarkBaseline_SearchByVector(b *testing.B) {
-	path, qs := searchBenchPath(b)
+	path, qs := searchBenchPath(b, 0)
 	d := baselineDB(b, path)
 	scan := prepare(b, d, `SELECT id, embedding FROM nodes WHERE embedding IS NOT NULL`)
 	details := prepare(b, d, `SELECT title, meta, date FROM nodes WHERE id = ?`)

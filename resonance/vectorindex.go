@@ -143,6 +143,8 @@ WHERE rowid > ?1 AND embedding IS NOT NULL
   AND (?2 IS NULL OR domain = ?2) AND (?3 IS NULL OR type = ?3)
 ORDER BY rowid`
 	getEmbeddingByRowid = `SELECT domain, type, embedding, typeof(embedding) = 'blob' FROM nodes WHERE rowid = ?`
+	listEmbeddingsOf    = `SELECT rowid, domain, type, embedding, typeof(embedding) = 'blob'
+FROM nodes WHERE rowid IN (SELECT value FROM json_each(CAST(? AS TEXT)))`
 	getSearchHitByRowid = `SELECT id, title, meta, date FROM nodes WHERE rowid = ?`
 	nodeChangesRange    = `SELECT (SELECT min(seq) FROM node_changes), (SELECT max(seq) FROM node_changes)`
 	listNodeChanges     = `SELECT DISTINCT node_rowid FROM node_changes WHERE seq > ? AND seq <= ? ORDER BY node_rowid`

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -70,45 +71,90 @@ func (c *vectorCopy) search(ctx context.Context, tx *sql.Tx, vq *vectorQuery) (S
 	return res, err
 }
 
-// rescore scores exactly the candidates of s that may enter top.
+// rescore scores exactly the candidates of s that may enter top, best
+// upper bound first, until none left can. It reads their stored float32
+// embeddings a batch at a time (rescoreBatch rows a statement, the first
+// batch k), which costs a few rows read in vain past the last candidate
+// that could enter, and saves a statement per candidate: when many nodes
+// share an embedding, hundreds of candidates tie on their bounds.
 func (c *vectorCopy) rescore(ctx context.Context, tx *sql.Tx, s *vecindex.Set, f vecindex.Labels, vq *vectorQuery, top *topK) error {
 	cands := s.Candidates(vecindex.NewQuery(vq.q32), vq.k, vq.min, f, runtime.GOMAXPROCS(0))
 	slices.SortFunc(cands, func(a, b vecindex.Candidate) int {
 		return cmp.Or(cmp.Compare(b.Upper, a.Upper), cmp.Compare(a.Key, b.Key))
 	})
-	stmt, err := tx.PrepareContext(ctx, getEmbeddingByRowid)
+	stmt, err := tx.PrepareContext(ctx, listEmbeddingsOf)
 	if err != nil {
 		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	defer stmt.Close()
 	v := make([]float32, vq.dim())
-	for _, cd := range cands {
-		if len(top.h) == top.k && cd.Upper < top.h[0].score {
-			break // neither this candidate nor any after it can enter
+	rows := make(map[int64]storedRow)
+	for i := 0; i < len(cands); {
+		n := min(len(cands)-i, max(vq.k, rescoreBatch))
+		if err := readRows(ctx, stmt, cands[i:i+n], rows); err != nil {
+			return err
 		}
-		var domain, typ string
-		var blob []byte
-		var isBlob bool
-		err := stmt.QueryRowContext(ctx, cd.Key).Scan(&domain, &typ, &blob, &isBlob)
-		if errors.Is(err, sql.ErrNoRows) {
-			return errStale
+		for _, cd := range cands[i : i+n] {
+			if len(top.h) == top.k && cd.Upper < top.h[0].score {
+				return nil // neither this candidate nor any after it can enter
+			}
+			r, ok := rows[cd.Key]
+			if !ok || !r.isBlob || len(r.blob) != 4*len(v) || (vq.domain != "" && r.domain != vq.domain) || (vq.typ != "" && r.typ != vq.typ) {
+				return errStale
+			}
+			if decodeInto(v, r.blob) != nil || magnitude(v) < minMagnitude {
+				return errStale
+			}
+			score := dot(vq.q, v)
+			if score < cd.Lower || score > cd.Upper {
+				return errStale
+			}
+			if vq.hit(score) && top.admits(score, cd.Key) {
+				top.offer(scored{score: score, rowid: cd.Key})
+			}
 		}
-		if err != nil {
+		i += n
+		clear(rows)
+	}
+	return nil
+}
+
+// rescoreBatch is how many candidates rescore reads a statement, at least.
+const rescoreBatch = 64
+
+// storedRow is a node's row as rescore reads it.
+type storedRow struct {
+	domain, typ string
+	blob        []byte
+	isBlob      bool
+}
+
+// readRows reads the rows of cands through stmt (listEmbeddingsOf) into
+// rows, keyed by rowid; a row that is gone is absent.
+func readRows(ctx context.Context, stmt *sql.Stmt, cands []vecindex.Candidate, rows map[int64]storedRow) error {
+	ids := make([]int64, len(cands))
+	for i, cd := range cands {
+		ids[i] = cd.Key
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	rs, err := stmt.QueryContext(ctx, string(list))
+	if err != nil {
+		return fmt.Errorf("read embeddings: %w", classify(err))
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var rowid int64
+		var r storedRow
+		if err := rs.Scan(&rowid, &r.domain, &r.typ, &r.blob, &r.isBlob); err != nil {
 			return fmt.Errorf("read embeddings: %w", classify(err))
 		}
-		if !isBlob || len(blob) != 4*len(v) || (vq.domain != "" && domain != vq.domain) || (vq.typ != "" && typ != vq.typ) {
-			return errStale
-		}
-		if decodeInto(v, blob) != nil || magnitude(v) < minMagnitude {
-			return errStale
-		}
-		score := dot(vq.q, v)
-		if score < cd.Lower || score > cd.Upper {
-			return errStale
-		}
-		if vq.hit(score) && top.admits(score, cd.Key) {
-			top.offer(scored{score: score, rowid: cd.Key})
-		}
+		rows[rowid] = r
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	return nil
 }
