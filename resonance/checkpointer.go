@@ -53,6 +53,7 @@ type checkpointer struct {
 	path    string
 	db      *sql.DB // the Store's ckptDB: one connection, never in a transaction between checkpoints
 	log     *slog.Logger
+	look    func() error  // the store's look at its file before each checkpoint (fileid.go)
 	mu      sync.Mutex    // held by every checkpoint: this goroutine's and Store.Checkpoint's
 	wake    chan struct{} // never closed: commits may still send after stop (O4)
 	quit    chan struct{} // closed by stop
@@ -74,12 +75,15 @@ type checkpointer struct {
 // opened later, after the database file was deleted or replaced, it would
 // make an empty one, or take the -shm of the replaced file for its own
 // and truncate it under the store's other connections (SIGBUS).
-func startCheckpointer(path string, db *sql.DB, log *slog.Logger) (*checkpointer, error) {
+//
+// look runs before each checkpoint, which writes into the database file:
+// when it fails (a copy was made over the file), no checkpoint runs.
+func startCheckpointer(path string, db *sql.DB, log *slog.Logger, look func() error) (*checkpointer, error) {
 	var pageSize int64
 	if err := db.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
 		return nil, err
 	}
-	cp := &checkpointer{path: path, db: db, log: log, wake: make(chan struct{}, 1),
+	cp := &checkpointer{path: path, db: db, log: log, look: look, wake: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), pageSize: pageSize}
 	cp.due.Store(1)
 	go cp.loop()
@@ -158,6 +162,9 @@ func (cp *checkpointer) plan(n, log int64) {
 func (cp *checkpointer) checkpoint() (log int64, ok bool) {
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
+	if cp.look() != nil {
+		return 0, false // the store refuses all work from now on, and says why
+	}
 	start := time.Now()
 	var busy, copied int64
 	err := cp.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &copied)

@@ -53,7 +53,7 @@ func TestCheckpointer_FailureLoggedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	broken.Close() // every statement on it fails
-	cp := &checkpointer{path: path, db: broken,
+	cp := &checkpointer{path: path, db: broken, look: func() error { return nil },
 		log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	for range 3 {
 		cp.checkpoint()

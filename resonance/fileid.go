@@ -95,9 +95,11 @@ func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 // whose first 100 bytes and size are those of the file it replaced (a
 // copy of the database as it is now, or of one whose page 1 has not
 // changed since); a copy followed, before the
-// store's next check, by a checkpoint, a restart of the WAL or the first
-// write to an emptied one (the change is taken as the checkpoint's: it is
-// unnoticed unless the counter went backwards); a copy with a counter as
+// store's next check, by another process's checkpoint, a restart of the
+// WAL or the first write to an emptied one (the change is taken as the
+// checkpoint's: it is unnoticed unless the counter went backwards; the
+// store's own checkpoints, Store.Checkpoint's and the background one's,
+// look at the file first, whatever the last look); a copy with a counter as
 // new or newer while a checkpoint is cut short, until the next one
 // completes; writes past the first page that leave the header and size as
 // they were; and a file in rollback-journal mode (a Litestream follower,

@@ -268,7 +268,7 @@ func TestStore_RefusesWorkOnceTheFileWasWrittenOver(t *testing.T) {
 			return nil
 		})
 	}
-	for _, source := range []string{"an older backup", "another database", "a copy under way", "an older backup, then a checkpoint"} {
+	for _, source := range []string{"an older backup", "another database", "a copy under way", "an older backup, then a checkpoint", "another database, then a checkpoint"} {
 		t.Run(source, func(t *testing.T) {
 			dir := t.TempDir()
 			path, copied := filepath.Join(dir, "graph.db"), filepath.Join(dir, "copied.db")
@@ -276,14 +276,19 @@ func TestStore_RefusesWorkOnceTheFileWasWrittenOver(t *testing.T) {
 			if err := write(s, "old", 100); err != nil {
 				t.Fatal(err)
 			}
-			if source != "another database" {
+			if !strings.HasPrefix(source, "another database") {
 				if err := s.Backup(ctx, copied, nil); err != nil {
 					t.Fatal(err)
 				}
 			} else {
+				// Many transactions, each growing the file, so that its change
+				// counter is well past the store's: only the look before a
+				// checkpoint tells the copy from the checkpoint's own writes.
 				other := openStoreAt(t, copied, resonance.Options{})
-				if err := write(other, "other", 100); err != nil {
-					t.Fatal(err)
+				for i := range 60 {
+					if err := write(other, fmt.Sprintf("other%02d", i), 40); err != nil {
+						t.Fatal(err)
+					}
 				}
 				other.Close()
 			}
@@ -318,10 +323,19 @@ func TestStore_RefusesWorkOnceTheFileWasWrittenOver(t *testing.T) {
 			if err := os.WriteFile(path, b, 0o644); err != nil { // cp copied.db graph.db
 				t.Fatal(err)
 			}
-			if source == "an older backup, then a checkpoint" {
+			switch source {
+			case "an older backup, then a checkpoint":
 				// SQLite finds the file shorter than the WAL's page count and
 				// leaves this checkpoint cut short (nBackfillAttempted set).
 				s.Checkpoint(ctx)
+			case "another database, then a checkpoint":
+				// The store's own checkpoint, within a tenth of a second of the
+				// copy, before any other call looked: it looks first, and
+				// writes nothing into the copy.
+				_, err := s.Checkpoint(ctx)
+				if !errors.Is(err, resonance.ErrReplaced) {
+					t.Errorf("a checkpoint right after another database was copied over the open one: %v, want ErrReplaced", err)
+				}
 			}
 			if after, err := os.Stat(path); err != nil || !os.SameFile(before, after) {
 				t.Fatalf("the copy did not keep the file's inode: %v", err)

@@ -123,7 +123,7 @@ func Open(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, err
 	}
 	if s.ckptDB != nil {
-		if s.ckpt, err = startCheckpointer(s.path, s.ckptDB, o.Logger); err != nil {
+		if s.ckpt, err = startCheckpointer(s.path, s.ckptDB, o.Logger, func() error { return s.file.verify(s.path) }); err != nil {
 			s.closePools()
 			return nil, err
 		}
@@ -453,6 +453,13 @@ type walResult struct{ busy, log, done int64 }
 func (s *Store) walCheckpoint(ctx context.Context, pool *sql.DB, mode string, wait time.Duration, deadline time.Time) (walResult, error) {
 	fail := func(err error) (walResult, error) {
 		return walResult{}, fmt.Errorf("resonance: checkpoint %q: wal_checkpoint(%s): %w", s.path, mode, classify(err))
+	}
+	// A checkpoint writes into the database file: it looks at the file
+	// first, however recent the last look, so that the store's own
+	// checkpoint never writes the WAL into a copy made over the file, nor
+	// makes such a copy look like its own writes (fileid.go).
+	if err := s.file.verify(s.path); err != nil {
+		return walResult{}, fmt.Errorf("resonance: checkpoint %q: %w", s.path, err)
 	}
 	conn, err := s.acquire(ctx, pool, "checkpoint")
 	if err != nil {
