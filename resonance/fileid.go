@@ -111,7 +111,7 @@ func fileIDOfInfo(fi os.FileInfo) (fileID, error) {
 // file, SQLite's included (that would let another process reset the -shm
 // under this one's connections), so the descriptors are closed only once
 // this process holds no lock on the files (/proc/locks; on systems without
-// it nothing is watched in place); until then they wait in parked.
+// it nothing is watched in place): inuse.Close keeps them open until then.
 type fileWatch struct {
 	id       fileID                 // written before known is set
 	known    atomic.Bool            // id holds the identity of the file the store opened
@@ -190,11 +190,11 @@ func (w *fileWatch) openInPlace(path string) {
 	}
 	disk, err := os.Open(path)
 	if err != nil {
-		release(shm)
+		inuse.Close(shm)
 		return
 	}
 	if w.shmInfo, err = shm.Stat(); err != nil {
-		release(shm, disk)
+		inuse.Close(shm, disk)
 		return
 	}
 	w.disk, w.shm = disk, shm
@@ -224,7 +224,7 @@ func (w *fileWatch) stop() {
 
 func (w *fileWatch) closeInPlace() {
 	if w.disk != nil {
-		release(w.disk, w.shm)
+		inuse.Close(w.disk, w.shm)
 		w.disk, w.shm = nil, nil
 	}
 }
@@ -414,32 +414,6 @@ func (w *fileWatch) verify(path string) error {
 		"and the store refuses further work rather than answer from two files; close the store and open it again to use the file now at that path", ErrReplaced, path)
 }
 
-// parked holds the descriptors of stopped watches whose files this process
-// still locks; release closes them once it no longer does.
-var parked struct {
-	sync.Mutex
-	files []*os.File
-}
-
-// release closes files, and the parked ones, on which this process holds
-// no lock (see fileWatch), and parks the others.
-func release(files ...*os.File) {
-	parked.Lock()
-	defer parked.Unlock()
-	keep := parked.files[:0]
-	for _, f := range append(parked.files, files...) {
-		if f == nil {
-			continue
-		}
-		if held, err := inuse.HeldHere(f); err == nil && !held {
-			f.Close()
-		} else {
-			keep = append(keep, f)
-		}
-	}
-	parked.files = keep
-}
-
 // check logs a warning when path no longer leads to the file start saw.
 func (w *fileWatch) check(path string, log *slog.Logger) {
 	if !w.known.Load() {
@@ -511,7 +485,7 @@ func walShort(path string) bool {
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer inuse.Close(f) // other connections of this process may hold locks on it
 	// The index header: iVersion, unused, iChange (u32 each), isInit (u8),
 	// bigEndCksum (u8), szPage (u16; 1 means 65536), mxFrame (u32)..., in
 	// the machine's byte order.

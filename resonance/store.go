@@ -56,7 +56,7 @@ type Store struct {
 //  5. vectorIndex.triggersMu, released before vectorIndex.mu (searches
 //     RLock it, the copy changes under Lock).
 //  6. fileWatch.mu (a check of the file, which only tries it), then the
-//     mutex of parked (fileid.go).
+//     mutex of inuse.Close's parked files.
 //  7. vectorIndex.snapMu, taken under vectorIndex.mu by the search that
 //     starts a snapshot. The snapshot's goroutine takes vectorIndex.mu's
 //     RLock and a connection of the writer one after the other, never

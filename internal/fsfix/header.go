@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/resonance-graph/resonancedb/internal/inuse"
 )
 
 // SizeProblem compares the size of the SQLite database at path with what
@@ -22,7 +24,7 @@ func SizeProblem(path string) string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer inuse.Close(f) // the caller's connections may hold locks on it
 	fi, err := f.Stat()
 	if err != nil {
 		return ""

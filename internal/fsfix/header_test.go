@@ -5,7 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/resonance-graph/resonancedb/internal/inuse"
 )
 
 // writeDB writes a file of size bytes whose SQLite header declares pages
@@ -66,4 +69,35 @@ func TestFreeSpace(t *testing.T) {
 	if fix := NoSpaceFix("/d"); !strings.Contains(fix, "free space on the file system holding /d") {
 		t.Errorf("NoSpaceFix = %q", fix)
 	}
+}
+
+// TestSizeProblem_KeepsTheLocksOfThisProcess: SizeProblem explains a
+// failed open while the caller's other connections have the database
+// open; reading the file must not drop the locks they hold on it (closing
+// any descriptor of a file drops every POSIX lock of the process on it).
+func TestSizeProblem_KeepsTheLocksOfThisProcess(t *testing.T) {
+	if _, err := os.Stat("/proc/locks"); err != nil {
+		t.Skip("no /proc/locks on this system")
+	}
+	path := writeDB(t, 3*4096, 4096, 3, true)
+	conn, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	lk := syscall.Flock_t{Type: syscall.F_RDLCK, Start: 1 << 30, Len: 1} // SQLite's PENDING byte
+	if err := syscall.FcntlFlock(conn.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	if p := SizeProblem(path); p != "" {
+		t.Fatalf("SizeProblem of a whole file = %q", p)
+	}
+	if held, err := inuse.HeldHere(conn); err != nil || !held {
+		t.Errorf("after SizeProblem this process no longer holds its lock on the database (%v)", err)
+	}
+	lk.Type = syscall.F_UNLCK
+	if err := syscall.FcntlFlock(conn.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	inuse.Close() // closes what SizeProblem left open
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -61,6 +62,35 @@ func Processes(path string) ([]int, error) {
 func HeldHere(files ...*os.File) (bool, error) {
 	pid := os.Getpid()
 	return anyLock(files, func(owner int, _, _ string) bool { return owner == pid })
+}
+
+// Close closes files once this process holds no lock on them, together
+// with those an earlier call left open: a descriptor opened beside
+// SQLite's connections, to read the database or its -shm, must not drop
+// their locks when it is closed (see HeldHere). Until then a file stays
+// open, and the next call looks again. Where the locks cannot be read, it
+// stays open.
+func Close(files ...*os.File) {
+	parked.Lock()
+	defer parked.Unlock()
+	keep := parked.files[:0]
+	for _, f := range append(parked.files, files...) {
+		if f == nil {
+			continue
+		}
+		if held, err := HeldHere(f); err == nil && !held {
+			f.Close()
+		} else {
+			keep = append(keep, f)
+		}
+	}
+	parked.files = keep
+}
+
+// parked holds the files Close left open.
+var parked struct {
+	sync.Mutex
+	files []*os.File
 }
 
 // ByteLocked reports whether any process, this one included, holds a

@@ -2,6 +2,7 @@ package inuse
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -145,5 +146,46 @@ func TestHeldHere(t *testing.T) {
 	}
 	if held, err := HeldHere(watcher, elsewhere); err != nil || held {
 		t.Errorf("HeldHere after the lock was released = %v, %v; want false", held, err)
+	}
+}
+
+// TestClose: a descriptor closed beside another that holds a lock would
+// drop it; Close keeps such a descriptor open, with the lock in place,
+// and closes it at a later call once no lock of this process is left.
+func TestClose(t *testing.T) {
+	if _, err := os.Stat("/proc/locks"); err != nil {
+		t.Skip("no /proc/locks on this system")
+	}
+	name := filepath.Join(t.TempDir(), "g.db-shm")
+	if err := os.WriteFile(name, make([]byte, 256), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	locker, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	lk := syscall.Flock_t{Type: syscall.F_RDLCK, Start: 128, Len: 1}
+	if err := syscall.FcntlFlock(locker.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Close(reader)
+	if _, err := reader.Stat(); err != nil {
+		t.Errorf("Close closed a descriptor while this process held a lock on the file: %v", err)
+	}
+	if held, err := HeldHere(locker); err != nil || !held {
+		t.Errorf("after Close, the lock held through another descriptor is gone (%v)", err)
+	}
+	lk.Type = syscall.F_UNLCK
+	if err := syscall.FcntlFlock(locker.Fd(), syscall.F_SETLK, &lk); err != nil {
+		t.Fatal(err)
+	}
+	Close()
+	if _, err := reader.Stat(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("a parked descriptor is still open once no lock is held: Stat = %v", err)
 	}
 }
