@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/resonance-graph/resonancedb/internal/output/outputtest"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -72,23 +73,6 @@ func checkBackup(t *testing.T, path string) int {
 	return countRows(t, b.ReadDB(), "nodes")
 }
 
-// noTempFiles fails when dir holds anything but the names given.
-func noTempFiles(t *testing.T, dir string, keep ...string) {
-	t.Helper()
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		ok := false
-		for _, k := range keep {
-			if m, _ := filepath.Match(k, e.Name()); m {
-				ok = true
-			}
-		}
-		if !ok {
-			t.Errorf("left behind in %s: %s", dir, e.Name())
-		}
-	}
-}
-
 func TestStore_Backup(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, resonance.Options{})
@@ -136,7 +120,7 @@ func TestStore_Backup(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled Backup = %v, want context.Canceled", err)
 		}
-		noTempFiles(t, dir, "copy.db*")
+		outputtest.OnlyLeft(t, dir, "copy.db*")
 	})
 	t.Run("ReadOnlyStore", func(t *testing.T) {
 		ro := openStoreAt(t, s.Path(), resonance.Options{ReadOnly: true})
@@ -297,7 +281,7 @@ func TestStore_BackupWhileWriting(t *testing.T) {
 	}
 	childDuring := countChild() - childBefore
 
-	noTempFiles(t, filepath.Dir(dest), filepath.Base(dest))
+	outputtest.OnlyLeft(t, filepath.Dir(dest), filepath.Base(dest))
 	n := checkBackup(t, dest)
 	if n < 4000 {
 		t.Errorf("backup holds %d nodes, want at least the 4000 written before it", n)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/resonance-graph/resonancedb/internal/output/outputtest"
 	"github.com/resonance-graph/resonancedb/resonance"
 )
 
@@ -65,7 +66,7 @@ func TestOpen_RefusesPathThatIsNotAFile(t *testing.T) {
 			})
 		}
 	}
-	noTempFiles(t, dir, "fifo.db", "sock.db", "sub.db")
+	outputtest.OnlyLeft(t, dir, "fifo.db", "sock.db", "sub.db")
 	if _, err := os.Lstat("/dev/null-journal"); errors.Is(journalErr, fs.ErrNotExist) && err == nil {
 		t.Errorf("/dev/null-journal was created")
 	}
@@ -116,7 +117,7 @@ func TestOpen_ReadOnlyEmptyFileWritesNothing(t *testing.T) {
 	if fi, _ := os.Stat(path); fi.Size() != 0 {
 		t.Errorf("the empty file now holds %d bytes", fi.Size())
 	}
-	noTempFiles(t, dir, "empty.db")
+	outputtest.OnlyLeft(t, dir, "empty.db")
 }
 
 // TestReaders_AttachCreatesNothing: ATTACH on a query_only connection (a
@@ -218,5 +219,5 @@ func TestOpen_RemovesStalePreMigrationTemps(t *testing.T) {
 	}
 	ms["002_b.sql"] = &fstest.MapFile{Data: []byte("-- migrate:up\nCREATE TABLE b (x);\n-- migrate:down\n")}
 	openStoreAt(t, path, resonance.Options{Migrations: []fs.FS{ms}}).Close()
-	noTempFiles(t, backups, "p-*.db", other)
+	outputtest.OnlyLeft(t, backups, "p-*.db", other)
 }

@@ -34,27 +34,6 @@ func openDatabase(t *testing.T) string {
 	return db
 }
 
-// noTempFiles fails when dir holds anything but the names given (patterns
-// of filepath.Match).
-func noTempFiles(t *testing.T, dir string, keep ...string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		ok := false
-		for _, k := range keep {
-			if m, _ := filepath.Match(k, e.Name()); m {
-				ok = true
-			}
-		}
-		if !ok {
-			t.Errorf("%s holds %s, left behind", dir, e.Name())
-		}
-	}
-}
-
 // TestCreate_RefusesTheDatabase: an output (backup, export) that is the
 // database or its -wal, -shm or -journal file, by path, through a symbolic
 // link or as a hard link, or that is a device, a named pipe or a
@@ -76,8 +55,8 @@ func TestCreate_RefusesTheDatabase(t *testing.T) {
 			}
 		})
 	}
-	noTempFiles(t, filepath.Dir(db), filepath.Base(db)+"*")
-	noTempFiles(t, other, "link.db", "hard.db", "dirlink", "wal-link", "journal-link", "fifo", "sub")
+	outputtest.OnlyLeft(t, filepath.Dir(db), filepath.Base(db)+"*")
+	outputtest.OnlyLeft(t, other, "link.db", "hard.db", "dirlink", "wal-link", "journal-link", "fifo", "sub")
 }
 
 // TestCreate_Replace: an existing file, and a symbolic link whose
@@ -142,7 +121,7 @@ func TestCreate_Replace(t *testing.T) {
 	}
 	out.Write([]byte("partial"))
 	out.Abort()
-	noTempFiles(t, dir, "out.jsonl", "dangling.jsonl")
+	outputtest.OnlyLeft(t, dir, "out.jsonl", "dangling.jsonl")
 }
 
 // TestCreate_Mode: under the usual umask 022 a new output is readable

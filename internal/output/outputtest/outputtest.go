@@ -1,6 +1,6 @@
 // Package outputtest holds what the tests of outputs share: the
 // destinations an output must refuse because they are, or lead to, the
-// database (O5).
+// database (O5), and the check that an output left nothing behind.
 package outputtest
 
 import (
@@ -46,4 +46,26 @@ func Refused(t testing.TB, db string) (dests []string, other string) {
 		filepath.Join(other, "sub"),
 		filepath.Join(other, "sub") + "/",
 	}, other
+}
+
+// OnlyLeft fails the test when dir holds anything but files whose names
+// match one of keep (patterns of filepath.Match): the temporary files of
+// an output are gone once it is done or has failed.
+func OnlyLeft(t testing.TB, dir string, keep ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		ok := false
+		for _, k := range keep {
+			if m, _ := filepath.Match(k, e.Name()); m {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%s holds %s, left behind", dir, e.Name())
+		}
+	}
 }
