@@ -433,13 +433,22 @@ func (w *fileWatch) check(path string, log *slog.Logger) {
 // deletedWhileOpen reports whether the database at path is missing while
 // its -wal or -shm remain: it was deleted, most likely while a process had
 // it open.
+//
+// The database is looked for again after its -wal or -shm were seen: a
+// connection of another process or goroutine may have created all three
+// in between (concurrent first opens of a new database), and then nothing
+// was deleted.
 func deletedWhileOpen(path string) bool {
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+	missing := func() bool {
+		_, err := os.Stat(path)
+		return errors.Is(err, os.ErrNotExist)
+	}
+	if !missing() {
 		return false
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if _, err := os.Stat(path + suffix); err == nil {
-			return true
+			return missing()
 		}
 	}
 	return false
