@@ -308,25 +308,33 @@ func scanInto(ctx context.Context, q db.DBTX, vq *vectorQuery, after int64, top 
 		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob); err != nil {
 			return 0, fmt.Errorf("read embeddings: %w", classify(err))
 		}
-		// Another dimension, not whole float32 values, or not a blob at
-		// all (text or a number another program stored).
-		if !isBlob || len(blob) != 4*len(v) {
+		if !vq.offer(top, rowid, blob, isBlob, v) {
 			skipped++
-			continue
-		}
-		// NaN or ±Inf, written by another program, scores nothing, as in
-		// the original (a NaN score is not above 0).
-		if err := decodeInto(v, blob); err != nil || magnitude(v) < minMagnitude {
-			continue
-		}
-		if s := dot(vq.q, v); vq.hit(s) && top.admits(s, rowid) {
-			top.offer(scored{score: s, rowid: rowid})
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	return skipped, nil
+}
+
+// offer scores a stored embedding, decoded into v (of the query's
+// dimension), and offers it to top as the row rowid. It reports false for
+// one that is skipped: of another dimension, not whole float32 values, or
+// not a blob at all (text or a number another program stored).
+func (vq *vectorQuery) offer(top *topK, rowid int64, blob []byte, isBlob bool, v []float32) bool {
+	if !isBlob || len(blob) != 4*len(v) {
+		return false
+	}
+	// NaN or ±Inf, written by another program, scores nothing, as in the
+	// original (a NaN score is not above 0).
+	if err := decodeInto(v, blob); err != nil || magnitude(v) < minMagnitude {
+		return true
+	}
+	if s := dot(vq.q, v); vq.hit(s) && top.admits(s, rowid) {
+		top.offer(scored{score: s, rowid: rowid})
+	}
+	return true
 }
 
 // hitDetails reads the id, title, meta and date of each candidate, in the

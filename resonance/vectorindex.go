@@ -102,12 +102,17 @@ type vectorIndex struct {
 	// statements of snapshots that finished.
 	snapshotWrites atomic.Int64
 	snapSteps      atomic.Int64
-	snapCtx        context.Context
+	snapCtx        context.Context // the background work's, ended at Close
 	snapCancel     context.CancelFunc
 	snapWG         sync.WaitGroup
-	snapMu         sync.Mutex // guards snapClosed and snapWriting
+	snapMu         sync.Mutex // guards snapClosed, snapWriting and building
 	snapClosed     bool
 	snapWriting    bool
+	// streams counts the searches answered from the snapshot without a
+	// copy; building is set while buildCopy reads the copy after one.
+	streams  atomic.Int64
+	building bool
+	buildWG  sync.WaitGroup
 	// partBytes is about what a part of a snapshot holds
 	// (snapshotPartBytes; tests make it smaller), afterSnapshotPart, set
 	// by tests, runs after each part written.
@@ -144,7 +149,7 @@ WHERE rowid > ?1 AND embedding IS NOT NULL
 ORDER BY rowid`
 	getEmbeddingByRowid = `SELECT domain, type, embedding, typeof(embedding) = 'blob' FROM nodes WHERE rowid = ?`
 	listEmbeddingsOf    = `SELECT rowid, domain, type, embedding, typeof(embedding) = 'blob'
-FROM nodes WHERE rowid IN (SELECT value FROM json_each(CAST(? AS TEXT)))`
+FROM nodes WHERE rowid IN (SELECT value FROM json_each(CAST(? AS TEXT))) AND embedding IS NOT NULL`
 	getSearchHitByRowid = `SELECT id, title, meta, date FROM nodes WHERE rowid = ?`
 	nodeChangesRange    = `SELECT (SELECT min(seq) FROM node_changes), (SELECT max(seq) FROM node_changes)`
 	listNodeChanges     = `SELECT DISTINCT node_rowid FROM node_changes WHERE seq > ? AND seq <= ? ORDER BY node_rowid`
@@ -179,7 +184,8 @@ func (s *Store) vectorIndex() (*vectorIndex, error) {
 // drop drops the index's copy, at Close; searches still running fail or
 // finish.
 func (x *vectorIndex) drop() {
-	x.stopSnapshot(0)
+	x.stopSnapshot(0) // which also cancels buildCopy
+	x.buildWG.Wait()
 	x.mu.Lock()
 	x.c = nil
 	x.mu.Unlock()
@@ -224,7 +230,12 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 	if err != nil {
 		return SearchResult{}, fmt.Errorf("begin: %w", classify(err))
 	}
-	defer tx.Rollback() // it only read
+	handedOver := false // to buildCopy
+	defer func() {
+		if !handedOver {
+			tx.Rollback() // it only read
+		}
+	}()
 	ok, schema, err := x.hasChangeTriggers(ctx, tx)
 	if err != nil {
 		return SearchResult{}, err
@@ -250,6 +261,22 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 		if newer && attempt < 2 {
 			return SearchResult{}, errRetry // a later snapshot sees what the copy has
 		}
+		if c == nil && !x.stale.Load() {
+			// No copy yet: answer from the database's snapshot of it, and
+			// build the copy from that in the background.
+			res, ok, err := x.streamSearch(ctx, tx, vq, first, seq, schema)
+			if errors.Is(err, errStale) {
+				x.stale.Store(true)
+				return SearchResult{}, errRetry
+			}
+			if ok && err == nil {
+				x.streams.Add(1)
+				handedOver = x.buildCopy(tx, first, seq, schema)
+			}
+			if ok || err != nil {
+				return res, err
+			}
+		}
 		x.mu.Lock()
 		x.partial = false
 		if c := x.c; c == nil || c.seq != seq || x.stale.Load() || (!c.full && c.upto != math.MaxInt64) {
@@ -270,6 +297,44 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 		return SearchResult{}, errRetry
 	}
 	return res, err
+}
+
+// buildCopy reads the copy in the background after a search answered
+// from the snapshot without it, in that search's transaction tx (last seq
+// seq, first seq first, schema_version schema), which it takes over and
+// ends. It takes x.mu's Lock before it returns, so the searches after
+// that wait for the copy, as they wait for a search that reads it, and
+// no search holding a connection of the pool can keep it from one. It
+// reports false, taking nothing over, when it does not start: a copy is
+// there, or the store is closing. Close cancels it.
+func (x *vectorIndex) buildCopy(tx *sql.Tx, first sql.NullInt64, seq, schema int64) bool {
+	x.mu.Lock()
+	x.snapMu.Lock()
+	start := !x.snapClosed && !x.building && x.c == nil && !x.stale.Load()
+	if start {
+		x.building = true
+		x.buildWG.Add(1)
+	}
+	x.snapMu.Unlock()
+	if !start {
+		x.mu.Unlock()
+		return false
+	}
+	go func() {
+		defer x.buildWG.Done()
+		defer func() {
+			x.snapMu.Lock()
+			x.building = false
+			x.snapMu.Unlock()
+		}()
+		defer x.mu.Unlock()
+		defer tx.Rollback() // it only read
+		x.partial = false
+		if x.catchUp(x.snapCtx, tx, first, seq, schema) == nil {
+			x.maybeSnapshot()
+		}
+	}()
+	return true
 }
 
 // hasChangeTriggers reports whether node_changes and its triggers exist in
@@ -319,21 +384,9 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 	// Catching up is not cancelled: stopped half-way, it would leave the
 	// copy neither at c.seq nor at seq. It reads few rows.
 	bg := context.WithoutCancel(ctx)
-	rows, err := tx.QueryContext(bg, listNodeChanges, c.seq, seq)
+	changed, err := changedSince(bg, tx, c.seq, seq)
 	if err != nil {
-		return fmt.Errorf("read node_changes: %w", classify(err))
-	}
-	var changed []int64
-	for rows.Next() {
-		var r int64
-		if err := rows.Scan(&r); err != nil {
-			rows.Close()
-			return fmt.Errorf("read node_changes: %w", classify(err))
-		}
-		changed = append(changed, r)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("read node_changes: %w", classify(err))
+		return err
 	}
 	if len(changed) > 1024 && len(changed) > c.len()/2 {
 		return x.load(ctx, tx, seq, schema) // as cheap as reading them one by one
@@ -360,6 +413,28 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 		return x.extend(ctx, tx)
 	}
 	return nil
+}
+
+// changedSince returns the rowids that node_changes names after seq from
+// up to seq to, in tx, in rowid order.
+func changedSince(ctx context.Context, tx *sql.Tx, from, to int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, listNodeChanges, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read node_changes: %w", classify(err))
+	}
+	var changed []int64
+	for rows.Next() {
+		var r int64
+		if err := rows.Scan(&r); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read node_changes: %w", classify(err))
+		}
+		changed = append(changed, r)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("read node_changes: %w", classify(err))
+	}
+	return changed, nil
 }
 
 // load reads the copy whole in tx, whose last seq of node_changes is seq

@@ -62,7 +62,8 @@ func (c *vectorCopy) search(ctx context.Context, tx *sql.Tx, vq *vectorQuery) (S
 		}
 	}
 	if s := c.sets[vq.dim()]; s != nil {
-		if err := c.rescore(ctx, tx, s, f, vq, &top); err != nil {
+		cands := s.Candidates(vecindex.NewQuery(vq.q32), vq.k, vq.min, f, runtime.GOMAXPROCS(0))
+		if err := rescore(ctx, tx, cands, vq, &top); err != nil {
 			return SearchResult{}, err
 		}
 	}
@@ -71,14 +72,14 @@ func (c *vectorCopy) search(ctx context.Context, tx *sql.Tx, vq *vectorQuery) (S
 	return res, err
 }
 
-// rescore scores exactly the candidates of s that may enter top, best
-// upper bound first, until none left can. It reads their stored float32
+// rescore scores exactly the candidates that may enter top, best upper
+// bound first, until none left can. It reads their stored float32
 // embeddings a batch at a time (rescoreBatch rows a statement, the first
 // batch k), which costs a few rows read in vain past the last candidate
 // that could enter, and saves a statement per candidate: when many nodes
-// share an embedding, hundreds of candidates tie on their bounds.
-func (c *vectorCopy) rescore(ctx context.Context, tx *sql.Tx, s *vecindex.Set, f vecindex.Labels, vq *vectorQuery, top *topK) error {
-	cands := s.Candidates(vecindex.NewQuery(vq.q32), vq.k, vq.min, f, runtime.GOMAXPROCS(0))
+// share an embedding, hundreds of candidates tie on their bounds. It
+// returns errStale when a candidate's row disagrees with its bounds.
+func rescore(ctx context.Context, tx *sql.Tx, cands []vecindex.Candidate, vq *vectorQuery, top *topK) error {
 	slices.SortFunc(cands, func(a, b vecindex.Candidate) int {
 		return cmp.Or(cmp.Compare(b.Upper, a.Upper), cmp.Compare(a.Key, b.Key))
 	})
@@ -91,7 +92,11 @@ func (c *vectorCopy) rescore(ctx context.Context, tx *sql.Tx, s *vecindex.Set, f
 	rows := make(map[int64]storedRow)
 	for i := 0; i < len(cands); {
 		n := min(len(cands)-i, max(vq.k, rescoreBatch))
-		if err := readRows(ctx, stmt, cands[i:i+n], rows); err != nil {
+		ids := make([]int64, n)
+		for j, cd := range cands[i : i+n] {
+			ids[j] = cd.Key
+		}
+		if err := readRows(ctx, stmt, ids, rows); err != nil {
 			return err
 		}
 		for _, cd := range cands[i : i+n] {
@@ -129,13 +134,9 @@ type storedRow struct {
 	isBlob      bool
 }
 
-// readRows reads the rows of cands through stmt (listEmbeddingsOf) into
-// rows, keyed by rowid; a row that is gone is absent.
-func readRows(ctx context.Context, stmt *sql.Stmt, cands []vecindex.Candidate, rows map[int64]storedRow) error {
-	ids := make([]int64, len(cands))
-	for i, cd := range cands {
-		ids[i] = cd.Key
-	}
+// readRows reads the rows ids through stmt (listEmbeddingsOf) into rows,
+// keyed by rowid; a row that is gone, or has no embedding, is absent.
+func readRows(ctx context.Context, stmt *sql.Stmt, ids []int64, rows map[int64]storedRow) error {
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return err

@@ -65,56 +65,176 @@ WHERE generation = ? AND published = 0`
 
 var snapshotCRC = crc32.MakeTable(crc32.Castagnoli)
 
-// loadSnapshot reads the newest published snapshot into x.c, in tx, whose
-// last seq of node_changes is seq (first is its first) and whose
-// schema_version is schema. It leaves x.c nil when there is none it can
-// use; the caller then catches up from the snapshot's seq as from any
-// copy's. Called under x.mu's Lock with x.c nil.
-func (x *vectorIndex) loadSnapshot(ctx context.Context, tx *sql.Tx, first sql.NullInt64, seq, schema int64) error {
-	var gen, sseq, sschema, parts, size int64
+// usableSnapshot returns the newest published snapshot that a search in
+// tx, whose last seq of node_changes is seq (first is its first) and whose
+// schema_version is schema, can start from: its generation, its number of
+// parts, and an empty copy at its seq holding its names. The copy is nil
+// when there is none it can use.
+func (x *vectorIndex) usableSnapshot(ctx context.Context, tx *sql.Tx, first sql.NullInt64, seq, schema int64) (gen, parts int64, c *vectorCopy) {
+	var sseq, sschema, size int64
 	var names []byte
 	err := tx.QueryRowContext(ctx, latestSnapshot).Scan(&gen, &sseq, &sschema, &parts, &size, &names)
 	if err != nil {
 		// None, or no table (a read-only store before the migration): a
 		// snapshot is never needed.
-		return ctx.Err()
+		return 0, 0, nil
 	}
 	caughtUp := sseq == seq || (first.Valid && first.Int64 <= sseq+1)
 	if sschema != schema || sseq > seq || !caughtUp || size > x.maxBytes || size < 0 {
-		return nil
+		return 0, 0, nil
 	}
-	c := &vectorCopy{seq: sseq, schema: schema, upto: math.MaxInt64, sets: map[int]*vecindex.Set{},
+	c = &vectorCopy{seq: sseq, schema: schema, upto: math.MaxInt64, sets: map[int]*vecindex.Set{},
 		unreadable: map[int64]vecindex.Labels{}, numbers: map[string]uint32{}}
 	if !c.decodeNames(names) {
-		return nil
+		return 0, 0, nil
 	}
+	return gen, parts, c
+}
+
+// readParts calls use with each part of generation gen in order, in tx,
+// whose bytes it may keep. It reports false when a part is missing, or
+// use refused one.
+func readParts(ctx context.Context, tx *sql.Tx, gen, parts int64, use func(part []byte) bool) bool {
 	rows, err := tx.QueryContext(ctx, listSnapshotParts, gen)
 	if err != nil {
-		return ctx.Err()
+		return false
 	}
 	defer rows.Close()
-	var garbage int64
 	n := int64(0)
 	for rows.Next() {
 		var part int64
 		var data sql.RawBytes
-		if err := rows.Scan(&part, &data); err != nil || part != n || !c.decodePart(data, x.maxBytes) {
-			return ctx.Err()
+		if err := rows.Scan(&part, &data); err != nil || part != n || !use(data) {
+			return false
 		}
 		n++
+	}
+	return rows.Err() == nil && n == parts
+}
+
+// loadSnapshot reads the newest snapshot it can use into x.c, in tx, as
+// usableSnapshot finds it. It leaves x.c nil when there is none; the
+// caller then catches up from the snapshot's seq as from any copy's.
+// Called under x.mu's Lock with x.c nil.
+func (x *vectorIndex) loadSnapshot(ctx context.Context, tx *sql.Tx, first sql.NullInt64, seq, schema int64) error {
+	gen, parts, c := x.usableSnapshot(ctx, tx, first, seq, schema)
+	if c == nil {
+		return ctx.Err()
+	}
+	var garbage int64
+	if !readParts(ctx, tx, gen, parts, func(data []byte) bool {
 		// As in extend: the driver allocates each part afresh.
 		if garbage += int64(len(data)); garbage > loadGarbage(x.maxBytes) {
 			garbage = 0
 			runtime.GC()
 		}
-	}
-	if rows.Err() != nil || n != parts {
+		return c.decodePart(data, x.maxBytes)
+	}) {
 		return ctx.Err()
 	}
 	x.c = c
 	x.snapshotLoads++
 	x.snapDue, x.sinceSnapshot = false, 0
 	return nil
+}
+
+// streamSearch answers vq from the snapshot without a copy in memory,
+// in tx, whose last seq of node_changes is seq (first is its first) and
+// whose schema_version is schema: it scores each part as it reads it,
+// keeping only the candidates, so that a new process's first search
+// neither reads every embedding nor waits for the copy (most of whose
+// cost is the memory it takes: a first touch of each page). The rows
+// changed since the snapshot (node_changes names them) are left out of
+// the parts and scored from nodes, as a scan scores them. It reports
+// false, having answered nothing, when there is no snapshot it can use or
+// a part fails its checks; an error with true comes from the rescoring
+// (errStale: a row disagrees with the snapshot and node_changes).
+func (x *vectorIndex) streamSearch(ctx context.Context, tx *sql.Tx, vq *vectorQuery, first sql.NullInt64, seq, schema int64) (SearchResult, bool, error) {
+	gen, parts, c := x.usableSnapshot(ctx, tx, first, seq, schema)
+	if c == nil {
+		return SearchResult{}, false, ctx.Err()
+	}
+	changed, err := changedSince(ctx, tx, c.seq, seq)
+	if err != nil {
+		return SearchResult{}, false, err
+	}
+	var res SearchResult
+	top := topK{k: vq.k}
+	stmt, err := tx.PrepareContext(ctx, listEmbeddingsOf)
+	if err != nil {
+		return SearchResult{}, false, fmt.Errorf("read embeddings: %w", classify(err))
+	}
+	defer stmt.Close()
+	v := make([]float32, vq.dim())
+	rows := make(map[int64]storedRow)
+	for i := 0; i < len(changed); i += rescoreBatch {
+		ids := changed[i:min(len(changed), i+rescoreBatch)]
+		if err := readRows(ctx, stmt, ids, rows); err != nil {
+			return SearchResult{}, false, err
+		}
+		for _, r := range ids {
+			row, ok := rows[r]
+			if !ok || (vq.domain != "" && row.domain != vq.domain) || (vq.typ != "" && row.typ != vq.typ) {
+				continue
+			}
+			if !vq.offer(&top, r, row.blob, row.isBlob, v) {
+				res.Skipped++
+			}
+		}
+		clear(rows)
+	}
+
+	f := c.filter(vq)
+	q := vecindex.NewQuery(vq.q32)
+	best := vecindex.NewBest(vq.k)
+	last := map[int]int64{} // by dimension, the last rowid of the parts so far
+	if !readParts(ctx, tx, gen, parts, func(data []byte) bool {
+		for _, s := range c.sets {
+			s.Reset() // each part in sets of its own, whose chunks the next reuses
+		}
+		if !c.decodePart(data, math.MaxInt64) {
+			return false
+		}
+		for dim, s := range c.sets {
+			if s.Len() == 0 {
+				continue // not in this part
+			}
+			if l, ok := last[dim]; ok && s.Key(0) <= l {
+				return false // out of rowid order: a row would count twice
+			}
+			last[dim], _ = s.LastKey()
+			lo, _ := slices.BinarySearch(changed, s.Key(0))
+			for _, r := range changed[lo:] {
+				if r > last[dim] {
+					break
+				}
+				if i, ok := s.Find(r); ok {
+					s.Remove(i)
+				}
+			}
+			if dim != vq.dim() {
+				res.Skipped += s.Count(f)
+				continue
+			}
+			best.Add(s.Candidates(q, vq.k, max(vq.min, best.Floor()), f, runtime.GOMAXPROCS(0)))
+		}
+		return true
+	}) {
+		return SearchResult{}, false, ctx.Err()
+	}
+	for _, r := range changed {
+		delete(c.unreadable, r)
+	}
+	for _, l := range c.unreadable {
+		if f.Matches(l) {
+			res.Skipped++
+		}
+	}
+	if err := rescore(ctx, tx, best.Candidates(), vq, &top); err != nil {
+		return SearchResult{}, true, err
+	}
+	res.Hits, err = hitDetails(ctx, tx, top.best())
+	return res, true, err
 }
 
 // decodeNames reads the domain and type names of a snapshot: a count,

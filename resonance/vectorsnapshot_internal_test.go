@@ -87,9 +87,11 @@ func writeSnapshotNow(t *testing.T, s *Store, query func() []float32) *vectorInd
 	return x
 }
 
-// counts returns how s's index got its copy.
+// counts returns how s's index got its copy, once the copy that a search
+// answered from the snapshot started is built.
 func counts(s *Store) (loads, fromSnapshot, catchUps int) {
 	x, _ := s.vectorIndex()
+	x.buildWG.Wait()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.loads, x.snapshotLoads, x.catchUps
@@ -112,6 +114,20 @@ func TestVectorSnapshot_NewStoreStartsFromIt(t *testing.T) {
 		t.Fatalf("a new store's searches: %d whole reads, %d from the snapshot, %d catch-ups; want 0, 1, 0", l, f, c)
 	}
 
+	writeBehind(t, path)
+	c := openSearchStore(t, path, Options{ReadOnly: true})
+	checkSearches(t, c, query)
+	if l, f, cu := counts(c); l != 0 || f != 1 || cu != 1 {
+		t.Fatalf("after writes by plain SQL, a new store: %d whole reads, %d from the snapshot, %d catch-ups; want 0, 1, 1", l, f, cu)
+	}
+	checkSearches(t, b, query) // and the store that loaded it before
+}
+
+// writeBehind changes the graph at path by plain SQL: updates, deletes,
+// inserts, another dimension, other labels, embeddings removed or made
+// unreadable.
+func writeBehind(t *testing.T, path string) {
+	t.Helper()
 	raw, err := sql.Open("sqlite3", path)
 	if err != nil {
 		t.Fatal(err)
@@ -131,12 +147,67 @@ func TestVectorSnapshot_NewStoreStartsFromIt(t *testing.T) {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
-	c := openSearchStore(t, path, Options{ReadOnly: true})
-	checkSearches(t, c, query)
-	if l, f, cu := counts(c); l != 0 || f != 1 || cu != 1 {
-		t.Fatalf("after writes by plain SQL, a new store: %d whole reads, %d from the snapshot, %d catch-ups; want 0, 1, 1", l, f, cu)
+}
+
+// TestVectorSnapshot_FirstSearchScoresItPartByPart: a new store's first
+// search answers from the snapshot's parts without building the copy, as
+// a scan does (hits, scores and Skipped) for every K and filter, also
+// after writes by plain SQL since the snapshot, whose rows it scores from
+// nodes; the copy is then built in the background, from the snapshot.
+func TestVectorSnapshot_FirstSearchScoresItPartByPart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	a := openSearchStore(t, path, Options{})
+	query := snapshotGraph(t, a, 3000)
+	writeSnapshotNow(t, a, query)
+	for _, behind := range []bool{false, true} {
+		if behind {
+			writeBehind(t, path)
+		}
+		b := openSearchStore(t, path, Options{ReadOnly: true})
+		x, _ := b.vectorIndex()
+		for i, o := range []SearchOptions{{K: 1}, {K: 10}, {K: 50, Domain: "b"}, {K: 1000, Type: "note"}, {K: 10, Domain: "c", Type: "doc"}, {K: 1000, MinScore: 3}, {K: 5, Type: "new type"}} {
+			q := query()
+			if i == 0 {
+				q = q[:16]
+			}
+			vq, err := newVectorQuery(q, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := x.pool.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, schema, err := x.hasChangeTriggers(ctx, tx)
+			var first, last sql.NullInt64
+			if err == nil {
+				err = tx.QueryRowContext(ctx, nodeChangesRange).Scan(&first, &last)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := x.streamSearch(ctx, tx, vq, first, last.Int64, schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := scanSearch(ctx, tx, vq)
+			tx.Rollback()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				t.Fatalf("writes behind %v, search %+v: not answered from the snapshot", behind, o)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("writes behind %v, search %+v from the snapshot: %+v\nwant the transaction's scan %+v", behind, o, got, want)
+			}
+		}
+		checkSearches(t, b, query)
+		if l, f, _ := counts(b); l != 0 || f != 1 || x.streams.Load() != 1 {
+			t.Fatalf("writes behind %v: %d whole reads, %d copies from the snapshot, %d searches from its parts; want 0, 1, 1", behind, l, f, x.streams.Load())
+		}
 	}
-	checkSearches(t, b, query) // and the store that loaded it before
 }
 
 // TestVectorSnapshot_NotUsedWhenItCannotBe: a snapshot older than

@@ -112,11 +112,23 @@ func ChunkBytes(dim int) int64 { return ChunkLen * int64(8+4+8+dim) }
 // AppendBytes is what Append allocates: ChunkBytes when it starts a chunk,
 // else 0. The caller checks its memory bound with it before appending.
 func (s *Set) AppendBytes() int64 {
-	if s.n%ChunkLen == 0 {
+	if s.n%ChunkLen == 0 && s.n/ChunkLen == len(s.chunks) {
 		return ChunkBytes(s.dim)
 	}
 	return 0
 }
+
+// grow allocates the chunk of position i, the next one, when it starts a
+// chunk the set does not have.
+func (s *Set) grow(i int) {
+	if i%ChunkLen == 0 && i/ChunkLen == len(s.chunks) {
+		s.chunks = append(s.chunks, &chunk{codes: make([]uint8, ChunkLen*s.dim)})
+	}
+}
+
+// Reset empties the set and keeps its chunks for the entries appended
+// next, so that a set read a part at a time allocates one part's chunks.
+func (s *Set) Reset() { s.n = 0 }
 
 // Bytes is what the set holds.
 func (s *Set) Bytes() int64 { return int64(len(s.chunks)) * ChunkBytes(s.dim) }
@@ -126,9 +138,7 @@ func (s *Set) Bytes() int64 { return int64(len(s.chunks)) * ChunkBytes(s.dim) }
 // the caller's rule for vectors that score 0 whatever the query.
 func (s *Set) Append(key int64, l Labels, v []float32, scored bool) {
 	i := s.n
-	if i%ChunkLen == 0 {
-		s.chunks = append(s.chunks, &chunk{codes: make([]uint8, ChunkLen*s.dim)})
-	}
+	s.grow(i)
 	s.n++
 	s.chunks[i/ChunkLen].keys[i%ChunkLen] = key
 	s.Put(i, l, v, scored)
@@ -144,9 +154,7 @@ const CodesForm = 1
 // which must be larger than every key in the set; codes holds Dim codes.
 func (s *Set) AppendCoded(key int64, l Labels, scale float32, codes []uint8) {
 	i := s.n
-	if i%ChunkLen == 0 {
-		s.chunks = append(s.chunks, &chunk{codes: make([]uint8, ChunkLen*s.dim)})
-	}
+	s.grow(i)
 	s.n++
 	c, j := s.chunks[i/ChunkLen], i%ChunkLen
 	c.keys[j], c.labels[j], c.scales[j] = key, l, scale
@@ -173,9 +181,7 @@ type Slot struct {
 // with labels l and no vector yet: it scores nothing until its slot's Put.
 func (s *Set) Reserve(key int64, l Labels) Slot {
 	i := s.n
-	if i%ChunkLen == 0 {
-		s.chunks = append(s.chunks, &chunk{codes: make([]uint8, ChunkLen*s.dim)})
-	}
+	s.grow(i)
 	s.n++
 	c, j := s.chunks[i/ChunkLen], i%ChunkLen
 	c.keys[j], c.labels[j], c.scales[j] = key, l, 0
@@ -426,19 +432,45 @@ func (s *Set) Candidates(q *Query, k int, minScore float64, f Labels, workers in
 		go func() { defer wg.Done(); run() }()
 	}
 	wg.Wait()
-	all := lowers{k: k}
+	best := NewBest(k)
 	for _, p := range parts {
-		for _, x := range p.low.h {
-			all.push(x)
-		}
+		best.Add(p.cands)
 	}
-	floor := all.floor()
+	return best.Candidates()
+}
+
+// Best gathers the candidates of searches for the same query and k over
+// disjoint entries (the spans of a Set, or sets searched one after the
+// other) and keeps those that may rank among the best k of them all.
+type Best struct {
+	low   lowers
+	cands []Candidate
+}
+
+// NewBest returns an empty Best for the best k.
+func NewBest(k int) *Best { return &Best{low: lowers{k: k}} }
+
+// Floor is the k-th largest lower bound added so far, or -Inf before k:
+// no entry whose upper bound is below it ranks among the best k, so it
+// may serve as the minScore of the next search.
+func (b *Best) Floor() float64 { return b.low.floor() }
+
+// Add adds candidates, which keep the positions of the set they came from.
+func (b *Best) Add(cands []Candidate) {
+	for _, c := range cands {
+		b.low.push(c.Lower)
+	}
+	b.cands = append(b.cands, cands...)
+}
+
+// Candidates returns the candidates added whose upper bound reaches the
+// floor, in the order they were added.
+func (b *Best) Candidates() []Candidate {
+	floor := b.Floor()
 	var out []Candidate
-	for _, p := range parts {
-		for _, c := range p.cands {
-			if c.Upper >= floor {
-				out = append(out, c)
-			}
+	for _, c := range b.cands {
+		if c.Upper >= floor {
+			out = append(out, c)
 		}
 	}
 	return out

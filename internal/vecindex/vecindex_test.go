@@ -283,3 +283,111 @@ func BenchmarkCandidates(b *testing.B) {
 		}
 	}
 }
+
+// TestBest_SetsOneAfterAnother: entries split into sets searched one after
+// the other, each with the floor of those before as its minScore, give the
+// brute-force reference's best k, as one set does. A floor taken from the
+// upper bounds instead of the lower ones fails it.
+func TestBest_SetsOneAfterAnother(t *testing.T) {
+	rng := rand.New(rand.NewPCG(29, 3))
+	for round := range 80 {
+		dim := []int{1, 3, 16, 384}[rng.IntN(4)]
+		n := 1 + rng.IntN(3000)
+		var es []entry
+		var vs [][]float32
+		for i := range n {
+			v := randomVector(rng, dim, vs)
+			vs = append(vs, v)
+			es = append(es, entry{key: int64(i + 1), l: Labels{uint32(rng.IntN(2)), 0}, v: v, scored: rng.IntN(20) > 0, removed: rng.IntN(15) == 0})
+		}
+		q := randomVector(rng, dim, vs)
+		if exact(q, q) == 0 {
+			continue
+		}
+		k := []int{1, 10, 50, 1000}[rng.IntN(4)]
+		minScore := 0.0
+		if rng.IntN(4) == 0 {
+			minScore = rng.NormFloat64()
+		}
+		f := Labels{Any, Any}
+		if rng.IntN(3) == 0 {
+			f.A = uint32(rng.IntN(2))
+		}
+		qq := NewQuery(q)
+		b := NewBest(k)
+		pieces := 0
+		for lo := 0; lo < n; pieces++ {
+			hi := min(n, lo+1+rng.IntN(n/2+1))
+			set := NewSet(dim)
+			for i, e := range es[lo:hi] {
+				set.Append(e.key, e.l, e.v, e.scored)
+				if e.removed {
+					set.Remove(i)
+				}
+			}
+			b.Add(set.Candidates(qq, k, max(minScore, b.Floor()), f, 1+rng.IntN(2)))
+			lo = hi
+		}
+		var got []hit
+		for _, c := range b.Candidates() {
+			e := es[c.Key-1]
+			s := exact(q, e.v)
+			if e.removed || !e.scored || !f.Matches(e.l) || !(c.Lower <= s && s <= c.Upper) {
+				t.Fatalf("round %d: candidate %+v is not a live entry within its bounds", round, c)
+			}
+			if s > 0 && s >= minScore {
+				got = append(got, hit{c.Key, s})
+			}
+		}
+		slices.SortFunc(got, func(a, b hit) int {
+			return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.key, b.key))
+		})
+		got = got[:min(k, len(got))]
+		if want := best(es, q, k, minScore, f); !slices.Equal(got, want) {
+			t.Fatalf("round %d (dim %d, n %d in %d sets, k %d, min %g, filter %v):\n got %v\nwant %v", round, dim, n, pieces, k, minScore, f, got, want)
+		}
+	}
+}
+
+// TestSet_ResetReusesChunks: a set reset and filled again holds what a new
+// set holds (its candidates, keys, counts), without allocating chunks
+// while it holds no more than before.
+func TestSet_ResetReusesChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 7))
+	const dim = 24
+	fill := func(s *Set, n int, seed uint64) {
+		r := rand.New(rand.NewPCG(seed, 1))
+		for i := range n {
+			s.Append(int64(3*i+1), Labels{uint32(r.IntN(2)), 0}, randomVector(r, dim, nil), r.IntN(10) > 0)
+			if r.IntN(9) == 0 {
+				s.Remove(i)
+			}
+		}
+	}
+	reused := NewSet(dim)
+	fill(reused, 3*ChunkLen+7, 1)
+	for round, n := range []int{ChunkLen, 1, 3*ChunkLen + 7, 2 * ChunkLen, 5*ChunkLen + 3} {
+		before := reused.Bytes()
+		reused.Reset()
+		if reused.Len() != 0 || reused.AppendBytes() != 0 {
+			t.Fatalf("round %d: after Reset, %d positions and %d bytes to append, want 0 and 0 (a chunk to reuse)", round, reused.Len(), reused.AppendBytes())
+		}
+		fill(reused, n, uint64(round+2))
+		fresh := NewSet(dim)
+		fill(fresh, n, uint64(round+2))
+		if want := max(before, fresh.Bytes()); reused.Bytes() != want {
+			t.Fatalf("round %d: %d bytes after Reset and %d entries, want %d", round, reused.Bytes(), n, want)
+		}
+		q := randomVector(rng, dim, nil)
+		for _, f := range []Labels{{Any, Any}, {1, Any}} {
+			got := reused.Candidates(NewQuery(q), 10, 0, f, 2)
+			want := fresh.Candidates(NewQuery(q), 10, 0, f, 2)
+			if !slices.Equal(got, want) || reused.Count(f) != fresh.Count(f) {
+				t.Fatalf("round %d, filter %v: reused set's candidates %v (count %d), a new set's %v (count %d)", round, f, got, reused.Count(f), want, fresh.Count(f))
+			}
+		}
+		if k, _ := reused.LastKey(); k != int64(3*(n-1)+1) {
+			t.Fatalf("round %d: last key %d, want %d", round, k, 3*(n-1)+1)
+		}
+	}
+}
