@@ -302,13 +302,16 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 // buildCopy reads the copy in the background after a search answered
 // from the snapshot without it, in that search's transaction tx (last seq
 // seq, first seq first, schema_version schema), which it takes over and
-// ends. It takes x.mu's Lock before it returns, so the searches after
-// that wait for the copy, as they wait for a search that reads it, and
-// no search holding a connection of the pool can keep it from one. It
-// reports false, taking nothing over, when it does not start: a copy is
-// there, or the store is closing. Close cancels it.
+// ends: so no search holding a connection of the pool can keep it from
+// one. It takes x.mu's Lock before it returns, so that the searches after
+// that wait for the copy, as they wait for a search that reads it. It
+// reports false, taking nothing over, when it does not start: the lock is
+// held (another search is reading the copy), a copy is there, or the
+// store is closing. Close cancels it.
 func (x *vectorIndex) buildCopy(tx *sql.Tx, first sql.NullInt64, seq, schema int64) bool {
-	x.mu.Lock()
+	if !x.mu.TryLock() {
+		return false
+	}
 	x.snapMu.Lock()
 	start := !x.snapClosed && !x.building && x.c == nil && !x.stale.Load()
 	if start {
@@ -330,8 +333,11 @@ func (x *vectorIndex) buildCopy(tx *sql.Tx, first sql.NullInt64, seq, schema int
 		defer x.mu.Unlock()
 		defer tx.Rollback() // it only read
 		x.partial = false
-		if x.catchUp(x.snapCtx, tx, first, seq, schema) == nil {
+		err := x.catchUp(x.snapCtx, tx, first, seq, schema)
+		if err == nil {
 			x.maybeSnapshot()
+		} else if x.snapCtx.Err() == nil {
+			x.log.Warn("resonance: vector search copy not read; searches read the database until one is", "db", x.path, "err", err)
 		}
 	}()
 	return true

@@ -456,3 +456,45 @@ func TestVectorSnapshot_BoundHolds(t *testing.T) {
 		t.Fatalf("%d whole reads, %d from the snapshot, copy of %d bytes: want the copy read up to the bound %d", x.loads, x.snapshotLoads, x.c.bytes, bound)
 	}
 }
+
+// TestVectorSnapshot_FirstSearchCancelledOrClosed: a first search from the
+// snapshot cancelled at any point, and a Close while the copy is being
+// built after one, leave nothing behind: the next search answers as a
+// scan, and Close reports no connection in use.
+func TestVectorSnapshot_FirstSearchCancelledOrClosed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	a := openSearchStore(t, path, Options{})
+	query := snapshotGraph(t, a, 3000)
+	writeSnapshotNow(t, a, query)
+	cancelled := 0
+	for i := range 24 {
+		s, err := Open(ctx, path, Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _ := s.vectorIndex()
+		short, cancel := context.WithTimeout(ctx, time.Duration(i)*100*time.Microsecond)
+		_, err = s.SearchByVector(short, query(), SearchOptions{K: 10})
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded):
+			cancelled++
+		default:
+			t.Fatalf("a search whose ctx ended: %v", err)
+		}
+		if i%2 == 0 {
+			checkSearches(t, s, query)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close after a first search (ended: %v) and %d more: %v", err != nil, 5*(1-i%2), err)
+		}
+		if x.c != nil || x.building {
+			t.Fatalf("after Close: copy kept %v, still building %v", x.c != nil, x.building)
+		}
+	}
+	if cancelled == 0 {
+		t.Fatal("no first search was cancelled: the deadlines were all too long to test anything")
+	}
+}
