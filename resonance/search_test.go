@@ -376,9 +376,11 @@ func randomSearchVector(rng *rand.Rand, dim int, shared [][]float32) []float32 {
 // TestSearchByVector_MatchesReference is a property test: on random graphs
 // with duplicate vectors and near-ties, changed between searches (inserts,
 // updates, embeddings removed, deletes by another connection, and inserts,
-// updates and deletes by plain SQL in another process), every search of the store's copy in memory, of a
-// store without a copy, of a store whose bound is too small for its copy
-// and of a read transaction equals the brute-force reference exactly: the
+// updates and deletes by plain SQL in another process), every search of
+// the store's copy in memory, of a store without a copy, of a store whose
+// bound is too small for its copy, of a new store's first search (from the
+// snapshot of the copy) and of a read transaction equals the brute-force
+// reference exactly: the
 // same ids in the same order, scores bit for bit, title, meta, date and the
 // skipped count.
 func TestSearchByVector_MatchesReference(t *testing.T) {
@@ -487,6 +489,22 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 					t.Fatalf("round %d %s: query %v %+v (-reference +got):\n%s", round, sd.name, q, o, diff)
 				}
 			}
+			if queries%3 == 0 {
+				// A new store's first search, which answers from the
+				// snapshot of the copy that cached wrote, and the rows
+				// changed since.
+				fresh, err := resonance.Open(ctx, path, resonance.Options{ReadOnly: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := fresh.SearchByVector(ctx, q, o)
+				if err := errors.Join(err, fresh.Close()); err != nil {
+					t.Fatalf("round %d new store: %v", round, err)
+				}
+				if diff := cmp.Diff(want, got, bitExactScores); diff != "" {
+					t.Fatalf("round %d new store: query %v %+v (-reference +got):\n%s", round, q, o, diff)
+				}
+			}
 			var got resonance.SearchResult
 			err := cached.Read(ctx, func(ctx context.Context, tx *resonance.ReadTx) (err error) {
 				got, err = tx.SearchByVector(ctx, q, o)
@@ -500,6 +518,10 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 			}
 			queries++
 		}
+	}
+	var snapshots int
+	if err := raw.QueryRow("SELECT count(*) FROM vector_snapshot WHERE published = 1").Scan(&snapshots); err != nil || snapshots == 0 {
+		t.Fatalf("%d snapshots of the copy (%v): the new stores' first searches had none to start from", snapshots, err)
 	}
 	t.Logf("%d nodes, %d queries", len(ids), queries)
 }
