@@ -78,10 +78,11 @@ type SearchResult struct {
 // (Options.VectorCacheBytes), rescoring the candidates from their stored
 // float32 embeddings, so the answer is exact; a search sees every commit,
 // of any process, that finished before it began. A new store's first
-// search starts from the snapshot of that copy kept in the database (the
-// tables vector_snapshot and vector_snapshot_parts), when there is one it
-// can use, else reads every embedding; a read-write store writes the
-// snapshot in the background, a part per transaction, after it read
+// search scores the snapshot of that copy kept in the database (tables
+// vector_snapshot and vector_snapshot_parts) part by part when it can,
+// and the copy is then read from it in the background, the searches in
+// the meantime waiting for it; else it reads every embedding. A
+// read-write store writes the snapshot in the background after it read
 // every embedding or caught up on many changed rows.
 //
 // A query that is empty, holds NaN or ±Inf, or whose magnitude is below

@@ -40,12 +40,14 @@ import (
 // that snapshot. When the copy was taken at that seq it is the snapshot's;
 // when it is older, the rows named since are read again by rowid (a write
 // of one node costs the next search one lookup); when it is newer (another
-// search caught up to a later commit), the search takes a new snapshot. A
-// first search starts from the snapshot of the copy kept in the database
-// when there is one it can use (vectorsnapshot.go). The copy is read
-// whole on a first search without one (a search whose ctx ends while it
-// reads keeps the rows read so far, and the next goes on from there), when
-// the changes since it were
+// search caught up to a later commit), the search takes a new snapshot.
+// Without a copy, a search answers from the snapshot of the copy kept in
+// the database when there is one it can use, scoring it part by part
+// without keeping it, and hands its transaction to buildCopy, which reads
+// the copy from that snapshot in the background while the searches after
+// it wait (vectorsnapshot.go). The copy is read whole on a first search
+// without one (a search whose ctx ends while it reads keeps the rows read
+// so far, and the next goes on from there), when the changes since it were
 // pruned from node_changes (it keeps about the last 2^20), when more rows
 // changed than it holds, when a changed row cannot stay in rowid order (an
 // embedding moved to another dimension before the last row of that
@@ -63,8 +65,9 @@ import (
 //
 // Concurrent. Searches score the copy under a read lock, each with its own
 // connection and transaction; the copy is changed (read whole or caught up)
-// under the write lock, by one search while the others wait for it. Scoring
-// is spread over GOMAXPROCS goroutines.
+// under the write lock, by one search, or buildCopy, while the others wait
+// for it. Searches from the snapshot take no lock. Scoring is spread over
+// GOMAXPROCS goroutines.
 
 type vectorIndex struct {
 	path     string

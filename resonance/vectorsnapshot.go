@@ -17,10 +17,15 @@ import (
 
 // The snapshot. The migration 20261207130000 adds vector_snapshot and
 // vector_snapshot_parts, which hold the index's copy as it was at one seq
-// of node_changes, so that the first search of a new process reads the
-// copy coded (a quarter of the embeddings' bytes, in parts of a few MB)
-// and then catches up on the rows node_changes names after that seq,
-// instead of reading every embedding.
+// of node_changes, so that a new process reads the copy coded (a quarter
+// of the embeddings' bytes, in parts of a few MB) and then catches up on
+// the rows node_changes names after that seq, instead of reading every
+// embedding. Its first search does not wait for that copy: it scores the
+// parts as it reads them, each in memory only while it is scored, and the
+// changed rows from nodes (streamSearch); the copy is read after it, in
+// the background (buildCopy). Building the copy first was most of the
+// cost of a first search at a million nodes (the README has the figures),
+// not in reading but in a first touch of each page of the memory it takes.
 //
 // Sound whatever it holds. Every candidate is scored again from nodes, so
 // a snapshot matters only through the bounds of the nodes it holds; it is
