@@ -87,6 +87,16 @@ func writeSnapshotNow(t *testing.T, s *Store, query func() []float32) *vectorInd
 	return x
 }
 
+// snapshotted writes snapshotGraph's n nodes through a read-write store a
+// of a new database at path, and a snapshot of its copy.
+func snapshotted(t *testing.T, n int) (path string, a *Store, query func() []float32, x *vectorIndex) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "graph.db")
+	a = openSearchStore(t, path, Options{})
+	query = snapshotGraph(t, a, n)
+	return path, a, query, writeSnapshotNow(t, a, query)
+}
+
 // counts returns how s's index got its copy, once the copy that a search
 // answered from the snapshot started is built.
 func counts(s *Store) (loads, fromSnapshot, catchUps int) {
@@ -103,10 +113,7 @@ func counts(s *Store) (loads, fromSnapshot, catchUps int) {
 // by plain SQL (updates, deletes, inserts, another dimension, other
 // labels), and answers as a scan does.
 func TestVectorSnapshot_NewStoreStartsFromIt(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "graph.db")
-	a := openSearchStore(t, path, Options{})
-	query := snapshotGraph(t, a, 3000)
-	writeSnapshotNow(t, a, query)
+	path, _, query, _ := snapshotted(t, 3000)
 
 	b := openSearchStore(t, path, Options{ReadOnly: true})
 	checkSearches(t, b, query)
@@ -156,10 +163,7 @@ func writeBehind(t *testing.T, path string) {
 // nodes; the copy is then built in the background, from the snapshot.
 func TestVectorSnapshot_FirstSearchScoresItPartByPart(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "graph.db")
-	a := openSearchStore(t, path, Options{})
-	query := snapshotGraph(t, a, 3000)
-	writeSnapshotNow(t, a, query)
+	path, _, query, _ := snapshotted(t, 3000)
 	for _, behind := range []bool{false, true} {
 		if behind {
 			writeBehind(t, path)
@@ -221,10 +225,7 @@ func TestVectorSnapshot_NotUsedWhenItCannotBe(t *testing.T) {
 		"missing": `DELETE FROM vector_snapshot_parts WHERE part = 2`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "graph.db")
-			a := openSearchStore(t, path, Options{})
-			query := snapshotGraph(t, a, 1000)
-			writeSnapshotNow(t, a, query)
+			path, _, query, _ := snapshotted(t, 1000)
 			raw, err := sql.Open("sqlite3", path)
 			if err != nil {
 				t.Fatal(err)
@@ -250,10 +251,7 @@ func TestVectorSnapshot_NotUsedWhenItCannotBe(t *testing.T) {
 // snapshot published drops it.
 func TestVectorSnapshot_HalfWrittenIgnored(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "graph.db")
-	a := openSearchStore(t, path, Options{})
-	query := snapshotGraph(t, a, 2000)
-	x := writeSnapshotNow(t, a, query)
+	path, a, query, x := snapshotted(t, 2000)
 
 	half, cancel := context.WithCancel(ctx)
 	x.afterSnapshotPart = func(part int) {
@@ -442,10 +440,7 @@ func TestVectorSnapshot_OutlivesItsStore(t *testing.T) {
 // smaller than a snapshot reads the copy up to its bound instead, and
 // answers as a scan does.
 func TestVectorSnapshot_BoundHolds(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "graph.db")
-	a := openSearchStore(t, path, Options{})
-	query := snapshotGraph(t, a, 3000)
-	writeSnapshotNow(t, a, query)
+	path, _, query, _ := snapshotted(t, 3000)
 	const bound = 64 << 10
 	b := openSearchStore(t, path, Options{ReadOnly: true, VectorCacheBytes: bound})
 	checkSearches(t, b, query)
@@ -463,10 +458,7 @@ func TestVectorSnapshot_BoundHolds(t *testing.T) {
 // scan, and Close reports no connection in use.
 func TestVectorSnapshot_FirstSearchCancelledOrClosed(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "graph.db")
-	a := openSearchStore(t, path, Options{})
-	query := snapshotGraph(t, a, 3000)
-	writeSnapshotNow(t, a, query)
+	path, _, query, _ := snapshotted(t, 3000)
 	cancelled := 0
 	for i := range 24 {
 		s, err := Open(ctx, path, Options{ReadOnly: true})

@@ -81,6 +81,23 @@ func randomVector(rng *rand.Rand, dim int, earlier [][]float32) []float32 {
 	return v
 }
 
+// randomSearch draws a search: k, a minScore (mostly 0) and a filter on
+// labels A in [0, 2) and B in [0, 3) (mostly none).
+func randomSearch(rng *rand.Rand) (k int, minScore float64, f Labels) {
+	k = []int{1, 10, 50, 1000}[rng.IntN(4)]
+	if rng.IntN(4) == 0 {
+		minScore = rng.NormFloat64()
+	}
+	f = Labels{Any, Any}
+	if rng.IntN(3) == 0 {
+		f.A = uint32(rng.IntN(2))
+	}
+	if rng.IntN(3) == 0 {
+		f.B = uint32(rng.IntN(3))
+	}
+	return k, minScore, f
+}
+
 // TestCandidates_HoldTheExactBest: over random sets with duplicates and
 // near-ties, removed entries, filters and several goroutines, every
 // candidate's bounds hold its exact score, and scoring the candidates
@@ -121,18 +138,7 @@ func TestCandidates_HoldTheExactBest(t *testing.T) {
 			if exact(q, q) == 0 {
 				continue
 			}
-			k := []int{1, 10, 50, 1000}[rng.IntN(4)]
-			minScore := 0.0
-			if rng.IntN(4) == 0 {
-				minScore = rng.NormFloat64()
-			}
-			f := Labels{Any, Any}
-			if rng.IntN(3) == 0 {
-				f.A = uint32(rng.IntN(2))
-			}
-			if rng.IntN(3) == 0 {
-				f.B = uint32(rng.IntN(3))
-			}
+			k, minScore, f := randomSearch(rng)
 			workers := 1 + rng.IntN(4)
 			cands := set.Candidates(NewQuery(q), k, minScore, f, workers)
 			var got []hit
@@ -304,15 +310,7 @@ func TestBest_SetsOneAfterAnother(t *testing.T) {
 		if exact(q, q) == 0 {
 			continue
 		}
-		k := []int{1, 10, 50, 1000}[rng.IntN(4)]
-		minScore := 0.0
-		if rng.IntN(4) == 0 {
-			minScore = rng.NormFloat64()
-		}
-		f := Labels{Any, Any}
-		if rng.IntN(3) == 0 {
-			f.A = uint32(rng.IntN(2))
-		}
+		k, minScore, f := randomSearch(rng)
 		qq := NewQuery(q)
 		b := NewBest(k)
 		pieces := 0
