@@ -74,8 +74,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# unit runs the search's exactness tests again on one core (GOMAXPROCS=1):
+# the scoring spreads over GOMAXPROCS goroutines, and the answers must not
+# depend on how many.
 unit:
 	$(GO) test $(RACE) -count=1 ./resonance/... ./cmd/... ./schema/... ./bench/... ./internal/...
+	$(GO) test $(RACE) -count=1 -cpu 1 -run 'MatchesReference|VectorSnapshot_FirstSearch|HoldTheExactBest|SetsOneAfterAnother' ./resonance/ ./internal/vecindex/
 
 conformance: $(DBMATE)
 	DBMATE_BIN=$(DBMATE) $(GO) test $(RACE) -count=1 -timeout 10m ./conformance/...
