@@ -18,3 +18,8 @@ func SetAdoptChunk(t testing.TB, n int64) {
 	adoptChunk = n
 	t.Cleanup(func() { adoptChunk = old })
 }
+
+// SetVectorSnapshotPartBytes makes the snapshots that s writes of its
+// search copy hold about n bytes a part, so that a small graph's snapshot
+// has many parts.
+func SetVectorSnapshotPartBytes(s *Store, n int) { s.vindex.partBytes = n }

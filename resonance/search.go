@@ -276,7 +276,7 @@ func (t *topK) best() []scored {
 // transaction, and of a store whose database has no node_changes.
 func scanSearch(ctx context.Context, q db.DBTX, vq *vectorQuery) (SearchResult, error) {
 	top := topK{k: vq.k}
-	skipped, err := scanInto(ctx, q, vq, 0, &top)
+	skipped, err := scanInto(ctx, q, vq, noRows, &top)
 	if err != nil {
 		return SearchResult{}, err
 	}

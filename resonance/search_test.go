@@ -391,6 +391,7 @@ func TestSearchByVector_MatchesReference(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	cached := openStoreAt(t, path, resonance.Options{})
+	resonance.SetVectorSnapshotPartBytes(cached, 2<<10) // parts of a few vectors each
 	uncached := openStoreAt(t, path, resonance.Options{VectorCacheBytes: -1})
 	small := openStoreAt(t, path, resonance.Options{VectorCacheBytes: 64 << 10})
 	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=5000")

@@ -42,9 +42,9 @@ type Store struct {
 // are waited for like locks. Each may be held while the ones after it are
 // taken, never the other way round:
 //
-//  1. Store.closeOnce, held by Close, which takes vectorIndex.mu to drop
-//     the copy, waits for the checkpoint goroutine to end, then stops the
-//     fileWatch (6).
+//  1. Store.closeOnce, held by Close, which cancels buildCopy's goroutine
+//     and waits for it, takes vectorIndex.mu to drop the copy, waits for
+//     the checkpoint goroutine to end, then stops the fileWatch (6).
 //  2. A connection of the writer or of the readers: Tx, Read, Begin,
 //     Reads, Health, maintenance. A commit tells the checkpointer with an
 //     atomic add, taking no lock.
@@ -60,7 +60,11 @@ type Store struct {
 //  7. vectorIndex.snapMu, taken under vectorIndex.mu by the search that
 //     starts a snapshot. The snapshot's goroutine takes vectorIndex.mu's
 //     RLock and a connection of the writer one after the other, never
-//     together; Close waits for it holding only closeOnce (1).
+//     together; Close waits for it holding only closeOnce (1). buildCopy
+//     takes snapMu, then vectorIndex.mu with TryLock, never together; its
+//     goroutine holds that Lock and the search connection (4) of the
+//     transaction it took over, taking snapMu at its end; a search waits
+//     for it without holding the lock (vectorIndex.lock).
 
 // Open opens the Resonance Graph database at path, the seed's ResonanceDB.
 //

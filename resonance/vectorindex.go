@@ -108,19 +108,26 @@ type vectorIndex struct {
 	snapCtx        context.Context // the background work's, ended at Close
 	snapCancel     context.CancelFunc
 	snapWG         sync.WaitGroup
-	snapMu         sync.Mutex // guards snapClosed, snapWriting and building
+	snapMu         sync.Mutex // guards snapClosed, snapWriting and built
 	snapClosed     bool
 	snapWriting    bool
 	// streams counts the searches answered from the snapshot without a
-	// copy; building is set while buildCopy reads the copy after one.
-	streams  atomic.Int64
-	building bool
-	buildWG  sync.WaitGroup
+	// copy; built, while buildCopy reads the copy after one, is closed
+	// when it ends.
+	streams atomic.Int64
+	built   chan struct{}
+	buildWG sync.WaitGroup
+	// damaged is the last generation of the snapshot a search found a
+	// part of damaged or missing: no search uses it again.
+	damaged atomic.Int64
 	// partBytes is about what a part of a snapshot holds
 	// (snapshotPartBytes; tests make it smaller), afterSnapshotPart, set
 	// by tests, runs after each part written.
 	partBytes         int
 	afterSnapshotPart func(part int)
+	// beforeBuild, set by tests, runs in buildCopy's goroutine before it
+	// reads the copy.
+	beforeBuild func(ctx context.Context)
 }
 
 // vectorCopy is the index's copy of the embeddings at one seq of
@@ -140,6 +147,12 @@ type vectorCopy struct {
 	bytes      int64             // what sets, unreadable and names hold
 }
 
+// noRows is the upto of a copy that holds no row yet. Rowids are any
+// int64 (another program may insert negative ones), and a scan reads the
+// rows after an upto: every search, whatever path it takes, leaves out
+// the one row whose rowid is noRows itself (node_changes ignores it too).
+const noRows = math.MinInt64
+
 // unreadableBytes is what the copy counts for an entry of unreadable.
 const unreadableBytes = 48
 
@@ -155,7 +168,8 @@ ORDER BY rowid`
 FROM nodes WHERE rowid IN (SELECT value FROM json_each(CAST(? AS TEXT))) AND embedding IS NOT NULL`
 	getSearchHitByRowid = `SELECT id, title, meta, date FROM nodes WHERE rowid = ?`
 	nodeChangesRange    = `SELECT (SELECT min(seq) FROM node_changes), (SELECT max(seq) FROM node_changes)`
-	listNodeChanges     = `SELECT DISTINCT node_rowid FROM node_changes WHERE seq > ? AND seq <= ? ORDER BY node_rowid`
+	listNodeChanges     = `SELECT DISTINCT node_rowid FROM node_changes
+WHERE seq > ? AND seq <= ? AND node_rowid > -9223372036854775808 ORDER BY node_rowid`
 	countChangeTriggers = `SELECT count(*) FROM sqlite_master
 WHERE (type = 'table' AND name = 'node_changes')
    OR (type = 'trigger' AND tbl_name = 'nodes' AND name IN ('node_changes_insert', 'node_changes_update', 'node_changes_delete'))`
@@ -254,7 +268,9 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 	}
 	seq := last.Int64
 	for {
-		x.mu.RLock()
+		if err := x.lock(ctx, false); err != nil {
+			return SearchResult{}, err
+		}
 		c := x.c
 		if c != nil && c.seq == seq && !x.stale.Load() && (c.full || c.upto == math.MaxInt64) {
 			break // holding the read lock
@@ -280,7 +296,9 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 				return res, err
 			}
 		}
-		x.mu.Lock()
+		if err := x.lock(ctx, true); err != nil {
+			return SearchResult{}, err
+		}
 		x.partial = false
 		if c := x.c; c == nil || c.seq != seq || x.stale.Load() || (!c.full && c.upto != math.MaxInt64) {
 			err = x.catchUp(ctx, tx, first, seq, schema)
@@ -307,34 +325,45 @@ func (x *vectorIndex) searchOnce(ctx context.Context, pool *sql.DB, vq *vectorQu
 // seq, first seq first, schema_version schema), which it takes over and
 // ends: so no search holding a connection of the pool can keep it from
 // one. It takes x.mu's Lock before it returns, so that the searches after
-// that wait for the copy, as they wait for a search that reads it. It
-// reports false, taking nothing over, when it does not start: the lock is
-// held (another search is reading the copy), a copy is there, or the
-// store is closing. Close cancels it.
+// that wait for the copy (as long as their ctx lets them, see lock), as
+// they wait for a search that reads it. It reports false, taking nothing
+// over, when it does not start: the store is closing, a copy is there, or
+// the lock is held (another search is in the loop of searchOnce, or
+// reading the copy): the next search without a copy starts it. Close
+// cancels it.
 func (x *vectorIndex) buildCopy(tx *sql.Tx, first sql.NullInt64, seq, schema int64) bool {
-	if !x.mu.TryLock() {
+	x.snapMu.Lock()
+	if x.snapClosed || x.built != nil {
+		x.snapMu.Unlock()
 		return false
 	}
-	x.snapMu.Lock()
-	start := !x.snapClosed && !x.building && x.c == nil && !x.stale.Load()
-	if start {
-		x.building = true
-		x.buildWG.Add(1)
-	}
+	built := make(chan struct{})
+	x.built = built // before the lock, so that lock never blocks on it
+	x.buildWG.Add(1)
 	x.snapMu.Unlock()
-	if !start {
+	end := func() {
+		x.snapMu.Lock()
+		x.built = nil
+		x.snapMu.Unlock()
+		close(built)
+		x.buildWG.Done()
+	}
+	if !x.mu.TryLock() {
+		end()
+		return false
+	}
+	if x.c != nil || x.stale.Load() {
 		x.mu.Unlock()
+		end()
 		return false
 	}
 	go func() {
-		defer x.buildWG.Done()
-		defer func() {
-			x.snapMu.Lock()
-			x.building = false
-			x.snapMu.Unlock()
-		}()
+		defer end()
 		defer x.mu.Unlock()
 		defer tx.Rollback() // it only read
+		if x.beforeBuild != nil {
+			x.beforeBuild(x.snapCtx)
+		}
 		x.partial = false
 		err := x.catchUp(x.snapCtx, tx, first, seq, schema)
 		if err == nil {
@@ -344,6 +373,34 @@ func (x *vectorIndex) buildCopy(tx *sql.Tx, first sql.NullInt64, seq, schema int
 		}
 	}()
 	return true
+}
+
+// lock takes x.mu's Lock (write) or RLock. While buildCopy holds the
+// Lock, it waits for the copy only as long as ctx lets it: a search whose
+// deadline is shorter than the build fails with ctx's error instead of
+// waiting for the build.
+func (x *vectorIndex) lock(ctx context.Context, write bool) error {
+	for {
+		if write && x.mu.TryLock() || !write && x.mu.TryRLock() {
+			return nil
+		}
+		x.snapMu.Lock()
+		built := x.built
+		x.snapMu.Unlock()
+		if built == nil { // held by a search: it reads or catches up under its own ctx
+			if write {
+				x.mu.Lock()
+			} else {
+				x.mu.RLock()
+			}
+			return nil
+		}
+		select {
+		case <-built:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // hasChangeTriggers reports whether node_changes and its triggers exist in
@@ -406,7 +463,11 @@ func (x *vectorIndex) catchUp(ctx context.Context, tx *sql.Tx, first sql.NullInt
 	}
 	defer stmt.Close()
 	v := []float32{}
-	for _, r := range changed {
+	for i, r := range changed {
+		// At Close the copy is dropped: buildCopy stops here.
+		if i%256 == 0 && x.snapCtx.Err() != nil {
+			return ErrClosed
+		}
 		ok, err := c.refresh(bg, stmt, r, &v, x.maxBytes)
 		if err != nil {
 			return err
@@ -451,7 +512,7 @@ func changedSince(ctx context.Context, tx *sql.Tx, from, to int64) ([]int64, err
 func (x *vectorIndex) load(ctx context.Context, tx *sql.Tx, seq, schema int64) error {
 	x.loads++
 	x.snapDue = true
-	x.c = &vectorCopy{seq: seq, schema: schema, sets: map[int]*vecindex.Set{},
+	x.c = &vectorCopy{seq: seq, schema: schema, upto: noRows, sets: map[int]*vecindex.Set{},
 		unreadable: map[int64]vecindex.Labels{}, numbers: map[string]uint32{}}
 	x.stale.Store(false)
 	return x.extend(ctx, tx)
@@ -641,7 +702,7 @@ func (c *vectorCopy) reserve(rowid int64, domain, typ, blob []byte, isBlob bool,
 	if _, ok := c.numbers[string(typ)]; !ok {
 		names += int64(len(typ))
 	}
-	if !isBlob || len(blob)%4 != 0 {
+	if !readable(blob, isBlob) {
 		if c.bytes+names+unreadableBytes > maxBytes {
 			return slot, false, false
 		}
@@ -660,6 +721,13 @@ func (c *vectorCopy) reserve(rowid int64, domain, typ, blob []byte, isBlob bool,
 	c.sets[dim] = s
 	c.bytes += s.AppendBytes()
 	return s.Reserve(rowid, c.labels(domain, typ)), true, true
+}
+
+// readable reports whether a stored embedding is whole float32 values, at
+// least one: the copy keeps the others apart (unreadable), as the
+// snapshot's parts of dimension 0.
+func readable(blob []byte, isBlob bool) bool {
+	return isBlob && len(blob) > 0 && len(blob)%4 == 0
 }
 
 // add is reserve and the slot's vector, decoded into *v.
@@ -729,7 +797,7 @@ func (c *vectorCopy) refresh(ctx context.Context, stmt *sql.Stmt, rowid int64, v
 	if err != nil {
 		return false, fmt.Errorf("read embeddings: %w", classify(err))
 	}
-	if !isBlob || len(blob)%4 != 0 {
+	if !readable(blob, isBlob) {
 		c.unreadable[rowid] = c.labels(domain, typ)
 		c.bytes += unreadableBytes
 		return c.bytes <= maxBytes, nil

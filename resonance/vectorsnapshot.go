@@ -21,7 +21,7 @@ import (
 // of the embeddings' bytes, in parts of a few MB) and then catches up on
 // the rows node_changes names after that seq, instead of reading every
 // embedding. Its first search does not wait for that copy: it scores the
-// parts as it reads them, each in memory only while it is scored, and the
+// parts as it reads them, holding one part's codes at a time, and the
 // changed rows from nodes (streamSearch); the copy is read after it, in
 // the background (buildCopy). Building the copy first was most of the
 // cost of a first search at a million nodes (the README has the figures),
@@ -85,7 +85,7 @@ func (x *vectorIndex) usableSnapshot(ctx context.Context, tx *sql.Tx, first sql.
 		return 0, 0, nil
 	}
 	caughtUp := sseq == seq || (first.Valid && first.Int64 <= sseq+1)
-	if sschema != schema || sseq > seq || !caughtUp || size > x.maxBytes || size < 0 {
+	if sschema != schema || sseq > seq || !caughtUp || size > x.maxBytes || size < 0 || gen == x.damaged.Load() {
 		return 0, 0, nil
 	}
 	c = &vectorCopy{seq: sseq, schema: schema, upto: math.MaxInt64, sets: map[int]*vecindex.Set{},
@@ -225,6 +225,9 @@ func (x *vectorIndex) streamSearch(ctx context.Context, tx *sql.Tx, vq *vectorQu
 		}
 		return true
 	}) {
+		if ctx.Err() == nil {
+			x.damaged.Store(gen) // so that the search does not read it again for a copy
+		}
 		return SearchResult{}, false, ctx.Err()
 	}
 	for _, r := range changed {

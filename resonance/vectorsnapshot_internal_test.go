@@ -43,6 +43,17 @@ func snapshotGraph(t *testing.T, s *Store, n int) func() []float32 {
 			t.Fatal(err)
 		}
 	}
+	// An empty blob, and rows of rowid 0 and below, which another program
+	// may insert.
+	for _, stmt := range []string{
+		`UPDATE nodes SET embedding = x'' WHERE id = 'n6'`,
+		`INSERT INTO nodes (rowid, id, type, title, domain, embedding) SELECT -7, 'below', 'note', '', 'b', embedding FROM nodes WHERE id = 'n7'`,
+		`INSERT INTO nodes (rowid, id, type, title, domain, embedding) SELECT 0, 'zero', 'doc', '', 'a', embedding FROM nodes WHERE id = 'n12'`,
+	} {
+		if _, err := s.DB().Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
 	return func() []float32 { return vec(24) }
 }
 
@@ -149,6 +160,8 @@ func writeBehind(t *testing.T, path string) {
 		`UPDATE nodes SET embedding = NULL WHERE id = 'n8'`,
 		`UPDATE nodes SET embedding = x'00' WHERE id = 'n9'`,
 		`INSERT INTO nodes (id, type, title, domain, embedding) SELECT 'new', 'note', '', 'b', embedding FROM nodes WHERE id = 'n13'`,
+		`UPDATE nodes SET embedding = x'' WHERE id = 'n15'`,
+		`UPDATE nodes SET embedding = (SELECT embedding FROM nodes WHERE id = 'n16') WHERE id = 'below'`,
 	} {
 		if _, err := raw.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
@@ -163,10 +176,15 @@ func writeBehind(t *testing.T, path string) {
 // nodes; the copy is then built in the background, from the snapshot.
 func TestVectorSnapshot_FirstSearchScoresItPartByPart(t *testing.T) {
 	ctx := context.Background()
-	path, _, query, _ := snapshotted(t, 3000)
+	path, a, query, _ := snapshotted(t, 3000)
 	for _, behind := range []bool{false, true} {
 		if behind {
 			writeBehind(t, path)
+			// A row inserted below every rowid: the copy cannot catch up
+			// on it (it reads the copy whole), the first search can.
+			if _, err := a.DB().Exec(`INSERT INTO nodes (rowid, id, type, title, domain, embedding) SELECT -3, 'newbelow', 'doc', '', 'c', embedding FROM nodes WHERE id = 'n14'`); err != nil {
+				t.Fatal(err)
+			}
 		}
 		b := openSearchStore(t, path, Options{ReadOnly: true})
 		x, _ := b.vectorIndex()
@@ -208,8 +226,13 @@ func TestVectorSnapshot_FirstSearchScoresItPartByPart(t *testing.T) {
 			}
 		}
 		checkSearches(t, b, query)
-		if l, f, _ := counts(b); l != 0 || f != 1 || x.streams.Load() != 1 {
-			t.Fatalf("writes behind %v: %d whole reads, %d copies from the snapshot, %d searches from its parts; want 0, 1, 1", behind, l, f, x.streams.Load())
+		wantLoads := 0
+		if behind {
+			wantLoads = 1
+		}
+		if l, f, _ := counts(b); l != wantLoads || f != 1 || x.streams.Load() != 1 || x.pool.Stats().InUse != 0 {
+			t.Fatalf("writes behind %v: %d whole reads, %d copies from the snapshot, %d searches from its parts, %d connections in use; want %d, 1, 1, 0",
+				behind, l, f, x.streams.Load(), x.pool.Stats().InUse, wantLoads)
 		}
 	}
 }
@@ -482,11 +505,55 @@ func TestVectorSnapshot_FirstSearchCancelledOrClosed(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatalf("Close after a first search (ended: %v) and %d more: %v", err != nil, 5*(1-i%2), err)
 		}
-		if x.c != nil || x.building {
-			t.Fatalf("after Close: copy kept %v, still building %v", x.c != nil, x.building)
+		if x.c != nil || x.built != nil || x.pool.Stats().InUse != 0 {
+			t.Fatalf("after Close: copy kept %v, still building %v, %d search connections in use", x.c != nil, x.built != nil, x.pool.Stats().InUse)
 		}
 	}
 	if cancelled == 0 {
 		t.Fatal("no first search was cancelled: the deadlines were all too long to test anything")
+	}
+}
+
+// TestVectorSnapshot_WaitForTheCopyWithinCtx: while the copy is read in the
+// background after a first search, a search whose ctx ends first returns
+// its ctx's error instead of waiting for the copy; Close stops the read at
+// once, leaving no copy and no connection in use.
+func TestVectorSnapshot_WaitForTheCopyWithinCtx(t *testing.T) {
+	ctx := context.Background()
+	path, _, query, _ := snapshotted(t, 1000)
+	s, err := Open(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := s.vectorIndex()
+	started := make(chan struct{})
+	x.beforeBuild = func(ctx context.Context) {
+		close(started)
+		<-ctx.Done() // until Close
+	}
+	if _, err := s.SearchByVector(ctx, query(), SearchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	done := make(chan error, 1)
+	go func() {
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := s.SearchByVector(short, query(), SearchOptions{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a search whose ctx ended while the copy was read: %v, want DeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a search whose ctx ended after 50 ms still waits for the copy after 10 s")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if x.c != nil || x.built != nil || x.pool.Stats().InUse != 0 {
+		t.Fatalf("after Close: copy kept %v, still building %v, %d search connections in use", x.c != nil, x.built != nil, x.pool.Stats().InUse)
 	}
 }
