@@ -303,10 +303,11 @@ func scanInto(ctx context.Context, q db.DBTX, vq *vectorQuery, after int64, top 
 	var rowid int64
 	var domain, typ, blob sql.RawBytes
 	var isBlob bool
+	var text int64
 	v := make([]float32, vq.dim())
 	skipped := 0
 	for rows.Next() {
-		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob); err != nil {
+		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob, &text); err != nil {
 			return 0, fmt.Errorf("read embeddings: %w", classify(err))
 		}
 		if !vq.offer(top, rowid, blob, isBlob, v) {

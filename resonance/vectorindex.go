@@ -156,15 +156,21 @@ const noRows = math.MinInt64
 // unreadableBytes is what the copy counts for an entry of unreadable.
 const unreadableBytes = 48
 
+// textLabels is a column of the index's statements: 1 when the row's
+// domain is text, plus 2 when its type is. Another program may store a
+// blob there, which equals no text in SQL, so no filter selects it; the
+// copy gives it the label number opaque.
+const textLabels = `(typeof(domain) = 'text') | ((typeof(type) = 'text') << 1)`
+
 // The index's statements. They read by rowid, which sqlc cannot compile.
 const (
-	listEmbeddingsAfter = `SELECT rowid, domain, type, embedding, typeof(embedding) = 'blob'
+	listEmbeddingsAfter = `SELECT rowid, domain, type, embedding, typeof(embedding) = 'blob', ` + textLabels + `
 FROM nodes
 WHERE rowid > ?1 AND embedding IS NOT NULL
   AND (?2 IS NULL OR domain = ?2) AND (?3 IS NULL OR type = ?3)
 ORDER BY rowid`
-	getEmbeddingByRowid = `SELECT domain, type, embedding, typeof(embedding) = 'blob' FROM nodes WHERE rowid = ?`
-	listEmbeddingsOf    = `SELECT rowid, domain, type, embedding, typeof(embedding) = 'blob'
+	getEmbeddingByRowid = `SELECT domain, type, embedding, typeof(embedding) = 'blob', ` + textLabels + ` FROM nodes WHERE rowid = ?`
+	listEmbeddingsOf    = `SELECT rowid, domain, type, embedding, typeof(embedding) = 'blob', ` + textLabels + `
 FROM nodes WHERE rowid IN (SELECT value FROM json_each(CAST(? AS TEXT))) AND embedding IS NOT NULL`
 	getSearchHitByRowid = `SELECT id, title, meta, date FROM nodes WHERE rowid = ?`
 	nodeChangesRange    = `SELECT (SELECT min(seq) FROM node_changes), (SELECT max(seq) FROM node_changes)`
@@ -545,6 +551,7 @@ func (x *vectorIndex) extend(ctx context.Context, tx *sql.Tx) (err error) {
 	var rowid int64
 	var domain, typ, blob sql.RawBytes
 	var isBlob bool
+	var text int64
 	var garbage int64
 	for n := 1; rows.Next(); n++ {
 		if n%4096 == 0 {
@@ -552,7 +559,7 @@ func (x *vectorIndex) extend(ctx context.Context, tx *sql.Tx) (err error) {
 				return cancelled(err)
 			}
 		}
-		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob); err != nil {
+		if err := rows.Scan(&rowid, &domain, &typ, &blob, &isBlob, &text); err != nil {
 			if ctx.Err() != nil {
 				return cancelled(ctx.Err())
 			}
@@ -565,7 +572,7 @@ func (x *vectorIndex) extend(ctx context.Context, tx *sql.Tx) (err error) {
 			garbage = 0
 			runtime.GC()
 		}
-		slot, hasSlot, ok := c.reserve(rowid, domain, typ, blob, isBlob, x.maxBytes)
+		slot, hasSlot, ok := c.reserve(rowid, domain, typ, text, blob, isBlob, x.maxBytes)
 		if !ok {
 			c.full = true
 			break
@@ -694,7 +701,7 @@ func (c *vectorCopy) len() int {
 // an unreadable one whole, one with a vector as a slot for it (ok and
 // hasSlot). It reports false, adding nothing, when the row would take the
 // copy over maxBytes.
-func (c *vectorCopy) reserve(rowid int64, domain, typ, blob []byte, isBlob bool, maxBytes int64) (slot vecindex.Slot, hasSlot, ok bool) {
+func (c *vectorCopy) reserve(rowid int64, domain, typ []byte, text int64, blob []byte, isBlob bool, maxBytes int64) (slot vecindex.Slot, hasSlot, ok bool) {
 	names := int64(0)
 	if _, ok := c.numbers[string(domain)]; !ok {
 		names += int64(len(domain))
@@ -706,7 +713,7 @@ func (c *vectorCopy) reserve(rowid int64, domain, typ, blob []byte, isBlob bool,
 		if c.bytes+names+unreadableBytes > maxBytes {
 			return slot, false, false
 		}
-		c.unreadable[rowid] = c.labels(domain, typ)
+		c.unreadable[rowid] = c.labels(domain, typ, text)
 		c.bytes += unreadableBytes
 		return slot, false, true
 	}
@@ -720,7 +727,7 @@ func (c *vectorCopy) reserve(rowid int64, domain, typ, blob []byte, isBlob bool,
 	}
 	c.sets[dim] = s
 	c.bytes += s.AppendBytes()
-	return s.Reserve(rowid, c.labels(domain, typ)), true, true
+	return s.Reserve(rowid, c.labels(domain, typ, text)), true, true
 }
 
 // readable reports whether a stored embedding is whole float32 values, at
@@ -731,8 +738,8 @@ func readable(blob []byte, isBlob bool) bool {
 }
 
 // add is reserve and the slot's vector, decoded into *v.
-func (c *vectorCopy) add(rowid int64, domain, typ, blob []byte, isBlob bool, v *[]float32, maxBytes int64) bool {
-	slot, hasSlot, ok := c.reserve(rowid, domain, typ, blob, isBlob, maxBytes)
+func (c *vectorCopy) add(rowid int64, domain, typ []byte, text int64, blob []byte, isBlob bool, v *[]float32, maxBytes int64) bool {
+	slot, hasSlot, ok := c.reserve(rowid, domain, typ, text, blob, isBlob, maxBytes)
 	if hasSlot {
 		slot.Put(c.decode(blob, v), scores(*v))
 	}
@@ -757,9 +764,17 @@ func scores(v []float32) bool {
 	return finite && magnitude(v) >= minMagnitude
 }
 
-// labels returns the numbers of a domain and a type, adding new names.
-func (c *vectorCopy) labels(domain, typ []byte) vecindex.Labels {
-	return vecindex.Labels{A: c.number(domain), B: c.number(typ)}
+// labels returns the numbers of a domain and a type, adding new names;
+// text says which are text (textLabels), the others are opaque.
+func (c *vectorCopy) labels(domain, typ []byte, text int64) vecindex.Labels {
+	l := vecindex.Labels{A: opaque, B: opaque}
+	if text&1 != 0 {
+		l.A = c.number(domain)
+	}
+	if text&2 != 0 {
+		l.B = c.number(typ)
+	}
+	return l
 }
 
 func (c *vectorCopy) number(name []byte) uint32 {
@@ -790,7 +805,8 @@ func (c *vectorCopy) refresh(ctx context.Context, stmt *sql.Stmt, rowid int64, v
 	}
 	var domain, typ, blob []byte
 	var isBlob bool
-	err := stmt.QueryRowContext(ctx, rowid).Scan(&domain, &typ, &blob, &isBlob)
+	var text int64
+	err := stmt.QueryRowContext(ctx, rowid).Scan(&domain, &typ, &blob, &isBlob, &text)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && blob == nil) {
 		return true, nil // deleted, or without an embedding
 	}
@@ -798,21 +814,21 @@ func (c *vectorCopy) refresh(ctx context.Context, stmt *sql.Stmt, rowid int64, v
 		return false, fmt.Errorf("read embeddings: %w", classify(err))
 	}
 	if !readable(blob, isBlob) {
-		c.unreadable[rowid] = c.labels(domain, typ)
+		c.unreadable[rowid] = c.labels(domain, typ, text)
 		c.bytes += unreadableBytes
 		return c.bytes <= maxBytes, nil
 	}
 	s := c.sets[len(blob)/4]
 	if s == nil {
-		return c.add(rowid, domain, typ, blob, true, v, maxBytes), nil
+		return c.add(rowid, domain, typ, text, blob, true, v, maxBytes), nil
 	}
 	i, ok := s.Find(rowid)
 	switch {
 	case ok:
-		s.Put(i, c.labels(domain, typ), c.decode(blob, v), scores(*v))
+		s.Put(i, c.labels(domain, typ, text), c.decode(blob, v), scores(*v))
 		return true, nil
 	case i == s.Len():
-		return c.add(rowid, domain, typ, blob, true, v, maxBytes), nil
+		return c.add(rowid, domain, typ, text, blob, true, v, maxBytes), nil
 	}
 	return false, nil
 }

@@ -17,8 +17,12 @@ import (
 // errStale reports a copy that disagrees with the snapshot it searched.
 var errStale = errors.New("the copy of the embeddings missed a change")
 
-// none is a label number no row of the copy has.
-const none = vecindex.Any - 1
+// none is a label number no row of the copy has; opaque is that of a
+// domain or type that is not text (textLabels), which no filter selects.
+const (
+	none   = vecindex.Any - 1
+	opaque = vecindex.Any - 2
+)
 
 // filter returns vq's domain and type filters as label numbers; a name no
 // row of the copy has becomes none.
@@ -104,7 +108,7 @@ func rescore(ctx context.Context, tx *sql.Tx, cands []vecindex.Candidate, vq *ve
 				return nil // neither this candidate nor any after it can enter
 			}
 			r, ok := rows[cd.Key]
-			if !ok || !r.isBlob || len(r.blob) != 4*len(v) || (vq.domain != "" && r.domain != vq.domain) || (vq.typ != "" && r.typ != vq.typ) {
+			if !ok || !r.isBlob || len(r.blob) != 4*len(v) || !vq.selects(r) {
 				return errStale
 			}
 			if decodeInto(v, r.blob) != nil || magnitude(v) < minMagnitude {
@@ -130,8 +134,15 @@ const rescoreBatch = 64
 // storedRow is a node's row as rescore reads it.
 type storedRow struct {
 	domain, typ string
+	text        int64 // textLabels
 	blob        []byte
 	isBlob      bool
+}
+
+// selects reports whether vq's filters select r, as SQL's = does.
+func (vq *vectorQuery) selects(r storedRow) bool {
+	return (vq.domain == "" || r.text&1 != 0 && r.domain == vq.domain) &&
+		(vq.typ == "" || r.text&2 != 0 && r.typ == vq.typ)
 }
 
 // readRows reads the rows ids through stmt (listEmbeddingsOf) into rows,
@@ -149,7 +160,7 @@ func readRows(ctx context.Context, stmt *sql.Stmt, ids []int64, rows map[int64]s
 	for rs.Next() {
 		var rowid int64
 		var r storedRow
-		if err := rs.Scan(&rowid, &r.domain, &r.typ, &r.blob, &r.isBlob); err != nil {
+		if err := rs.Scan(&rowid, &r.domain, &r.typ, &r.blob, &r.isBlob, &r.text); err != nil {
 			return fmt.Errorf("read embeddings: %w", classify(err))
 		}
 		rows[rowid] = r

@@ -179,7 +179,7 @@ func (x *vectorIndex) streamSearch(ctx context.Context, tx *sql.Tx, vq *vectorQu
 		}
 		for _, r := range ids {
 			row, ok := rows[r]
-			if !ok || (vq.domain != "" && row.domain != vq.domain) || (vq.typ != "" && row.typ != vq.typ) {
+			if !ok || !vq.selects(row) {
 				continue
 			}
 			if !vq.offer(&top, r, row.blob, row.isBlob, v) {
@@ -326,7 +326,7 @@ func (c *vectorCopy) decodePart(b []byte, maxBytes int64) bool {
 		p := body[e*entryBytes(dim) : (e+1)*entryBytes(dim)]
 		rowid := int64(binary.LittleEndian.Uint64(p))
 		l := vecindex.Labels{A: binary.LittleEndian.Uint32(p[8:]), B: binary.LittleEndian.Uint32(p[12:])}
-		if l.A >= uint32(len(c.names)) || l.B >= uint32(len(c.names)) {
+		if l.A >= uint32(len(c.names)) && l.A != opaque || l.B >= uint32(len(c.names)) && l.B != opaque {
 			return false
 		}
 		if dim == 0 {

@@ -47,6 +47,8 @@ func snapshotGraph(t *testing.T, s *Store, n int) func() []float32 {
 	// may insert.
 	for _, stmt := range []string{
 		`UPDATE nodes SET embedding = x'' WHERE id = 'n6'`,
+		`UPDATE nodes SET domain = CAST('b' AS BLOB) WHERE id = 'n22'`,
+		`UPDATE nodes SET type = CAST('note' AS BLOB) WHERE id = 'n25'`,
 		`INSERT INTO nodes (rowid, id, type, title, domain, embedding) SELECT -7, 'below', 'note', '', 'b', embedding FROM nodes WHERE id = 'n7'`,
 		`INSERT INTO nodes (rowid, id, type, title, domain, embedding) SELECT 0, 'zero', 'doc', '', 'a', embedding FROM nodes WHERE id = 'n12'`,
 	} {
@@ -161,6 +163,7 @@ func writeBehind(t *testing.T, path string) {
 		`UPDATE nodes SET embedding = x'00' WHERE id = 'n9'`,
 		`INSERT INTO nodes (id, type, title, domain, embedding) SELECT 'new', 'note', '', 'b', embedding FROM nodes WHERE id = 'n13'`,
 		`UPDATE nodes SET embedding = x'' WHERE id = 'n15'`,
+		`UPDATE nodes SET domain = CAST('c' AS BLOB), type = CAST('doc' AS BLOB) WHERE id = 'n26'`,
 		`UPDATE nodes SET embedding = (SELECT embedding FROM nodes WHERE id = 'n16') WHERE id = 'below'`,
 	} {
 		if _, err := raw.Exec(stmt); err != nil {
@@ -555,5 +558,70 @@ func TestVectorSnapshot_WaitForTheCopyWithinCtx(t *testing.T) {
 	}
 	if x.c != nil || x.built != nil || x.pool.Stats().InUse != 0 {
 		t.Fatalf("after Close: copy kept %v, still building %v, %d search connections in use", x.c != nil, x.built != nil, x.pool.Stats().InUse)
+	}
+}
+
+// TestVectorIndex_BlobLabelsSelectedAsInSQL: a domain or type that another
+// program stored as a blob equals no text in SQL, so a scan's filters never
+// select its row; the copy, the snapshot and the rows changed since it
+// agree, without reading the copy again. The rows are the best for the
+// query, so a path that selected them would answer differently, or find
+// its copy stale.
+func TestVectorIndex_BlobLabelsSelectedAsInSQL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "graph.db")
+	a := openSearchStore(t, path, Options{})
+	rng := rand.New(rand.NewPCG(3, 9))
+	q := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+	var nodes []Node
+	for i := range 300 {
+		v := make([]float32, len(q))
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		nodes = append(nodes, Node{ID: "n" + strconv.Itoa(i), Type: "doc", Domain: "b", Embedding: v})
+	}
+	nodes = append(nodes, Node{ID: "top", Type: "doc", Domain: "b", Embedding: q}, Node{ID: "later", Type: "doc", Domain: "b", Embedding: q})
+	if err := a.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNodes(ctx, nodes) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DB().Exec(`UPDATE nodes SET domain = CAST('b' AS BLOB), type = CAST('doc' AS BLOB) WHERE id = 'top'`); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Store, what string) {
+		t.Helper()
+		for _, o := range []SearchOptions{{K: 3}, {K: 3, Domain: "b"}, {K: 3, Type: "doc"}} {
+			got, err := s.SearchByVector(ctx, q, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want SearchResult
+			if err := s.Read(ctx, func(ctx context.Context, r *ReadTx) (err error) {
+				want, err = r.SearchByVector(ctx, q, o)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s, search %+v: %+v\nwant the transaction's scan %+v", what, o, got, want)
+			}
+		}
+	}
+	check(a, "the copy")
+	x, _ := a.vectorIndex()
+	x.snapWG.Wait()
+	if _, err := a.DB().Exec(`UPDATE nodes SET domain = CAST('b' AS BLOB) WHERE id = 'later'`); err != nil {
+		t.Fatal(err)
+	}
+	b := openSearchStore(t, path, Options{ReadOnly: true})
+	check(b, "a new store, from the snapshot and a row changed since")
+	check(a, "the copy caught up")
+	for _, s := range []*Store{a, b} {
+		if l, _, _ := counts(s); l > 1 {
+			t.Fatalf("%d whole reads of the copy: a search found it stale", l)
+		}
+	}
+	if y, _ := b.vectorIndex(); y.streams.Load() != 1 {
+		t.Fatalf("%d searches from the snapshot's parts, want 1", y.streams.Load())
 	}
 }
