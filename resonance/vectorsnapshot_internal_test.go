@@ -63,26 +63,33 @@ func snapshotGraph(t *testing.T, s *Store, n int) func() []float32 {
 // scan of a transaction's snapshot.
 func checkSearches(t *testing.T, s *Store, query func() []float32) {
 	t.Helper()
-	ctx := context.Background()
 	for i, o := range []SearchOptions{{K: 1}, {K: 10}, {K: 50, Domain: "b"}, {K: 1000, Type: "note"}, {K: 10, Domain: "c", Type: "doc"}} {
 		q := query()
 		if i == 0 {
 			q = q[:16]
 		}
-		got, err := s.SearchByVector(ctx, q, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want SearchResult
-		if err := s.Read(ctx, func(ctx context.Context, r *ReadTx) (err error) {
-			want, err = r.SearchByVector(ctx, q, o)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("search %+v: %+v\nwant the transaction's scan %+v", o, got, want)
-		}
+		checkSearch(t, s, q, o, "the store's")
+	}
+}
+
+// checkSearch compares s's search for q with a scan of a transaction's
+// snapshot; what says which path the search takes.
+func checkSearch(t *testing.T, s *Store, q []float32, o SearchOptions, what string) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := s.SearchByVector(ctx, q, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want SearchResult
+	if err := s.Read(ctx, func(ctx context.Context, r *ReadTx) (err error) {
+		want, err = r.SearchByVector(ctx, q, o)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s search %+v: %+v\nwant the transaction's scan %+v", what, o, got, want)
 	}
 }
 
@@ -591,20 +598,7 @@ func TestVectorIndex_BlobLabelsSelectedAsInSQL(t *testing.T) {
 	check := func(s *Store, what string) {
 		t.Helper()
 		for _, o := range []SearchOptions{{K: 3}, {K: 3, Domain: "b"}, {K: 3, Type: "doc"}} {
-			got, err := s.SearchByVector(ctx, q, o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want SearchResult
-			if err := s.Read(ctx, func(ctx context.Context, r *ReadTx) (err error) {
-				want, err = r.SearchByVector(ctx, q, o)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("%s, search %+v: %+v\nwant the transaction's scan %+v", what, o, got, want)
-			}
+			checkSearch(t, s, q, o, what+":")
 		}
 	}
 	check(a, "the copy")
