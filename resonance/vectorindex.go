@@ -702,11 +702,11 @@ func (c *vectorCopy) len() int {
 // hasSlot). It reports false, adding nothing, when the row would take the
 // copy over maxBytes.
 func (c *vectorCopy) reserve(rowid int64, domain, typ []byte, text int64, blob []byte, isBlob bool, maxBytes int64) (slot vecindex.Slot, hasSlot, ok bool) {
-	names := int64(0)
-	if _, ok := c.numbers[string(domain)]; !ok {
+	names := int64(0) // what labels adds
+	if _, ok := c.numbers[string(domain)]; !ok && text&1 != 0 {
 		names += int64(len(domain))
 	}
-	if _, ok := c.numbers[string(typ)]; !ok {
+	if _, ok := c.numbers[string(typ)]; !ok && text&2 != 0 {
 		names += int64(len(typ))
 	}
 	if !readable(blob, isBlob) {
