@@ -88,16 +88,7 @@ func TestOpen_AdoptionReportsProgress(t *testing.T) {
 		}
 	}
 
-	after := snapshot(t, path)
-	for _, tb := range originaldb.Tables {
-		var want []map[string]string
-		for _, row := range before[tb.Name] {
-			want = append(want, adopted(tb.Name, row))
-		}
-		if diff := cmp.Diff(want, after[tb.Name]); diff != "" {
-			t.Errorf("X1: %s after a chunked adoption (-want +got):\n%s", tb.Name, diff)
-		}
-	}
+	checkAdopted(t, before, path, "a chunked adoption")
 
 	// An open that converts nothing never calls it.
 	got = nil

@@ -57,6 +57,23 @@ func adopted(table string, row map[string]string) map[string]string {
 	return out
 }
 
+// checkAdopted compares every table of the database at path with what
+// adoption documents for before, the original's rows (adopted); what
+// names the adoption in the errors.
+func checkAdopted(t *testing.T, before map[string][]map[string]string, path, what string) {
+	t.Helper()
+	after := snapshot(t, path)
+	for _, tb := range originaldb.Tables {
+		var want []map[string]string
+		for _, row := range before[tb.Name] {
+			want = append(want, adopted(tb.Name, row))
+		}
+		if diff := cmp.Diff(want, after[tb.Name]); diff != "" {
+			t.Errorf("X1: %s after %s (-want +got):\n%s", tb.Name, what, diff)
+		}
+	}
+}
+
 func fileHash(t *testing.T, path string) [32]byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -108,16 +125,7 @@ func TestOpen_AdoptsTheOriginalsDatabase(t *testing.T) {
 	s := openStoreAt(t, path, resonance.Options{})
 
 	// Every row is there, with the documented values for the NULLs.
-	after := snapshot(t, path)
-	for _, tb := range originaldb.Tables {
-		var want []map[string]string
-		for _, row := range before[tb.Name] {
-			want = append(want, adopted(tb.Name, row))
-		}
-		if diff := cmp.Diff(want, after[tb.Name]); diff != "" {
-			t.Errorf("X1: %s after adoption (-want +got):\n%s", tb.Name, diff)
-		}
-	}
+	checkAdopted(t, before, path, "adoption")
 
 	// Every migration is recorded as applied.
 	ms, err := resonance.MigrationStatusOf(ctx, s.Path(), resonance.Options{})

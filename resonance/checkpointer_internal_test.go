@@ -77,20 +77,8 @@ func TestCheckpointer_FailureLoggedOnce(t *testing.T) {
 // checkpoint's goroutine has ended.
 func TestStore_ClosePoolsClosesEveryPool(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "graph.db")
-	s, err := Open(ctx, path, Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
-		return tx.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := searchedStore(t)
 	if _, err := s.Reads().GetNode(ctx, "a"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Checkpoint(ctx); err != nil {

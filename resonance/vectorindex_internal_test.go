@@ -26,6 +26,50 @@ func openSearchStore(t *testing.T, path string, o Options) *Store {
 	return s
 }
 
+// searchedStore opens a store on a new database at path, writes node a
+// with an embedding of one float and searches it once; the caller closes
+// it.
+func searchedStore(t *testing.T) (s *Store, path string) {
+	t.Helper()
+	ctx := context.Background()
+	path = filepath.Join(t.TempDir(), "graph.db")
+	s, err := Open(ctx, path, Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
+		return tx.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return s, path
+}
+
+// randomNodes returns n nodes, n0 to n(n-1), of type doc, each with an
+// embedding of dim normal floats drawn from rng.
+func randomNodes(rng *rand.Rand, n, dim int) []Node {
+	nodes := make([]Node, n)
+	for i := range nodes {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32(rng.NormFloat64())
+		}
+		nodes[i] = Node{ID: "n" + strconv.Itoa(i), Type: "doc", Embedding: v}
+	}
+	return nodes
+}
+
+// upsertNodes writes nodes through s in one transaction.
+func upsertNodes(t *testing.T, s *Store, nodes []Node) {
+	t.Helper()
+	if err := s.Tx(context.Background(), func(ctx context.Context, tx *Tx) error { return tx.UpsertNodes(ctx, nodes) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestVectorIndex_ReadsEmbeddingsOnlyAfterAChange: searches of an
 // unchanged database score the copy in memory; a commit by another
 // connection makes the next search read the embeddings again, once.
@@ -181,19 +225,7 @@ func TestVectorIndex_BoundHoldsAndDegrades(t *testing.T) {
 // search afterwards is ErrClosed.
 func TestVectorIndex_ClosedWithItsStore(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "graph.db")
-	s, err := Open(ctx, path, Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error {
-		return tx.UpsertNode(ctx, Node{ID: "a", Type: "doc", Embedding: []float32{1}})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.SearchByVector(ctx, []float32{1}, SearchOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	s, path := searchedStore(t)
 	x, err := s.vectorIndex()
 	if err != nil {
 		t.Fatal(err)
@@ -287,24 +319,14 @@ func mustEncode(t *testing.T, v []float32) []byte {
 func TestVectorIndex_ShortDeadlinesStillFillTheCopy(t *testing.T) {
 	ctx := context.Background()
 	s := openSearchStore(t, filepath.Join(t.TempDir(), "graph.db"), Options{})
-	rng := rand.New(rand.NewPCG(4, 4))
-	nodes := make([]Node, 30000)
-	for i := range nodes {
-		v := make([]float32, 32)
-		for j := range v {
-			v[j] = float32(rng.NormFloat64())
-		}
-		nodes[i] = Node{ID: "n" + strconv.Itoa(i), Type: "doc", Embedding: v}
-	}
-	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNodes(ctx, nodes) }); err != nil {
-		t.Fatal(err)
-	}
+	nodes := randomNodes(rand.New(rand.NewPCG(4, 4)), 30000, 32)
+	upsertNodes(t, s, nodes)
 	x, _ := s.vectorIndex()
 	upto := func() int64 {
 		x.mu.RLock()
 		defer x.mu.RUnlock()
-		if x.c == nil {
-			return 0
+		if x.c == nil || x.c.upto == noRows {
+			return 0 // no row read yet; the rowids here start at 1
 		}
 		return x.c.upto
 	}

@@ -27,23 +27,11 @@ func TestVectorIndex_LoadHeapWithinBound(t *testing.T) {
 		loadHeapChild(t, path, bound)
 		return
 	}
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	s := openSearchStore(t, path, Options{})
 	// 10,000 embeddings of 1,536 floats: 61 MB as float32, 15 MiB as the
 	// copy.
-	rng := rand.New(rand.NewPCG(20, 16))
-	nodes := make([]Node, 10000)
-	for i := range nodes {
-		v := make([]float32, 1536)
-		for j := range v {
-			v[j] = float32(rng.NormFloat64())
-		}
-		nodes[i] = Node{ID: "n" + strconv.Itoa(i), Type: "doc", Embedding: v}
-	}
-	if err := s.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNodes(ctx, nodes) }); err != nil {
-		t.Fatal(err)
-	}
+	upsertNodes(t, s, randomNodes(rand.New(rand.NewPCG(20, 16)), 10000, 1536))
 	cmd := exec.Command(os.Args[0], "-test.run=^TestVectorIndex_LoadHeapWithinBound$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), "RESONANCE_LOAD_HEAP_CHILD_DB="+path, "GOGC=100", "GOMEMLIMIT=off")
 	out, err := cmd.CombinedOutput()

@@ -575,23 +575,14 @@ func TestVectorSnapshot_WaitForTheCopyWithinCtx(t *testing.T) {
 // query, so a path that selected them would answer differently, or find
 // its copy stale.
 func TestVectorIndex_BlobLabelsSelectedAsInSQL(t *testing.T) {
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "graph.db")
 	a := openSearchStore(t, path, Options{})
-	rng := rand.New(rand.NewPCG(3, 9))
 	q := []float32{1, 2, 3, 4, 5, 6, 7, 8}
-	var nodes []Node
-	for i := range 300 {
-		v := make([]float32, len(q))
-		for j := range v {
-			v[j] = float32(rng.NormFloat64())
-		}
-		nodes = append(nodes, Node{ID: "n" + strconv.Itoa(i), Type: "doc", Domain: "b", Embedding: v})
+	nodes := append(randomNodes(rand.New(rand.NewPCG(3, 9)), 300, len(q)), Node{ID: "top", Type: "doc", Embedding: q}, Node{ID: "later", Type: "doc", Embedding: q})
+	for i := range nodes {
+		nodes[i].Domain = "b"
 	}
-	nodes = append(nodes, Node{ID: "top", Type: "doc", Domain: "b", Embedding: q}, Node{ID: "later", Type: "doc", Domain: "b", Embedding: q})
-	if err := a.Tx(ctx, func(ctx context.Context, tx *Tx) error { return tx.UpsertNodes(ctx, nodes) }); err != nil {
-		t.Fatal(err)
-	}
+	upsertNodes(t, a, nodes)
 	if _, err := a.DB().Exec(`UPDATE nodes SET domain = CAST('b' AS BLOB), type = CAST('doc' AS BLOB) WHERE id = 'top'`); err != nil {
 		t.Fatal(err)
 	}
